@@ -1,0 +1,65 @@
+/**
+ * A captured frame as the readers hand it to the pipeline.
+ *
+ * Hot path contract: a reader owns ONE Frame object and refills it for every record, and
+ * `data` is a view into the reader's current chunk. Both are valid only during the sink call;
+ * a consumer that keeps a frame must copy the bytes (`frame.data.slice(offset, offset + caplen)`).
+ * This is what keeps read+decode free of per-packet allocation.
+ */
+
+/** Link-layer header types (LINKTYPE_* from tcpdump.org/linktypes.html) that hubcap decodes. */
+export const LinkType = {
+  NULL: 0, // BSD loopback: 4-byte address family in host byte order of the writer
+  ETHERNET: 1,
+  RAW: 101, // raw IPv4 or IPv6, version from the first nibble
+  LINUX_SLL: 113, // Linux cooked v1 (16-byte header)
+  LOOP: 108, // OpenBSD loopback: family in network byte order
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276, // Linux cooked v2 (20-byte header), what `tcpdump -i any` writes
+} as const;
+export type LinkTypeNumber = number;
+
+export const LINK_TYPE_NAMES: Readonly<Record<number, string>> = {
+  0: 'NULL',
+  1: 'EN10MB',
+  101: 'RAW',
+  108: 'LOOP',
+  113: 'LINUX_SLL',
+  228: 'IPV4',
+  229: 'IPV6',
+  276: 'LINUX_SLL2',
+};
+
+export class Frame {
+  /** Bytes of the current chunk; the frame is data[offset, offset + caplen). */
+  data: Uint8Array = new Uint8Array(0);
+  offset = 0;
+  /** Bytes present in the capture. */
+  caplen = 0;
+  /** Original length on the wire. */
+  length = 0;
+  /** Seconds since the epoch. */
+  tsSec = 0;
+  /** Nanoseconds within the second, 0..999,999,999 (exact for every supported resolution). */
+  tsNsec = 0;
+  linkType: LinkTypeNumber = LinkType.ETHERNET;
+  /** pcapng interface index (0 for classic pcap and live capture). */
+  interfaceId = 0;
+  /** 0-based number of this frame in the capture. */
+  index = 0;
+  /** Byte offset of the record (its header) in the source, for error messages. */
+  fileOffset = 0;
+}
+
+/** Called once per frame; the frame object is reused for the next record. */
+export type FrameSink = (frame: Frame) => void;
+
+/** Totals a reader reports when it is done. */
+export interface CaptureStats {
+  frames: number;
+  bytes: number;
+  /** Set when the last record was cut short (a warning, not an error). */
+  truncatedTail: boolean;
+  warnings: string[];
+}
