@@ -84,6 +84,9 @@ export const DecodeError = {
   TRUNCATED_ENCAP: 10,
   TOO_MANY_HEADERS: 11,
   TRUNCATED_ARP: 12,
+  /** A VXLAN header without the I flag, or a Geneve header of an unknown version: the Linux
+   * vxlan/geneve drivers drop these (vxlan_rcv, geneve_udp_encap_recv). */
+  BAD_ENCAP_HEADER: 13,
 } as const;
 
 export const DECODE_ERROR_TEXT: readonly string[] = [
@@ -100,6 +103,7 @@ export const DECODE_ERROR_TEXT: readonly string[] = [
   'truncated tunnel header',
   'too many nested headers',
   'truncated ARP packet',
+  'bad tunnel header',
 ];
 
 export class DecodedPacket {
@@ -153,6 +157,15 @@ export class DecodedPacket {
   /** Offset and length of the transport payload (TCP/UDP/SCTP data) within data. */
   payloadOffset = -1;
   payloadLength = 0;
+  /** The transport payload's length on the wire (payloadLength counts only captured bytes). */
+  payloadWireLength = 0;
+  /**
+   * Offset of the transport header within data (for other protocols and later fragments: of
+   * the IP payload after the extension headers), -1 when none.
+   */
+  l4Offset = -1;
+  /** Bytes from l4Offset to the end of the IP packet, as on the wire. */
+  l4Length = 0;
 
   // --- ICMP (v4 and v6)
   icmpType = -1;
@@ -170,6 +183,8 @@ export class DecodedPacket {
 
   // --- ARP (sender and target protocol addresses land in src/dst as IPv4)
   arpOp = 0;
+  /** True when the ARP packet carried IPv4 protocol addresses (then src/dst hold them). */
+  arpHasAddrs = false;
 
   // --- overlay (VXLAN / Geneve): the outer packet
   encap = 0;
@@ -210,6 +225,9 @@ export class DecodedPacket {
     this.tcpWindow = 0;
     this.payloadOffset = -1;
     this.payloadLength = 0;
+    this.payloadWireLength = 0;
+    this.l4Offset = -1;
+    this.l4Length = 0;
     this.icmpType = -1;
     this.icmpCode = -1;
     this.icmpId = -1;
@@ -221,6 +239,7 @@ export class DecodedPacket {
     this.icmpInnerSport = 0;
     this.icmpInnerDport = 0;
     this.arpOp = 0;
+    this.arpHasAddrs = false;
     this.encap = 0;
     this.vni = -1;
     this.outerIpVersion = 0;
