@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# Records hubcap's sample captures from real traffic between Linux network namespaces.
+#
+#   sudo pcaps/record.sh              # every scenario
+#   sudo pcaps/record.sh starwars     # only the named scenarios
+#   pcaps/record.sh --list
+#
+# Each scenario is one function, scenario_<name>, that builds its own namespaces, starts real
+# servers (pcaps/httpd.py on Python's http.server, dnsmasq) and real clients (curl, dig, ping),
+# records with tcpdump and writes its captures into pcaps/. Namespace names start with
+# $HUBCAP_NS_PREFIX (default "hc-"); every namespace, process and /etc/netns entry the script
+# creates is removed on exit (trap), and leftovers of an interrupted run are removed at start, so
+# the script can be run again at any time. HUBCAP_RECORD_KEEP=1 keeps the work directory (tcpdump,
+# server and dnsmasq logs) for debugging. Needs root, iproute2, tcpdump, editcap (wireshark's
+# tshark package), dnsmasq, dig, curl, ping and python3.
+#
+# To add a scenario: write scenario_<name>() using the helpers below (ns_create, link_pair,
+# start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
+set -euo pipefail
+
+SCENARIOS=(foundation starwars)
+
+PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
+WORK=""
+CREATED_NS=()
+BG_PIDS=()
+
+log() { printf '[record] %s\n' "$*" >&2; }
+die() { printf 'record.sh: %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------------------------------------
+# Cleanup: processes we started (by pid), then our namespaces, then /etc/netns entries.
+
+kill_pid() {
+  local pid="$1"
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+ns_destroy() {
+  local ns="$1" pid
+  if ip netns list | awk '{print $1}' | grep -qx -- "$ns"; then
+    # Anything still running inside one of our namespaces was started by this script.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill_pid "$pid"; done
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+  rm -rf "/etc/netns/$ns"
+}
+
+cleanup() {
+  local pid ns
+  for pid in "${BG_PIDS[@]}"; do kill_pid "$pid" || true; done
+  BG_PIDS=()
+  for ns in "${CREATED_NS[@]}"; do ns_destroy "$ns" || true; done
+  CREATED_NS=()
+  if [[ -n "$WORK" && -d "$WORK" ]]; then
+    if [[ -n "${HUBCAP_RECORD_KEEP:-}" ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  fi
+  WORK=""
+}
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by scenarios.
+
+nsx() { local ns="$1"; shift; ip netns exec "$PREFIX$ns" "$@"; }
+
+# ns_create NAME: a fresh namespace with lo up, no router solicitations and no IPv6 DAD delay,
+# so captures start quiet.
+ns_create() {
+  local ns="$PREFIX$1"
+  ns_destroy "$ns"
+  ip netns add "$ns"
+  CREATED_NS+=("$ns")
+  ip -n "$ns" link set lo up
+  nsx "$1" sysctl -qw net.ipv6.conf.all.router_solicitations=0 \
+    net.ipv6.conf.default.router_solicitations=0 \
+    net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+    net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0 >/dev/null
+}
+
+# link_pair NS_A IF_A MAC_A NS_B IF_B: a veth pair with one end in each namespace, both up.
+link_pair() {
+  local a="$PREFIX$1" ifa="$2" mac="$3" b="$PREFIX$4" ifb="$5"
+  ip link add "$ifa" netns "$a" address "$mac" type veth peer name "$ifb" netns "$b"
+  ip -n "$a" link set "$ifa" up
+  ip -n "$b" link set "$ifb" up
+}
+
+# start_bg NS LOGNAME CMD...: runs CMD inside NS in the background; its pid is remembered.
+start_bg() {
+  local ns="$1" name="$2"; shift 2
+  ip netns exec "$PREFIX$ns" "$@" >"$WORK/$name.log" 2>&1 &
+  BG_PIDS+=("$!")
+  LAST_PID=$!
+}
+
+declare -A TCPDUMP_LOGS=()
+tcpdump_log() { printf '%s' "${TCPDUMP_LOGS[$1]}"; }
+
+# capture_start NS NAME TCPDUMP-ARGS...: starts tcpdump writing $WORK/NAME and waits until it
+# listens. Sets LAST_PID.
+capture_start() {
+  local ns="$1" name="$2"; shift 2
+  # --immediate-mode: without it TPACKET_V3 holds packets in a block until a timeout, and the
+  # SIGINT of capture_stop would discard the last ones. Immediate mode uses a ring of
+  # snaplen-sized slots: with the default 262144-byte snaplen and 2 MiB buffer that is 8 slots and
+  # bursts get dropped, hence -s 65535 -B 16384 (256 slots).
+  start_bg "$ns" "tcpdump-$name" tcpdump -n -U --immediate-mode -s 65535 -B 16384 -Z root \
+    -w "$WORK/$name" "$@"
+  local pid=$LAST_PID
+  TCPDUMP_LOGS[$pid]="$WORK/tcpdump-$name.log"
+  for _ in $(seq 50); do
+    grep -q 'listening on' "$WORK/tcpdump-$name.log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$WORK/tcpdump-$name.log" >&2
+  die "tcpdump for $name did not start"
+}
+
+# capture_stop PID...: stops tcpdump with SIGINT so it flushes and writes its totals. SIGINT
+# makes tcpdump discard what it has not read yet, so first ask for its counters (SIGUSR1) until it
+# has written every packet its filter received; fail when the tail of a capture was still lost.
+capture_stop() {
+  local pid logf line captured received
+  for pid in "$@"; do
+    logf=$(tcpdump_log "$pid")
+    for _ in $(seq 50); do
+      kill -USR1 "$pid" 2>/dev/null || break
+      sleep 0.1
+      line=$(grep 'packets captured,' "$logf" | tail -n 1)
+      captured=$(sed -n 's/.* \([0-9]*\) packets\{0,1\} captured,.*/\1/p' <<<"$line")
+      received=$(sed -n 's/.* \([0-9]*\) packets\{0,1\} received by filter.*/\1/p' <<<"$line")
+      [[ -n "$captured" && "$captured" == "$received" ]] && break
+    done
+  done
+  for pid in "$@"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    logf=$(tcpdump_log "$pid")
+    captured=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured$/\1/p' "$logf")
+    received=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter$/\1/p' "$logf")
+    [[ -n "$captured" && "$captured" == "$received" ]] ||
+      die "$(basename "$logf" .log): captured ${captured:-?} of ${received:-?} packets"
+  done
+}
+
+# wait_tcp NS ADDR PORT: until something accepts connections there.
+wait_tcp() {
+  local ns="$1" addr="$2" port="$3"
+  for _ in $(seq 50); do
+    if nsx "$ns" bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listens on $addr:$port in $PREFIX$ns"
+}
+
+# wait_udp53 NS SERVER: until the DNS server answers.
+wait_udp53() {
+  local ns="$1" server="$2"
+  for _ in $(seq 50); do
+    if nsx "$ns" dig +time=1 +tries=1 +short "@$server" version.bind CH TXT >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "no DNS answer from $server in $PREFIX$ns"
+}
+
+# settle: let link-up chatter (MLD reports, ND) finish before a capture starts.
+settle() { sleep "${1:-1}"; }
+
+# publish NAME...: moves finished captures from $WORK into pcaps/, checks their size.
+publish() {
+  local name size
+  for name in "$@"; do
+    size=$(stat -c %s "$WORK/$name")
+    (( size > 24 )) || die "$name is empty"
+    (( size <= 150000 )) || die "$name is $size bytes; keep samples small"
+    install -m 0644 "$WORK/$name" "$PCAPS_DIR/$name"
+    log "wrote pcaps/$name ($size bytes)"
+  done
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "foundation": a client, an HTTP server and a DNS server on one Linux bridge.
+#
+#   client 10.10.0.10 fd00:10::10  ----+
+#   server 10.10.0.20 fd00:10::20  ----+-- br0 in namespace "node" (plain L2 switch, no address)
+#   dns    10.10.0.53 fd00:10::53  ----+
+#
+# The same traffic is recorded four ways at once: on the client (Ethernet, microseconds), on the
+# server (Ethernet, nanoseconds), on the DNS server (pcapng via editcap), and on every port of
+# the node (tcpdump -i any, Linux cooked v2).
+scenario_foundation() {
+  local n
+  for n in node client server dns; do ns_create "$n"; done
+
+  ip -n "${PREFIX}node" link add br0 type bridge mcast_snooping 0
+  nsx node sysctl -qw net.ipv6.conf.br0.disable_ipv6=1
+  ip -n "${PREFIX}node" link set br0 up
+
+  link_pair client eth0 02:00:0a:0a:00:0a node veth-client
+  link_pair server eth0 02:00:0a:0a:00:14 node veth-server
+  link_pair dns eth0 02:00:0a:0a:00:35 node veth-dns
+  for n in client server dns; do
+    ip -n "${PREFIX}node" link set "veth-$n" master br0
+  done
+  ip -n "${PREFIX}client" addr add 10.10.0.10/24 dev eth0
+  ip -n "${PREFIX}client" addr add fd00:10::10/64 dev eth0 nodad
+  ip -n "${PREFIX}server" addr add 10.10.0.20/24 dev eth0
+  ip -n "${PREFIX}server" addr add fd00:10::20/64 dev eth0 nodad
+  ip -n "${PREFIX}dns" addr add 10.10.0.53/24 dev eth0
+  ip -n "${PREFIX}dns" addr add fd00:10::53/64 dev eth0 nodad
+
+  # DNS: dnsmasq answers from a hosts file and one CNAME; names under the two local domains that
+  # are not listed get NXDOMAIN. TTL 300 so FQDN policies have a real TTL to honour.
+  cat >"$WORK/dns-hosts" <<'EOF'
+10.10.0.20    api.example.com
+fd00:10::20   api.example.com
+192.0.2.10    cilium.io
+2001:db8::10  cilium.io
+192.0.2.30    cilium.readthedocs.io
+EOF
+  start_bg dns dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --addn-hosts="$WORK/dns-hosts" --cname=docs.cilium.io,cilium.readthedocs.io \
+    --local=/example.com/ --local=/cilium.io/ --local=/readthedocs.io/ --local-ttl=300 \
+    --listen-address=10.10.0.53,fd00:10::53 --bind-interfaces --user=root --group=root \
+    --pid-file= --log-queries --log-facility=-
+  start_bg server httpd python3 "$PCAPS_DIR/httpd.py" --profile foundation --port 8000
+
+  # The client's resolver (glibc, used by curl) asks the DNS namespace: `ip netns exec` bind-mounts
+  # /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
+  mkdir -p "/etc/netns/${PREFIX}client"
+  printf 'nameserver 10.10.0.53\noptions timeout:2 attempts:1\n' \
+    >"/etc/netns/${PREFIX}client/resolv.conf"
+
+  wait_tcp client 10.10.0.20 8000
+  wait_udp53 client 10.10.0.53
+  settle 1
+
+  local pids=()
+  capture_start client foundation-client.pcap -i eth0
+  pids+=("$LAST_PID")
+  capture_start server foundation-server-ns.pcap -i eth0 --time-stamp-precision=nano
+  pids+=("$LAST_PID")
+  capture_start dns foundation-dns.pcap -i eth0
+  pids+=("$LAST_PID")
+  capture_start node foundation-node-sll2.pcap -i any -y LINUX_SLL2
+  pids+=("$LAST_PID")
+
+  log "foundation: ping"
+  nsx client ping -n -c 2 -i 0.2 10.10.0.20 >/dev/null
+  nsx client ping -n -6 -c 2 -i 0.2 fd00:10::20 >/dev/null
+  log "foundation: dig over UDP and TCP"
+  local dig=(dig +time=2 +tries=1 +nocookie)
+  nsx client "${dig[@]}" @10.10.0.53 api.example.com A +short
+  nsx client "${dig[@]}" @fd00:10::53 api.example.com AAAA +short
+  nsx client "${dig[@]}" @10.10.0.53 docs.cilium.io A +short
+  nsx client "${dig[@]}" +tcp @10.10.0.53 cilium.io AAAA +short
+  nsx client "${dig[@]}" @10.10.0.53 nothere.example.com A | grep -q 'status: NXDOMAIN' ||
+    die "expected NXDOMAIN for nothere.example.com"
+  log "foundation: curl GET and POST (names resolved through the dns namespace)"
+  nsx client curl -sS -4 --max-time 5 -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    http://api.example.com:8000/hello.txt
+  nsx client curl -sS -6 --max-time 5 -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    http://api.example.com:8000/
+  nsx client curl -sS -4 --max-time 5 -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    -X POST -H 'Content-Type: application/json' -d '{"name":"x-wing","count":2}' \
+    http://api.example.com:8000/api/v1/items
+  nsx client curl -sS -4 --max-time 5 -o /dev/null -w '%{http_code} %{remote_ip}\n' \
+    http://10.10.0.20:8000/missing
+  capture_stop "${pids[@]}"
+  editcap -F pcapng "$WORK/foundation-dns.pcap" "$WORK/foundation-dns.pcapng"
+  publish foundation-client.pcap foundation-server-ns.pcap foundation-dns.pcapng \
+    foundation-node-sll2.pcap
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "starwars": the Cilium Star Wars demo (docs.cilium.io, "Getting Started with the Star
+# Wars Demo") as pods on one node, wired the way Cilium wires pods: each pod's eth0 is a veth
+# whose peer (lxc-<pod>) sits in the node namespace, the pod has a /32 (/128) address and a
+# default route via the node's cilium_host address, and the node routes each pod address to its
+# lxc device (no bridge).
+#
+#   deathstar  10.0.1.10  fd00:10:0:1::10   HTTP on port 80 (pcaps/httpd.py --profile deathstar)
+#   tiefighter 10.0.1.20  fd00:10:0:1::20   curl client (org=empire)
+#   xwing      10.0.1.30  fd00:10:0:1::30   curl client (org=alliance)
+#   node       cilium_host 10.0.1.1, fd00:10:0:1::1; gateway fe80::1 on every lxc device
+#
+# Recorded without any policy, as the demo runs before the first policy is applied: both ships
+# land, tiefighter's PUT /v1/exhaust-port reaches the deathstar (503, "Panic: deathstar
+# exploded"), and xwing pings the deathstar. Captures: the node (tcpdump -i any, SLL2: every
+# packet twice, on the source and the destination lxc device) and the deathstar's eth0 (Ethernet).
+scenario_starwars() {
+  local pod ip6 idx
+  ns_create sw-node
+  for pod in deathstar tiefighter xwing; do ns_create "$pod"; done
+
+  # Cilium's cilium_host/cilium_net veth pair carries the node's router address.
+  ip -n "${PREFIX}sw-node" link add cilium_host type veth peer name cilium_net
+  ip -n "${PREFIX}sw-node" link set cilium_net up
+  ip -n "${PREFIX}sw-node" link set cilium_host up
+  ip -n "${PREFIX}sw-node" addr add 10.0.1.1/32 dev cilium_host
+  ip -n "${PREFIX}sw-node" addr add fd00:10:0:1::1/128 dev cilium_host nodad
+  nsx sw-node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+  declare -A ip4=([deathstar]=10.0.1.10 [tiefighter]=10.0.1.20 [xwing]=10.0.1.30)
+  declare -A mac=([deathstar]=0a:58:0a:00:01:0a [tiefighter]=0a:58:0a:00:01:14
+    [xwing]=0a:58:0a:00:01:1e)
+  for pod in deathstar tiefighter xwing; do
+    idx=${ip4[$pod]##*.}
+    ip6="fd00:10:0:1::$idx"
+    link_pair "$pod" eth0 "${mac[$pod]}" sw-node "lxc-$pod"
+    ip -n "${PREFIX}$pod" addr add "${ip4[$pod]}/32" dev eth0
+    ip -n "${PREFIX}$pod" addr add "$ip6/128" dev eth0 nodad
+    ip -n "${PREFIX}$pod" route add 10.0.1.1/32 dev eth0 scope link
+    ip -n "${PREFIX}$pod" route add default via 10.0.1.1 dev eth0
+    ip -n "${PREFIX}sw-node" addr add fe80::1/64 dev "lxc-$pod" nodad
+    ip -n "${PREFIX}$pod" -6 route add default via fe80::1 dev eth0
+    ip -n "${PREFIX}sw-node" route add "${ip4[$pod]}/32" dev "lxc-$pod"
+    ip -n "${PREFIX}sw-node" -6 route add "$ip6/128" dev "lxc-$pod"
+  done
+
+  start_bg deathstar deathstar python3 "$PCAPS_DIR/httpd.py" --profile deathstar --port 80
+  wait_tcp tiefighter 10.0.1.10 80
+  wait_tcp xwing 10.0.1.10 80
+  settle 1
+
+  local pids=()
+  capture_start sw-node starwars-node-sll2.pcap -i any -y LINUX_SLL2
+  pids+=("$LAST_PID")
+  capture_start deathstar starwars-deathstar.pcap -i eth0
+  pids+=("$LAST_PID")
+
+  # The demo's requests, addressed like the demo (Host: deathstar.default.svc.cluster.local) but
+  # sent to the pod address: the capture shows pod-to-pod traffic after service translation.
+  local svc=deathstar.default.svc.cluster.local
+  local curl=(curl -sS --max-time 5 -w ' [%{http_code}]\n' --resolve "$svc:80:10.0.1.10")
+  log "starwars: tiefighter lands"
+  nsx tiefighter "${curl[@]}" -XPOST "$svc/v1/request-landing"
+  log "starwars: xwing lands"
+  nsx xwing "${curl[@]}" -XPOST "$svc/v1/request-landing"
+  log "starwars: tiefighter hits the exhaust port"
+  local out
+  out=$(nsx tiefighter "${curl[@]}" -XPUT "$svc/v1/exhaust-port")
+  printf '%s ... %s\n' "${out%%$'\n'*}" "${out##*$'\n'}"
+  log "starwars: tiefighter lands over IPv6"
+  nsx tiefighter curl -sS --max-time 5 -w ' [%{http_code}]\n' -g -6 \
+    --resolve "$svc:80:[fd00:10:0:1::10]" -XPOST "$svc/v1/request-landing"
+  log "starwars: xwing pings the deathstar"
+  nsx xwing ping -n -c 2 -i 0.2 10.0.1.10 >/dev/null
+  capture_stop "${pids[@]}"
+  publish starwars-node-sll2.pcap starwars-deathstar.pcap
+}
+
+# --------------------------------------------------------------------------------------------
+
+main() {
+  if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${SCENARIOS[@]}"; return 0; fi
+  [[ $EUID -eq 0 ]] || die "must run as root (network namespaces and packet capture)"
+  local tool
+  for tool in ip tcpdump editcap dnsmasq dig curl ping python3; do
+    command -v "$tool" >/dev/null || die "missing tool: $tool"
+  done
+
+  local wanted=("$@")
+  (( ${#wanted[@]} > 0 )) || wanted=("${SCENARIOS[@]}")
+  local s
+  for s in "${wanted[@]}"; do
+    declare -F "scenario_$s" >/dev/null || die "unknown scenario: $s (try --list)"
+  done
+
+  # One run at a time: scenarios reuse fixed namespace names.
+  exec 9>"/tmp/hubcap-record-${PREFIX}.lock"
+  flock -n 9 || die "another record.sh run holds /tmp/hubcap-record-${PREFIX}.lock"
+
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  for s in "${wanted[@]}"; do
+    log "scenario $s"
+    [[ -n "$WORK" ]] || WORK="$(mktemp -d /tmp/hubcap-record.XXXXXX)"
+    "scenario_$s"
+    cleanup
+  done
+}
+
+main "$@"
