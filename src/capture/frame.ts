@@ -3,7 +3,8 @@
  *
  * Hot path contract: a reader owns ONE Frame object and refills it for every record, and
  * `data` is a view into the reader's current chunk. Both are valid only during the sink call;
- * a consumer that keeps a frame must copy the bytes (`frame.data.slice(offset, offset + caplen)`).
+ * a consumer that keeps a frame must copy the bytes (`frame.data.slice(offset, offset + caplen)`;
+ * the readers always hand out a plain Uint8Array, never a Buffer, so `slice` copies).
  * This is what keeps read+decode free of per-packet allocation.
  */
 
