@@ -6,7 +6,7 @@
  * them over as RawObjects that keep their YAML node, so the policy parser can validate strictly
  * and point at the exact line and column of a bad field.
  */
-import type { Node as YamlNode, LineCounter } from 'yaml';
+import type { Document, Node as YamlNode, LineCounter } from 'yaml';
 import type { SourcePosition } from '../errors.js';
 import type { IpAddress } from '../net/addr.js';
 
@@ -23,6 +23,10 @@ export interface RawObject {
   file: string;
   lineCounter: LineCounter;
   position: SourcePosition;
+  /** The YAML document holding `node`, to resolve aliases (`*anchor`) inside it. */
+  document?: Document;
+  /** Field path of the object inside its document (`items[3]` for a List item); absent at the top. */
+  path?: string;
 }
 
 export interface NamespaceInfo {
@@ -83,7 +87,12 @@ export interface ServiceInfo {
   position: SourcePosition;
 }
 
-/** A service's backends as Endpoints or EndpointSlices list them. */
+/**
+ * A service's backends as Endpoints or EndpointSlices list them: one entry per EndpointSlice or
+ * per Endpoints subset (each is a set of addresses that all serve the same ports), so several
+ * entries may share a service; union them. When a service has EndpointSlices its Endpoints are
+ * left out (Cilium reads EndpointSlices), and only ready addresses are listed.
+ */
 export interface ServiceBackends {
   namespace: string;
   serviceName: string;
@@ -91,6 +100,8 @@ export interface ServiceBackends {
   /** Backend ports by service port name ('' for the unnamed port). */
   ports: Array<{ name: string; port: number; protocol: 'TCP' | 'UDP' | 'SCTP' }>;
   position: SourcePosition;
+  /** Which object kind listed these backends. */
+  source?: 'Endpoints' | 'EndpointSlice';
 }
 
 export interface CiliumIdentityInfo {
