@@ -1,0 +1,148 @@
+/**
+ * Every identity the agent knows, and which of them a selector selects.
+ *
+ * Mirrors: pkg/policy/selectorcache.go (selectors evaluated once against all identities and
+ * cached), pkg/identity (reserved identities), pkg/ipcache/metadata.go (the host identity's
+ * labels are per node: it gains `reserved:kube-apiserver` where the apiserver runs).
+ */
+import { allocateIdentities, CLUSTER_RANGE, LOCAL_RANGE } from '../identity/allocator.js';
+import { cidrIdentityLabels } from '../identity/identity-labels.js';
+import { LabelSet } from '../identity/labels.js';
+import {
+  RESERVED_IDENTITY_NAMES,
+  ReservedIdentity,
+  reservedIdentityLabels,
+  reservedLabel,
+  type NumericIdentity,
+} from '../identity/reserved.js';
+import { formatCidr, type Cidr } from '../net/addr.js';
+import type { EndpointSelector } from '../policy/types.js';
+import type { AgentNode, ClusterModel } from './cluster-model.js';
+import { isWildcardSelector, selectorMatches } from './selector-match.js';
+
+export type IdentityKind = 'reserved' | 'pod' | 'cidr';
+
+export interface IdentityInfo {
+  id: NumericIdentity;
+  labels: LabelSet;
+  kind: IdentityKind;
+  /** For CIDR identities: the prefix. */
+  cidr?: Cidr;
+}
+
+/** What a peer selects: every identity (wildcard, identity 0 in the map) or a set. */
+export interface Selection {
+  wildcard: boolean;
+  ids: Set<NumericIdentity>;
+}
+
+export const SELECT_NOTHING: Selection = Object.freeze({ wildcard: false, ids: new Set<NumericIdentity>() }) as Selection;
+
+export class IdentityRegistry {
+  readonly byId = new Map<NumericIdentity, IdentityInfo>();
+  /** Identities other than host (1), whose labels are the same on every node. */
+  private readonly global: IdentityInfo[] = [];
+  private readonly cidrByText = new Map<string, IdentityInfo>();
+  private readonly hostLabelsByNode = new Map<string, LabelSet>();
+  private readonly podIdentityByLabels = new Map<string, NumericIdentity>();
+  private readonly globalSelectionCache = new Map<string, Set<NumericIdentity>>();
+  private readonly hostSelectionCache = new Map<string, boolean>();
+
+  constructor(model: ClusterModel, policyCidrs: Iterable<Cidr>) {
+    for (const idText of Object.keys(RESERVED_IDENTITY_NAMES)) {
+      const id = Number(idText);
+      if (id === ReservedIdentity.UNKNOWN) continue;
+      const info: IdentityInfo = { id, labels: reservedIdentityLabels(id), kind: 'reserved' };
+      this.byId.set(id, info);
+      if (id !== ReservedIdentity.HOST) this.global.push(info);
+    }
+    for (const node of model.nodes) this.hostLabelsByNode.set(node.name, hostIdentityLabels(node));
+
+    const podSets = model.pods.map((p) => p.identityLabels);
+    const podIds = allocateIdentities(podSets, CLUSTER_RANGE, model.preassignedIdentities);
+    for (const set of podSets) {
+      const id = podIds.get(set.key())!;
+      this.podIdentityByLabels.set(set.key(), id);
+      if (!this.byId.has(id)) {
+        const info: IdentityInfo = { id, labels: set, kind: 'pod' };
+        this.byId.set(id, info);
+        this.global.push(info);
+      }
+    }
+
+    const cidrs = new Map<string, Cidr>();
+    for (const c of policyCidrs) cidrs.set(formatCidr(c), c);
+    const cidrSets = new Map<string, { cidr: Cidr; labels: LabelSet }>();
+    for (const [text, cidr] of cidrs) {
+      // /0 prefixes are the world identities themselves, not CIDR identities (pkg/labels/cidr.go).
+      if (cidr.prefixLen === 0) continue;
+      cidrSets.set(text, { cidr, labels: cidrIdentityLabels(cidr, model.dualStack) });
+    }
+    const cidrIds = allocateIdentities(
+      [...cidrSets.values()].map((c) => c.labels),
+      LOCAL_RANGE,
+    );
+    for (const [text, { cidr, labels }] of [...cidrSets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const info: IdentityInfo = { id: cidrIds.get(labels.key())!, labels, kind: 'cidr', cidr };
+      this.byId.set(info.id, info);
+      this.global.push(info);
+      this.cidrByText.set(text, info);
+    }
+  }
+
+  podIdentity(labels: LabelSet): NumericIdentity {
+    const id = this.podIdentityByLabels.get(labels.key());
+    if (id === undefined) throw new Error(`BUG: no identity for ${labels.key()}`);
+    return id;
+  }
+
+  cidrIdentities(): IdentityInfo[] {
+    return [...this.cidrByText.values()];
+  }
+
+  cidrIdentity(cidr: Cidr): IdentityInfo | undefined {
+    return this.cidrByText.get(formatCidr(cidr));
+  }
+
+  /** Labels of identity `id` as node `node` sees it (only host differs between nodes). */
+  labelsOn(id: NumericIdentity, node: string): LabelSet | undefined {
+    if (id === ReservedIdentity.HOST) return this.hostLabelsByNode.get(node) ?? reservedIdentityLabels(id);
+    return this.byId.get(id)?.labels;
+  }
+
+  /** Identities (as `node` sees them) that a label selector selects. */
+  select(selector: EndpointSelector, node: string): Selection {
+    if (isWildcardSelector(selector)) return { wildcard: true, ids: new Set() };
+    let ids = this.globalSelectionCache.get(selector.text);
+    if (!ids) {
+      ids = new Set();
+      for (const info of this.global) if (selectorMatches(selector, info.labels)) ids.add(info.id);
+      this.globalSelectionCache.set(selector.text, ids);
+    }
+    const hostKey = `${node}\u0000${selector.text}`;
+    let hostMatches = this.hostSelectionCache.get(hostKey);
+    if (hostMatches === undefined) {
+      hostMatches = selectorMatches(selector, this.labelsOn(ReservedIdentity.HOST, node)!);
+      this.hostSelectionCache.set(hostKey, hostMatches);
+    }
+    if (!hostMatches) return { wildcard: false, ids };
+    const withHost = new Set(ids);
+    withHost.add(ReservedIdentity.HOST);
+    return { wildcard: false, ids: withHost };
+  }
+
+  /** Every identity known, as `node` sees them, sorted by number. */
+  all(node: string): IdentityInfo[] {
+    const out = [...this.byId.values()].map((info) =>
+      info.id === ReservedIdentity.HOST ? { ...info, labels: this.labelsOn(info.id, node)! } : info,
+    );
+    return out.sort((a, b) => a.id - b.id);
+  }
+}
+
+/** reserved:host, plus reserved:kube-apiserver on the node that runs the apiserver. */
+export function hostIdentityLabels(node: AgentNode): LabelSet {
+  const labels = [reservedLabel('host')];
+  if (node.hostsApiserver) labels.push(reservedLabel('kube-apiserver'));
+  return new LabelSet(labels);
+}
