@@ -2,7 +2,7 @@
  * Our reader and pcap-parser (the oracle) agree packet for packet on classic microsecond pcaps:
  * timestamps, lengths and bytes.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAllFrames } from '../../src/capture/open.js';
@@ -38,7 +38,12 @@ async function expectAgreement(path: string): Promise<number> {
 }
 
 describe('oracle agreement with pcap-parser', () => {
-  const micro = tcpdumpCaptures().filter(isMicrosecondPcap);
+  // The tcpdump test captures plus the ones recorded for hubcap in pcaps/ (real namespaces).
+  const pcaps = join(import.meta.dirname, '../../pcaps');
+  const recorded = readdirSync(pcaps)
+    .filter((f) => f.endsWith('.pcap'))
+    .map((f) => join(pcaps, f));
+  const micro = [...tcpdumpCaptures(), ...recorded].filter(isMicrosecondPcap);
 
   it('has microsecond tcpdump test captures to compare', () => {
     expect(micro.length).toBeGreaterThanOrEqual(8);
