@@ -28,7 +28,7 @@ import type {
 import { MAPS_DOCUMENT_VERSION } from '../maps/document.js';
 import type { NamedPort } from '../k8s/types.js';
 import { buildClusterModel, type AgentPod } from './cluster-model.js';
-import { IdentityRegistry } from './identities.js';
+import { hostIdentityLabels, IdentityRegistry } from './identities.js';
 import { DEFAULT_AGENT_OPTIONS, type AgentOptions } from './options.js';
 import { hostCidr, servicesOfPeer, worldIdentityFor } from './peers.js';
 import { resolveEndpointPolicy, type ResolvedEndpoint, type RuleIndexer } from './policy-resolver.js';
@@ -276,7 +276,6 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
       labels: info.id === ReservedIdentity.HOST ? ['reserved:host'] : info.labels.toStrings(),
       endpoints: (identityEndpoints.get(info.id) ?? []).sort(),
     };
-    if (info.id === ReservedIdentity.HOST) record.nodes = model.nodes.map((n) => n.name);
     identities.push(record);
   }
 
@@ -319,7 +318,12 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
       ipcacheMax: options.ipcacheMax,
       dualStack: model.dualStack,
     },
-    nodes: model.nodes.map((n) => ({ name: n.name, labels: n.labels, addresses: n.addresses.map(addressText) })),
+    nodes: model.nodes.map((n) => ({
+      name: n.name,
+      labels: n.labels,
+      addresses: n.addresses.map(addressText),
+      hostIdentityLabels: hostIdentityLabels(n).toStrings(),
+    })),
     identities,
     endpoints,
     ipcache: { shared: dedupedShared, views, capacity: options.ipcacheMax, overflow: ipcacheOverflow },

@@ -25,8 +25,14 @@ export interface IdentityRecord {
   labels: string[];
   /** Endpoints (`ns/pod`, `node/NAME`) that have this identity. */
   endpoints: string[];
-  /** Node names whose view gives `host` (1) these labels; only for identity 1. */
-  nodes?: string[];
+}
+
+export interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  addresses: string[];
+  /** Labels of identity 1 (host) on this node: reserved:host, plus reserved:kube-apiserver where the apiserver runs. */
+  hostIdentityLabels: string[];
 }
 
 export interface NamedPortRecord {
@@ -149,7 +155,7 @@ export interface MapsDocument {
   version: typeof MAPS_DOCUMENT_VERSION;
   generator: 'hubcap';
   options: MapsOptions;
-  nodes: Array<{ name: string; labels: Record<string, string>; addresses: string[] }>;
+  nodes: NodeRecord[];
   identities: IdentityRecord[];
   endpoints: EndpointRecord[];
   ipcache: IpcacheDocument;
