@@ -1,0 +1,481 @@
+/**
+ * The per-endpoint policy map and its two-lookup verdict.
+ *
+ * Mirrors: bpf/lib/policy.h (`struct policy_key`, `struct policy_entry`, `__policy_can_access`,
+ * `__policy_check`) and pkg/maps/policymap (the userspace side that writes it), plus
+ * pkg/policy/types/port_range.go (`PortRangeToMaskedPorts`).
+ *
+ * Kernel layout (BPF_MAP_TYPE_LPM_TRIE, max_entries = bpf-policy-map-max, 16384 by default):
+ *
+ *   struct policy_key {            // the LPM key, compared bit by bit from sec_label on
+ *     bpf_lpm_trie_key lpm_key;    // prefixlen: 32 + 8 + P, P = proto/port prefix (below)
+ *     __u32 sec_label;             // remote identity, 0 = any peer (host byte order)
+ *     __u8  egress:1, pad:7;       // direction: ingress 0, egress 1
+ *     __u8  protocol;              // 0 = any; wildcarded only together with the whole port
+ *     __be16 dport;                // network byte order, so a prefix keeps its high bits
+ *   };
+ *   struct policy_entry {
+ *     __be16 proxy_port;           // > 0: redirect to the L7 proxy listening there
+ *     __u8  deny:1, reserved:2, lpm_prefix_length:5;   // P again, read by the lookup
+ *     __u8  auth_type:7, has_explicit_auth_type:1;
+ *     __u8  proxy_port_priority;   // numerically higher wins between the two lookups
+ *     __u8  pad1; __u16 pad2;
+ *     __u32 cookie;                // the agent puts a provenance index here
+ *   };
+ *
+ * P (`prefixLen` here, 0..24) counts the protocol and port bits that are significant:
+ *   0 = any protocol and port; 8 = protocol only; 9..23 = protocol and the top P-8 port bits;
+ *   24 = protocol and exact port. 1..7 cannot occur: a protocol is never partially wildcarded.
+ * Identity and direction are always exact, so the kernel needs a second lookup with
+ * sec_label = 0 for "any peer" entries; policy.h explains this at the struct.
+ *
+ * Semantics the native backend must reproduce exactly:
+ *  - Key bits beyond the prefix are ignored, as the kernel's LPM trie ignores them: set/get/delete
+ *    mask the port to the prefix and zero the protocol when P < 8; entries report masked keys.
+ *  - `set` of an existing key replaces the entry in place; a new key when `size === capacity`
+ *    fails, returns false and counts one overflow (the kernel's update returns -E2BIG/-ENOSPC
+ *    and Cilium fails the endpoint's regeneration; hubcap reports it).
+ *  - `lookup` is `__policy_can_access` without the ICMP and fragment parts that need the packet
+ *    (the datapath puts the ICMP type into `dport` and handles "fragmentation needed" itself).
+ *
+ * TS layout: entries live in a growable struct-of-arrays indexed by slot. Two KeyTables index
+ * them: (identity, packed key word) -> slot, and (identity, direction) -> group, where a group
+ * holds a 25-bit mask of the prefix lengths present, so a lookup probes only those, longest
+ * first. Nothing is allocated per lookup.
+ */
+
+import {
+  CTX_ACT_OK,
+  DROP_FRAG_NOSUPPORT,
+  DROP_POLICY,
+  DROP_POLICY_AUTH_REQUIRED,
+  DROP_POLICY_DENY,
+  POLICY_MATCH_ALL,
+  POLICY_MATCH_L3_L4,
+  POLICY_MATCH_L3_ONLY,
+  POLICY_MATCH_L3_PROTO,
+  POLICY_MATCH_L4_ONLY,
+  POLICY_MATCH_NONE,
+  POLICY_MATCH_PROTO_ONLY,
+} from './codes.js';
+import { KeyTable, SlotAllocator, ensureLength } from './key-table.js';
+
+export const Direction = { INGRESS: 0, EGRESS: 1 } as const;
+export type Direction = (typeof Direction)[keyof typeof Direction];
+
+/** Cilium's `--bpf-policy-map-max` default. */
+export const DEFAULT_POLICY_MAP_CAPACITY = 16384;
+
+/** policy.h LPM_PROTO_PREFIX_BITS: protocol specified, port wildcarded. */
+export const LPM_PROTO_PREFIX_BITS = 8;
+/** policy.h LPM_FULL_PREFIX_BITS: protocol and exact port. */
+export const LPM_FULL_PREFIX_BITS = 24;
+/** Static bits of the kernel key before protocol: sec_label (32) + egress byte (8). */
+export const POLICY_KEY_STATIC_PREFIX = 40;
+
+export interface PolicyEntry {
+  /** Remote identity; 0 = any peer. */
+  identity: number;
+  direction: 0 | 1;
+  /** IP protocol; 0 = any (only with prefixLen 0). */
+  protocol: number;
+  /** Destination port (or ICMP type for protocol 1/58), masked to the prefix. */
+  port: number;
+  /** 0 | 8..24: the protocol/port bits that count (the kernel key's prefixlen is 40 + this). */
+  prefixLen: number;
+  deny: boolean;
+  proxyPort: number;
+  proxyPortPriority: number;
+  /** 0..127. */
+  authType: number;
+  hasExplicitAuthType: boolean;
+  /** u32; the agent stores a provenance index. */
+  cookie: number;
+}
+
+/** Out-record of `PolicyMap.lookup`, reused per packet. */
+export class PolicyVerdict {
+  /** < 0 drop code, 0 allow, > 0 proxy port (redirect). */
+  verdict = 0;
+  /** POLICY_MATCH_*; NONE when nothing matched. */
+  matchType = 0;
+  /** Cookie of the chosen entry (set on deny too); 0 on a miss. */
+  cookie = 0;
+  /** The effective auth type when the verdict is DROP_POLICY_AUTH_REQUIRED (the ext_err), else 0. */
+  authType = 0;
+  /** Proto/port prefix length of the chosen entry. */
+  prefixLen = 0;
+  /** Identity of the chosen entry: the peer (L3 match) or 0 (L4-only match). */
+  matchedIdentity = 0;
+  /** Proxy port of the chosen entry when it was read (allow or auth-required), else 0. */
+  proxyPort = 0;
+  /** Slot of the chosen entry (see `PolicyMap.entryAt`), -1 on a miss. */
+  slot = -1;
+
+  reset(): void {
+    this.verdict = 0;
+    this.matchType = 0;
+    this.cookie = 0;
+    this.authType = 0;
+    this.prefixLen = 0;
+    this.matchedIdentity = 0;
+    this.proxyPort = 0;
+    this.slot = -1;
+  }
+}
+
+/** Port mask for a proto/port prefix length (index 0..24). */
+const PORT_MASK = new Uint16Array(25);
+for (let p = 0; p <= 24; p++) PORT_MASK[p] = p <= 8 ? 0 : (0xffff << (24 - p)) & 0xffff;
+
+const FLAG_DENY = 1;
+const FLAG_EXPLICIT_AUTH = 2;
+/** Valid prefix lengths as a bit set: 0 and 8..24. */
+const VALID_PREFIXES = (1 | (0x1ffff << 8)) >>> 0;
+
+function isValidPrefix(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 24 && ((VALID_PREFIXES >>> p) & 1) === 1;
+}
+
+/**
+ * The second key word: direction (bit 31), prefix length (bits 24..28), protocol (16..23) and
+ * masked port (0..15), with bits beyond the prefix cleared.
+ */
+function keyWord(direction: number, prefixLen: number, protocol: number, port: number): number {
+  const proto = prefixLen >= LPM_PROTO_PREFIX_BITS ? protocol & 0xff : 0;
+  return ((direction << 31) | (prefixLen << 24) | (proto << 16) | (port & PORT_MASK[prefixLen]!)) >>> 0;
+}
+
+function checkU32(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`policy map: ${name} ${v} is not a u32`);
+}
+function checkRange(name: string, v: number, max: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`policy map: ${name} ${v} is outside 0..${max}`);
+}
+
+function checkKey(identity: number, direction: number, protocol: number, port: number, prefixLen: number): void {
+  checkU32('identity', identity);
+  if (direction !== 0 && direction !== 1) throw new RangeError(`policy map: direction ${direction} is not 0 or 1`);
+  checkRange('protocol', protocol, 0xff);
+  checkRange('port', port, 0xffff);
+  if (!isValidPrefix(prefixLen)) throw new RangeError(`policy map: prefix length ${prefixLen} is not 0 or 8..24`);
+}
+
+export class PolicyMap {
+  readonly capacity: number;
+  private overflowCount = 0;
+
+  /** (identity, keyWord) -> slot. */
+  private readonly index = new KeyTable(2);
+  /** (identity, direction) -> group. */
+  private readonly groupIndex = new KeyTable(2);
+  private readonly slots = new SlotAllocator();
+  private readonly groupSlots = new SlotAllocator();
+
+  // Entries, by slot.
+  private eIdentity = new Uint32Array(8);
+  private eKey = new Uint32Array(8);
+  private eProxyPort = new Uint16Array(8);
+  private eFlags = new Uint8Array(8);
+  private eAuth = new Uint8Array(8);
+  private ePrio = new Uint8Array(8);
+  private eCookie = new Uint32Array(8);
+
+  // Groups, by group: prefix lengths present (bit p) and an entry count per prefix length.
+  private gMask = new Uint32Array(8);
+  private gCounts = new Int32Array(8 * 25);
+
+  constructor(capacity: number = DEFAULT_POLICY_MAP_CAPACITY) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) {
+      throw new RangeError(`policy map: capacity ${capacity} is outside 1..${1 << 26}`);
+    }
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** New keys refused because the map was full, since construction or `clear()`. */
+  get overflow(): number {
+    return this.overflowCount;
+  }
+
+  clear(): void {
+    this.index.clear();
+    this.groupIndex.clear();
+    this.slots.clear();
+    this.groupSlots.clear();
+    this.overflowCount = 0;
+  }
+
+  /** Upsert; false (and overflow counter++) when the map is full and the key is new. */
+  set(entry: PolicyEntry): boolean {
+    const { identity, direction, protocol, port, prefixLen } = entry;
+    checkKey(identity, direction, protocol, port, prefixLen);
+    checkRange('proxy port', entry.proxyPort, 0xffff);
+    checkRange('proxy port priority', entry.proxyPortPriority, 0xff);
+    checkRange('auth type', entry.authType, 0x7f);
+    checkU32('cookie', entry.cookie);
+    const kw = keyWord(direction, prefixLen, protocol, port);
+    let slot = this.index.get(identity, kw);
+    if (slot < 0) {
+      if (this.index.size >= this.capacity) {
+        this.overflowCount++;
+        return false;
+      }
+      slot = this.slots.alloc();
+      this.growEntries(this.slots.used);
+      this.index.set(slot, identity, kw);
+      this.eIdentity[slot] = identity;
+      this.eKey[slot] = kw;
+      this.addToGroup(identity, direction, prefixLen);
+    }
+    this.eProxyPort[slot] = entry.proxyPort;
+    this.eFlags[slot] = (entry.deny ? FLAG_DENY : 0) | (entry.hasExplicitAuthType ? FLAG_EXPLICIT_AUTH : 0);
+    this.eAuth[slot] = entry.authType;
+    this.ePrio[slot] = entry.proxyPortPriority;
+    this.eCookie[slot] = entry.cookie >>> 0;
+    return true;
+  }
+
+  delete(identity: number, direction: 0 | 1, protocol: number, port: number, prefixLen: number): boolean {
+    checkKey(identity, direction, protocol, port, prefixLen);
+    const slot = this.index.delete(identity, keyWord(direction, prefixLen, protocol, port));
+    if (slot < 0) return false;
+    this.slots.release(slot);
+    this.removeFromGroup(identity, direction, prefixLen);
+    return true;
+  }
+
+  get(identity: number, direction: 0 | 1, protocol: number, port: number, prefixLen: number): PolicyEntry | undefined {
+    checkKey(identity, direction, protocol, port, prefixLen);
+    const slot = this.index.get(identity, keyWord(direction, prefixLen, protocol, port));
+    return slot < 0 ? undefined : this.entryAt(slot);
+  }
+
+  /**
+   * LPM lookup of one (identity, direction) over proto/port: the slot of the entry with the
+   * longest prefix covering (protocol, port), or -1. This is one `map_lookup_elem` of policy.h.
+   */
+  lookupSlot(identity: number, direction: number, protocol: number, port: number): number {
+    identity >>>= 0;
+    const g = this.groupIndex.get2(identity, direction);
+    if (g < 0) return -1;
+    let mask = this.gMask[g]!;
+    const hi = ((direction << 31) | ((protocol & 0xff) << 16)) >>> 0;
+    while (mask !== 0) {
+      const p = 31 - Math.clz32(mask);
+      mask ^= 1 << p;
+      const kw =
+        p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : (direction << 31) >>> 0; // p === 0
+      const slot = this.index.get2(identity, kw);
+      if (slot >= 0) return slot;
+    }
+    return -1;
+  }
+
+  /** `lookupSlot` returning a fresh entry object (display and tests; allocates). */
+  lookupExact(identity: number, direction: 0 | 1, protocol: number, port: number): PolicyEntry | undefined {
+    const slot = this.lookupSlot(identity, direction, protocol, port);
+    return slot < 0 ? undefined : this.entryAt(slot);
+  }
+
+  /**
+   * `__policy_can_access` (bpf/lib/policy.h): the two lookups and `__policy_check`, filling `out`.
+   * Returns `out.verdict`: < 0 drop code, 0 allow, > 0 proxy port.
+   *
+   * Precedence when both lookups hit (numbered as in policy.h):
+   *  1. A deny is chosen: the L3 (peer) entry's deny wins at once, before the second lookup;
+   *     then the L4-only (identity 0) entry's deny.
+   *  2. The entry with the higher proxy port priority.
+   *  3. On equal priority, the L4-only entry only with a strictly longer proto/port prefix.
+   *  4. Otherwise the L3 entry.
+   * Nothing matched: DROP_FRAG_NOSUPPORT for an untracked fragment, else DROP_POLICY.
+   */
+  lookup(remoteIdentity: number, direction: 0 | 1, protocol: number, dport: number, out: PolicyVerdict, isUntrackedFragment = false): number {
+    out.reset();
+    const l3 = this.lookupSlot(remoteIdentity, direction, protocol, dport);
+    const flags = this.eFlags;
+    // 1. An L3 deny is chosen without the second lookup.
+    if (l3 >= 0 && (flags[l3]! & FLAG_DENY) !== 0) return this.checkL3(l3, -1, remoteIdentity, out);
+    const l4 = this.lookupSlot(0, direction, protocol, dport);
+    if (l4 >= 0) {
+      if (l3 < 0 || (flags[l4]! & FLAG_DENY) !== 0) return this.checkL4(l4, l3, out);
+      const p4 = this.ePrio[l4]!;
+      const p3 = this.ePrio[l3]!;
+      // 2. Higher proxy port priority; 3. equal priority and strictly longer prefix.
+      if (p4 > p3 || (p4 === p3 && ((this.eKey[l4]! >>> 24) & 0x1f) > ((this.eKey[l3]! >>> 24) & 0x1f))) {
+        return this.checkL4(l4, l3, out);
+      }
+    }
+    // 4. The L3 entry.
+    if (l3 >= 0) return this.checkL3(l3, l4, remoteIdentity, out);
+    out.verdict = isUntrackedFragment ? DROP_FRAG_NOSUPPORT : DROP_POLICY;
+    return out.verdict;
+  }
+
+  private checkL3(slot: number, other: number, remoteIdentity: number, out: PolicyVerdict): number {
+    const p = (this.eKey[slot]! >>> 24) & 0x1f;
+    out.matchType = p > LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_L3_L4 : p > 0 ? POLICY_MATCH_L3_PROTO : POLICY_MATCH_L3_ONLY;
+    out.matchedIdentity = remoteIdentity >>> 0;
+    return this.check(slot, other, p, out);
+  }
+
+  private checkL4(slot: number, other: number, out: PolicyVerdict): number {
+    const p = (this.eKey[slot]! >>> 24) & 0x1f;
+    out.matchType = p === 0 ? POLICY_MATCH_ALL : p <= LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_PROTO_ONLY : POLICY_MATCH_L4_ONLY;
+    out.matchedIdentity = 0;
+    return this.check(slot, other, p, out);
+  }
+
+  /** `__policy_check(policy, policy2)`. */
+  private check(slot: number, other: number, prefixLen: number, out: PolicyVerdict): number {
+    out.slot = slot;
+    out.prefixLen = prefixLen;
+    out.cookie = this.eCookie[slot]!;
+    const flags = this.eFlags[slot]!;
+    if ((flags & FLAG_DENY) !== 0) {
+      out.verdict = DROP_POLICY_DENY;
+      return out.verdict;
+    }
+    const proxyPort = this.eProxyPort[slot]!;
+    out.proxyPort = proxyPort;
+    // The auth type comes from the chosen entry, or from the other (less specific) one when that
+    // one's is greater and the chosen entry has no explicit auth type.
+    let auth = this.eAuth[slot]!;
+    if (other >= 0 && this.eAuth[other]! > auth && (flags & FLAG_EXPLICIT_AUTH) === 0) auth = this.eAuth[other]!;
+    if (auth !== 0) {
+      out.authType = auth;
+      out.verdict = DROP_POLICY_AUTH_REQUIRED;
+      return out.verdict;
+    }
+    out.verdict = proxyPort > 0 ? proxyPort : CTX_ACT_OK;
+    return out.verdict;
+  }
+
+  /** The entry stored at a slot returned by `lookupSlot` / `PolicyVerdict.slot` (allocates). */
+  entryAt(slot: number): PolicyEntry {
+    const kw = this.eKey[slot]!;
+    const flags = this.eFlags[slot]!;
+    return {
+      identity: this.eIdentity[slot]!,
+      direction: (kw >>> 31) as 0 | 1,
+      protocol: (kw >>> 16) & 0xff,
+      port: kw & 0xffff,
+      prefixLen: (kw >>> 24) & 0x1f,
+      deny: (flags & FLAG_DENY) !== 0,
+      proxyPort: this.eProxyPort[slot]!,
+      proxyPortPriority: this.ePrio[slot]!,
+      authType: this.eAuth[slot]!,
+      hasExplicitAuthType: (flags & FLAG_EXPLICIT_AUTH) !== 0,
+      cookie: this.eCookie[slot]!,
+    };
+  }
+
+  /** Every entry, ordered by (direction, identity, protocol, port, prefixLen). */
+  *entries(): IterableIterator<PolicyEntry> {
+    const slots: number[] = [];
+    this.index.forEachSlot((s) => slots.push(s));
+    const id = this.eIdentity;
+    const kw = this.eKey;
+    // Sort key: direction, identity, protocol, port, prefix length.
+    slots.sort((a, b) => {
+      const ka = kw[a]!;
+      const kb = kw[b]!;
+      return (
+        (ka >>> 31) - (kb >>> 31) ||
+        id[a]! - id[b]! ||
+        ((ka >>> 16) & 0xff) - ((kb >>> 16) & 0xff) ||
+        (ka & 0xffff) - (kb & 0xffff) ||
+        ((ka >>> 24) & 0x1f) - ((kb >>> 24) & 0x1f)
+      );
+    });
+    for (const s of slots) yield this.entryAt(s);
+  }
+
+  private growEntries(n: number): void {
+    if (n <= this.eIdentity.length) return;
+    this.eIdentity = ensureLength(this.eIdentity, n);
+    this.eKey = ensureLength(this.eKey, n);
+    this.eProxyPort = ensureLength(this.eProxyPort, n);
+    this.eFlags = ensureLength(this.eFlags, n);
+    this.eAuth = ensureLength(this.eAuth, n);
+    this.ePrio = ensureLength(this.ePrio, n);
+    this.eCookie = ensureLength(this.eCookie, n);
+  }
+
+  private addToGroup(identity: number, direction: number, prefixLen: number): void {
+    let g = this.groupIndex.get(identity, direction);
+    if (g < 0) {
+      g = this.groupSlots.alloc();
+      const n = this.groupSlots.used;
+      if (n > this.gMask.length) {
+        this.gMask = ensureLength(this.gMask, n);
+        this.gCounts = ensureLength(this.gCounts, this.gMask.length * 25);
+      }
+      this.gMask[g] = 0;
+      this.gCounts.fill(0, g * 25, g * 25 + 25);
+      this.groupIndex.set(g, identity, direction);
+    }
+    this.gCounts[g * 25 + prefixLen]!++;
+    this.gMask[g] = (this.gMask[g]! | (1 << prefixLen)) >>> 0;
+  }
+
+  private removeFromGroup(identity: number, direction: number, prefixLen: number): void {
+    const g = this.groupIndex.get(identity, direction);
+    if (g < 0) return; // unreachable while the index and groups agree
+    if (--this.gCounts[g * 25 + prefixLen]! === 0) {
+      this.gMask[g] = (this.gMask[g]! & ~(1 << prefixLen)) >>> 0;
+      if (this.gMask[g] === 0) {
+        this.groupIndex.delete(identity, direction);
+        this.groupSlots.release(g);
+      }
+    }
+  }
+}
+
+/**
+ * Port ranges to masked prefixes, as Cilium's `PortRangeToMaskedPorts`
+ * (pkg/policy/types/port_range.go): the fewest [port, prefixLen] pairs whose union is exactly
+ * start..end, with prefixLen = 8 + the number of significant port bits (9..24).
+ * 0-65535 (or 0-0) is the wildcard port: one pair [0, 8], "protocol only".
+ * `end <= start` is the single port `start` (prefixLen 24), as in Cilium.
+ * Returned sorted by port (Cilium returns them unordered).
+ */
+export function portRangeToMaskedPorts(start: number, end: number): Array<{ port: number; prefixLen: number }> {
+  checkRange('range start', start, 0xffff);
+  checkRange('range end', end, 0xffff);
+  if (start === 0 && (end === 0 || end === 0xffff)) return [{ port: 0, prefixLen: LPM_PROTO_PREFIX_BITS }];
+  if (end <= start) return [{ port: start, prefixLen: LPM_FULL_PREFIX_BITS }];
+  const out: Array<{ port: number; prefixLen: number }> = [];
+  // A port with its lowest `wildcardBits` bits wildcarded.
+  const masked = (port: number, wildcardBits: number): void => {
+    const mask = (0xffff << wildcardBits) & 0xffff;
+    out.push({ port: port & mask, prefixLen: LPM_FULL_PREFIX_BITS - wildcardBits });
+  };
+  const ctz16 = (x: number): number => (x === 0 ? 16 : 31 - Math.clz32(x & -x));
+  // Common leading bits of start and end (as 16-bit numbers).
+  const commonBits = Math.clz32(start ^ end) - 16;
+  const lowMask = 0xffff >>> commonBits;
+  // All bits after the common ones are 0 in start and 1 in end: one prefix covers the range.
+  if ((start & lowMask) === 0 && (~end & lowMask) === 0) {
+    masked(start, 16 - commonBits);
+  } else {
+    // Approach the highest differing ("middle") bit from both ends.
+    const middleBit = 16 - 1 - commonBits;
+    const middle = 1 << middleBit;
+    let bit = ctz16(start | middle);
+    masked(start, bit);
+    for (bit++; bit < middleBit; bit++) {
+      if ((start & (1 << bit)) === 0) masked(start + (1 << bit), bit);
+    }
+    bit = ctz16((~end & 0xffff) | middle);
+    masked(end, bit);
+    for (bit++; bit < middleBit; bit++) {
+      if ((end & (1 << bit)) !== 0) masked(end - (1 << bit), bit);
+    }
+  }
+  out.sort((a, b) => a.port - b.port || a.prefixLen - b.prefixLen);
+  return out;
+}
