@@ -99,7 +99,7 @@ const SEEDS: Array<[number, Uint8Array]> = [
   [LinkType.ETHERNET, vx(ethernet(EtherType.ARP, arp({ op: 2, senderIp: '1.2.3.4', targetIp: '5.6.7.8' })))],
   [
     LinkType.ETHERNET,
-    ethernet(EtherType.IPV4, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', proto: 17 }, udp({ sport: 3, dport: 6081 }, geneve(9, EtherType.TEB, ethernet(EtherType.IPV6, ipv6({ src: '::1', dst: '::2', nextHeader: 58 }, icmp6({ type: 128, id: 1, seq: 1 })))), [0, 1, 2, 3]))),
+    ethernet(EtherType.IPV4, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', proto: 17 }, udp({ sport: 3, dport: 6081 }, geneve(9, EtherType.TEB, ethernet(EtherType.IPV6, ipv6({ src: '::1', dst: '::2', nextHeader: 58 }, icmp6({ type: 128, id: 1, seq: 1 }))), [0, 1, 2, 3])))),
   ],
   [LinkType.RAW, ipv6({ src: '::1', dst: '::2', nextHeader: IpProto.HOPOPTS }, extHeader(IpProto.SCTP, sctp({ sport: 1, dport: 2 })))],
   [LinkType.RAW, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', proto: 1 }, icmp4({ type: 3, code: 3 }, ipv4({ src: '2.2.2.2', dst: '1.1.1.1', proto: 17 }, udp({ sport: 5, dport: 53 }))))],

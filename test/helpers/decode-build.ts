@@ -208,9 +208,9 @@ export function extHeader(nextHeader: number, payload: Bytes, len8 = 0): Uint8Ar
   return concat([nextHeader, len8], body, payload);
 }
 
-/** A type-0-free routing header (segments left 0) is just an extension header of type 43. */
+/** A routing header of type 0 with no addresses and segments left 0 (8 bytes). */
 export function routingHeader(nextHeader: number, payload: Bytes): Uint8Array {
-  return concat([nextHeader, 0, 4, 0, 0, 0, 0, 0], payload);
+  return concat([nextHeader, 0, 0, 0, 0, 0, 0, 0], payload);
 }
 
 export function fragmentHeader(nextHeader: number, o: { offset: number; more: boolean; id: number }, payload: Bytes): Uint8Array {
