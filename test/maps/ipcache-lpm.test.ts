@@ -122,11 +122,11 @@ describe('key semantics', () => {
 });
 
 // Random prefixes drawn around a few bases, so that they nest and overlap.
-const v4Base = fc.constantFrom(0x0a000000, 0x0a000100, 0x0a000105, 0xc0a80000, 0xffffffff, 0);
+const v4Base = fc.constantFrom<number>(0x0a000000, 0x0a000100, 0x0a000105, 0xc0a80000, 0xffffffff, 0);
 const v4Addr = fc.tuple(v4Base, fc.integer({ min: 0, max: 0xffff }), fc.boolean()).map(([b, r, flip]) => (flip ? (b ^ r) >>> 0 : b));
 const v6Base = fc.constantFrom([0xfd000000, 0, 1, 5], [0xfd000000, 0, 0, 0], [0x20010db8, 0, 0, 1], [0, 0, 0xffff, 0x0a000105], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff]);
 const v6Addr = fc.tuple(v6Base, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffff })).map(([b, w, r]) => {
-  const out = [...b];
+  const out: number[] = [...b];
   out[w] = (out[w]! ^ r) >>> 0;
   return out;
 });
