@@ -706,8 +706,14 @@ function enterTunnel(out: DecodedPacket, encap: number, vni: number): void {
   out.kind = PacketKind.OTHER;
   out.etherType = 0;
   out.ipVersion = 0;
-  src.fill(0);
-  dst.fill(0);
+  src[0] = 0;
+  src[1] = 0;
+  src[2] = 0;
+  src[3] = 0;
+  dst[0] = 0;
+  dst[1] = 0;
+  dst[2] = 0;
+  dst[3] = 0;
   out.ipProto = 0;
   out.ttl = 0;
   out.l3Offset = -1;
