@@ -327,6 +327,8 @@ function bodyText(frame: FrameInfo, p: DecodedPacket): string {
     const head = `${ip} ${src}.${p.sport} > ${dst}.${p.dport}: `;
     switch (p.kind) {
       case PacketKind.TCP:
+        // A cut header may have stopped before the flags: then there is nothing to show.
+        if (p.error !== 0) return p.tcpFlags !== 0 ? `${head}Flags [${tcpFlagsText(p.tcpFlags)}]${frag}` : `${head}tcp${frag}`;
         return `${head}Flags [${tcpFlagsText(p.tcpFlags)}], length ${p.payloadWireLength}${frag}`;
       case PacketKind.UDP:
         return `${head}UDP, length ${p.payloadWireLength}${frag}`;
