@@ -68,7 +68,11 @@ export type Peer =
   | { type: 'entity'; entity: EntityName }
   /** fromCIDR/toCIDR/fromCIDRSet/toCIDRSet/ipBlock: outside-cluster addresses only. */
   | { type: 'cidr'; cidr: Cidr; except: Cidr[] }
-  /** toServices: resolved by the agent from Services/Endpoints. */
+  /**
+   * toServices: resolved by the agent from Services/Endpoints. `namespace` is '' when the
+   * policy gave none: any namespace (Cilium's serviceMatches treats an empty namespace as a
+   * wildcard). `selector` is a service label selector (k8sServiceSelector), keys as written.
+   */
   | { type: 'service'; name?: string; namespace: string; selector?: EndpointSelector }
   /** toFQDNs: selects addresses learned from allowed DNS answers (nothing before). */
   | { type: 'fqdn'; matchName?: string; matchPattern?: string };
@@ -110,13 +114,22 @@ export interface L7Rules {
   http?: HttpRule[];
   dns?: DnsRule[];
   kafka?: KafkaRule[];
+  /** `l7proto`: a proxylib parser name; `l7` its key-value rules (accepted, not enforced by hubcap). */
+  l7proto?: string;
+  l7?: Array<Record<string, string>>;
 }
 
-/** One toPorts entry: the ports and the L7 rules that apply to them. */
+/**
+ * One toPorts entry: the ports and the L7 rules that apply to them. A CNP entry without `ports`
+ * is normalized to `[{protocol: 'ANY', port: 0}]` (all ports), so an empty `ports` list selects
+ * no port at all (an `icmps` item with no `fields`).
+ */
 export interface PortRule {
   ports: PortSpec[];
   l7?: L7Rules;
   position?: SourcePosition;
+  /** `serverNames` (TLS SNI) the entry is limited to. */
+  serverNames?: string[];
 }
 
 /**
@@ -131,7 +144,11 @@ export interface PolicyRule {
   position: SourcePosition;
   direction: 'ingress' | 'egress';
   deny: boolean;
-  /** OR'ed peers. `undefined` = no L3 restriction (wildcard peer: identity 0 entries). */
+  /**
+   * OR'ed peers. `undefined` = no L3 restriction (wildcard peer: identity 0 entries). An empty
+   * list selects no peer: a CNP item with neither peers nor ports (`ingress: [{}]`, which only
+   * turns default deny on) or with an explicitly empty list (`fromEndpoints: []`) allows nothing.
+   */
   peers: Peer[] | undefined;
   /**
    * fromRequires/toRequires of this item: selectors every peer of every rule selecting the
@@ -145,6 +162,8 @@ export interface PolicyRule {
   portRules: PortRule[];
   /** `authentication.mode: required` (mutual auth): entries get an auth type. */
   authRequired: boolean;
+  /** `authentication.mode` as written; `test-always-fail` also sets authRequired. */
+  authMode?: 'disabled' | 'required' | 'test-always-fail';
 }
 
 /** Which endpoints a policy spec applies to. */
@@ -176,4 +195,6 @@ export interface PolicyObject {
   ref: PolicyRef;
   position: SourcePosition;
   specs: PolicySpec[];
+  /** What the parser filled in or accepted with a caveat (defaults, host bits, ignored fields). */
+  notes?: string[];
 }
