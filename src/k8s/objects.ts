@@ -246,7 +246,7 @@ function backendPorts(list: Field[] | undefined): ServiceBackends['ports'] {
   const ports: ServiceBackends['ports'] = [];
   for (const p of list ?? []) {
     const pm = p.map();
-    const portField = pm.get('port');
+    const portField: Field = pm.get('port');
     // An EndpointSlice port without a number means "all ports"; hubcap needs a number.
     if (!portField.present) continue;
     ports.push({ name: pm.get('name').optString() ?? '', port: portField.int(1, 65535), protocol: protocol(pm.get('protocol')) });
@@ -316,7 +316,7 @@ export function readEndpointSlice(raw: RawObject): EndpointSliceRead {
 export function readCiliumIdentity(raw: RawObject): CiliumIdentityInfo {
   const root = objectField(raw, 'input').map();
   const meta = metadata(root);
-  const nameField = meta.get('name');
+  const nameField: Field = meta.get('name');
   const name = objectName(meta);
   if (!/^\d+$/.test(name)) nameField.fail(`a CiliumIdentity is named by its number, not ${JSON.stringify(name)}`);
   const id = Number(name);
