@@ -8,7 +8,9 @@
  * travels as two unsigned 32-bit words (`hi`, `lo`) and every step below keeps its
  * intermediate values under 2^53:
  *
- *  - decimal resolution 10^-k, k <= 9: long division of hi:lo by D = 10^k (< 2^30) in two
+ *  - decimal resolution 10^-k, k <= 9, the common case: one multiplication by 1/D estimates
+ *    the quotient and an exact remainder modulo 2^32 corrects it (see convert()); where that
+ *    bound does not hold (k <= 3 with ts >= 2^53), long division of hi:lo by D = 10^k in two
  *    steps, first `hi * 2^16 + (lo >>> 16)` (< 2^48) then `rem * 2^16 + (lo & 0xffff)`
  *    (< D * 2^16). A float quotient of integers below 2^48 never rounds across an integer
  *    (the gap to the next integer is at least 1/cur > 2^-48, wider than half an ulp), so
@@ -43,6 +45,9 @@ export class TimestampUnit {
   /** Decimal k <= 9: 10^k and 10^(9-k). */
   private readonly divisor: number;
   private readonly nsMul: number;
+  private readonly inverse: number;
+  /** Decimal with k <= 9: the fast path of convert() applies. */
+  private readonly plainDecimal: boolean;
   /** Decimal k > 9: the pre-division steps down to nanoseconds (each <= 1e9). */
   private readonly preDivisors: readonly number[];
   // Scratch of the 64-bit long division (avoids returning an object per packet).
@@ -67,6 +72,8 @@ export class TimestampUnit {
     const k = this.binary ? 9 : Math.min(this.exp, 9);
     this.divisor = 10 ** k;
     this.nsMul = 10 ** (9 - k);
+    this.inverse = 1 / this.divisor;
+    this.plainDecimal = !this.binary && this.exp <= 9;
   }
 
   /** Units per second as text (for messages and tests): "1000000", "2^20". */
@@ -76,16 +83,43 @@ export class TimestampUnit {
 
   /** Converts the 64-bit count hi:lo (unsigned 32-bit words) into out.tsSec / out.tsNsec. */
   convert(hi: number, lo: number, out: TimeOut): void {
+    const d = this.divisor;
+    if (this.plainDecimal && (d >= 10_000 || hi < 0x200000)) {
+      // Fast path (no division): estimate q = floor(ts / D) with one multiplication by 1/D, then
+      // correct it with the exact remainder modulo 2^32. Three roundings (ts, 1/D, the product)
+      // put the estimate within 3 * 2^-53 * ts/D of the true quotient: under 0.62 for D >= 10^4
+      // (ts/D < 2^64 / 10^4 < 2^51), and under 0.25 when ts < 2^53 is exact (D >= 10; D = 1 is
+      // exact). So q is off by at most one, and with D <= 10^9 < 2^32 / 3 the three cases are
+      // told apart by r32 = (lo - q*D) mod 2^32: q right -> r32 in [0, D); q one too small ->
+      // [D, 2D); one too big -> [2^32 - D, 2^32).
+      let q = Math.floor((hi * TWO32 + lo) * this.inverse);
+      let r = (lo - Math.imul(q, d)) >>> 0;
+      if (r >= d) {
+        if (r >= 0x80000000) {
+          q--;
+          r = r + d - TWO32;
+        } else {
+          q++;
+          r -= d;
+        }
+      }
+      out.tsSec = q + this.offsetSec;
+      out.tsNsec = r * this.nsMul;
+      return;
+    }
+    // Kept out of line so that convert() stays small enough to be inlined into the reader.
+    this.convertSlow(hi, lo, out);
+  }
+
+  private convertSlow(hi: number, lo: number, out: TimeOut): void {
     if (this.binary) {
       this.convertBinary(hi, lo, out);
       return;
     }
-    if (this.preDivisors.length > 0) {
-      for (let i = 0; i < this.preDivisors.length; i++) {
-        this.div64(hi, lo, this.preDivisors[i]!);
-        hi = this.qHi;
-        lo = this.qLo;
-      }
+    for (let i = 0; i < this.preDivisors.length; i++) {
+      this.div64(hi, lo, this.preDivisors[i]!);
+      hi = this.qHi;
+      lo = this.qLo;
     }
     // Two-step long division of hi:lo by D (see the module comment for why floor is exact).
     const d = this.divisor;

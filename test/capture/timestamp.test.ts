@@ -73,6 +73,18 @@ describe('pcapng timestamp conversion', () => {
     );
   });
 
+  it.each(Array.from({ length: 19 }, (_, k) => [k]))('matches BigInt next to every multiple of 10^%i (quotient boundaries)', (k) => {
+    const perSec = 10n ** BigInt(k);
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: ((1n << 64n) - 1n) / perSec - 1n }), fc.constantFrom(-2n, -1n, 0n, 1n, 2n), (q, delta) => {
+        const ts = q * perSec + delta;
+        fc.pre(seconds53(k, ts));
+        expect(convert(k, ts)).toEqual(reference(k, ts));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('matches BigInt around realistic times for microseconds and nanoseconds', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 4_102_444_800n * 1_000_000_000n }), fc.constantFrom(6, 9), (ns, tsresol) => {
