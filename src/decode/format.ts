@@ -83,6 +83,45 @@ export function formatTimeText(sec: number, nsec: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Addresses
+
+/**
+ * Canonical address text through a small direct-mapped cache: a capture repeats the same few
+ * endpoints, and RFC 5952 formatting (formatIpv6) builds several arrays per call. Slots hold the
+ * four words and the family; family 0 marks an empty slot.
+ */
+const ADDR_CACHE_BITS = 10;
+const ADDR_CACHE_SLOTS = 1 << ADDR_CACHE_BITS;
+const addrCacheKeys = new Uint32Array(ADDR_CACHE_SLOTS * 5);
+const addrCacheText: string[] = new Array<string>(ADDR_CACHE_SLOTS).fill('');
+
+export function formatAddress(words: Uint32Array, family: number): string {
+  const w0 = words[0]!;
+  const w1 = words[1]!;
+  const w2 = words[2]!;
+  const w3 = words[3]!;
+  const slot = Math.imul(w3 ^ Math.imul(w2, 31) ^ Math.imul(w1, 961) ^ Math.imul(w0, 29791) ^ family, 0x9e3779b1) >>> (32 - ADDR_CACHE_BITS);
+  const k = slot * 5;
+  if (
+    addrCacheKeys[k + 4] === family &&
+    addrCacheKeys[k + 3] === w3 &&
+    addrCacheKeys[k + 2] === w2 &&
+    addrCacheKeys[k + 1] === w1 &&
+    addrCacheKeys[k] === w0
+  ) {
+    return addrCacheText[slot]!;
+  }
+  const text = formatIp(words, family);
+  addrCacheKeys[k] = w0;
+  addrCacheKeys[k + 1] = w1;
+  addrCacheKeys[k + 2] = w2;
+  addrCacheKeys[k + 3] = w3;
+  addrCacheKeys[k + 4] = family;
+  addrCacheText[slot] = text;
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Names
 
 /** `protocol` of `hubcap packets -o json`, indexed by PacketKind. */
@@ -128,8 +167,18 @@ const TCP_FLAG_JSON: ReadonlyArray<readonly [number, string]> = [
   [TcpFlag.NS, 'NS'],
 ];
 
-/** `{"SYN":true,"ACK":true}`: only the set flags. */
+const tcpFlagsJsonCache: string[] = new Array<string>(512).fill('');
+const tcpFlagsTextCache: string[] = new Array<string>(512).fill('');
+
+/** `{"SYN":true,"ACK":true}`: only the set flags (cached per flag combination). */
 export function tcpFlagsJson(flags: number): string {
+  const f = flags & 0x1ff;
+  const cached = tcpFlagsJsonCache[f]!;
+  if (cached !== '') return cached;
+  return (tcpFlagsJsonCache[f] = buildTcpFlagsJson(f));
+}
+
+function buildTcpFlagsJson(flags: number): string {
   let s = '{';
   for (const [bit, name] of TCP_FLAG_JSON) {
     if ((flags & bit) === 0) continue;
@@ -153,6 +202,13 @@ const TCP_FLAG_LETTERS: ReadonlyArray<readonly [number, string]> = [
 ];
 
 export function tcpFlagsText(flags: number): string {
+  const f = flags & 0x1ff;
+  const cached = tcpFlagsTextCache[f]!;
+  if (cached !== '') return cached;
+  return (tcpFlagsTextCache[f] = buildTcpFlagsText(f));
+}
+
+function buildTcpFlagsText(flags: number): string {
   let s = '';
   for (const [bit, letter] of TCP_FLAG_LETTERS) if ((flags & bit) !== 0) s += letter;
   return s === '' ? 'none' : s;
@@ -164,14 +220,14 @@ export function encapName(encap: number): string {
 
 /** Source address text, '' when the record has none (non-IP, ARP without IPv4 addresses). */
 export function srcText(p: DecodedPacket): string {
-  if (p.ipVersion !== 0) return formatIp(p.src, p.ipVersion);
-  if (p.arpHasAddrs) return formatIpv4(p.src[3]!);
+  if (p.ipVersion !== 0) return formatAddress(p.src, p.ipVersion);
+  if (p.arpHasAddrs) return formatAddress(p.src, 4);
   return '';
 }
 
 export function dstText(p: DecodedPacket): string {
-  if (p.ipVersion !== 0) return formatIp(p.dst, p.ipVersion);
-  if (p.arpHasAddrs) return formatIpv4(p.dst[3]!);
+  if (p.ipVersion !== 0) return formatAddress(p.dst, p.ipVersion);
+  if (p.arpHasAddrs) return formatAddress(p.dst, 4);
   return '';
 }
 
@@ -199,7 +255,7 @@ export function formatPacketJson(frame: FrameInfo, p: DecodedPacket): string {
     if (p.vni >= 0) s += `,"vni":${p.vni}`;
     if (p.outerIpVersion !== 0) {
       s +=
-        `,"outer":{"src":"${formatIp(p.outerSrc, p.outerIpVersion)}","dst":"${formatIp(p.outerDst, p.outerIpVersion)}"` +
+        `,"outer":{"src":"${formatAddress(p.outerSrc, p.outerIpVersion)}","dst":"${formatAddress(p.outerDst, p.outerIpVersion)}"` +
         `,"sport":${p.outerSport},"dport":${p.outerDport}}`;
     }
     s += '}';
@@ -320,8 +376,8 @@ function bodyText(frame: FrameInfo, p: DecodedPacket): string {
     return `link type ${p.linkType}, length ${frame.length}`;
   }
   const ip = p.ipVersion === 4 ? 'IP' : 'IP6';
-  const src = formatIp(p.src, p.ipVersion);
-  const dst = formatIp(p.dst, p.ipVersion);
+  const src = formatAddress(p.src, p.ipVersion);
+  const dst = formatAddress(p.dst, p.ipVersion);
   const frag = p.isFragment ? fragText(p) : '';
   if (p.hasPorts) {
     const head = `${ip} ${src}.${p.sport} > ${dst}.${p.dport}: `;
@@ -355,7 +411,7 @@ export function formatPacketText(frame: FrameInfo, p: DecodedPacket): string {
     const vni = p.vni >= 0 ? ` vni ${p.vni}` : '';
     const outer =
       p.outerIpVersion !== 0
-        ? ` (${formatIp(p.outerSrc, p.outerIpVersion)} > ${formatIp(p.outerDst, p.outerIpVersion)})`
+        ? ` (${formatAddress(p.outerSrc, p.outerIpVersion)} > ${formatAddress(p.outerDst, p.outerIpVersion)})`
         : '';
     s += `${name}${vni}${outer}: `;
   }

@@ -5,7 +5,9 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { LinkType } from '../../src/capture/frame.js';
+import { formatIp } from '../../src/net/addr.js';
 import {
+  formatAddress,
   formatPacketJson,
   formatPacketText,
   formatTimeRfc3339,
@@ -53,6 +55,25 @@ describe('time', () => {
   test('garbage pcapng timestamps past what Date holds still format', () => {
     expect(() => formatTimeRfc3339(2 ** 52, 0)).not.toThrow();
     expect(formatTimeRfc3339(2 ** 40, 0)).toMatch(/^\d{5,}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000000Z$/);
+  });
+});
+
+describe('address text cache', () => {
+  test('always the canonical text, through slot collisions and family changes', () => {
+    const word = fc.oneof(fc.constantFrom(0, 0xffff, 0x20010db8, 0xfe800000), fc.integer({ min: 0, max: 0xffffffff }));
+    const addr = fc.tuple(word, word, word, word, fc.constantFrom(4, 6));
+    fc.assert(
+      fc.property(fc.array(addr, { minLength: 1, maxLength: 3000 }), (list) => {
+        for (const [a, b, c, d, fam] of list) {
+          const words = Uint32Array.of(a, b, fam === 4 ? 0xffff : c, d);
+          if (fam === 4) words[0] = words[1] = 0;
+          expect(formatAddress(words, fam)).toBe(formatIp(words, fam));
+          // Same words, other family: a different text (IPv4 dotted vs IPv4-mapped IPv6).
+          if (fam === 4) expect(formatAddress(words, 6)).toBe(formatIp(words, 6));
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 
