@@ -13,7 +13,7 @@ export const RESULTS_FILE = join(import.meta.dirname, '..', 'RESULTS.md');
 const HEADER = `# hubcap benchmark results
 
 Each section below is written by one suite (\`npx tsx bench/run.ts SUITE\`) and rewritten only by
-that suite; edit outside the \`<!-- suite:... -->\` markers only. Numbers are from the machine
+that suite; edit only outside the suite markers. Numbers are from the machine
 named in each section, on a shared 2-core VM unless it says otherwise: compare ratios within a
 section rather than absolute numbers across sections.
 `;

@@ -59,6 +59,7 @@ export type FrameSink = (frame: Frame) => void;
 /** Totals a reader reports when it is done. */
 export interface CaptureStats {
   frames: number;
+  /** Captured bytes delivered: the sum of the frames' caplen. */
   bytes: number;
   /** Set when the last record was cut short (a warning, not an error). */
   truncatedTail: boolean;

@@ -27,7 +27,13 @@ export interface CaptureSource {
 
 /** Opens a capture file, or stdin for '-'; pcap vs pcapng is detected by the magic. */
 export function openCapture(path: string, options: ReaderOptions = {}): CaptureSource {
-  if (path === '-') return openCaptureStream('-', process.stdin, options);
+  if (path === '-') {
+    // Reading a capture from a terminal would wait forever for bytes nobody will type.
+    if (process.stdin.isTTY) {
+      return { name: '-', run: () => Promise.reject(new CaptureError('-', 0, 'stdin is a terminal; pipe a capture into it or name a file')) };
+    }
+    return openCaptureStream('-', process.stdin, options);
+  }
   return new FileCaptureSource(path, options);
 }
 

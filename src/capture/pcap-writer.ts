@@ -86,6 +86,7 @@ export class PcapEncoder {
 
   /** Appends one record; `data[offset, offset + caplen)` holds the packet. */
   writeRecord(data: Uint8Array, offset: number, caplen: number, length: number, tsSec: number, tsNsec: number): void {
+    if (caplen > data.length - offset) caplen = Math.max(0, data.length - offset);
     if (caplen > this.snaplen) caplen = this.snaplen;
     const total = PCAP_RECORD_HEADER_LEN + caplen;
     if (this.used + total > this.buf.length) this.flush();

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CaptureError } from '../../src/errors.js';
 import { LinkType } from '../../src/capture/frame.js';
 import { openCapture, readAllFrames } from '../../src/capture/open.js';
-import { PcapWriter } from '../../src/capture/pcap-writer.js';
-import { frameSummary, makeTempDir, randomPackets, readWithTshark, tcpdumpCaptures, tool } from '../helpers/capture-fixtures.js';
+import { PcapEncoder, PcapWriter } from '../../src/capture/pcap-writer.js';
+import { frameSummary, makeTempDir, parseBytes, randomPackets, readWithTshark, tcpdumpCaptures, tool } from '../helpers/capture-fixtures.js';
 
 const tmp = makeTempDir();
 afterAll(tmp.cleanup);
@@ -68,6 +68,17 @@ describe('PcapWriter', () => {
       w.close();
       expect((await readAllFrames(path)).map(frameSummary)).toEqual(first.map(frameSummary));
     }
+  });
+
+  it('never writes more captured bytes than the data holds', () => {
+    const parts: Uint8Array[] = [];
+    const enc = new PcapEncoder({}, (b) => parts.push(b.slice()));
+    // Asks for 100 bytes at offset 4 of a 10-byte array: only 6 exist.
+    enc.writeRecord(new Uint8Array(10).fill(3), 4, 100, 100, 1, 0);
+    enc.flush();
+    const frames = parseBytes(Uint8Array.from(Buffer.concat(parts))).frames;
+    expect(frames.map((f) => [f.caplen, f.length, Array.from(f.data)])).toEqual([[6, 100, [3, 3, 3, 3, 3, 3]]]);
+    expect(enc.packets).toBe(1);
   });
 
   it('writes to an fd it does not own and leaves it open', async () => {
