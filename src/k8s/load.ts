@@ -9,7 +9,7 @@
  * pods without addresses, namespaces created for pods that reference them, later duplicates
  * replacing earlier ones.
  */
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { InputError, formatPosition } from '../errors.js';
 import { readDocuments } from './documents.js';
@@ -59,6 +59,8 @@ function fsReason(err: unknown): string {
 /**
  * The files behind `paths`: files as given, directories walked recursively for .yaml/.yml/.json
  * in sorted order. Each file once, even when reached twice (a directory and a file in it).
+ * Inside a directory, symbolic links to files are read but links to directories are not
+ * followed, as `kubectl apply -R` (Go's filepath.Walk) does; that also rules out loops.
  */
 export function collectFiles(paths: readonly string[]): string[] {
   if (paths.length === 0) throw new InputError(undefined, 'no input files: give at least one file or directory');
@@ -75,29 +77,30 @@ export function collectFiles(paths: readonly string[]): string[] {
     seen.add(real);
     out.push(file);
   };
-  const walk = (dir: string, visited: Set<string>): number => {
-    let real: string;
+  const walk = (dir: string): number => {
     let names: string[];
     try {
-      real = realpathSync(dir);
       names = readdirSync(dir).sort();
     } catch (err) {
       throw new InputError(undefined, `${dir}: ${fsReason(err)}`);
     }
-    // A symlink back up the tree would loop forever.
-    if (visited.has(real)) return 0;
-    visited.add(real);
     let found = 0;
     for (const name of names) {
       const child = join(dir, name);
       let st;
       try {
-        st = statSync(child);
+        const link = lstatSync(child);
+        if (link.isSymbolicLink()) {
+          st = statSync(child);
+          if (st.isDirectory()) continue;
+        } else {
+          st = link;
+        }
       } catch {
         // A dangling symlink inside a directory is not an input the user named.
         continue;
       }
-      if (st.isDirectory()) found += walk(child, visited);
+      if (st.isDirectory()) found += walk(child);
       else if (st.isFile() && EXTENSIONS.has(extname(name).toLowerCase())) {
         add(child);
         found++;
@@ -113,7 +116,7 @@ export function collectFiles(paths: readonly string[]): string[] {
       throw new InputError(undefined, `${p}: ${fsReason(err)}`);
     }
     if (st.isDirectory()) {
-      if (walk(p, new Set()) === 0) throw new InputError(undefined, `${p}: no .yaml, .yml or .json files in this directory`);
+      if (walk(p) === 0) throw new InputError(undefined, `${p}: no .yaml, .yml or .json files in this directory`);
     } else {
       add(p);
     }
