@@ -1,8 +1,7 @@
 /**
  * toPorts / icmps -> the protocol/port part of policy-map keys.
  *
- * Mirrors: pkg/policy/l4.go (ANY with a port means TCP, UDP and SCTP; a port without a protocol
- * is not possible in Cilium's API), pkg/policy/types (port ranges split into masked prefixes:
+ * Mirrors: pkg/policy/l4.go and rule.go (ANY with a port means TCP and UDP), pkg/policy/types (port ranges split into masked prefixes:
  * PortRangeToMaskedPorts), pkg/policy/api/icmp.go (the ICMP type is the port, protocol 1 or 58),
  * pkg/policy/l4.go named ports (resolved per destination: the subject's own container ports
  * on ingress, the selected peers' ports on egress).
@@ -20,8 +19,11 @@ export const PROTO_NUMBER: Readonly<Record<PortProtocol, number>> = {
   SCTP: 132,
 };
 
-/** The transport protocols `ANY` stands for when a port is given. */
-const ANY_WITH_PORT = [6, 17, 132];
+/**
+ * The transport protocols `ANY` stands for when a port is given: TCP and UDP (pkg/policy/rule.go
+ * adds SCTP only with --enable-sctp, which is off by default and not modelled here).
+ */
+const ANY_WITH_PORT = [6, 17];
 
 export interface PortKey {
   protocol: number;

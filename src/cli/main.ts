@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isHubcapError } from '../errors.js';
+import { registerMapsCommand } from './maps.js';
 import { registerPacketsCommand } from './packets.js';
 
 export const EXIT_OK = 0;
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
       outputError: (str, write) => write(`hubcap: ${str.replace(/^error: /, '')}`),
     });
   registerPacketsCommand(program, ctx);
+  registerMapsCommand(program, ctx);
   return program;
 }
 
