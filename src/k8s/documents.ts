@@ -90,7 +90,13 @@ function collect(
   const meta = m.get('metadata').optMap();
   const name = meta?.get('name').optString() ?? '';
   const namespace = meta?.get('namespace').optString();
-  const value = node.toJS(doc) as Record<string, unknown>;
+  let value: Record<string, unknown>;
+  try {
+    // maxAliasCount guards against alias bombs ("billion laughs").
+    value = node.toJS(doc, { maxAliasCount: 1000 }) as Record<string, unknown>;
+  } catch (err) {
+    return root.fail(`cannot expand this object: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (inherited && !kindField.present) {
     value.kind = kind;
     value.apiVersion = apiVersion;

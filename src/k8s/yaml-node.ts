@@ -191,7 +191,11 @@ export class Field {
   /** A mapping of string to string (labels, selectors, annotations). */
   stringMap(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const e of this.map().entries) out[e.key] = e.value.string();
+    for (const e of this.map().entries) {
+      // No Kubernetes key can be `__proto__`; refusing it keeps plain objects safe to fill.
+      if (e.key === '__proto__') this.fail('invalid key "__proto__"', e.value.path, e.keyOffset);
+      out[e.key] = e.value.string();
+    }
     return out;
   }
 
