@@ -74,6 +74,9 @@ export interface IpcacheEntry {
   flags?: number;
 }
 
+/** IPv4 prefixes from which the DIR-16 length index pays for its 256 KiB. */
+const DIR16_MIN_ENTRIES = 64;
+
 const V4_MASK = new Uint32Array(33);
 for (let p = 1; p <= 32; p++) V4_MASK[p] = (0xffffffff << (32 - p)) >>> 0;
 
@@ -122,6 +125,17 @@ export class Ipcache {
   private readonly v6Lens = new Int32Array(129);
   private v6LenCount = 0;
 
+  /**
+   * IPv4 length index (a DIR-16 table of masks, built once the map holds DIR16_MIN_ENTRIES IPv4
+   * prefixes): for the top 16 address bits, bit L-1 is set when some prefix of length L (1..32)
+   * may cover addresses starting with them, so a lookup probes only those lengths. Same-length
+   * prefixes up to /16 are disjoint and own their ranges; longer ones share their top 16 bits,
+   * so `v4TopCounts` counts them per (length, top 16 bits) to know when a bit can be cleared.
+   */
+  private v4Dir16: Uint32Array | undefined;
+  private readonly v4TopCounts = new KeyTable(1);
+  private v4Count = 0;
+
   constructor(capacity: number = DEFAULT_IPCACHE_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 28) {
       throw new RangeError(`ipcache: capacity ${capacity} is outside 1..${1 << 28}`);
@@ -143,6 +157,9 @@ export class Ipcache {
     this.v6Tables.fill(undefined);
     this.v4LenCount = 0;
     this.v6LenCount = 0;
+    this.v4Dir16 = undefined;
+    this.v4TopCounts.clear();
+    this.v4Count = 0;
     this.count = 0;
     this.overflowCount = 0;
     this.slots.clear();
@@ -189,6 +206,7 @@ export class Ipcache {
       this.eWords[w + 2] = m2;
       this.eWords[w + 3] = m3;
       if (table.size === 1) this.rebuildLens(family);
+      if (family === 4) this.v4Added(m3, prefixLen);
     }
     this.eIdentity[slot] = identity;
     this.eTunnel[slot] = tunnelEndpoint;
@@ -215,13 +233,28 @@ export class Ipcache {
     this.slots.release(slot);
     this.count--;
     if (table.size === 0) this.rebuildLens(family);
+    if (family === 4) this.v4Removed(this.eWords[slot * 4 + 3]!, prefixLen);
     return true;
   }
 
   /** Slot of the longest IPv4 prefix covering `addr` (host-order u32), or -1. */
   slot4(addr: number): number {
-    const lens = this.v4Lens;
     const tables = this.v4Tables;
+    const dir = this.v4Dir16;
+    if (dir !== undefined) {
+      // Only the lengths that may cover this address's top 16 bits; /0 last.
+      let m = dir[addr >>> 16]!;
+      while (m !== 0) {
+        const b = 31 - Math.clz32(m);
+        m ^= 1 << b;
+        const p = b + 1;
+        const slot = tables[p]!.get1((addr & V4_MASK[p]!) >>> 0);
+        if (slot >= 0) return slot;
+      }
+      const t0 = tables[0];
+      return t0 !== undefined && t0.size > 0 ? t0.get1(0) : -1;
+    }
+    const lens = this.v4Lens;
     for (let i = 0, n = this.v4LenCount; i < n; i++) {
       const p = lens[i]!;
       const slot = tables[p]!.get1((addr & V4_MASK[p]!) >>> 0);
@@ -308,6 +341,57 @@ export class Ipcache {
     this.eTunnel = ensureLength(this.eTunnel, n);
     this.eFlags = ensureLength(this.eFlags, n);
     this.eWords = ensureLength(this.eWords, this.eFamily.length * 4);
+  }
+
+  private v4Added(masked: number, prefixLen: number): void {
+    this.v4Count++;
+    if (this.v4Dir16 !== undefined) this.dirMark(masked, prefixLen);
+    else if (this.v4Count >= DIR16_MIN_ENTRIES) this.buildDir16();
+  }
+
+  private v4Removed(masked: number, prefixLen: number): void {
+    this.v4Count--;
+    const dir = this.v4Dir16;
+    if (dir === undefined || prefixLen === 0) return;
+    const bit = 1 << (prefixLen - 1);
+    if (prefixLen <= 16) {
+      // Same-length prefixes are disjoint: this one alone owned its range at this length.
+      const start = masked >>> 16;
+      const end = start + (1 << (16 - prefixLen));
+      for (let i = start; i < end; i++) dir[i] = (dir[i]! & ~bit) >>> 0;
+      return;
+    }
+    const key = (prefixLen << 16) | (masked >>> 16);
+    const n = this.v4TopCounts.get1(key);
+    if (n > 1) this.v4TopCounts.set(n - 1, key);
+    else {
+      this.v4TopCounts.delete(key);
+      dir[masked >>> 16] = (dir[masked >>> 16]! & ~bit) >>> 0;
+    }
+  }
+
+  private dirMark(masked: number, prefixLen: number): void {
+    const dir = this.v4Dir16!;
+    if (prefixLen === 0) return; // /0 is probed last, outside the index
+    const bit = 1 << (prefixLen - 1);
+    if (prefixLen <= 16) {
+      const start = masked >>> 16;
+      const end = start + (1 << (16 - prefixLen));
+      for (let i = start; i < end; i++) dir[i] = (dir[i]! | bit) >>> 0;
+      return;
+    }
+    const key = (prefixLen << 16) | (masked >>> 16);
+    const n = this.v4TopCounts.get1(key);
+    this.v4TopCounts.set(n < 0 ? 1 : n + 1, key);
+    dir[masked >>> 16] = (dir[masked >>> 16]! | bit) >>> 0;
+  }
+
+  private buildDir16(): void {
+    this.v4Dir16 = new Uint32Array(65536);
+    this.v4TopCounts.clear();
+    for (let p = 0; p <= 32; p++) {
+      this.v4Tables[p]?.forEachSlot((slot) => this.dirMark(this.eWords[slot * 4 + 3]!, p));
+    }
   }
 
   private rebuildLens(family: 4 | 6): void {

@@ -1,35 +1,43 @@
 /**
- * An open-addressing hash table from fixed-width keys of 32-bit words to slot numbers, in typed
- * arrays: the building block of the TS backend's maps (policy-map.ts, ipcache.ts).
+ * An open-addressing hash table from fixed-width keys of 32-bit words to slot numbers, in one
+ * typed array: the building block of the TS backend's maps (policy-map.ts, ipcache.ts).
  *
  * Mirrors: nothing in Cilium directly; it plays the part of the kernel's BPF hash/LPM buckets.
  * The kernel maps are fixed-size C structs compared byte by byte; here a key is 1, 2 or 4 words
  * (`width`), so a lookup compares integers and never builds a string or boxes a number.
  *
- * Layout (linear probing, power-of-two size, load factor <= 1/2):
+ * Layout (linear probing, power-of-two bucket count, load factor <= 1/2), one Int32Array with
+ * the fields of a bucket side by side so that a probe touches one cache line:
  *
- *   bucket b:  vals[b]  = slot (>= 0) or EMPTY (-1)
- *              hashes[b] = full 32-bit hash of the key (compared before the key words)
- *              keys[b*width .. b*width+width-1] = the key words
+ *   width 1, stride 2:  [slot, k0]
+ *   width 2, stride 4:  [slot, hash, k0, k1]
+ *   width 4, stride 8:  [slot, hash, k0, k1, k2, k3, -, -]
  *
- * Deletion uses backward shifting (no tombstones), so a long-lived table with many deletes
- * keeps short probe sequences. Values are the caller's slot numbers (>= 0): the entry data
- * itself lives in the caller's struct-of-arrays.
+ * slot is the caller's slot number (>= 0) or EMPTY (-1); the entry data itself lives in the
+ * caller's struct-of-arrays. Words are stored as int32 (`x | 0`).
  *
- * The hot methods (`get1`, `get2`, `get4`) are specialised per width and allocate nothing.
+ * A miss filter sits in front: a bit array of 8 bits per bucket (16 per entry at most) where
+ * every stored key sets one bit chosen by its hash. A lookup whose bit is clear returns without
+ * touching the buckets, which makes the many misses of an LPM walk (one probe per prefix length
+ * present) cheap. Deleted keys leave their bit set (a false positive only costs a probe) until
+ * the filter is rebuilt, on growth or after as many deletes as entries.
+ *
+ * Deletion shifts later members of the probe run back (no tombstones), so a long-lived table
+ * with many deletes keeps short probe runs. `get1`, `get2`, `get4` allocate nothing.
  */
 
 const EMPTY = -1;
 const MIN_BUCKETS = 8;
+/** Filter bits per bucket, as a shift. */
+const FILTER_BITS_PER_BUCKET_LOG2 = 3;
 
-/** Murmur3-style finaliser (fmix32 with the "lowbias32" constants): avalanches all 32 bits. */
+/** Murmur3-style finaliser (fmix32 with the "lowbias32" constants), as an int32. */
 export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
 
 function hash1(a: number): number {
@@ -44,22 +52,32 @@ function hash4(a: number, b: number, c: number, d: number): number {
 
 export type KeyWidth = 1 | 2 | 4;
 
+const STRIDE_LOG2: Record<KeyWidth, number> = { 1: 1, 2: 2, 4: 3 };
+
 export class KeyTable {
   readonly width: KeyWidth;
+  private readonly shift: number;
+  /** Bucket mask (buckets - 1). */
   private mask: number;
-  private vals: Int32Array;
-  private hashes: Uint32Array;
-  private keys: Uint32Array;
+  private data: Int32Array;
+  /** Miss filter: bit i of word i >>> 5. */
+  private filter: Int32Array;
+  /** 32 - log2(filter bits): the filter bit index is the top bits of hash * golden ratio. */
+  private filterShift: number;
   private count = 0;
+  private deletesSinceRebuild = 0;
 
   constructor(width: KeyWidth, initialBuckets = MIN_BUCKETS) {
     this.width = width;
+    this.shift = STRIDE_LOG2[width];
     let n = MIN_BUCKETS;
     while (n < initialBuckets) n *= 2;
     this.mask = n - 1;
-    this.vals = new Int32Array(n).fill(EMPTY);
-    this.hashes = new Uint32Array(n);
-    this.keys = new Uint32Array(n * width);
+    this.data = new Int32Array(n << this.shift);
+    this.markAllEmpty();
+    const filterBits = n << FILTER_BITS_PER_BUCKET_LOG2;
+    this.filter = new Int32Array(filterBits >>> 5);
+    this.filterShift = 32 - Math.log2(filterBits);
   }
 
   get size(): number {
@@ -72,8 +90,16 @@ export class KeyTable {
   }
 
   clear(): void {
-    this.vals.fill(EMPTY);
+    this.markAllEmpty();
+    this.filter.fill(0);
     this.count = 0;
+    this.deletesSinceRebuild = 0;
+  }
+
+  private markAllEmpty(): void {
+    const d = this.data;
+    const stride = 1 << this.shift;
+    for (let i = 0; i < d.length; i += stride) d[i] = EMPTY;
   }
 
   private hashOf(k0: number, k1: number, k2: number, k3: number): number {
@@ -82,73 +108,81 @@ export class KeyTable {
   }
 
   get1(k0: number): number {
+    k0 |= 0;
     const h = hash1(k0);
+    const f = Math.imul(h, 0x9e3779b1) >>> this.filterShift;
+    if ((this.filter[f >>> 5]! & (1 << (f & 31))) === 0) return EMPTY;
     const mask = this.mask;
-    const vals = this.vals;
-    const keys = this.keys;
+    const d = this.data;
     for (let b = h & mask; ; b = (b + 1) & mask) {
-      const v = vals[b]!;
+      const o = b << 1;
+      const v = d[o]!;
       if (v === EMPTY) return EMPTY;
-      if (keys[b] === k0) return v;
+      if (d[o + 1] === k0) return v;
     }
   }
 
   get2(k0: number, k1: number): number {
+    k0 |= 0;
+    k1 |= 0;
     const h = hash2(k0, k1);
+    const f = Math.imul(h, 0x9e3779b1) >>> this.filterShift;
+    if ((this.filter[f >>> 5]! & (1 << (f & 31))) === 0) return EMPTY;
     const mask = this.mask;
-    const vals = this.vals;
-    const hashes = this.hashes;
-    const keys = this.keys;
+    const d = this.data;
     for (let b = h & mask; ; b = (b + 1) & mask) {
-      const v = vals[b]!;
+      const o = b << 2;
+      const v = d[o]!;
       if (v === EMPTY) return EMPTY;
-      if (hashes[b] === h) {
-        const o = b << 1;
-        if (keys[o] === k0 && keys[o + 1] === k1) return v;
-      }
+      if (d[o + 1] === h && d[o + 2] === k0 && d[o + 3] === k1) return v;
     }
   }
 
   get4(k0: number, k1: number, k2: number, k3: number): number {
+    k0 |= 0;
+    k1 |= 0;
+    k2 |= 0;
+    k3 |= 0;
     const h = hash4(k0, k1, k2, k3);
+    const f = Math.imul(h, 0x9e3779b1) >>> this.filterShift;
+    if ((this.filter[f >>> 5]! & (1 << (f & 31))) === 0) return EMPTY;
     const mask = this.mask;
-    const vals = this.vals;
-    const hashes = this.hashes;
-    const keys = this.keys;
+    const d = this.data;
     for (let b = h & mask; ; b = (b + 1) & mask) {
-      const v = vals[b]!;
+      const o = b << 3;
+      const v = d[o]!;
       if (v === EMPTY) return EMPTY;
-      if (hashes[b] === h) {
-        const o = b << 2;
-        if (keys[o] === k0 && keys[o + 1] === k1 && keys[o + 2] === k2 && keys[o + 3] === k3) return v;
-      }
+      if (d[o + 1] === h && d[o + 2] === k0 && d[o + 3] === k1 && d[o + 4] === k2 && d[o + 5] === k3) return v;
     }
   }
 
-  /** Bucket holding the key, or -1. Words beyond `width` are ignored. */
+  /** Bucket holding the key, or -1. Words beyond `width` are ignored. Keys are int32 here. */
   private find(k0: number, k1: number, k2: number, k3: number, h: number): number {
     const mask = this.mask;
     const w = this.width;
+    const s = this.shift;
+    const d = this.data;
     for (let b = h & mask; ; b = (b + 1) & mask) {
-      if (this.vals[b] === EMPTY) return -1;
-      if (this.hashes[b] !== h) continue;
-      const o = b * w;
-      const keys = this.keys;
-      if (keys[o] !== k0) continue;
-      if (w >= 2 && keys[o + 1] !== k1) continue;
-      if (w === 4 && (keys[o + 2] !== k2 || keys[o + 3] !== k3)) continue;
+      const o = b << s;
+      if (d[o] === EMPTY) return -1;
+      if (w === 1) {
+        if (d[o + 1] === k0) return b;
+        continue;
+      }
+      if (d[o + 1] !== h || d[o + 2] !== k0 || d[o + 3] !== k1) continue;
+      if (w === 4 && (d[o + 4] !== k2 || d[o + 5] !== k3)) continue;
       return b;
     }
   }
 
   /** Generic lookup (any width); words beyond `width` are ignored. */
   get(k0: number, k1 = 0, k2 = 0, k3 = 0): number {
-    k0 >>>= 0;
-    k1 >>>= 0;
-    k2 >>>= 0;
-    k3 >>>= 0;
+    k0 |= 0;
+    k1 |= 0;
+    k2 |= 0;
+    k3 |= 0;
     const b = this.find(k0, k1, k2, k3, this.hashOf(k0, k1, k2, k3));
-    return b < 0 ? EMPTY : this.vals[b]!;
+    return b < 0 ? EMPTY : this.data[b << this.shift]!;
   }
 
   /**
@@ -156,15 +190,16 @@ export class KeyTable {
    * `slot` must be >= 0.
    */
   set(slot: number, k0: number, k1 = 0, k2 = 0, k3 = 0): number {
-    k0 >>>= 0;
-    k1 >>>= 0;
-    k2 >>>= 0;
-    k3 >>>= 0;
+    k0 |= 0;
+    k1 |= 0;
+    k2 |= 0;
+    k3 |= 0;
     const h = this.hashOf(k0, k1, k2, k3);
     const found = this.find(k0, k1, k2, k3, h);
     if (found >= 0) {
-      const prev = this.vals[found]!;
-      this.vals[found] = slot;
+      const o = found << this.shift;
+      const prev = this.data[o]!;
+      this.data[o] = slot;
       return prev;
     }
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
@@ -173,72 +208,100 @@ export class KeyTable {
     return EMPTY;
   }
 
+  private setFilterBit(h: number): void {
+    const f = Math.imul(h, 0x9e3779b1) >>> this.filterShift;
+    this.filter[f >>> 5]! |= 1 << (f & 31);
+  }
+
   private place(slot: number, h: number, k0: number, k1: number, k2: number, k3: number): void {
     const mask = this.mask;
-    const w = this.width;
+    const s = this.shift;
+    const d = this.data;
     let b = h & mask;
-    while (this.vals[b] !== EMPTY) b = (b + 1) & mask;
-    this.vals[b] = slot;
-    this.hashes[b] = h;
-    const o = b * w;
-    this.keys[o] = k0;
-    if (w >= 2) this.keys[o + 1] = k1;
-    if (w === 4) {
-      this.keys[o + 2] = k2;
-      this.keys[o + 3] = k3;
+    while (d[b << s] !== EMPTY) b = (b + 1) & mask;
+    const o = b << s;
+    d[o] = slot;
+    if (this.width === 1) {
+      d[o + 1] = k0;
+    } else {
+      d[o + 1] = h;
+      d[o + 2] = k0;
+      d[o + 3] = k1;
+      if (this.width === 4) {
+        d[o + 4] = k2;
+        d[o + 5] = k3;
+      }
     }
+    this.setFilterBit(h);
+  }
+
+  /** Hash of the key stored at bucket offset `o`. */
+  private storedHash(o: number): number {
+    return this.width === 1 ? hash1(this.data[o + 1]!) : this.data[o + 1]!;
   }
 
   private grow(): void {
-    const oldVals = this.vals;
-    const oldHashes = this.hashes;
-    const oldKeys = this.keys;
-    const w = this.width;
+    const old = this.data;
+    const s = this.shift;
     const n = (this.mask + 1) * 2;
     this.mask = n - 1;
-    this.vals = new Int32Array(n).fill(EMPTY);
-    this.hashes = new Uint32Array(n);
-    this.keys = new Uint32Array(n * w);
-    for (let b = 0; b < oldVals.length; b++) {
-      const v = oldVals[b]!;
+    this.data = new Int32Array(n << s);
+    this.markAllEmpty();
+    const filterBits = n << FILTER_BITS_PER_BUCKET_LOG2;
+    this.filter = new Int32Array(filterBits >>> 5);
+    this.filterShift = 32 - Math.log2(filterBits);
+    this.deletesSinceRebuild = 0;
+    const stride = 1 << s;
+    for (let o = 0; o < old.length; o += stride) {
+      const v = old[o]!;
       if (v === EMPTY) continue;
-      const o = b * w;
-      this.place(v, oldHashes[b]!, oldKeys[o]!, oldKeys[o + 1] ?? 0, oldKeys[o + 2] ?? 0, oldKeys[o + 3] ?? 0);
+      if (this.width === 1) this.place(v, hash1(old[o + 1]!), old[o + 1]!, 0, 0, 0);
+      else this.place(v, old[o + 1]!, old[o + 2]!, old[o + 3]!, old[o + 4] ?? 0, old[o + 5] ?? 0);
     }
+  }
+
+  private rebuildFilter(): void {
+    this.filter.fill(0);
+    const stride = 1 << this.shift;
+    const d = this.data;
+    for (let o = 0; o < d.length; o += stride) if (d[o] !== EMPTY) this.setFilterBit(this.storedHash(o));
+    this.deletesSinceRebuild = 0;
   }
 
   /** Removes the key; returns its slot, or -1 when absent. */
   delete(k0: number, k1 = 0, k2 = 0, k3 = 0): number {
-    k0 >>>= 0;
-    k1 >>>= 0;
-    k2 >>>= 0;
-    k3 >>>= 0;
+    k0 |= 0;
+    k1 |= 0;
+    k2 |= 0;
+    k3 |= 0;
     let i = this.find(k0, k1, k2, k3, this.hashOf(k0, k1, k2, k3));
     if (i < 0) return EMPTY;
-    const removed = this.vals[i]!;
+    const s = this.shift;
+    const stride = 1 << s;
+    const d = this.data;
+    const removed = d[i << s]!;
     const mask = this.mask;
-    const w = this.width;
     // Backward-shift deletion: pull later members of the probe run into the hole when their
     // home bucket does not lie cyclically in (hole, j].
-    for (let j = (i + 1) & mask; this.vals[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = this.hashes[j]! & mask;
+    for (let j = (i + 1) & mask; d[j << s] !== EMPTY; j = (j + 1) & mask) {
+      const home = this.storedHash(j << s) & mask;
       const movable = i <= j ? home <= i || home > j : home <= i && home > j;
       if (!movable) continue;
-      this.vals[i] = this.vals[j]!;
-      this.hashes[i] = this.hashes[j]!;
-      this.keys.copyWithin(i * w, j * w, j * w + w);
+      d.copyWithin(i << s, j << s, (j << s) + stride);
       i = j;
     }
-    this.vals[i] = EMPTY;
+    d[i << s] = EMPTY;
     this.count--;
+    if (++this.deletesSinceRebuild > Math.max(64, this.count)) this.rebuildFilter();
     return removed;
   }
 
   /** Calls `fn(slot)` for every stored value, in bucket order (not sorted). */
   forEachSlot(fn: (slot: number) => void): void {
-    const vals = this.vals;
-    for (let b = 0; b < vals.length; b++) {
-      const v = vals[b]!;
+    const d = this.data;
+    const stride = 1 << this.shift;
+    for (let o = 0; o < d.length; o += stride) {
+      const v = d[o]!;
       if (v !== EMPTY) fn(v);
     }
   }

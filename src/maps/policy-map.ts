@@ -38,10 +38,12 @@
  *  - `lookup` is `__policy_can_access` without the ICMP and fragment parts that need the packet
  *    (the datapath puts the ICMP type into `dport` and handles "fragmentation needed" itself).
  *
- * TS layout: entries live in a growable struct-of-arrays indexed by slot. Two KeyTables index
- * them: (identity, packed key word) -> slot, and (identity, direction) -> group, where a group
- * holds a 25-bit mask of the prefix lengths present, so a lookup probes only those, longest
- * first. Nothing is allocated per lookup.
+ * TS layout: entries live in a growable struct-of-arrays indexed by slot. A KeyTable maps
+ * (identity, packed key word) -> slot for exact access; per direction, another maps identity ->
+ * group. A group is one (identity, direction): a linked list of its entries, a 25-bit mask of
+ * the prefix lengths present and a count per length. A lookup finds the group (one probe; the
+ * any-peer groups are cached), then scans a small group's entries, or probes a large group
+ * once per prefix length present, longest first. Nothing is allocated per lookup.
  */
 
 import {
@@ -128,6 +130,9 @@ export class PolicyVerdict {
 const PORT_MASK = new Uint16Array(25);
 for (let p = 0; p <= 24; p++) PORT_MASK[p] = p <= 8 ? 0 : (0xffff << (24 - p)) & 0xffff;
 
+/** Groups with at most this many entries are scanned instead of probed per prefix length. */
+const SCAN_MAX = 8;
+
 const FLAG_DENY = 1;
 const FLAG_EXPLICIT_AUTH = 2;
 /** Valid prefix lengths as a bit set: 0 and 8..24. */
@@ -167,8 +172,8 @@ export class PolicyMap {
 
   /** (identity, keyWord) -> slot. */
   private readonly index = new KeyTable(2);
-  /** (identity, direction) -> group. */
-  private readonly groupIndex = new KeyTable(2);
+  /** Per direction, identity -> group. */
+  private readonly groupIndex = [new KeyTable(1), new KeyTable(1)] as const;
   private readonly slots = new SlotAllocator();
   private readonly groupSlots = new SlotAllocator();
 
@@ -180,10 +185,18 @@ export class PolicyMap {
   private eAuth = new Uint8Array(8);
   private ePrio = new Uint8Array(8);
   private eCookie = new Uint32Array(8);
+  /** The group's doubly linked list of entries (-1 ends it). */
+  private eNext = new Int32Array(8);
+  private ePrev = new Int32Array(8);
 
-  // Groups, by group: prefix lengths present (bit p) and an entry count per prefix length.
+  // Groups, by group: prefix lengths present (bit p), an entry count per prefix length, the
+  // number of entries and the head of their list.
   private gMask = new Uint32Array(8);
   private gCounts = new Int32Array(8 * 25);
+  private gSize = new Int32Array(8);
+  private gHead = new Int32Array(8);
+  /** The group of identity 0 (any peer) per direction, or -1: the second lookup skips its probe. */
+  private readonly anyPeerGroup = new Int32Array([-1, -1]);
 
   constructor(capacity: number = DEFAULT_POLICY_MAP_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) {
@@ -203,9 +216,11 @@ export class PolicyMap {
 
   clear(): void {
     this.index.clear();
-    this.groupIndex.clear();
+    this.groupIndex[0].clear();
+    this.groupIndex[1].clear();
     this.slots.clear();
     this.groupSlots.clear();
+    this.anyPeerGroup.fill(-1);
     this.overflowCount = 0;
   }
 
@@ -229,7 +244,7 @@ export class PolicyMap {
       this.index.set(slot, identity, kw);
       this.eIdentity[slot] = identity;
       this.eKey[slot] = kw;
-      this.addToGroup(identity, direction, prefixLen);
+      this.addToGroup(slot, identity, direction, prefixLen);
     }
     this.eProxyPort[slot] = entry.proxyPort;
     this.eFlags[slot] = (entry.deny ? FLAG_DENY : 0) | (entry.hasExplicitAuthType ? FLAG_EXPLICIT_AUTH : 0);
@@ -244,7 +259,7 @@ export class PolicyMap {
     const slot = this.index.delete(identity, keyWord(direction, prefixLen, protocol, port));
     if (slot < 0) return false;
     this.slots.release(slot);
-    this.removeFromGroup(identity, direction, prefixLen);
+    this.removeFromGroup(slot, identity, direction, prefixLen);
     return true;
   }
 
@@ -260,15 +275,39 @@ export class PolicyMap {
    */
   lookupSlot(identity: number, direction: number, protocol: number, port: number): number {
     identity >>>= 0;
-    const g = this.groupIndex.get2(identity, direction);
+    return this.lookupInGroup(this.groupIndex[direction & 1]!.get1(identity), identity, direction, protocol, port);
+  }
+
+  /**
+   * The LPM lookup within group `g` (-1: no entries, a miss). A small group is scanned (every
+   * entry whose masked key equals the probe's, the longest prefix wins); a large one is probed
+   * once per prefix length present, longest first.
+   */
+  private lookupInGroup(g: number, identity: number, direction: number, protocol: number, port: number): number {
     if (g < 0) return -1;
-    let mask = this.gMask[g]!;
     const hi = ((direction << 31) | ((protocol & 0xff) << 16)) >>> 0;
+    // p === 0 is the any-protocol entry: protocol and port are not part of its key.
+    const any = (direction << 31) >>> 0;
+    if (this.gSize[g]! <= SCAN_MAX) {
+      const keys = this.eKey;
+      const next = this.eNext;
+      let best = -1;
+      let bestP = -1;
+      for (let s = this.gHead[g]!; s >= 0; s = next[s]!) {
+        const kw = keys[s]!;
+        const p = (kw >>> 24) & 0x1f;
+        if (p > bestP && kw === (p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : any)) {
+          best = s;
+          bestP = p;
+        }
+      }
+      return best;
+    }
+    let mask = this.gMask[g]!;
     while (mask !== 0) {
       const p = 31 - Math.clz32(mask);
       mask ^= 1 << p;
-      const kw =
-        p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : (direction << 31) >>> 0; // p === 0
+      const kw = p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : any;
       const slot = this.index.get2(identity, kw);
       if (slot >= 0) return slot;
     }
@@ -299,7 +338,7 @@ export class PolicyMap {
     const flags = this.eFlags;
     // 1. An L3 deny is chosen without the second lookup.
     if (l3 >= 0 && (flags[l3]! & FLAG_DENY) !== 0) return this.checkL3(l3, -1, remoteIdentity, out);
-    const l4 = this.lookupSlot(0, direction, protocol, dport);
+    const l4 = this.lookupInGroup(this.anyPeerGroup[direction & 1]!, 0, direction, protocol, dport);
     if (l4 >= 0) {
       if (l3 < 0 || (flags[l4]! & FLAG_DENY) !== 0) return this.checkL4(l4, l3, out);
       const p4 = this.ePrio[l4]!;
@@ -403,33 +442,55 @@ export class PolicyMap {
     this.eAuth = ensureLength(this.eAuth, n);
     this.ePrio = ensureLength(this.ePrio, n);
     this.eCookie = ensureLength(this.eCookie, n);
+    this.eNext = ensureLength(this.eNext, n);
+    this.ePrev = ensureLength(this.ePrev, n);
   }
 
-  private addToGroup(identity: number, direction: number, prefixLen: number): void {
-    let g = this.groupIndex.get(identity, direction);
+  private addToGroup(slot: number, identity: number, direction: number, prefixLen: number): void {
+    const table = this.groupIndex[direction & 1]!;
+    let g = table.get(identity);
     if (g < 0) {
       g = this.groupSlots.alloc();
       const n = this.groupSlots.used;
       if (n > this.gMask.length) {
         this.gMask = ensureLength(this.gMask, n);
+        this.gSize = ensureLength(this.gSize, n);
+        this.gHead = ensureLength(this.gHead, n);
         this.gCounts = ensureLength(this.gCounts, this.gMask.length * 25);
       }
       this.gMask[g] = 0;
+      this.gSize[g] = 0;
+      this.gHead[g] = -1;
       this.gCounts.fill(0, g * 25, g * 25 + 25);
-      this.groupIndex.set(g, identity, direction);
+      table.set(g, identity);
+      if (identity === 0) this.anyPeerGroup[direction] = g;
     }
     this.gCounts[g * 25 + prefixLen]!++;
     this.gMask[g] = (this.gMask[g]! | (1 << prefixLen)) >>> 0;
+    this.gSize[g]!++;
+    const head = this.gHead[g]!;
+    this.eNext[slot] = head;
+    this.ePrev[slot] = -1;
+    if (head >= 0) this.ePrev[head] = slot;
+    this.gHead[g] = slot;
   }
 
-  private removeFromGroup(identity: number, direction: number, prefixLen: number): void {
-    const g = this.groupIndex.get(identity, direction);
+  private removeFromGroup(slot: number, identity: number, direction: number, prefixLen: number): void {
+    const table = this.groupIndex[direction & 1]!;
+    const g = table.get(identity);
     if (g < 0) return; // unreachable while the index and groups agree
+    const next = this.eNext[slot]!;
+    const prev = this.ePrev[slot]!;
+    if (prev >= 0) this.eNext[prev] = next;
+    else this.gHead[g] = next;
+    if (next >= 0) this.ePrev[next] = prev;
+    this.gSize[g]!--;
     if (--this.gCounts[g * 25 + prefixLen]! === 0) {
       this.gMask[g] = (this.gMask[g]! & ~(1 << prefixLen)) >>> 0;
       if (this.gMask[g] === 0) {
-        this.groupIndex.delete(identity, direction);
+        table.delete(identity);
         this.groupSlots.release(g);
+        if (identity === 0) this.anyPeerGroup[direction] = -1;
       }
     }
   }

@@ -143,32 +143,55 @@ function keyOf(family: number, words: ArrayLike<number>, prefixLen: number): str
   return `${family}|${Array.from(maskWords(Uint32Array.from(words), family as 4 | 6, prefixLen)).join(',')}|${prefixLen}`;
 }
 
-describe('against a brute-force reference', () => {
+describe.each([
+  ['a small map (lengths probed from a list)', 0],
+  ['a large map (IPv4 lengths from the DIR-16 index)', 200],
+])('against a brute-force reference: %s', (_name, prefill) => {
   test('random upserts and deletes of both families give identical answers to random lookups', () => {
     const opArb = fc.tuple(fc.constantFrom('upsert', 'upsert', 'upsert', 'delete'), prefixArb, fc.integer({ min: 1, max: 0xffffff }));
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 80 }), fc.array(addrArb, { minLength: 1, maxLength: 60 }), (ops, lookups) => {
+      fc.property(fc.array(opArb, { maxLength: 80, size: 'max' }), fc.array(addrArb, { minLength: 1, maxLength: 60, size: 'max' }), (ops, lookups) => {
         const cache = new Ipcache();
         const model = new Map<string, IpcacheEntry>();
+        // Unrelated host entries (100.64.0.0/24) push the map over the DIR-16 threshold.
+        for (let i = 0; i < prefill; i++) {
+          const words = ipv4Words(0x64400000 + i);
+          cache.upsert(4, words, 32, 7);
+          model.set(keyOf(4, words, 32), { family: 4, words, prefixLen: 32, identity: 7, tunnelEndpoint: 0, flags: 0 });
+        }
         for (const [kind, p, identity] of ops) {
           const key = keyOf(p.family, p.words, p.prefixLen);
           if (kind === 'upsert') {
-            expect(cache.upsert(p.family, p.words, p.prefixLen, identity)).toBe(true);
+            if (!cache.upsert(p.family, p.words, p.prefixLen, identity)) expect.fail('upsert refused');
             const words = maskWords(Uint32Array.from(p.words), p.family, p.prefixLen);
             model.set(key, { family: p.family, words, prefixLen: p.prefixLen, identity, tunnelEndpoint: 0, flags: 0 });
           } else {
-            expect(cache.delete(p.family, p.words, p.prefixLen)).toBe(model.delete(key));
+            const had = model.delete(key);
+            if (cache.delete(p.family, p.words, p.prefixLen) !== had) expect.fail(`delete ${key}: expected ${had}`);
           }
-          expect(cache.size).toBe(model.size);
+          if (cache.size !== model.size) expect(cache.size).toBe(model.size);
         }
-        for (const a of lookups) {
+        const got: unknown[] = [];
+        const want: unknown[] = [];
+        for (const a of [...lookups, { family: 4 as const, words: Array.from(ipv4Words(0x64400005)) }]) {
           const ref = refIpcacheLookup(model.values(), a.family, a.words);
-          expect(cache.lookup(a.family, a.words)).toBe(ref ? ref.identity : -1);
-          expect(cache.lookupEntry(a.family, a.words)).toEqual(ref);
-          if (a.family === 4) expect(cache.lookup4(a.words[3]!)).toBe(ref ? ref.identity : -1);
+          const id = ref ? ref.identity : -1;
+          got.push(cache.lookup(a.family, a.words), cache.lookupEntry(a.family, a.words), a.family === 4 ? cache.lookup4(a.words[3]!) : id);
+          want.push(id, ref, id);
         }
+        expect(got).toEqual(want);
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('deleting every prefix leaves nothing that matches', () => {
+    const cache = new Ipcache();
+    const prefixes: Array<[number, number]> = [];
+    for (let i = 0; i < prefill + 40; i++) prefixes.push([(Math.imul(i + 1, 0x9e3779b1) >>> 0) & 0xfffffff0, [0, 4, 8, 15, 16, 17, 24, 28, 31, 32][i % 10]!]);
+    for (const [a, p] of prefixes) cache.upsert(4, ipv4Words(a), p, 1);
+    for (const [a, p] of prefixes) cache.delete(4, ipv4Words(a), p);
+    expect(cache.size).toBe(0);
+    for (const [a] of prefixes) expect(cache.lookup4(a)).toBe(-1);
   });
 });

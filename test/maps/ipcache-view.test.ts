@@ -81,7 +81,7 @@ describe('against a merged brute-force map', () => {
     const v4 = fc.tuple(fc.constantFrom(0x0a000000, 0x0a000105, 0xc0a80101), fc.integer({ min: 0, max: 0x3ff })).map(([b, r]) => (b ^ r) >>> 0);
     const prefix = fc.record({ addr: v4, prefixLen: fc.integer({ min: 0, max: 32 }), identity: fc.integer({ min: 1, max: 1000 }) });
     fc.assert(
-      fc.property(fc.array(prefix, { maxLength: 30 }), fc.array(prefix, { maxLength: 30 }), fc.array(v4, { minLength: 1, maxLength: 40 }), (sp, lp, addrs) => {
+      fc.property(fc.array(prefix, { maxLength: 30, size: 'max' }), fc.array(prefix, { maxLength: 30, size: 'max' }), fc.array(v4, { minLength: 1, maxLength: 40, size: 'max' }), (sp, lp, addrs) => {
         const s = new Ipcache();
         const l = new Ipcache();
         for (const p of sp) s.upsert(4, ipv4Words(p.addr), p.prefixLen, p.identity);

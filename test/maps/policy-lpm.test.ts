@@ -108,11 +108,11 @@ describe('keys as the kernel stores them', () => {
 });
 
 // Small domains so that random entries and probes collide often.
-const identityArb = fc.constantFrom(0, 1, 2, 300, 0x1000001);
 const prefixArb = fc.constantFrom(0, 8, 9, 12, 16, 20, 23, 24);
 const protoArb = fc.constantFrom(TCP, UDP, 132);
 const portArb = fc.oneof(fc.constantFrom(0, 53, 80, 443, 8080, 8081, 65535), fc.integer({ min: 0, max: 65535 }));
-const entryArb: fc.Arbitrary<PolicyEntry> = fc
+const entryArbFor = (identityArb: fc.Arbitrary<number>): fc.Arbitrary<PolicyEntry> =>
+  fc
   .record({
     identity: identityArb,
     direction: fc.constantFrom(0 as const, 1 as const),
@@ -127,16 +127,22 @@ const entryArb: fc.Arbitrary<PolicyEntry> = fc
     cookie: fc.nat(),
   })
   .map(normalised);
-const opArb = fc.oneof(
-  { weight: 3, arbitrary: entryArb.map((e) => ({ kind: 'set' as const, e })) },
-  { weight: 1, arbitrary: entryArb.map((e) => ({ kind: 'delete' as const, e })) },
-);
-const probeArb = fc.record({ identity: identityArb, direction: fc.constantFrom(0 as const, 1 as const), protocol: protoArb, port: portArb });
 
-describe('against a brute-force reference', () => {
+describe.each([
+  // Many identities: small groups, scanned. Two identities: groups of dozens, probed per length.
+  ['small groups', fc.constantFrom(0, 1, 2, 300, 0x1000001)],
+  ['large groups', fc.constantFrom(0, 300)],
+])('against a brute-force reference (%s)', (_name, identityArb) => {
+  const entryArb = entryArbFor(identityArb);
+  const opArb = fc.oneof(
+    { weight: 3, arbitrary: entryArb.map((e) => ({ kind: 'set' as const, e })) },
+    { weight: 1, arbitrary: entryArb.map((e) => ({ kind: 'delete' as const, e })) },
+  );
+  const probeArb = fc.record({ identity: identityArb, direction: fc.constantFrom(0 as const, 1 as const), protocol: protoArb, port: portArb });
+
   test('lookupExact and lookup agree with the reference under random mutations', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60 }), fc.array(probeArb, { minLength: 1, maxLength: 40 }), (ops, probes) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }), fc.array(probeArb, { minLength: 1, maxLength: 40, size: 'max' }), (ops, probes) => {
         const map = new PolicyMap();
         const model = new Map<string, PolicyEntry>();
         const out = new PolicyVerdict();
@@ -151,17 +157,24 @@ describe('against a brute-force reference', () => {
           checkPolicyMapInvariants(map, model);
         }
         const all = [...model.values()];
+        const got: unknown[] = [];
+        const want: unknown[] = [];
         for (const p of probes) {
-          expect(map.lookupExact(p.identity, p.direction, p.protocol, p.port)).toEqual(refLookupExact(all, p.identity, p.direction, p.protocol, p.port));
+          got.push(map.lookupExact(p.identity, p.direction, p.protocol, p.port));
+          want.push(refLookupExact(all, p.identity, p.direction, p.protocol, p.port));
           map.lookup(p.identity, p.direction, p.protocol, p.port, out);
-          const ref = refPolicyCanAccess(all, p.identity, p.direction, p.protocol, p.port);
-          expect({ verdict: out.verdict, matchType: out.matchType, cookie: out.cookie, authType: out.authType, matchedIdentity: out.matchedIdentity }).toEqual(ref);
+          got.push({ verdict: out.verdict, matchType: out.matchType, cookie: out.cookie, authType: out.authType, matchedIdentity: out.matchedIdentity });
+          want.push(refPolicyCanAccess(all, p.identity, p.direction, p.protocol, p.port));
         }
+        expect(got).toEqual(want);
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
+});
+
+describe('growth', () => {
   test('entries, sizes and lookups survive growth past the initial tables and many deletes', () => {
     const map = new PolicyMap();
     const model = new Map<string, PolicyEntry>();
