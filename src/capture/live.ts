@@ -14,7 +14,9 @@
  *     (Date.now(), millisecond accuracy) plus process.hrtime.bigint() elapsed since then
  *     (nanosecond resolution). Differences between frames are as precise as the event loop is
  *     prompt; the absolute time is as good as the anchor's millisecond. They are not the kernel's
- *     timestamps, which `tcpdump -w` would record.
+ *     timestamps, which `tcpdump -w` would record. Reading hrtime.bigint() allocates a BigInt
+ *     per packet; cap already allocates its event arguments per packet, so a live capture is not
+ *     allocation-free in any case (file replays are).
  *  2. One packet buffer, owned by us: cap copies each packet into the Buffer handed to open()
  *     but keeps only a raw pointer to it. The capture holds that Buffer for as long as it is
  *     open; a collected Buffer would be written after it was freed.
