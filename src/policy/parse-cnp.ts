@@ -132,10 +132,8 @@ function parseService(f: Field): Peer {
   return { type: 'service', namespace: sm.get('namespace').optString() ?? '', selector };
 }
 
-function endpointPeers(list: Field[], ctx: RuleContext, isRequires: boolean): EndpointSelector[] {
-  return list.map((f) =>
-    peerSelector(parseSelector(f), ctx.policy.namespace, { isRequires, subjectMatchesInit: matchesInit(ctx.subjectReqs) }),
-  );
+function endpointPeers(list: Field[], ctx: RuleContext): EndpointSelector[] {
+  return list.map((f) => peerSelector(parseSelector(f), ctx.policy.namespace, { subjectMatchesInit: matchesInit(ctx.subjectReqs) }));
 }
 
 /** One item of ingress / ingressDeny / egress / egressDeny. */
@@ -173,7 +171,7 @@ function parseRuleItem(f: Field, direction: 'ingress' | 'egress', deny: boolean,
     switch (e.key) {
       case 'fromEndpoints':
       case 'toEndpoints':
-        for (const selector of endpointPeers(items, ctx, false)) collected.push({ type: 'endpoints', selector });
+        for (const selector of endpointPeers(items, ctx)) collected.push({ type: 'endpoints', selector });
         break;
       case 'fromNodes':
       case 'toNodes':
@@ -205,7 +203,7 @@ function parseRuleItem(f: Field, direction: 'ingress' | 'egress', deny: boolean,
   }
 
   const requiresField: Field = m.get(ingress ? 'fromRequires' : 'toRequires');
-  const requires = endpointPeers(requiresField.optList() ?? [], ctx, true);
+  const requires = endpointPeers(requiresField.optList() ?? [], ctx);
 
   const portCtx: PortContext = { direction, deny, hostPolicy: ctx.hostPolicy, note: (msg) => ctx.policy.note(msg) };
   const toPortsField: Field = m.get('toPorts');
@@ -338,7 +336,7 @@ export function parseCiliumRule(f: Field, specIndex: number, policy: PolicyConte
     const text = v.optString();
     if (text !== undefined && text.length > 32) v.fail(`must be at most 32 characters (${text.length})`);
   }
-  if (counts.ingress === 0 && counts.egress === 0) {
+  if (counts.ingress === 0 && counts.egress === 0 && enable.ingress !== true && enable.egress !== true) {
     policy.note(`${f.path}: has no ingress, ingressDeny, egress or egressDeny rules, so it has no effect`);
   }
 
@@ -347,10 +345,11 @@ export function parseCiliumRule(f: Field, specIndex: number, policy: PolicyConte
     specIndex,
     position: f.position(),
     subject,
-    // Rule.Sanitize: default deny per direction when that direction has items, unless switched off.
+    // evaluateDefaultDenyForRule (Rule.Sanitize in older releases): an explicit
+    // enableDefaultDeny wins; otherwise a direction defaults to deny when it has items.
     defaultDeny: {
-      ingress: counts.ingress > 0 && enable.ingress !== false,
-      egress: counts.egress > 0 && enable.egress !== false,
+      ingress: enable.ingress ?? counts.ingress > 0,
+      egress: enable.egress ?? counts.egress > 0,
     },
     rules,
   };

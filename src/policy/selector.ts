@@ -169,9 +169,8 @@ export function matchesInit(reqs: readonly SelectorRequirement[]): boolean {
 }
 
 /**
- * A peer selector (fromEndpoints/toEndpoints, or fromRequires/toRequires with
- * `isRequires`) after getEndpointSelector:
- * 1. endpoint selectors on `reserved:` labels are left alone;
+ * A peer selector (fromEndpoints/toEndpoints/fromRequires/toRequires) after getEndpointSelector:
+ * 1. selectors on `reserved:` labels are left alone;
  * 2. a selector naming the pod namespace (`k8s:` or `any:`) is left alone;
  * 3. CNP (`policyNamespace` set): add the policy's namespace, unless the selector uses namespace
  *    labels (`io.cilium.k8s.namespace.labels.*`), which span namespaces;
@@ -181,9 +180,9 @@ export function matchesInit(reqs: readonly SelectorRequirement[]): boolean {
 export function peerSelector(
   reqs: readonly ParsedRequirement[],
   policyNamespace: string | undefined,
-  opts: { isRequires: boolean; subjectMatchesInit: boolean },
+  opts: { subjectMatchesInit: boolean },
 ): EndpointSelector {
-  if (!opts.isRequires && reqs.some((r) => r.source === LabelSource.RESERVED)) return makeSelector(reqs);
+  if (reqs.some((r) => r.source === LabelSource.RESERVED)) return makeSelector(reqs);
   if (hasKey(reqs, LabelSource.K8S, NS) || hasKey(reqs, LabelSource.ANY, NS)) return makeSelector(reqs);
   if (policyNamespace === undefined) {
     return opts.subjectMatchesInit ? makeSelector(reqs) : makeSelector([...reqs, nsExists()]);

@@ -100,7 +100,7 @@ describe('CNP/CCNP peer selectors (getEndpointSelector)', () => {
     expect(cnpPeer('{}', 'CiliumClusterwideNetworkPolicy', '{matchLabels: {"reserved:init": ""}}')).toEqual(['endpoints:{}']);
   });
 
-  test('fromRequires gets the namespace even with reserved keys (no reserved shortcut for requirements)', () => {
+  test('fromRequires: scoped like fromEndpoints, reserved selectors left alone', () => {
     const p = policy(
       yaml(`
         apiVersion: cilium.io/v2
@@ -110,13 +110,14 @@ describe('CNP/CCNP peer selectors (getEndpointSelector)', () => {
           endpointSelector: {}
           ingress:
             - fromRequires:
+                - matchLabels: {team: blue}
                 - matchLabels: {"reserved:host": ""}
               fromEndpoints:
                 - matchLabels: {"reserved:host": ""}
       `),
     );
     const r = rules(p)[0]!;
-    expect(r.requires.map((s) => s.text)).toEqual(['k8s:io.kubernetes.pod.namespace=team-a,reserved:host=']);
+    expect(r.requires.map((s) => s.text)).toEqual(['any:team=blue,k8s:io.kubernetes.pod.namespace=team-a', 'reserved:host=']);
     expect(peerTexts(r)).toEqual(['endpoints:reserved:host=']);
   });
 
@@ -243,6 +244,21 @@ describe('CNP rule items: peers, default deny, indexes', () => {
     expect(p.specs[0]!.defaultDeny).toEqual({ ingress: true, egress: true });
     // Second spec: ingressDeny items but enableDefaultDeny.ingress false; no egress items.
     expect(p.specs[1]!.defaultDeny).toEqual({ ingress: false, egress: false });
+  });
+
+  test('an explicit enableDefaultDeny: true wins even without items in that direction (evaluateDefaultDenyForRule)', () => {
+    const p = policy(
+      yaml(`
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {name: t, namespace: ns1}
+        spec:
+          endpointSelector: {}
+          egress: [{toEntities: [world]}]
+          enableDefaultDeny: {ingress: true, egress: false}
+      `),
+    );
+    expect(p.specs[0]!.defaultDeny).toEqual({ ingress: true, egress: false });
   });
 
   test('ingressDeny with [{}] still turns default deny on', () => {
