@@ -100,8 +100,8 @@ export class Field {
   }
 
   private typeError(expected: string): never {
-    if (!this.present) return this.fail('required field is missing');
-    const got = this.kind === 'object' ? 'a mapping' : `a ${this.kind}`;
+    if (this.kind === 'absent') return this.fail('required field is missing');
+    const got = this.kind === 'object' ? 'a mapping' : this.kind === 'null' ? 'null' : `a ${this.kind}`;
     return this.fail(`must be ${expected}, not ${got}`);
   }
 
