@@ -33,10 +33,12 @@
  *
  * TS layout: entries in a growable struct-of-arrays by slot; per prefix length present, a
  * KeyTable from the masked address (1 word for IPv4, 4 for IPv6) to the slot. A lookup probes
- * the lengths present, longest first, and allocates nothing.
+ * lengths longest first: in a small map every length present, in a large one only the lengths a
+ * length index (length-index.ts) says may cover the address. It allocates nothing.
  */
 
 import { KeyTable, SlotAllocator, ensureLength } from './key-table.js';
+import { Dir16LengthIndex, Word0LengthIndex } from './length-index.js';
 
 /** Cilium's bpf ipcache `max_entries` default (`--ipcache-max` in hubcap). */
 export const DEFAULT_IPCACHE_CAPACITY = 512_000;
@@ -74,8 +76,8 @@ export interface IpcacheEntry {
   flags?: number;
 }
 
-/** IPv4 prefixes from which the DIR-16 length index pays for its 256 KiB. */
-const DIR16_MIN_ENTRIES = 64;
+/** Prefixes of a family from which its length index pays for its 256 KiB. */
+const INDEX_MIN_ENTRIES = 64;
 
 const V4_MASK = new Uint32Array(33);
 for (let p = 1; p <= 32; p++) V4_MASK[p] = (0xffffffff << (32 - p)) >>> 0;
@@ -126,15 +128,16 @@ export class Ipcache {
   private v6LenCount = 0;
 
   /**
-   * IPv4 length index (a DIR-16 table of masks, built once the map holds DIR16_MIN_ENTRIES IPv4
-   * prefixes): for the top 16 address bits, bit L-1 is set when some prefix of length L (1..32)
-   * may cover addresses starting with them, so a lookup probes only those lengths. Same-length
-   * prefixes up to /16 are disjoint and own their ranges; longer ones share their top 16 bits,
-   * so `v4TopCounts` counts them per (length, top 16 bits) to know when a bit can be cleared.
+   * Length indexes (length-index.ts), built once a family holds INDEX_MIN_ENTRIES prefixes;
+   * smaller maps probe every length present, from the lists above.
+   * IPv4: lengths 1..32 by the top 16 address bits. IPv6: lengths 1..32 by the top 16 bits of
+   * word 0, and lengths 33..128 by word 0 (such prefixes keep all of word 0).
    */
-  private v4Dir16: Uint32Array | undefined;
-  private readonly v4TopCounts = new KeyTable(1);
+  private v4Dir: Dir16LengthIndex | undefined;
+  private v6Dir: Dir16LengthIndex | undefined;
+  private v6Long: Word0LengthIndex | undefined;
   private v4Count = 0;
+  private v6Count = 0;
 
   constructor(capacity: number = DEFAULT_IPCACHE_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 28) {
@@ -157,9 +160,11 @@ export class Ipcache {
     this.v6Tables.fill(undefined);
     this.v4LenCount = 0;
     this.v6LenCount = 0;
-    this.v4Dir16 = undefined;
-    this.v4TopCounts.clear();
+    this.v4Dir = undefined;
+    this.v6Dir = undefined;
+    this.v6Long = undefined;
     this.v4Count = 0;
+    this.v6Count = 0;
     this.count = 0;
     this.overflowCount = 0;
     this.slots.clear();
@@ -206,7 +211,7 @@ export class Ipcache {
       this.eWords[w + 2] = m2;
       this.eWords[w + 3] = m3;
       if (table.size === 1) this.rebuildLens(family);
-      if (family === 4) this.v4Added(m3, prefixLen);
+      this.indexAdd(family, family === 4 ? m3 : m0, prefixLen);
     }
     this.eIdentity[slot] = identity;
     this.eTunnel[slot] = tunnelEndpoint;
@@ -233,17 +238,17 @@ export class Ipcache {
     this.slots.release(slot);
     this.count--;
     if (table.size === 0) this.rebuildLens(family);
-    if (family === 4) this.v4Removed(this.eWords[slot * 4 + 3]!, prefixLen);
+    this.indexRemove(family, this.eWords[slot * 4 + (family === 4 ? 3 : 0)]!, prefixLen);
     return true;
   }
 
   /** Slot of the longest IPv4 prefix covering `addr` (host-order u32), or -1. */
   slot4(addr: number): number {
     const tables = this.v4Tables;
-    const dir = this.v4Dir16;
-    if (dir !== undefined) {
+    const index = this.v4Dir;
+    if (index !== undefined) {
       // Only the lengths that may cover this address's top 16 bits; /0 last.
-      let m = dir[addr >>> 16]!;
+      let m = index.masks[addr >>> 16]!;
       while (m !== 0) {
         const b = 31 - Math.clz32(m);
         m ^= 1 << b;
@@ -265,8 +270,38 @@ export class Ipcache {
 
   /** Slot of the longest IPv6 prefix covering the address, or -1. */
   slot6(w0: number, w1: number, w2: number, w3: number): number {
-    const lens = this.v6Lens;
     const tables = this.v6Tables;
+    const long = this.v6Long;
+    if (long !== undefined) {
+      // Lengths 33..128 present under this word 0, longest first.
+      const g = long.group(w0);
+      if (g >= 0) {
+        const masks = long.masks;
+        for (let k = 2; k >= 0; k--) {
+          let m = masks[g * 3 + k]!;
+          while (m !== 0) {
+            const b = 31 - Math.clz32(m);
+            m ^= 1 << b;
+            const p = 33 + 32 * k + b;
+            const o = p * 4;
+            const slot = tables[p]!.get4(w0, (w1 & V6_MASK[o + 1]!) >>> 0, (w2 & V6_MASK[o + 2]!) >>> 0, (w3 & V6_MASK[o + 3]!) >>> 0);
+            if (slot >= 0) return slot;
+          }
+        }
+      }
+      // Lengths 1..32 by the top of word 0, then ::/0.
+      let m = this.v6Dir!.masks[w0 >>> 16]!;
+      while (m !== 0) {
+        const b = 31 - Math.clz32(m);
+        m ^= 1 << b;
+        const p = b + 1;
+        const slot = tables[p]!.get4((w0 & V4_MASK[p]!) >>> 0, 0, 0, 0);
+        if (slot >= 0) return slot;
+      }
+      const t0 = tables[0];
+      return t0 !== undefined && t0.size > 0 ? t0.get4(0, 0, 0, 0) : -1;
+    }
+    const lens = this.v6Lens;
     for (let i = 0, n = this.v6LenCount; i < n; i++) {
       const p = lens[i]!;
       const o = p * 4;
@@ -343,54 +378,49 @@ export class Ipcache {
     this.eWords = ensureLength(this.eWords, this.eFamily.length * 4);
   }
 
-  private v4Added(masked: number, prefixLen: number): void {
-    this.v4Count++;
-    if (this.v4Dir16 !== undefined) this.dirMark(masked, prefixLen);
-    else if (this.v4Count >= DIR16_MIN_ENTRIES) this.buildDir16();
-  }
-
-  private v4Removed(masked: number, prefixLen: number): void {
-    this.v4Count--;
-    const dir = this.v4Dir16;
-    if (dir === undefined || prefixLen === 0) return;
-    const bit = 1 << (prefixLen - 1);
-    if (prefixLen <= 16) {
-      // Same-length prefixes are disjoint: this one alone owned its range at this length.
-      const start = masked >>> 16;
-      const end = start + (1 << (16 - prefixLen));
-      for (let i = start; i < end; i++) dir[i] = (dir[i]! & ~bit) >>> 0;
+  /** Keeps the length indexes in step with a new prefix (`top` = IPv4 address or IPv6 word 0). */
+  private indexAdd(family: 4 | 6, top: number, prefixLen: number): void {
+    if (family === 4) {
+      this.v4Count++;
+      if (this.v4Dir !== undefined) {
+        if (prefixLen > 0) this.v4Dir.add(top, prefixLen);
+      } else if (this.v4Count >= INDEX_MIN_ENTRIES) this.buildIndex(4);
       return;
     }
-    const key = (prefixLen << 16) | (masked >>> 16);
-    const n = this.v4TopCounts.get1(key);
-    if (n > 1) this.v4TopCounts.set(n - 1, key);
+    this.v6Count++;
+    if (this.v6Dir !== undefined) {
+      if (prefixLen > 32) this.v6Long!.add(top, prefixLen);
+      else if (prefixLen > 0) this.v6Dir.add(top, prefixLen);
+    } else if (this.v6Count >= INDEX_MIN_ENTRIES) this.buildIndex(6);
+  }
+
+  private indexRemove(family: 4 | 6, top: number, prefixLen: number): void {
+    if (family === 4) {
+      this.v4Count--;
+      if (this.v4Dir !== undefined && prefixLen > 0) this.v4Dir.remove(top, prefixLen);
+      return;
+    }
+    this.v6Count--;
+    if (this.v6Dir === undefined || prefixLen === 0) return;
+    if (prefixLen > 32) this.v6Long!.remove(top, prefixLen);
+    else this.v6Dir.remove(top, prefixLen);
+  }
+
+  private buildIndex(family: 4 | 6): void {
+    if (family === 4) this.v4Dir = new Dir16LengthIndex();
     else {
-      this.v4TopCounts.delete(key);
-      dir[masked >>> 16] = (dir[masked >>> 16]! & ~bit) >>> 0;
+      this.v6Dir = new Dir16LengthIndex();
+      this.v6Long = new Word0LengthIndex();
     }
-  }
-
-  private dirMark(masked: number, prefixLen: number): void {
-    const dir = this.v4Dir16!;
-    if (prefixLen === 0) return; // /0 is probed last, outside the index
-    const bit = 1 << (prefixLen - 1);
-    if (prefixLen <= 16) {
-      const start = masked >>> 16;
-      const end = start + (1 << (16 - prefixLen));
-      for (let i = start; i < end; i++) dir[i] = (dir[i]! | bit) >>> 0;
-      return;
-    }
-    const key = (prefixLen << 16) | (masked >>> 16);
-    const n = this.v4TopCounts.get1(key);
-    this.v4TopCounts.set(n < 0 ? 1 : n + 1, key);
-    dir[masked >>> 16] = (dir[masked >>> 16]! | bit) >>> 0;
-  }
-
-  private buildDir16(): void {
-    this.v4Dir16 = new Uint32Array(65536);
-    this.v4TopCounts.clear();
-    for (let p = 0; p <= 32; p++) {
-      this.v4Tables[p]?.forEachSlot((slot) => this.dirMark(this.eWords[slot * 4 + 3]!, p));
+    const tables = family === 4 ? this.v4Tables : this.v6Tables;
+    const word = family === 4 ? 3 : 0;
+    for (let p = 1; p < tables.length; p++) {
+      tables[p]?.forEachSlot((slot) => {
+        const top = this.eWords[slot * 4 + word]!;
+        if (family === 4) this.v4Dir!.add(top, p);
+        else if (p > 32) this.v6Long!.add(top, p);
+        else this.v6Dir!.add(top, p);
+      });
     }
   }
 

@@ -145,7 +145,7 @@ function keyOf(family: number, words: ArrayLike<number>, prefixLen: number): str
 
 describe.each([
   ['a small map (lengths probed from a list)', 0],
-  ['a large map (IPv4 lengths from the DIR-16 index)', 200],
+  ['a large map (lengths from the length indexes)', 200],
 ])('against a brute-force reference: %s', (_name, prefill) => {
   test('random upserts and deletes of both families give identical answers to random lookups', () => {
     const opArb = fc.tuple(fc.constantFrom('upsert', 'upsert', 'upsert', 'delete'), prefixArb, fc.integer({ min: 1, max: 0xffffff }));
@@ -153,11 +153,15 @@ describe.each([
       fc.property(fc.array(opArb, { maxLength: 80, size: 'max' }), fc.array(addrArb, { minLength: 1, maxLength: 60, size: 'max' }), (ops, lookups) => {
         const cache = new Ipcache();
         const model = new Map<string, IpcacheEntry>();
-        // Unrelated host entries (100.64.0.0/24) push the map over the DIR-16 threshold.
+        // Unrelated entries (100.64.0.0/24, 3fff::/16) push both families over the index threshold.
         for (let i = 0; i < prefill; i++) {
           const words = ipv4Words(0x64400000 + i);
           cache.upsert(4, words, 32, 7);
           model.set(keyOf(4, words, 32), { family: 4, words, prefixLen: 32, identity: 7, tunnelEndpoint: 0, flags: 0 });
+          const len = [128, 64, 48, 24][i % 4]!;
+          const w6 = maskWords(Uint32Array.of(0x3fff0000 + (i >> 2), i, 0, i), 6, len);
+          if (!cache.upsert(6, w6, len, 8)) expect.fail('prefill refused');
+          model.set(keyOf(6, w6, len), { family: 6, words: w6, prefixLen: len, identity: 8, tunnelEndpoint: 0, flags: 0 });
         }
         for (const [kind, p, identity] of ops) {
           const key = keyOf(p.family, p.words, p.prefixLen);
@@ -173,7 +177,12 @@ describe.each([
         }
         const got: unknown[] = [];
         const want: unknown[] = [];
-        for (const a of [...lookups, { family: 4 as const, words: Array.from(ipv4Words(0x64400005)) }]) {
+        const extra = [
+          { family: 4 as const, words: Array.from(ipv4Words(0x64400005)) },
+          { family: 6 as const, words: [0x3fff0001, 5, 0, 5] },
+          { family: 6 as const, words: [0x3fff0001, 4, 0, 9] },
+        ];
+        for (const a of [...lookups, ...extra]) {
           const ref = refIpcacheLookup(model.values(), a.family, a.words);
           const id = ref ? ref.identity : -1;
           got.push(cache.lookup(a.family, a.words), cache.lookupEntry(a.family, a.words), a.family === 4 ? cache.lookup4(a.words[3]!) : id);
@@ -189,9 +198,23 @@ describe.each([
     const cache = new Ipcache();
     const prefixes: Array<[number, number]> = [];
     for (let i = 0; i < prefill + 40; i++) prefixes.push([(Math.imul(i + 1, 0x9e3779b1) >>> 0) & 0xfffffff0, [0, 4, 8, 15, 16, 17, 24, 28, 31, 32][i % 10]!]);
-    for (const [a, p] of prefixes) cache.upsert(4, ipv4Words(a), p, 1);
-    for (const [a, p] of prefixes) cache.delete(4, ipv4Words(a), p);
+    const v6 = (a: number, p: number) => [a, a ^ 0x5555, p, 1];
+    for (const [a, p] of prefixes) {
+      cache.upsert(4, ipv4Words(a), p, 1);
+      cache.upsert(6, v6(a, p), p * 4, 2);
+    }
+    for (const [a, p] of prefixes) {
+      expect(cache.lookup4(a)).toBe(1);
+      expect(cache.lookup(6, v6(a, p))).toBe(2);
+    }
+    for (const [a, p] of prefixes) {
+      cache.delete(4, ipv4Words(a), p);
+      cache.delete(6, v6(a, p), p * 4);
+    }
     expect(cache.size).toBe(0);
-    for (const [a] of prefixes) expect(cache.lookup4(a)).toBe(-1);
+    for (const [a, p] of prefixes) {
+      expect(cache.lookup4(a)).toBe(-1);
+      expect(cache.lookup(6, v6(a, p))).toBe(-1);
+    }
   });
 });
