@@ -244,21 +244,27 @@ export class Ipcache {
 
   /** Slot of the longest IPv4 prefix covering `addr` (host-order u32), or -1. */
   slot4(addr: number): number {
+    // Two functions, so that each keeps its own type feedback (a view mixes small and large maps).
+    return this.v4Dir !== undefined ? this.slot4Indexed(this.v4Dir, addr) : this.slot4Listed(addr);
+  }
+
+  private slot4Indexed(index: Dir16LengthIndex, addr: number): number {
     const tables = this.v4Tables;
-    const index = this.v4Dir;
-    if (index !== undefined) {
-      // Only the lengths that may cover this address's top 16 bits; /0 last.
-      let m = index.masks[addr >>> 16]!;
-      while (m !== 0) {
-        const b = 31 - Math.clz32(m);
-        m ^= 1 << b;
-        const p = b + 1;
-        const slot = tables[p]!.get1((addr & V4_MASK[p]!) >>> 0);
-        if (slot >= 0) return slot;
-      }
-      const t0 = tables[0];
-      return t0 !== undefined && t0.size > 0 ? t0.get1(0) : -1;
+    // Only the lengths that may cover this address's top 16 bits; /0 last.
+    let m = index.masks[addr >>> 16]!;
+    while (m !== 0) {
+      const b = 31 - Math.clz32(m);
+      m ^= 1 << b;
+      const p = b + 1;
+      const slot = tables[p]!.get1((addr & V4_MASK[p]!) >>> 0);
+      if (slot >= 0) return slot;
     }
+    const t0 = tables[0];
+    return t0 !== undefined && t0.size > 0 ? t0.get1(0) : -1;
+  }
+
+  private slot4Listed(addr: number): number {
+    const tables = this.v4Tables;
     const lens = this.v4Lens;
     for (let i = 0, n = this.v4LenCount; i < n; i++) {
       const p = lens[i]!;
@@ -270,37 +276,42 @@ export class Ipcache {
 
   /** Slot of the longest IPv6 prefix covering the address, or -1. */
   slot6(w0: number, w1: number, w2: number, w3: number): number {
+    return this.v6Long !== undefined ? this.slot6Indexed(this.v6Long, w0, w1, w2, w3) : this.slot6Listed(w0, w1, w2, w3);
+  }
+
+  private slot6Indexed(long: Word0LengthIndex, w0: number, w1: number, w2: number, w3: number): number {
     const tables = this.v6Tables;
-    const long = this.v6Long;
-    if (long !== undefined) {
-      // Lengths 33..128 present under this word 0, longest first.
-      const g = long.group(w0);
-      if (g >= 0) {
-        const masks = long.masks;
-        for (let k = 2; k >= 0; k--) {
-          let m = masks[g * 3 + k]!;
-          while (m !== 0) {
-            const b = 31 - Math.clz32(m);
-            m ^= 1 << b;
-            const p = 33 + 32 * k + b;
-            const o = p * 4;
-            const slot = tables[p]!.get4(w0, (w1 & V6_MASK[o + 1]!) >>> 0, (w2 & V6_MASK[o + 2]!) >>> 0, (w3 & V6_MASK[o + 3]!) >>> 0);
-            if (slot >= 0) return slot;
-          }
+    // Lengths 33..128 present under this word 0, longest first.
+    const g = long.group(w0);
+    if (g >= 0) {
+      const masks = long.masks;
+      for (let k = 2; k >= 0; k--) {
+        let m = masks[g * 3 + k]!;
+        while (m !== 0) {
+          const b = 31 - Math.clz32(m);
+          m ^= 1 << b;
+          const p = 33 + 32 * k + b;
+          const o = p * 4;
+          const slot = tables[p]!.get4(w0, (w1 & V6_MASK[o + 1]!) >>> 0, (w2 & V6_MASK[o + 2]!) >>> 0, (w3 & V6_MASK[o + 3]!) >>> 0);
+          if (slot >= 0) return slot;
         }
       }
-      // Lengths 1..32 by the top of word 0, then ::/0.
-      let m = this.v6Dir!.masks[w0 >>> 16]!;
-      while (m !== 0) {
-        const b = 31 - Math.clz32(m);
-        m ^= 1 << b;
-        const p = b + 1;
-        const slot = tables[p]!.get4((w0 & V4_MASK[p]!) >>> 0, 0, 0, 0);
-        if (slot >= 0) return slot;
-      }
-      const t0 = tables[0];
-      return t0 !== undefined && t0.size > 0 ? t0.get4(0, 0, 0, 0) : -1;
     }
+    // Lengths 1..32 by the top of word 0, then ::/0.
+    let m = this.v6Dir!.masks[w0 >>> 16]!;
+    while (m !== 0) {
+      const b = 31 - Math.clz32(m);
+      m ^= 1 << b;
+      const p = b + 1;
+      const slot = tables[p]!.get4((w0 & V4_MASK[p]!) >>> 0, 0, 0, 0);
+      if (slot >= 0) return slot;
+    }
+    const t0 = tables[0];
+    return t0 !== undefined && t0.size > 0 ? t0.get4(0, 0, 0, 0) : -1;
+  }
+
+  private slot6Listed(w0: number, w1: number, w2: number, w3: number): number {
+    const tables = this.v6Tables;
     const lens = this.v6Lens;
     for (let i = 0, n = this.v6LenCount; i < n; i++) {
       const p = lens[i]!;
