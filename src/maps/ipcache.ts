@@ -28,7 +28,8 @@
  *  - `upsert` of an existing (family, prefix) replaces its value; a new prefix when
  *    `size === capacity` fails, returns false and counts one overflow: nothing is replaced.
  *  - A lookup that matches nothing returns -1; the datapath then uses the world identity, as
- *    Cilium does (bpf_lxc.c: `WORLD_IPV4_ID` / `WORLD_IPV6_ID`, or `WORLD_ID` in single stack).
+ *    Cilium does (bpf_lxc.c / bpf_host.c start from `WORLD_IPV4_ID`, which is `WORLD_ID` in
+ *    single stack, and bpf_lxc.c's egress path also treats a stored identity 0 as a miss).
  *  - IPv4 words are IPv4-mapped (src/net/addr.ts): only word 3 counts for family 4.
  *
  * TS layout: entries in a growable struct-of-arrays by slot; per prefix length present, a

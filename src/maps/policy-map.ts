@@ -36,7 +36,12 @@
  *    fails, returns false and counts one overflow (the kernel's update returns -E2BIG/-ENOSPC
  *    and Cilium fails the endpoint's regeneration; hubcap reports it).
  *  - `lookup` is `__policy_can_access` without the ICMP and fragment parts that need the packet
- *    (the datapath puts the ICMP type into `dport` and handles "fragmentation needed" itself).
+ *    (the datapath puts the ICMP type into `dport` and handles "fragmentation needed" itself);
+ *    its precedence is the numbered list at `lookup`. A miss fills PolicyVerdict with
+ *    matchType NONE, cookie 0, slot -1. Lookup arguments are not validated (hot path): the
+ *    identity is taken as a u32, protocol and port by their low 8 and 16 bits.
+ *  - `entries()` is ordered by (direction, identity, protocol, port, prefixLen), masked keys.
+ *  - `delete` removes exactly one key, never a covering or covered one.
  *
  * TS layout: entries live in a growable struct-of-arrays indexed by slot. A KeyTable maps
  * (identity, packed key word) -> slot for exact access; per direction, another maps identity ->
@@ -57,7 +62,6 @@ import {
   POLICY_MATCH_L3_ONLY,
   POLICY_MATCH_L3_PROTO,
   POLICY_MATCH_L4_ONLY,
-  POLICY_MATCH_NONE,
   POLICY_MATCH_PROTO_ONLY,
 } from './codes.js';
 import { KeyTable, SlotAllocator, ensureLength } from './key-table.js';
