@@ -24,6 +24,7 @@ import type {
   PolicyMapRecord,
   RuleRecord,
   FqdnSelectorRecord,
+  L7RuleSetRecord,
 } from '../maps/document.js';
 import { MAPS_DOCUMENT_VERSION } from '../maps/document.js';
 import type { NamedPort } from '../k8s/types.js';
@@ -83,6 +84,14 @@ function collectPolicyCidrs(specs: PolicySpec[], objects: ClusterObjects): Cidr[
     }
   }
   return out;
+}
+
+function namedPortsKey(ports: NamedPort[]): string {
+  if (ports.length === 0) return '';
+  return ports
+    .map((p) => `${p.name}/${p.protocol}/${p.port}`)
+    .sort()
+    .join(',');
 }
 
 function addressText(a: IpAddress): string {
@@ -180,47 +189,64 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
   };
   const endpoints: EndpointRecord[] = [];
   const policyMaps: PolicyMapRecord[] = [];
-  const l7 = [];
+  const l7: L7RuleSetRecord[] = [];
+  const usesNodePeers = specs.some((s) => s.rules.some((r) => r.peers?.some((p) => p.type === 'nodes')));
+  const hostLabelsKeyByNode = new Map(model.nodes.map((n) => [n.name, hostIdentityLabels(n).key()]));
+  const policyCache = new Map<
+    string,
+    { policyEnabled: EndpointRecord['policyEnabled']; total: number; entries: PolicyEntryRecord[]; l7: L7RuleSetRecord[] }
+  >();
   for (const { resolved, record } of pending) {
-    const policy = resolveEndpointPolicy(resolved, specs, {
-      ...peerContext,
-      enablePolicy: options.enablePolicy,
-      rules,
-      namedPortsByIdentity,
-      allNamedPorts,
-    });
-    endpoints.push({ ...record, policyEnabled: policy.policyEnabled });
-    const all = policy.mapState.entries();
-    const installed = all.slice(0, options.policyMapMax);
-    const overflow = all.length - installed.length;
+    // Cilium computes policy per identity and shares it among endpoints (pkg/policy
+    // distillery.go selectorPolicy); what still differs per endpoint is its node's view
+    // (the host identity's labels, node selectors) and its named ports.
+    const cacheKey =
+      resolved.kind === 'pod'
+        ? `${record.identity}|${usesNodePeers ? record.node : (hostLabelsKeyByNode.get(record.node) ?? '')}|${namedPortsKey(resolved.namedPorts)}`
+        : undefined;
+    let computed = cacheKey !== undefined ? policyCache.get(cacheKey) : undefined;
+    if (!computed) {
+      const policy = resolveEndpointPolicy(resolved, specs, {
+        ...peerContext,
+        enablePolicy: options.enablePolicy,
+        rules,
+        namedPortsByIdentity,
+        allNamedPorts,
+      });
+      const all = policy.mapState.entries();
+      computed = {
+        policyEnabled: policy.policyEnabled,
+        total: all.length,
+        l7: policy.l7,
+        entries: all.slice(0, options.policyMapMax).map(
+          (e): PolicyEntryRecord => ({
+            direction: e.direction === 0 ? 'ingress' : 'egress',
+            identity: e.identity,
+            protocol: e.protocol,
+            port: e.port,
+            prefixLen: e.prefixLen,
+            verdict: e.deny ? 'deny' : e.proxyPort > 0 ? 'redirect' : 'allow',
+            proxyPort: e.proxyPort,
+            proxyPortPriority: e.proxyPortPriority,
+            authType: e.authType,
+            hasExplicitAuthType: e.hasExplicitAuthType,
+            derivedFrom: e.derivedFrom,
+          }),
+        ),
+      };
+      if (cacheKey !== undefined) policyCache.set(cacheKey, computed);
+    }
+    endpoints.push({ ...record, policyEnabled: computed.policyEnabled });
+    const overflow = computed.total - computed.entries.length;
     if (overflow > 0) {
       notes.push(
-        `policy map of ${record.name} is full: ${all.length} entries for ${options.policyMapMax} slots ` +
+        `policy map of ${record.name} is full: ${computed.total} entries for ${options.policyMapMax} slots ` +
           `(--bpf-policy-map-max); ${overflow} entries are not installed, as Cilium fails to regenerate such an endpoint`,
       );
     }
-    policyMaps.push({
-      endpoint: record.name,
-      endpointId: record.id,
-      capacity: options.policyMapMax,
-      overflow,
-      entries: installed.map(
-        (e): PolicyEntryRecord => ({
-          direction: e.direction === 0 ? 'ingress' : 'egress',
-          identity: e.identity,
-          protocol: e.protocol,
-          port: e.port,
-          prefixLen: e.prefixLen,
-          verdict: e.deny ? 'deny' : e.proxyPort > 0 ? 'redirect' : 'allow',
-          proxyPort: e.proxyPort,
-          proxyPortPriority: e.proxyPortPriority,
-          authType: e.authType,
-          hasExplicitAuthType: e.hasExplicitAuthType,
-          derivedFrom: [...e.derivedFrom].sort((a, b) => a - b),
-        }),
-      ),
-    });
-    l7.push(...policy.l7);
+    // Endpoints with the same policy share one (read-only) entries array.
+    policyMaps.push({ endpoint: record.name, endpointId: record.id, capacity: options.policyMapMax, overflow, entries: computed.entries });
+    for (const rec of computed.l7) l7.push(rec.endpoint === record.name ? rec : { ...rec, endpoint: record.name });
   }
 
   // --- ipcache: shared entries, then each node's own view of node addresses.

@@ -36,8 +36,8 @@ export interface MapStateEntry extends MapStateKey {
   proxyPortPriority: number;
   authType: number;
   hasExplicitAuthType: boolean;
-  /** Rule indexes (into the document's rule table) this entry came from. */
-  derivedFrom: Set<number>;
+  /** Rule indexes (into the document's rule table) this entry came from, ascending. */
+  derivedFrom: number[];
 }
 
 /** Bits of the protocol/port field that a prefix length keeps: protocol 8 bits, then port 16. */
@@ -55,19 +55,24 @@ export function portProtoCovers(a: MapStateKey, b: MapStateKey): boolean {
   return (a.port & mask) === (b.port & mask);
 }
 
-function slotKey(k: MapStateKey): string {
-  return `${k.protocol}/${k.port}/${k.prefixLen}`;
+/** Numeric slot of a protocol/port prefix within one (identity, direction): prefix, proto, masked port. */
+function slotOf(prefixLen: number, protocol: number, port: number): number {
+  if (prefixLen === 0) return 0;
+  return prefixLen * 0x1000000 + protocol * 0x10000 + (port & portMask(prefixLen));
 }
 
+/** Prefix lengths a key can have: any (0), protocol only (8), protocol and 1..16 port bits. */
+const PREFIX_LENGTHS = [0, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+
+type Slots = Map<number, MapStateEntry>;
+
 export class MapState {
-  /** direction -> identity -> proto/port slot -> entry. */
-  private readonly byDirection: [Map<number, Map<string, MapStateEntry>>, Map<number, Map<string, MapStateEntry>>] = [
-    new Map(),
-    new Map(),
-  ];
+  /** direction -> identity -> slot -> entry. */
+  private readonly byDirection: [Map<number, Slots>, Map<number, Slots>] = [new Map(), new Map()];
+  private count = 0;
 
   get(key: MapStateKey): MapStateEntry | undefined {
-    return this.byDirection[key.direction]!.get(key.identity)?.get(slotKey(key));
+    return this.byDirection[key.direction]!.get(key.identity)?.get(slotOf(key.prefixLen, key.protocol, key.port));
   }
 
   private put(entry: MapStateEntry): void {
@@ -77,25 +82,35 @@ export class MapState {
       slots = new Map();
       byIdentity.set(entry.identity, slots);
     }
-    slots.set(slotKey(entry), entry);
+    const slot = slotOf(entry.prefixLen, entry.protocol, entry.port);
+    if (!slots.has(slot)) this.count++;
+    slots.set(slot, entry);
   }
 
   private remove(entry: MapStateKey): void {
     const byIdentity = this.byDirection[entry.direction]!;
     const slots = byIdentity.get(entry.identity);
     if (!slots) return;
-    slots.delete(slotKey(entry));
+    if (slots.delete(slotOf(entry.prefixLen, entry.protocol, entry.port))) this.count--;
     if (slots.size === 0) byIdentity.delete(entry.identity);
   }
 
-  /** Keys of the same direction whose identity is the key's or 0 and whose prefix covers it. */
-  private *broaderOrEqual(key: MapStateKey): Generator<MapStateEntry> {
+  /**
+   * Keys of the same direction whose identity is the key's or 0 and whose prefix covers it:
+   * one direct probe per shorter-or-equal prefix length instead of a scan.
+   */
+  private broaderOrEqual(key: MapStateKey, visit: (e: MapStateEntry) => boolean): void {
     const byIdentity = this.byDirection[key.direction]!;
-    const identities = key.identity === 0 ? [0] : [key.identity, 0];
-    for (const id of identities) {
+    for (let pass = 0; pass < 2; pass++) {
+      const id = pass === 0 ? key.identity : 0;
+      if (pass === 1 && key.identity === 0) break;
       const slots = byIdentity.get(id);
       if (!slots) continue;
-      for (const entry of slots.values()) if (portProtoCovers(entry, key)) yield entry;
+      for (const len of PREFIX_LENGTHS) {
+        if (len > key.prefixLen) break;
+        const e = slots.get(slotOf(len, key.protocol, key.port));
+        if (e && visit(e)) return;
+      }
     }
   }
 
@@ -103,7 +118,7 @@ export class MapState {
   private narrowerOrEqual(key: MapStateKey): MapStateEntry[] {
     const byIdentity = this.byDirection[key.direction]!;
     const out: MapStateEntry[] = [];
-    const visit = (slots: Map<string, MapStateEntry> | undefined): void => {
+    const visit = (slots: Slots | undefined): void => {
       if (!slots) return;
       for (const entry of slots.values()) if (portProtoCovers(key, entry)) out.push(entry);
     };
@@ -115,19 +130,18 @@ export class MapState {
   insert(entry: MapStateEntry): void {
     if (entry.deny) {
       // (1) covered by another deny: nothing to add.
-      for (const other of this.broaderOrEqual(entry)) {
-        if (other.deny && !sameKey(other, entry)) return;
-      }
-      // (2) delete covered keys with a different key (allows and denies alike).
-      // An equal key is left for (5), where a deny overwrites an allow.
+      let covered = false;
+      this.broaderOrEqual(entry, (other) => (covered = other.deny && !sameKey(other, entry)));
+      if (covered) return;
+      // (2) delete covered keys with a different key; an equal key is left for (5).
       for (const other of this.narrowerOrEqual(entry)) {
         if (!sameKey(other, entry)) this.remove(other);
       }
     } else {
       // (3) covered by a deny, or by a key of higher proxy port priority.
-      for (const other of this.broaderOrEqual(entry)) {
-        if (other.deny || other.proxyPortPriority > entry.proxyPortPriority) return;
-      }
+      let covered = false;
+      this.broaderOrEqual(entry, (other) => (covered = other.deny || other.proxyPortPriority > entry.proxyPortPriority));
+      if (covered) return;
       // (4) a redirect removes narrower allows of lower priority.
       if (entry.proxyPortPriority > 0) {
         for (const other of this.narrowerOrEqual(entry)) {
@@ -143,12 +157,8 @@ export class MapState {
   /** (5) mapstate.go addKeyWithChanges. */
   private addOrMerge(entry: MapStateEntry): void {
     const old = this.get(entry);
-    if (!old) {
-      this.put({ ...entry, derivedFrom: new Set(entry.derivedFrom) });
-      return;
-    }
-    if (entry.deny && !old.deny) {
-      this.put({ ...entry, derivedFrom: new Set(entry.derivedFrom) });
+    if (!old || (entry.deny && !old.deny)) {
+      this.put({ ...entry, derivedFrom: [...entry.derivedFrom] });
       return;
     }
     if (old.deny && !entry.deny) return;
@@ -165,13 +175,18 @@ export class MapState {
         old.authType = entry.authType;
       }
     }
-    for (const r of entry.derivedFrom) old.derivedFrom.add(r);
+    for (const r of entry.derivedFrom) {
+      if (!old.derivedFrom.includes(r)) {
+        old.derivedFrom.push(r);
+        old.derivedFrom.sort((a, b) => a - b);
+      }
+    }
   }
 
   /** Entries in the order `cilium bpf policy get` lists them: direction, identity, proto, port, prefix. */
   entries(): MapStateEntry[] {
     const out: MapStateEntry[] = [];
-    for (const byIdentity of this.byDirection) for (const slots of byIdentity.values()) out.push(...slots.values());
+    for (const byIdentity of this.byDirection) for (const slots of byIdentity.values()) for (const e of slots.values()) out.push(e);
     out.sort(
       (a, b) =>
         a.direction - b.direction ||
@@ -184,9 +199,7 @@ export class MapState {
   }
 
   get size(): number {
-    let n = 0;
-    for (const byIdentity of this.byDirection) for (const slots of byIdentity.values()) n += slots.size;
-    return n;
+    return this.count;
   }
 }
 

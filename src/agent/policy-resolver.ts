@@ -190,7 +190,7 @@ function entry(
     proxyPortPriority: 0,
     authType: 0,
     hasExplicitAuthType: false,
-    derivedFrom: new Set([derivedFrom]),
+    derivedFrom: [derivedFrom],
   };
 }
 

@@ -13,15 +13,15 @@ function key(identity: number, proto = 0, port = 0, prefixLen = proto === 0 ? 0 
 }
 
 function allow(identity: number, proto?: number, port?: number, extra: Partial<MapStateEntry> = {}): MapStateEntry {
-  return { ...key(identity, proto, port), deny: false, proxyPort: 0, proxyPortPriority: 0, authType: 0, hasExplicitAuthType: false, derivedFrom: new Set([1]), ...extra };
+  return { ...key(identity, proto, port), deny: false, proxyPort: 0, proxyPortPriority: 0, authType: 0, hasExplicitAuthType: false, derivedFrom: [1], ...extra };
 }
 
 function deny(identity: number, proto?: number, port?: number): MapStateEntry {
-  return { ...allow(identity, proto, port), deny: true, derivedFrom: new Set([2]) };
+  return { ...allow(identity, proto, port), deny: true, derivedFrom: [2] };
 }
 
 function redirect(identity: number, proto: number, port: number): MapStateEntry {
-  return allow(identity, proto, port, { proxyPort: 10001, proxyPortPriority: 1, derivedFrom: new Set([3]) });
+  return allow(identity, proto, port, { proxyPort: 10001, proxyPortPriority: 1, derivedFrom: [3] });
 }
 
 function build(entries: MapStateEntry[]): string[] {
@@ -51,8 +51,8 @@ describe('mapstate deny precedence', () => {
 
   test('merging equal allows keeps every rule they came from', () => {
     const ms = new MapState();
-    ms.insert(allow(300, 6, 80, { derivedFrom: new Set([4]) }));
-    ms.insert(allow(300, 6, 80, { derivedFrom: new Set([7]) }));
+    ms.insert(allow(300, 6, 80, { derivedFrom: [4] }));
+    ms.insert(allow(300, 6, 80, { derivedFrom: [7] }));
     expect([...ms.entries()[0]!.derivedFrom]).toEqual([4, 7]);
   });
 
