@@ -130,7 +130,9 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
   const namedPortsByIdentity = new Map<NumericIdentity, NamedPort[]>();
   for (const pod of model.pods) {
     const id = podIdentity.get(pod)!;
-    namedPortsByIdentity.set(id, [...(namedPortsByIdentity.get(id) ?? []), ...pod.namedPorts]);
+    const list = namedPortsByIdentity.get(id);
+    if (list) list.push(...pod.namedPorts);
+    else namedPortsByIdentity.set(id, [...pod.namedPorts]);
   }
   const allNamedPorts = model.pods.flatMap((p) => p.namedPorts);
 
@@ -141,6 +143,12 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
   const pending: Pending[] = [];
   let nextId = 1;
   const nodeNames = [...new Set([...model.nodes.map((n) => n.name), ...model.pods.map((p) => p.node)])].sort();
+  const podsByNode = new Map<string, AgentPod[]>();
+  for (const pod of model.pods) {
+    const list = podsByNode.get(pod.node);
+    if (list) list.push(pod);
+    else podsByNode.set(pod.node, [pod]);
+  }
   for (const nodeName of nodeNames) {
     const node = model.nodes.find((n) => n.name === nodeName);
     if (node && hostFirewall) {
@@ -158,7 +166,7 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
         },
       });
     }
-    for (const pod of model.pods.filter((p) => p.node === nodeName)) {
+    for (const pod of podsByNode.get(nodeName) ?? []) {
       const name = `${pod.namespace}/${pod.name}`;
       pending.push({
         resolved: { name, kind: 'pod', node: pod.node, subjectLabels: pod.identityLabels, namedPorts: pod.namedPorts },
@@ -293,7 +301,9 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
   // --- identities
   const identityEndpoints = new Map<NumericIdentity, string[]>();
   for (const ep of endpoints) {
-    identityEndpoints.set(ep.identity, [...(identityEndpoints.get(ep.identity) ?? []), ep.name]);
+    const list = identityEndpoints.get(ep.identity);
+    if (list) list.push(ep.name);
+    else identityEndpoints.set(ep.identity, [ep.name]);
   }
   const identities: IdentityRecord[] = [];
   for (const info of registry.all(model.nodes[0]?.name ?? '')) {

@@ -46,6 +46,8 @@ export class IdentityRegistry {
   private readonly hostLabelsByNode = new Map<string, LabelSet>();
   private readonly podIdentityByLabels = new Map<string, NumericIdentity>();
   private readonly globalSelectionCache = new Map<string, Set<NumericIdentity>>();
+  /** label key -> value -> identities carrying it, to narrow selector evaluation (built lazily). */
+  private labelIndex: Map<string, Map<string, IdentityInfo[]>> | undefined;
   private readonly hostSelectionCache = new Map<string, boolean>();
 
   constructor(model: ClusterModel, policyCidrs: Iterable<Cidr>) {
@@ -116,7 +118,7 @@ export class IdentityRegistry {
     let ids = this.globalSelectionCache.get(selector.text);
     if (!ids) {
       ids = new Set();
-      for (const info of this.global) if (selectorMatches(selector, info.labels)) ids.add(info.id);
+      for (const info of this.candidates(selector)) if (selectorMatches(selector, info.labels)) ids.add(info.id);
       this.globalSelectionCache.set(selector.text, ids);
     }
     const hostKey = `${node}\u0000${selector.text}`;
@@ -129,6 +131,37 @@ export class IdentityRegistry {
     const withHost = new Set(ids);
     withHost.add(ReservedIdentity.HOST);
     return { wildcard: false, ids: withHost };
+  }
+
+  /**
+   * Identities that can match: those carrying the key of an `In` or `Exists` requirement (the
+   * narrowest such list), or all of them. The selector cache does the same with its
+   * per-key indexes; results are identical to testing every identity.
+   */
+  private candidates(selector: EndpointSelector): readonly IdentityInfo[] {
+    if (!this.labelIndex) {
+      this.labelIndex = new Map();
+      for (const info of this.global) {
+        for (const l of info.labels.labels) {
+          let byValue = this.labelIndex.get(l.key);
+          if (!byValue) this.labelIndex.set(l.key, (byValue = new Map()));
+          const list = byValue.get(l.value);
+          if (list) list.push(info);
+          else byValue.set(l.value, [info]);
+        }
+      }
+    }
+    let best: readonly IdentityInfo[] = this.global;
+    for (const req of selector.requirements) {
+      if (req.operator !== 'In' && req.operator !== 'Exists') continue;
+      const byValue = this.labelIndex.get(req.key);
+      if (!byValue) return [];
+      const list: IdentityInfo[] = [];
+      if (req.operator === 'In') for (const v of req.values) list.push(...(byValue.get(v) ?? []));
+      else for (const l of byValue.values()) list.push(...l);
+      if (list.length < best.length) best = list;
+    }
+    return best;
   }
 
   /** Every identity known, as `node` sees them, sorted by number. */

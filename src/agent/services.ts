@@ -19,10 +19,10 @@ function backendsFor(
   svc: ServiceInfo,
   port: ServicePort,
   backends: ServiceBackends[],
-  pods: PodForService[],
+  pods: ReadonlyMap<string, PodForService[]>,
 ): Array<{ address: string; port: number }> {
   const out: Array<{ address: string; port: number }> = [];
-  const listed = backends.filter((b) => b.namespace === svc.namespace && b.serviceName === svc.name);
+  const listed = backends.filter((b) => b.serviceName === svc.name && b.namespace === svc.namespace);
   if (listed.length > 0) {
     for (const b of listed) {
       const bp =
@@ -33,8 +33,7 @@ function backendsFor(
     }
   } else if (svc.selector) {
     const selector = svc.selector;
-    for (const { pod, labels } of pods) {
-      if (pod.namespace !== svc.namespace) continue;
+    for (const { pod, labels } of pods.get(svc.namespace) ?? []) {
       if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
       let targetPort: number | undefined;
       if (typeof port.targetPort === 'number') targetPort = port.targetPort;
@@ -61,11 +60,24 @@ export function buildServiceFrontends(
   nodes: AgentNode[],
 ): ServiceFrontendRecord[] {
   const out: ServiceFrontendRecord[] = [];
+  const podsByNamespace = new Map<string, PodForService[]>();
+  for (const p of pods) {
+    const list = podsByNamespace.get(p.pod.namespace);
+    if (list) list.push(p);
+    else podsByNamespace.set(p.pod.namespace, [p]);
+  }
+  const backendsByService = new Map<string, ServiceBackends[]>();
+  for (const b of backends) {
+    const k = `${b.namespace}/${b.serviceName}`;
+    const list = backendsByService.get(k);
+    if (list) list.push(b);
+    else backendsByService.set(k, [b]);
+  }
   for (const svc of services) {
     if (svc.type === 'ExternalName') continue;
     const name = `${svc.namespace}/${svc.name}`;
     for (const port of svc.ports) {
-      const be = backendsFor(svc, port, backends, pods);
+      const be = backendsFor(svc, port, backendsByService.get(name) ?? [], podsByNamespace);
       const add = (type: ServiceFrontendRecord['type'], address: string, p: number): void => {
         out.push({ service: name, type, address, port: p, protocol: port.protocol, backends: be });
       };
