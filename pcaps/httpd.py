@@ -7,15 +7,20 @@ Profiles:
               Star Wars Demo"): POST /v1/request-landing -> 200 "Ship landed",
               PUT /v1/exhaust-port -> 503 "Panic: deathstar exploded" (the demo app's status and
               text), GET /v1 -> the API listing, else 404
+  echo        every request -> 200 with a small JSON document naming the method and path (in the
+              spirit of cilium's json-mock echo servers used by `cilium connectivity test`)
 
-Listens dual-stack on [::]:PORT. Server header and Date are fixed so re-recorded captures differ
+Listens dual-stack on [::]:PORT for every --port, and with TLS (a self-signed certificate made
+with openssl, --cert) on every --tls-port. Server header and Date are fixed so re-recorded captures differ
 only where the network makes them differ (addresses, ports, sequence numbers, timestamps).
 """
 import argparse
 import http.server
 import json
 import socket
+import ssl
 import sys
+import threading
 
 EXHAUST_PANIC = (
     "Panic: deathstar exploded\n\n"
@@ -73,7 +78,7 @@ ROUTES = {
 
 
 def make_handler(profile):
-    routes = ROUTES[profile]
+    routes = None if profile == "echo" else ROUTES[profile]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -86,9 +91,13 @@ def make_handler(profile):
         def _answer(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
-            status, ctype, payload = routes.get(
-                (self.command, self.path), (404, "text/plain", "404 page not found\n")
-            )
+            if routes is None:  # echo
+                status, ctype = 200, "application/json"
+                payload = json.dumps({"method": self.command, "path": self.path}) + "\n"
+            else:
+                status, ctype, payload = routes.get(
+                    (self.command, self.path), (404, "text/plain", "404 page not found\n")
+                )
             if callable(payload):
                 payload = payload(body)
             data = payload.encode()
@@ -102,6 +111,7 @@ def make_handler(profile):
         do_POST = _answer
         do_PUT = _answer
         do_DELETE = _answer
+        do_HEAD = _answer
 
         def log_message(self, fmt, *args):
             sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
@@ -120,13 +130,31 @@ class DualStackServer(http.server.ThreadingHTTPServer):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=sorted(ROUTES), required=True)
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--profile", choices=sorted(ROUTES) + ["echo"], required=True)
+    parser.add_argument("--port", type=int, action="append", help="plain HTTP port (repeatable)")
+    parser.add_argument("--tls-port", type=int, action="append", default=[], help="HTTPS port")
+    parser.add_argument("--cert", help="PEM file with the private key and certificate for TLS")
     args = parser.parse_args()
-    server = DualStackServer(("::", args.port), make_handler(args.profile))
-    sys.stderr.write("listening on [::]:%d profile %s\n" % (args.port, args.profile))
+    ports = args.port or ([] if args.tls_port else [8000])
+    if args.tls_port and not args.cert:
+        parser.error("--tls-port needs --cert")
+    servers = []
+    for port in ports:
+        servers.append(DualStackServer(("::", port), make_handler(args.profile)))
+    for port in args.tls_port:
+        server = DualStackServer(("::", port), make_handler(args.profile))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        servers.append(server)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stderr.write(
+        "listening on [::]:%s profile %s\n"
+        % (",".join(str(p) for p in ports + [t for t in args.tls_port]), args.profile)
+    )
     sys.stderr.flush()
-    server.serve_forever()
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":

@@ -189,6 +189,121 @@ publish() {
   done
 }
 
+# merge OUT IN...: merges captures taken at different points of one run into $WORK/OUT (classic
+# pcap, frames in time order). Use it only for points no packet passes twice.
+merge() {
+  local out="$1"; shift
+  local ins=() f
+  for f in "$@"; do ins+=("$WORK/$f"); done
+  mergecap -F pcap -w "$WORK/$out" "${ins[@]}"
+}
+
+# resolver NS ADDR: the namespace's resolv.conf (glibc: curl, getent) names ADDR as nameserver.
+resolver() {
+  mkdir -p "/etc/netns/$PREFIX$1"
+  printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$2" >"/etc/netns/$PREFIX$1/resolv.conf"
+}
+
+# --------------------------------------------------------------------------------------------
+# Cilium-style nodes and pods, as the starwars scenario wires them by hand: a node namespace
+# holds the cilium_host/cilium_net veth pair with the router address; each pod's eth0 is a veth
+# whose peer (an lxc device) sits in the node; the pod has a /32 (/128) address and a default
+# route via the router address (IPv6: via fe80::1 set on the lxc device); the node routes each
+# pod address to its lxc device with the router address as source, as Cilium's routes do (so
+# host-originated traffic to a local pod comes from cilium_host's address).
+
+declare -A NODE_R4=() NODE_R6=()
+
+# cni_mac IPV4: the CNI convention for pod MACs, 0a:58 + the IPv4 address.
+cni_mac() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  printf '0a:58:%02x:%02x:%02x:%02x' "$a" "$b" "$c" "$d"
+}
+
+# cnode NODE ROUTER4 [ROUTER6]: a node namespace with cilium_host carrying the router address;
+# forwarding on, reverse-path filtering off (pods answer through the node from any source).
+cnode() {
+  local node="$1" r4="$2" r6="${3:-}"
+  ns_create "$node"
+  ip -n "$PREFIX$node" link add cilium_host type veth peer name cilium_net
+  ip -n "$PREFIX$node" link set cilium_net up
+  ip -n "$PREFIX$node" link set cilium_host up
+  ip -n "$PREFIX$node" addr add "$r4/32" dev cilium_host
+  [[ -z "$r6" ]] || ip -n "$PREFIX$node" addr add "$r6/128" dev cilium_host nodad
+  nsx "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  NODE_R4[$node]="$r4"
+  NODE_R6[$node]="$r6"
+}
+
+# cpod POD NODE LXC IP4 [IP6]: a pod on NODE (interface LXC in the node, at most 15 characters).
+cpod() {
+  local pod="$1" node="$2" lxc="$3" ip4="$4" ip6="${5:-}"
+  local r4="${NODE_R4[$node]}" r6="${NODE_R6[$node]}"
+  ns_create "$pod"
+  link_pair "$pod" eth0 "$(cni_mac "$ip4")" "$node" "$lxc"
+  ip -n "$PREFIX$pod" addr add "$ip4/32" dev eth0
+  ip -n "$PREFIX$pod" route add "$r4/32" dev eth0 scope link
+  ip -n "$PREFIX$pod" route add default via "$r4" dev eth0
+  ip -n "$PREFIX$node" route add "$ip4/32" dev "$lxc" src "$r4"
+  if [[ -n "$ip6" ]]; then
+    ip -n "$PREFIX$pod" addr add "$ip6/128" dev eth0 nodad
+    ip -n "$PREFIX$node" addr add fe80::1/64 dev "$lxc" nodad
+    ip -n "$PREFIX$pod" -6 route add default via fe80::1 dev eth0
+    if [[ -n "$r6" ]]; then
+      ip -n "$PREFIX$node" -6 route add "$ip6/128" dev "$lxc" src "$r6"
+    else
+      ip -n "$PREFIX$node" -6 route add "$ip6/128" dev "$lxc"
+    fi
+  fi
+}
+
+# uplink_stub NODE ADDR/PLEN: an eth0 holding the node's InternalIP that carries no traffic (a
+# veth whose peer stays down, IPv6 off): for scenarios whose traffic never uses the address.
+uplink_stub() {
+  ip -n "$PREFIX$1" link add eth0 type veth peer name eth0-stub
+  nsx "$1" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 net.ipv6.conf.eth0-stub.disable_ipv6=1
+  ip -n "$PREFIX$1" addr add "$2" dev eth0
+  ip -n "$PREFIX$1" link set eth0 up
+}
+
+# lan_create LAN: an L2 switch namespace (bridge br0 without addresses, no multicast snooping)
+# joining node uplinks and hosts outside the cluster.
+lan_create() {
+  ns_create "$1"
+  ip -n "$PREFIX$1" link add br0 type bridge mcast_snooping 0
+  nsx "$1" sysctl -qw net.ipv6.conf.br0.disable_ipv6=1
+  ip -n "$PREFIX$1" link set br0 up
+}
+
+# lan_port LAN PORT NS IF MAC: connects interface IF of NS to the switch (its port named PORT).
+lan_port() {
+  local lan="$1" port="$2" ns="$3" ifn="$4" mac="$5"
+  link_pair "$ns" "$ifn" "$mac" "$lan" "$port"
+  ip -n "$PREFIX$lan" link set "$port" master br0
+}
+
+# host_addrs NS IF ADDR/PLEN...: adds addresses to IF (IPv6 ones without DAD).
+host_addrs() {
+  local ns="$1" ifn="$2"; shift 2
+  local a
+  for a in "$@"; do
+    if [[ "$a" == *:* ]]; then
+      ip -n "$PREFIX$ns" addr add "$a" dev "$ifn" nodad
+    else
+      ip -n "$PREFIX$ns" addr add "$a" dev "$ifn"
+    fi
+  done
+}
+
+# self_signed NAME: a throwaway key and self-signed certificate in $WORK/NAME.pem (for TLS ports).
+self_signed() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$1" \
+    -keyout "$WORK/$1.key" -out "$WORK/$1.crt" >/dev/null 2>&1
+  cat "$WORK/$1.key" "$WORK/$1.crt" >"$WORK/$1.pem"
+}
+
 # --------------------------------------------------------------------------------------------
 # Scenario "foundation": a client, an HTTP server and a DNS server on one Linux bridge.
 #
@@ -329,6 +444,10 @@ scenario_starwars() {
     ip -n "${PREFIX}sw-node" -6 route add "$ip6/128" dev "lxc-$pod"
   done
 
+  # The node's InternalIP (examples/starwars/cluster) on an uplink that leads nowhere (a veth
+  # whose peer stays down; this kernel may lack the dummy device): no traffic uses it.
+  uplink_stub sw-node 192.168.20.11/24
+
   start_bg deathstar deathstar python3 "$PCAPS_DIR/httpd.py" --profile deathstar --port 80
   wait_tcp tiefighter 10.0.1.10 80
   wait_tcp xwing 10.0.1.10 80
@@ -359,6 +478,38 @@ scenario_starwars() {
   nsx xwing ping -n -c 2 -i 0.2 10.0.1.10 >/dev/null
   capture_stop "${pids[@]}"
   publish starwars-node-sll2.pcap starwars-deathstar.pcap
+
+  # Second part: the demo's requests through the deathstar Service (ClusterIP 10.96.120.80:80),
+  # as the demo sends them. Cilium translates a ClusterIP before policy, at the client's lxc
+  # device (or in its socket); here the node DNATs it in prerouting (nftables), so what the
+  # clients' eth0 devices see is what a capture inside the client pods shows: the ClusterIP in
+  # both directions. Recorded on tiefighter's and xwing's eth0 and merged (no packet passes both).
+  nsx sw-node nft -f - <<'NFT'
+table ip hubcap_svc {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr 10.96.120.80 tcp dport 80 dnat to 10.0.1.10:80
+  }
+}
+NFT
+  wait_tcp tiefighter 10.96.120.80 80
+  settle 1
+  pids=()
+  capture_start tiefighter starwars-svc-tiefighter.pcap -i eth0
+  pids+=("$LAST_PID")
+  capture_start xwing starwars-svc-xwing.pcap -i eth0
+  pids+=("$LAST_PID")
+  curl=(curl -sS --max-time 5 -w ' [%{http_code}]\n' --resolve "$svc:80:10.96.120.80")
+  log "starwars: tiefighter lands through the ClusterIP"
+  nsx tiefighter "${curl[@]}" -XPOST "$svc/v1/request-landing"
+  log "starwars: xwing lands through the ClusterIP"
+  nsx xwing "${curl[@]}" -XPOST "$svc/v1/request-landing"
+  log "starwars: tiefighter hits the exhaust port through the ClusterIP"
+  out=$(nsx tiefighter "${curl[@]}" -XPUT "$svc/v1/exhaust-port")
+  printf '%s ... %s\n' "${out%%$'\n'*}" "${out##*$'\n'}"
+  capture_stop "${pids[@]}"
+  merge starwars-service.pcap starwars-svc-tiefighter.pcap starwars-svc-xwing.pcap
+  publish starwars-service.pcap
 }
 
 # --------------------------------------------------------------------------------------------
@@ -367,7 +518,7 @@ main() {
   if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${SCENARIOS[@]}"; return 0; fi
   [[ $EUID -eq 0 ]] || die "must run as root (network namespaces and packet capture)"
   local tool
-  for tool in ip tcpdump editcap dnsmasq dig curl ping python3; do
+  for tool in ip tcpdump editcap mergecap tshark nft openssl socat nc dnsmasq dig curl ping python3; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
   done
 
