@@ -78,6 +78,58 @@ export const SkipReason = {
  * events FORWARDED (including `to-proxy`), policy-verdict events DROPPED / REDIRECTED (proxy
  * port) / AUDIT / FORWARDED; hubcap's service translation trace is TRANSLATED.
  */
+/**
+ * An L7 access log record, as the proxy reports it (pkg/proxy/accesslog/record.go `LogRecord`);
+ * Hubble's seven parser turns it into a flow's `l7` field and summary. Set on L7 events only.
+ * Values are as the proxy saw them: the printers do not re-validate them.
+ */
+export interface L7Record {
+  /** accesslog FlowType. */
+  type: 'REQUEST' | 'RESPONSE';
+  /** Latency of a RESPONSE in nanoseconds (flow.proto `latency_ns`). */
+  latencyNs?: number;
+  http?: L7Http;
+  dns?: L7Dns;
+  kafka?: L7Kafka;
+}
+
+/** accesslog.LogRecordHTTP. */
+export interface L7Http {
+  /** Status code (RESPONSE only). */
+  code?: number;
+  method: string;
+  /** Absolute URL as Envoy logs it: `http://host/path?query`. */
+  url: string;
+  /** `HTTP/1.1`. */
+  protocol: string;
+  headers?: Array<{ key: string; value: string }>;
+}
+
+/** accesslog.LogRecordDNS. */
+export interface L7Dns {
+  /** Query name with its trailing dot, as Cilium logs it. */
+  query: string;
+  ips?: string[];
+  ttl?: number;
+  cnames?: string[];
+  /** `proxy` for the DNS proxy (accesslog.DNSSourceProxy). */
+  observationSource?: string;
+  rcode?: number;
+  /** Query types by name (`A`, `AAAA`), as gopacket's DNSType prints them. */
+  qtypes?: string[];
+  rrtypes?: string[];
+}
+
+/** accesslog.LogRecordKafka. */
+export interface L7Kafka {
+  errorCode?: number;
+  apiVersion?: number;
+  /** Request type name (`produce`, `fetch`, ...). */
+  apiKey?: string;
+  correlationId?: number;
+  topic?: string;
+}
+
 export class FlowEvent {
   kind: number = EventKind.TRACE;
   verdict: number = Verdict.UNKNOWN;
@@ -122,6 +174,8 @@ export class FlowEvent {
   service = -1;
   /** Set when the policy entry was an L7 redirect whose parser hubcap did not evaluate (Kafka). */
   l7NotEvaluated = false;
+  /** The access log record of an L7 event (kind L7); null otherwise. Read only when kind is L7. */
+  l7: L7Record | null = null;
 
   /** Capture time of the packet. */
   tsSec = 0;

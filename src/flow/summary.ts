@@ -1,0 +1,697 @@
+/**
+ * The replay summary (`-o summary`, `--summary`): what happened per verdict, per drop reason, per
+ * endpoint pair and per policy rule, and the connections that lost the most packets.
+ *
+ * Counting (design.md §5): packets are counted by their final event (one per packet: its drop, or
+ * its trace where it was delivered); a trace to the proxy counts as REDIRECTED and an audited
+ * final event as AUDIT (Hubble prints it FORWARDED, the policy verdict says AUDIT). Connections
+ * are `FlowEvent.connection`, each counted once per verdict it had; a packet without a conntrack
+ * entry (`connection` 0: per-packet mode, fragments without their first) is keyed by its 5-tuple
+ * instead. Policy rules count the connections they decided, from policy-verdict events, once per
+ * connection, direction and outcome.
+ *
+ * Memory is bounded by connections, not packets: one 16-bit mask per connection number (a typed
+ * array indexed by it), endpoint pairs up to `maxPairs` (the rest are summed as one row), and the
+ * top dropped connections kept with the Space-Saving algorithm (Metwally et al., 2005) in
+ * `trackedDropped` slots: exact while fewer connections were dropped, an over-estimate bounded by
+ * the `error` column after that. Adding an event allocates nothing unless it opens a new endpoint
+ * pair or dropped-connection slot.
+ */
+import { EventKind, ObservationPoint, TrafficDirection, Verdict, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
+import { formatAddress } from '../decode/format.js';
+import { dropReasonName, dropReasonText } from '../maps/codes.js';
+import type { FlowContext } from './context.js';
+import { tabwriterLines } from './compact.js';
+import { joinHostPort } from './flow.js';
+
+/** Frame-level counts the datapath keeps (its DatapathCounters has these fields). */
+export interface SummaryCounters {
+  /** Frames read from the capture. */
+  frames: number;
+  /** IP packets decided (after duplicates were removed). */
+  ipPackets: number;
+  /** Frames without an IP header (ARP, LLDP, ...). */
+  nonIp: number;
+  /** Copies of a packet seen again within the dedup window (`--dedup-window`). */
+  duplicates: number;
+  /** Frames too damaged to decide (an ERROR event each). */
+  decodeErrors: number;
+  /** Later IP fragments whose first fragment was never seen (FRAG_NOT_FOUND). */
+  fragmentsNotFound: number;
+}
+
+export function newSummaryCounters(): SummaryCounters {
+  return { frames: 0, ipPackets: 0, nonIp: 0, duplicates: 0, decodeErrors: 0, fragmentsNotFound: 0 };
+}
+
+export interface SummaryOptions {
+  /** The counters to report; pass the datapath's so it increments them directly. */
+  counters?: SummaryCounters;
+  /** Rows in the top-dropped list and in the text's endpoint-pair list. @default 10 */
+  top?: number;
+  /** Dropped connections tracked for the top list (Space-Saving slots). @default 10000 */
+  trackedDropped?: number;
+  /** Endpoint pairs kept apart; later pairs are summed in one row. @default 10000 */
+  maxPairs?: number;
+}
+
+// Per-connection mask bits.
+const BIT_RULE_BASE = 8; // 8..13: (direction, outcome) already counted for a rule
+const BIT_TRANSLATED = 14;
+
+const OUTCOME_ALLOW = 0;
+const OUTCOME_DENY = 1;
+const OUTCOME_AUDIT = 2;
+const OUTCOME_NAMES = ['allowed', 'denied', 'audited'] as const;
+
+/** Connection numbers above this go to a Map instead of the typed array. */
+const DENSE_LIMIT = 1 << 27;
+/** Distinct 5-tuples remembered for events without a connection number. */
+const SYNTHETIC_LIMIT = 1 << 20;
+
+/** One bit mask per connection: a typed array indexed by connection number, grown by doubling. */
+class ConnectionMasks {
+  private dense = new Uint16Array(1024);
+  private readonly sparse = new Map<number, number>();
+
+  get(conn: number): number {
+    if (conn > 0 && conn < DENSE_LIMIT) return conn < this.dense.length ? this.dense[conn]! : 0;
+    return this.sparse.get(conn) ?? 0;
+  }
+
+  set(conn: number, mask: number): void {
+    if (conn > 0 && conn < DENSE_LIMIT) {
+      if (conn >= this.dense.length) {
+        let n = this.dense.length;
+        while (n <= conn) n *= 2;
+        const grown = new Uint16Array(Math.min(n, DENSE_LIMIT));
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      this.dense[conn] = mask;
+    } else {
+      this.sparse.set(conn, mask);
+    }
+  }
+}
+
+class PairStats {
+  readonly connections = new Float64Array(8);
+  readonly packets = new Float64Array(8);
+}
+
+/**
+ * Space-Saving top-k over dropped connections: a min-heap of slots by packet count; a new
+ * connection takes the smallest slot when all are used, inheriting its count as `error`.
+ */
+class TopDropped {
+  private readonly slotOf = new Map<number, number>();
+  private readonly key: Float64Array;
+  private readonly count: Float64Array;
+  private readonly error: Float64Array;
+  private readonly reason: Uint16Array;
+  private readonly srcSide: Float64Array;
+  private readonly dstSide: Float64Array;
+  private readonly family: Uint8Array;
+  private readonly proto: Uint8Array;
+  private readonly sport: Uint16Array;
+  private readonly dport: Uint16Array;
+  private readonly words: Uint32Array;
+  private readonly heap: Int32Array;
+  private readonly pos: Int32Array;
+  private size = 0;
+  /** Connections that lost their slot to a newer one (the list is then approximate). */
+  evictions = 0;
+
+  constructor(readonly capacity: number) {
+    this.key = new Float64Array(capacity);
+    this.count = new Float64Array(capacity);
+    this.error = new Float64Array(capacity);
+    this.reason = new Uint16Array(capacity);
+    this.srcSide = new Float64Array(capacity);
+    this.dstSide = new Float64Array(capacity);
+    this.family = new Uint8Array(capacity);
+    this.proto = new Uint8Array(capacity);
+    this.sport = new Uint16Array(capacity);
+    this.dport = new Uint16Array(capacity);
+    this.words = new Uint32Array(capacity * 8);
+    this.heap = new Int32Array(capacity);
+    this.pos = new Int32Array(capacity);
+  }
+
+  add(conn: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
+    if (this.capacity === 0) return;
+    const existing = this.slotOf.get(conn);
+    if (existing !== undefined) {
+      this.count[existing]!++;
+      this.siftDown(this.pos[existing]!);
+      return;
+    }
+    let slot: number;
+    const fresh = this.size < this.capacity;
+    if (fresh) {
+      slot = this.size++;
+      this.heap[slot] = slot;
+      this.pos[slot] = slot;
+      this.count[slot] = 1;
+      this.error[slot] = 0;
+    } else {
+      // Space-Saving: the least counted connection gives its slot, and its count, to this one.
+      slot = this.heap[0]!;
+      this.slotOf.delete(this.key[slot]!);
+      this.error[slot] = this.count[slot]!;
+      this.count[slot]!++;
+      this.evictions++;
+    }
+    this.key[slot] = conn;
+    this.slotOf.set(conn, slot);
+    this.reason[slot] = ev.dropReason;
+    this.srcSide[slot] = srcSide;
+    this.dstSide[slot] = dstSide;
+    const p = ev.packet;
+    const reply = ev.isReply;
+    this.family[slot] = p.ipVersion;
+    this.proto[slot] = p.ipProto;
+    this.sport[slot] = reply ? p.dport : p.sport;
+    this.dport[slot] = reply ? p.sport : p.dport;
+    this.words.set(reply ? p.dst : p.src, slot * 8);
+    this.words.set(reply ? p.src : p.dst, slot * 8 + 4);
+    if (fresh) this.siftUp(this.pos[slot]!);
+    else this.siftDown(this.pos[slot]!);
+  }
+
+  private less(a: number, b: number): boolean {
+    return this.count[this.heap[a]!]! < this.count[this.heap[b]!]!;
+  }
+
+  private swap(a: number, b: number): void {
+    const sa = this.heap[a]!;
+    const sb = this.heap[b]!;
+    this.heap[a] = sb;
+    this.heap[b] = sa;
+    this.pos[sb] = a;
+    this.pos[sa] = b;
+  }
+
+  private siftUp(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(i, parent)) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.size && this.less(l, m)) m = l;
+      if (r < this.size && this.less(r, m)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  /** The tracked connections, most packets first. */
+  entries(): DroppedEntry[] {
+    const out: DroppedEntry[] = [];
+    for (let s = 0; s < this.size; s++) {
+      const family = this.family[s]!;
+      out.push({
+        connection: this.key[s]!,
+        packets: this.count[s]!,
+        error: this.error[s]!,
+        reason: this.reason[s]!,
+        srcSide: this.srcSide[s]!,
+        dstSide: this.dstSide[s]!,
+        family,
+        proto: this.proto[s]!,
+        sport: this.sport[s]!,
+        dport: this.dport[s]!,
+        src: family === 0 ? '' : formatAddress(this.words.subarray(s * 8, s * 8 + 4), family),
+        dst: family === 0 ? '' : formatAddress(this.words.subarray(s * 8 + 4, s * 8 + 8), family),
+      });
+    }
+    return out.sort((a, b) => b.packets - a.packets || a.connection - b.connection);
+  }
+}
+
+interface DroppedEntry {
+  connection: number;
+  packets: number;
+  error: number;
+  reason: number;
+  srcSide: number;
+  dstSide: number;
+  family: number;
+  proto: number;
+  sport: number;
+  dport: number;
+  src: string;
+  dst: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON shape
+
+export interface VerdictCounts {
+  [verdict: string]: number;
+}
+
+export interface SummaryJson {
+  packets: VerdictCounts & { total: number };
+  connections: VerdictCounts;
+  drop_reasons: Array<{ reason: number; desc: string; text: string; packets: number; connections: number }>;
+  pairs: Array<{ source: string; destination: string; connections: VerdictCounts; packets: VerdictCounts }>;
+  pairs_truncated: boolean;
+  rules: Array<{
+    rule: string;
+    source?: string;
+    direction: 'ingress' | 'egress';
+    allowed: number;
+    denied: number;
+    audited: number;
+  }>;
+  top_dropped: Array<{
+    source: string;
+    destination: string;
+    protocol: string;
+    src: string;
+    dst: string;
+    sport?: number;
+    dport?: number;
+    reason: string;
+    packets: number;
+    /** Space-Saving bound: the true count is between packets - error and packets. */
+    error?: number;
+  }>;
+  top_dropped_approximate: boolean;
+  inherited_packets: number;
+  translated_connections: number;
+  l7: { requests: VerdictCounts; responses: number };
+  counters: {
+    frames: number;
+    ip_packets: number;
+    non_ip: number;
+    duplicates: number;
+    decode_errors: number;
+    fragments_not_found: number;
+  };
+}
+
+const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+
+function verdictCounts(values: Float64Array): VerdictCounts {
+  const out: VerdictCounts = {};
+  for (let v = 0; v < values.length; v++) if (values[v]! > 0) out[VERDICT_NAMES[v] ?? String(v)] = values[v]!;
+  return out;
+}
+
+function mix32(h: number, x: number): number {
+  h = Math.imul(h ^ x, 0x01000193);
+  return h ^ (h >>> 15);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export class FlowSummary {
+  readonly counters: SummaryCounters;
+  private readonly top: number;
+  private readonly maxPairs: number;
+
+  private readonly packets = new Float64Array(8);
+  private readonly connections = new Float64Array(8);
+  private readonly dropPackets = new Float64Array(256);
+  private readonly dropConnections = new Float64Array(256);
+  private readonly l7Requests = new Float64Array(8);
+  private l7Responses = 0;
+  private inheritedPackets = 0;
+  private translatedConnections = 0;
+
+  private readonly masks = new ConnectionMasks();
+  private readonly synthetic = new Map<number, number>();
+  private nextSynthetic = -1;
+
+  /** Per rule slot (rule index + 1, 0 = no rule) x direction (ingress 0, egress 1) x outcome. */
+  private readonly ruleConnections: Float64Array;
+
+  private readonly pairs = new Map<number, Map<number, PairStats>>();
+  private pairCount = 0;
+  private readonly otherPairs = new PairStats();
+  private pairsTruncated = false;
+
+  private readonly dropped: TopDropped;
+
+  constructor(
+    private readonly ctx: FlowContext,
+    options: SummaryOptions = {},
+  ) {
+    this.counters = options.counters ?? newSummaryCounters();
+    this.top = options.top ?? 10;
+    this.maxPairs = options.maxPairs ?? 10_000;
+    this.dropped = new TopDropped(options.trackedDropped ?? 10_000);
+    this.ruleConnections = new Float64Array((ctx.doc.rules.length + 1) * 6);
+  }
+
+  /** Counts one event (any kind; only what matters to the summary is kept). */
+  add(ev: FlowEvent): void {
+    switch (ev.kind) {
+      case EventKind.POLICY_VERDICT:
+        this.addPolicyVerdict(ev);
+        return;
+      case EventKind.L7:
+        if (ev.l7 !== null && ev.l7.type === 'RESPONSE') this.l7Responses++;
+        else this.l7Requests[ev.verdict & 7]!++;
+        return;
+      default:
+        break;
+    }
+    if (ev.verdict === Verdict.TRANSLATED) {
+      const conn = this.connectionOf(ev);
+      const mask = this.masks.get(conn);
+      if ((mask & (1 << BIT_TRANSLATED)) === 0) {
+        this.masks.set(conn, mask | (1 << BIT_TRANSLATED));
+        this.translatedConnections++;
+      }
+      return;
+    }
+    if (!ev.isFinal) return;
+    this.addFinal(ev);
+  }
+
+  /** The verdict a final event counts under. */
+  private outcome(ev: FlowEvent): number {
+    if (ev.kind === EventKind.DROP) return Verdict.DROPPED;
+    if (ev.audited) return Verdict.AUDIT;
+    if (ev.verdict === Verdict.FORWARDED && ev.observationPoint === ObservationPoint.TO_PROXY) return Verdict.REDIRECTED;
+    return ev.verdict & 7;
+  }
+
+  private addFinal(ev: FlowEvent): void {
+    const v = this.outcome(ev);
+    this.packets[v]!++;
+    if (ev.inherited) this.inheritedPackets++;
+    const conn = this.connectionOf(ev);
+    const mask = this.masks.get(conn);
+    const bit = 1 << v;
+    const firstOfVerdict = (mask & bit) === 0;
+    if (firstOfVerdict) {
+      this.masks.set(conn, mask | bit);
+      this.connections[v]!++;
+    }
+    const reason = ev.dropReason & 0xff;
+    if (v === Verdict.DROPPED) {
+      this.dropPackets[reason]!++;
+      if (firstOfVerdict) this.dropConnections[reason]!++;
+    }
+
+    // Endpoint pair, oriented client -> server.
+    let srcSide = ev.srcEndpoint >= 0 ? ev.srcEndpoint : -1 - ev.srcIdentity;
+    let dstSide = ev.dstEndpoint >= 0 ? ev.dstEndpoint : -1 - ev.dstIdentity;
+    if (ev.isReply) {
+      const t = srcSide;
+      srcSide = dstSide;
+      dstSide = t;
+    }
+    const pair = this.pairStats(srcSide, dstSide);
+    pair.packets[v]!++;
+    if (firstOfVerdict) pair.connections[v]!++;
+
+    if (v === Verdict.DROPPED && ev.packet !== undefined) this.dropped.add(conn, ev, srcSide, dstSide);
+  }
+
+  private addPolicyVerdict(ev: FlowEvent): void {
+    let outcome: number;
+    switch (ev.verdict) {
+      case Verdict.FORWARDED:
+      case Verdict.REDIRECTED:
+        outcome = OUTCOME_ALLOW;
+        break;
+      case Verdict.DROPPED:
+        outcome = OUTCOME_DENY;
+        break;
+      case Verdict.AUDIT:
+        outcome = OUTCOME_AUDIT;
+        break;
+      default:
+        return;
+    }
+    const direction = ev.trafficDirection === TrafficDirection.EGRESS ? 1 : 0;
+    const conn = this.connectionOf(ev);
+    const mask = this.masks.get(conn);
+    const bit = 1 << (BIT_RULE_BASE + direction * 3 + outcome);
+    if ((mask & bit) !== 0) return;
+    this.masks.set(conn, mask | bit);
+    const slot = ev.rule >= 0 && ev.rule < this.ctx.doc.rules.length ? ev.rule + 1 : 0;
+    this.ruleConnections[slot * 6 + direction * 3 + outcome]!++;
+  }
+
+  /**
+   * The event's connection number, or for an event without one a stable negative number for its
+   * 5-tuple (oriented client -> server), so repeated packets count once.
+   */
+  private connectionOf(ev: FlowEvent): number {
+    if (ev.connection > 0) return ev.connection;
+    const p = ev.packet;
+    if (p === undefined) return 0;
+    const a = ev.isReply ? p.dst : p.src;
+    const b = ev.isReply ? p.src : p.dst;
+    const ap = ev.isReply ? p.dport : p.sport;
+    const bp = ev.isReply ? p.sport : p.dport;
+    let h1 = 0x811c9dc5 ^ p.ipProto;
+    let h2 = 0x9e3779b9 ^ p.ipVersion;
+    for (let i = 0; i < 4; i++) {
+      h1 = mix32(mix32(h1, a[i]!), b[i]!);
+      h2 = mix32(mix32(h2, b[i]!), a[i]!);
+    }
+    h1 = mix32(h1, (ap << 16) | bp);
+    h2 = mix32(h2, (bp << 16) | ap);
+    const key = (h1 >>> 0) * 0x100000 + (h2 & 0xfffff);
+    let id = this.synthetic.get(key);
+    if (id === undefined) {
+      if (this.synthetic.size >= SYNTHETIC_LIMIT) return this.nextSynthetic--;
+      id = this.nextSynthetic--;
+      this.synthetic.set(key, id);
+    }
+    return id;
+  }
+
+  private pairStats(srcSide: number, dstSide: number): PairStats {
+    let bySrc = this.pairs.get(srcSide);
+    let stats = bySrc?.get(dstSide);
+    if (stats !== undefined) return stats;
+    if (this.pairCount >= this.maxPairs) {
+      this.pairsTruncated = true;
+      return this.otherPairs;
+    }
+    if (bySrc === undefined) {
+      bySrc = new Map();
+      this.pairs.set(srcSide, bySrc);
+    }
+    stats = new PairStats();
+    bySrc.set(dstSide, stats);
+    this.pairCount++;
+    return stats;
+  }
+
+  private sideName(side: number): string {
+    return side >= 0 ? this.ctx.sideName(side, 0) : this.ctx.sideName(-1, -1 - side);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output
+
+  toJSON(): SummaryJson {
+    const packets = verdictCounts(this.packets) as VerdictCounts & { total: number };
+    let total = 0;
+    for (const n of this.packets) total += n;
+    packets.total = total;
+
+    const drop_reasons: SummaryJson['drop_reasons'] = [];
+    for (let r = 0; r < 256; r++) {
+      if (this.dropPackets[r]! === 0) continue;
+      drop_reasons.push({
+        reason: r,
+        desc: dropReasonName(r) ?? String(r),
+        text: dropReasonText(r),
+        packets: this.dropPackets[r]!,
+        connections: this.dropConnections[r]!,
+      });
+    }
+    drop_reasons.sort((a, b) => b.packets - a.packets || a.reason - b.reason);
+
+    const pairs: SummaryJson['pairs'] = [];
+    for (const [srcSide, byDst] of this.pairs) {
+      for (const [dstSide, stats] of byDst) {
+        pairs.push({
+          source: this.sideName(srcSide),
+          destination: this.sideName(dstSide),
+          connections: verdictCounts(stats.connections),
+          packets: verdictCounts(stats.packets),
+        });
+      }
+    }
+    if (this.pairsTruncated) {
+      pairs.push({
+        source: '(other pairs)',
+        destination: '(other pairs)',
+        connections: verdictCounts(this.otherPairs.connections),
+        packets: verdictCounts(this.otherPairs.packets),
+      });
+    }
+    const pairTotal = (x: SummaryJson['pairs'][number]): number => Object.values(x.connections).reduce((s, n) => s + n, 0);
+    pairs.sort((a, b) => pairTotal(b) - pairTotal(a) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || (a.destination < b.destination ? -1 : 1));
+
+    const rules: SummaryJson['rules'] = [];
+    const docRules = this.ctx.doc.rules;
+    for (let slot = 0; slot <= docRules.length; slot++) {
+      for (let direction = 0; direction < 2; direction++) {
+        const base = slot * 6 + direction * 3;
+        const allowed = this.ruleConnections[base + OUTCOME_ALLOW]!;
+        const denied = this.ruleConnections[base + OUTCOME_DENY]!;
+        const audited = this.ruleConnections[base + OUTCOME_AUDIT]!;
+        if (allowed + denied + audited === 0) continue;
+        const rec = slot > 0 ? docRules[slot - 1]! : undefined;
+        const row: SummaryJson['rules'][number] = {
+          rule: rec !== undefined ? rec.ref : '(no rule: default deny)',
+          direction: direction === 0 ? 'ingress' : 'egress',
+          allowed,
+          denied,
+          audited,
+        };
+        if (rec?.source !== undefined) row.source = rec.source;
+        rules.push(row);
+      }
+    }
+    rules.sort((a, b) => b.allowed + b.denied + b.audited - (a.allowed + a.denied + a.audited) || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
+
+    const top_dropped: SummaryJson['top_dropped'] = this.dropped
+      .entries()
+      .slice(0, this.top)
+      .map((e) => {
+        const row: SummaryJson['top_dropped'][number] = {
+          source: this.sideName(e.srcSide),
+          destination: this.sideName(e.dstSide),
+          protocol: PROTO_NAMES[e.proto] ?? String(e.proto),
+          src: e.src,
+          dst: e.dst,
+          reason: dropReasonName(e.reason) ?? String(e.reason),
+          packets: e.packets,
+        };
+        if (e.proto === 6 || e.proto === 17 || e.proto === 132) {
+          row.sport = e.sport;
+          row.dport = e.dport;
+        }
+        if (e.error > 0) row.error = e.error;
+        return row;
+      });
+
+    const c = this.counters;
+    return {
+      packets,
+      connections: verdictCounts(this.connections),
+      drop_reasons,
+      pairs,
+      pairs_truncated: this.pairsTruncated,
+      rules,
+      top_dropped,
+      top_dropped_approximate: this.dropped.evictions > 0,
+      inherited_packets: this.inheritedPackets,
+      translated_connections: this.translatedConnections,
+      l7: { requests: verdictCounts(this.l7Requests), responses: this.l7Responses },
+      counters: {
+        frames: c.frames,
+        ip_packets: c.ipPackets,
+        non_ip: c.nonIp,
+        duplicates: c.duplicates,
+        decode_errors: c.decodeErrors,
+        fragments_not_found: c.fragmentsNotFound,
+      },
+    };
+  }
+
+  /** The summary as text: titled, aligned tables (the `hubble observe -o table` layout). */
+  lines(): string[] {
+    const j = this.toJSON();
+    const out: string[] = [];
+    const section = (title: string, rows: string[][]): void => {
+      if (out.length > 0) out.push('');
+      out.push(title);
+      out.push(...tabwriterLines(rows));
+    };
+
+    const verdictRows: string[][] = [['VERDICT', 'PACKETS', 'CONNECTIONS']];
+    for (let v = 0; v < VERDICT_NAMES.length; v++) {
+      const name = VERDICT_NAMES[v]!;
+      const pk = j.packets[name] ?? 0;
+      const cn = j.connections[name] ?? 0;
+      if (pk === 0 && cn === 0) continue;
+      verdictRows.push([name, String(pk), String(cn)]);
+    }
+    verdictRows.push(['TOTAL', String(j.packets.total), '']);
+    section('Verdicts (one final event per packet)', verdictRows);
+
+    if (j.drop_reasons.length > 0) {
+      section('Drop reasons', [
+        ['REASON', 'PACKETS', 'CONNECTIONS'],
+        ...j.drop_reasons.map((d) => [`${d.text} (${d.desc})`, String(d.packets), String(d.connections)]),
+      ]);
+    }
+
+    if (j.pairs.length > 0) {
+      const rows: string[][] = [['SOURCE', 'DESTINATION', 'VERDICT', 'CONNECTIONS', 'PACKETS']];
+      for (const p of j.pairs.slice(0, Math.max(this.top, 1) * 2)) {
+        for (const name of VERDICT_NAMES) {
+          const pk = p.packets[name] ?? 0;
+          if (pk === 0) continue;
+          rows.push([p.source, p.destination, name, String(p.connections[name] ?? 0), String(pk)]);
+        }
+      }
+      const shown = Math.min(j.pairs.length, Math.max(this.top, 1) * 2);
+      section(shown < j.pairs.length ? `Endpoint pairs (${shown} of ${j.pairs.length})` : 'Endpoint pairs', rows);
+    }
+
+    if (j.rules.length > 0) {
+      section('Policy rules (connections decided)', [
+        ['RULE', 'SOURCE', 'DIRECTION', ...OUTCOME_NAMES.map((n) => n.toUpperCase())],
+        ...j.rules.map((r) => [r.rule, r.source ?? '', r.direction, String(r.allowed), String(r.denied), String(r.audited)]),
+      ]);
+    }
+
+    if (j.top_dropped.length > 0) {
+      const title = j.top_dropped_approximate ? 'Top dropped connections (approximate: more connections than tracked)' : 'Top dropped connections';
+      section(title, [
+        ['SOURCE', 'DESTINATION', 'PROTOCOL', 'TUPLE', 'REASON', 'PACKETS'],
+        ...j.top_dropped.map((d) => {
+          const tuple =
+            d.sport !== undefined ? `${joinHostPort(d.src, d.sport)} -> ${joinHostPort(d.dst, d.dport ?? 0)}` : `${d.src} -> ${d.dst}`;
+          return [d.source, d.destination, d.protocol, tuple, d.reason, d.error !== undefined ? `${d.packets} (±${d.error})` : String(d.packets)];
+        }),
+      ]);
+    }
+
+    const c = j.counters;
+    const notes = [
+      `frames ${c.frames}`,
+      `IP packets ${c.ip_packets}`,
+      `duplicates ${c.duplicates}`,
+      `non-IP frames ${c.non_ip}`,
+      `decode errors ${c.decode_errors}`,
+      `fragments without their first ${c.fragments_not_found}`,
+      `inherited drops ${j.inherited_packets}`,
+      `translated connections ${j.translated_connections}`,
+    ];
+    const l7Total = Object.values(j.l7.requests).reduce((s, n) => s + n, 0);
+    if (l7Total > 0 || j.l7.responses > 0) {
+      const parts = Object.entries(j.l7.requests).map(([k, n]) => `${k} ${n}`);
+      notes.push(`L7 requests ${l7Total}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}, responses ${j.l7.responses}`);
+    }
+    if (out.length > 0) out.push('');
+    out.push('Capture');
+    out.push(notes.join(', '));
+    return out;
+  }
+}
