@@ -18,7 +18,7 @@
 # start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
 set -euo pipefail
 
-SCENARIOS=(foundation starwars)
+SCENARIOS=(foundation starwars netpol-recipes)
 
 PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
@@ -268,6 +268,46 @@ uplink_stub() {
   ip -n "$PREFIX$1" link set eth0 up
 }
 
+# socklb POD RULE...: what Cilium's socket-level load balancer does for a pod: connect() and
+# sendmsg() to a ClusterIP go to a backend, so the pod's packets carry the backend address. Here an
+# nftables output-hook DNAT inside the pod does it; each RULE is
+# "PROTO CLUSTERIP:PORT BACKEND:PORT" (replies are translated back by conntrack in the pod).
+socklb() {
+  local pod="$1"; shift
+  local rules="" r proto front back
+  for r in "$@"; do
+    read -r proto front back <<<"$r"
+    rules+="    ip daddr ${front%:*} $proto dport ${front##*:} dnat to $back"$'\n'
+  done
+  nsx "$pod" nft -f - <<NFT
+table ip socklb {
+  chain output {
+    type nat hook output priority -100; policy accept;
+$rules  }
+}
+NFT
+}
+
+# cluster_dns POD SEARCH...: the pod resolves through the kube-dns ClusterIP 10.96.0.10 with the
+# search list and ndots:5 of a Kubernetes pod (ClusterFirst).
+cluster_dns() {
+  local pod="$1"; shift
+  mkdir -p "/etc/netns/$PREFIX$pod"
+  printf 'search %s\nnameserver 10.96.0.10\noptions ndots:5 timeout:2 attempts:1\n' "$*" \
+    >"/etc/netns/$PREFIX$pod/resolv.conf"
+}
+
+# coredns POD ADDR HOSTS-FILE DOMAIN...: dnsmasq standing in for CoreDNS on ADDR: names from the
+# hosts file, NXDOMAIN for other names under DOMAIN (TTL 30, as CoreDNS's kubernetes plugin).
+coredns() {
+  local pod="$1" addr="$2" hosts="$3"; shift 3
+  local d locals=()
+  for d in "$@"; do locals+=("--local=/$d/"); done
+  start_bg "$pod" "dnsmasq-$pod" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+    --no-hosts --addn-hosts="$hosts" "${locals[@]}" --local-ttl=30 --listen-address="$addr" \
+    --bind-interfaces --user=root --group=root --pid-file= --log-queries --log-facility=-
+}
+
 # lan_create LAN: an L2 switch namespace (bridge br0 without addresses, no multicast snooping)
 # joining node uplinks and hosts outside the cluster.
 lan_create() {
@@ -513,6 +553,146 @@ NFT
 }
 
 # --------------------------------------------------------------------------------------------
+# Scenario "netpol-recipes": the traffic of the common NetworkPolicy recipes
+# (github.com/ahmetb/kubernetes-network-policy-recipes: 01, 06, 07, 09, 11) and of the
+# NetworkPolicy example of kubernetes.io (ipBlock with except), on one Cilium-style node
+# (examples/netpol-recipes/cluster). Each recipe's requests are recorded into their own capture,
+# without any policy, as the recipes run them before applying theirs; the clients are the
+# recipes' own commands (wget -qO- --timeout=2 http://web, ping). Pods resolve names through the
+# kube-dns ClusterIP and reach ClusterIPs through socket-level load balancing (socklb), so every
+# packet on the wire carries pod addresses. Hosts outside the cluster sit behind the node's eth0.
+#
+#   node r-node: eth0 192.168.30.11/24, cilium_host 10.1.0.1, pods 10.1.0.0/24
+#   outside: 192.168.30.100 plus 172.17.0.5, 172.17.1.5 (ipBlock sources), 10.0.0.5 (ipBlock egress
+#            target, TCP 5978 and 80), 203.0.113.80 (www.example.com, TCP 80)
+#
+# Captures: tcpdump -i any on the node with the filter "inbound": every packet once, as the node
+# receives it from a pod's lxc device or from eth0 (Linux cooked v2).
+scenario_netpol_recipes() {
+  local p
+  cnode r-node 10.1.0.1
+  ns_create r-outside
+  link_pair r-node eth0 02:00:c0:a8:1e:0b r-outside eth0 02:00:c0:a8:1e:64
+  nsx r-node sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  nsx r-outside sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  ip -n "${PREFIX}r-node" addr add 192.168.30.11/24 dev eth0
+  host_addrs r-outside eth0 192.168.30.100/24 172.17.0.5/32 172.17.1.5/32 10.0.0.5/32 203.0.113.80/32
+  for p in 172.17.0.0/16 10.0.0.0/24 203.0.113.0/24; do
+    ip -n "${PREFIX}r-node" route add "$p" via 192.168.30.100
+  done
+  ip -n "${PREFIX}r-outside" route add 10.1.0.0/24 via 192.168.30.11
+
+  # name (netns r-<name>)  lxc           IPv4         Kubernetes pod (examples/netpol-recipes/cluster)
+  cpod r-coredns   r-node lxc-coredns  10.1.0.53  # kube-system/coredns-76f75df574-x8kzn
+  cpod r-web       r-node lxc-web      10.1.0.10  # default/web (app=web)
+  cpod r-apiserver r-node lxc-apiserver 10.1.0.20 # default/apiserver (app=apiserver)
+  cpod r-t3185     r-node lxc-t3185    10.1.0.31  # default/test-3185 (run=test-3185)
+  cpod r-t7421     r-node lxc-t7421    10.1.0.32  # default/test-7421 (role=monitoring)
+  cpod r-t5236     r-node lxc-t5236    10.1.0.33  # default/test-5236 (type=monitoring)
+  cpod r-t1208     r-node lxc-t1208    10.1.0.41  # prod/test-1208
+  cpod r-t9014     r-node lxc-t9014    10.1.0.42  # dev/test-9014
+  cpod r-t6130     r-node lxc-t6130    10.1.0.51  # other/test-6130
+  cpod r-t2801     r-node lxc-t2801    10.1.0.52  # other/test-2801 (type=monitoring)
+  cpod r-foo       r-node lxc-foo      10.1.0.60  # default/test (app=foo)
+  cpod r-db        r-node lxc-db       10.1.0.70  # default/db (role=db)
+  cpod r-frontend  r-node lxc-frontend 10.1.0.71  # default/frontend (role=frontend)
+  cpod r-worker    r-node lxc-worker   10.1.0.72  # myproject/worker
+
+  # kube-dns: Service 10.96.0.10 -> coredns; the recipes' Services web (80) and apiserver
+  # (8001 -> 8000, 5001 -> 5000); www.example.com outside.
+  cat >"$WORK/recipes-hosts" <<'HOSTS'
+10.96.0.10    kube-dns.kube-system.svc.cluster.local
+10.96.10.10   web.default.svc.cluster.local
+10.96.20.20   apiserver.default.svc.cluster.local
+203.0.113.80  www.example.com
+HOSTS
+  coredns r-coredns 10.1.0.53 "$WORK/recipes-hosts" cluster.local example.com
+  start_bg r-web web python3 "$PCAPS_DIR/httpd.py" --profile echo --port 80
+  start_bg r-apiserver apiserver python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8000 --port 5000
+  start_bg r-outside outside python3 "$PCAPS_DIR/httpd.py" --profile echo --port 80 --port 5978
+  # default/db: a Redis-speaking stub on 6379 (reads the inline command PING, answers +PONG).
+  printf '#!/bin/sh\nhead -c 6 >/dev/null\nprintf "+PONG\\r\\n"\n' >"$WORK/redis-pong.sh"
+  start_bg r-db redis socat TCP-LISTEN:6379,reuseaddr,fork EXEC:"sh $WORK/redis-pong.sh"
+  local ns_of=([31]=default [32]=default [33]=default [41]=prod [42]=dev [51]=other [52]=other
+    [60]=default [70]=default [71]=default [72]=myproject [10]=default [20]=default)
+  for p in t3185:31 t7421:32 t5236:33 t1208:41 t9014:42 t6130:51 t2801:52 foo:60 db:70 \
+    frontend:71 worker:72 web:10 apiserver:20; do
+    local pod=r-${p%%:*} ns=${ns_of[${p##*:}]}
+    cluster_dns "$pod" "$ns.svc.cluster.local" svc.cluster.local cluster.local
+    socklb "$pod" "udp 10.96.0.10:53 10.1.0.53:53" "tcp 10.96.0.10:53 10.1.0.53:53" \
+      "tcp 10.96.10.10:80 10.1.0.10:80" "tcp 10.96.20.20:8001 10.1.0.20:8000" \
+      "tcp 10.96.20.20:5001 10.1.0.20:5000"
+  done
+  wait_udp53 r-t3185 10.1.0.53
+  wait_tcp r-t3185 10.1.0.10 80
+  wait_tcp r-t3185 10.1.0.20 5000
+  wait_tcp r-t3185 10.1.0.70 6379
+  wait_tcp r-db 10.0.0.5 5978
+  # Let every pod learn its router's MAC before the captures (ARP is not what the recipes test).
+  for p in t3185 t7421 t5236 t1208 t9014 t6130 t2801 foo db frontend worker web apiserver coredns; do
+    nsx "r-$p" ping -n -c 1 -W 1 10.1.0.1 >/dev/null
+  done
+  nsx r-outside ping -n -c 1 -W 1 192.168.30.11 >/dev/null
+  settle 1
+
+  local wget=(wget -qO- --timeout=2 --tries=1)
+  # recipe_capture NAME: starts the node capture for one recipe.
+  recipe_start() { capture_start r-node "$1" -i any -y LINUX_SLL2 inbound; }
+
+  log "netpol-recipes: 01 deny all traffic to an application"
+  recipe_start netpol-01-deny-all.pcap; p=$LAST_PID
+  nsx r-t3185 "${wget[@]}" http://web                     # blocked by web-deny-all
+  nsx r-t3185 "${wget[@]}" http://apiserver:8001/         # apiserver is not selected
+  nsx r-web "${wget[@]}" http://apiserver:8001/           # web's egress is not isolated
+  capture_stop "$p"
+
+  log "netpol-recipes: 06 allow all traffic from a namespace"
+  recipe_start netpol-06-allow-from-namespace.pcap; p=$LAST_PID
+  nsx r-t9014 "${wget[@]}" http://web.default             # dev: blocked
+  nsx r-t1208 "${wget[@]}" http://web.default             # prod: allowed
+  capture_stop "$p"
+
+  log "netpol-recipes: 07 allow traffic from some pods in another namespace"
+  recipe_start netpol-07-namespace-and-pod.pcap; p=$LAST_PID
+  nsx r-t3185 "${wget[@]}" http://web.default             # default, unlabelled: blocked
+  nsx r-t5236 "${wget[@]}" http://web.default             # default, type=monitoring: blocked
+  nsx r-t6130 "${wget[@]}" http://web.default             # other, unlabelled: blocked
+  nsx r-t2801 "${wget[@]}" http://web.default             # other, type=monitoring: allowed
+  capture_stop "$p"
+
+  log "netpol-recipes: 09 allow traffic only to a port of an application"
+  recipe_start netpol-09-port-only.pcap; p=$LAST_PID
+  nsx r-t3185 "${wget[@]}" http://apiserver:8001          # no labels: blocked
+  nsx r-t3185 "${wget[@]}" http://apiserver:5001/metrics  # no labels: blocked
+  nsx r-t7421 "${wget[@]}" http://apiserver:8001          # role=monitoring, port 8000: blocked
+  nsx r-t7421 "${wget[@]}" http://apiserver:5001/metrics  # role=monitoring, port 5000: allowed
+  capture_stop "$p"
+
+  log "netpol-recipes: 11 deny egress traffic from an application"
+  recipe_start netpol-11-deny-egress.pcap; p=$LAST_PID
+  nsx r-foo "${wget[@]}" http://web:80/                   # DNS allowed, TCP blocked
+  nsx r-foo "${wget[@]}" http://www.example.com/          # DNS allowed, TCP blocked
+  nsx r-foo ping -n -c 2 -i 0.2 www.example.com >/dev/null # DNS allowed, ICMP blocked
+  capture_stop "$p"
+
+  log "netpol-recipes: kubernetes.io NetworkPolicy example (ipBlock with except)"
+  recipe_start netpol-ipblock-except.pcap; p=$LAST_PID
+  local ping=(nc -N -w 2)
+  printf 'PING\r\n' | nsx r-outside "${ping[@]}" -s 172.17.0.5 10.1.0.70 6379   # in 172.17.0.0/16
+  printf 'PING\r\n' | nsx r-outside "${ping[@]}" -s 172.17.1.5 10.1.0.70 6379   # in the except
+  printf 'PING\r\n' | nsx r-frontend "${ping[@]}" 10.1.0.70 6379               # role=frontend
+  printf 'PING\r\n' | nsx r-worker "${ping[@]}" 10.1.0.70 6379                 # project=myproject
+  printf 'PING\r\n' | nsx r-t3185 "${ping[@]}" 10.1.0.70 6379                  # none of them
+  nsx r-db "${wget[@]}" http://10.0.0.5:5978/                                  # egress 10.0.0.0/24:5978
+  nsx r-db "${wget[@]}" http://10.0.0.5:80/                                    # egress, other port
+  capture_stop "$p"
+
+  publish netpol-01-deny-all.pcap netpol-06-allow-from-namespace.pcap \
+    netpol-07-namespace-and-pod.pcap netpol-09-port-only.pcap netpol-11-deny-egress.pcap \
+    netpol-ipblock-except.pcap
+}
+
+# --------------------------------------------------------------------------------------------
 
 main() {
   if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${SCENARIOS[@]}"; return 0; fi
@@ -526,7 +706,7 @@ main() {
   (( ${#wanted[@]} > 0 )) || wanted=("${SCENARIOS[@]}")
   local s
   for s in "${wanted[@]}"; do
-    declare -F "scenario_$s" >/dev/null || die "unknown scenario: $s (try --list)"
+    declare -F "scenario_${s//-/_}" >/dev/null || die "unknown scenario: $s (try --list)"
   done
 
   # One run at a time: scenarios reuse fixed namespace names.
@@ -539,7 +719,7 @@ main() {
   for s in "${wanted[@]}"; do
     log "scenario $s"
     [[ -n "$WORK" ]] || WORK="$(mktemp -d /tmp/hubcap-record.XXXXXX)"
-    "scenario_$s"
+    "scenario_${s//-/_}"
     cleanup
   done
 }
