@@ -18,7 +18,7 @@
 # start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
 set -euo pipefail
 
-SCENARIOS=(foundation starwars netpol-recipes)
+SCENARIOS=(foundation starwars netpol-recipes deny-over-allow)
 
 PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
@@ -690,6 +690,56 @@ HOSTS
   publish netpol-01-deny-all.pcap netpol-06-allow-from-namespace.pcap \
     netpol-07-namespace-and-pod.pcap netpol-09-port-only.pcap netpol-11-deny-egress.pcap \
     netpol-ipblock-except.pcap
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "deny-over-allow": the client/server pair of docs.cilium.io "Deny Policies" on one
+# Cilium-style node (examples/deny-over-allow/cluster), plus a second client and a host outside
+# the cluster. Recorded without policies: every request succeeds here; the policies decide later.
+#
+#   node d-node: eth0 192.168.40.11/24, cilium_host 10.2.0.1, pods 10.2.0.0/24
+#   demo/server  10.2.0.10  HTTP on 80 and 81
+#   demo/client  10.2.0.20  curl :81, curl :80, ping
+#   demo/client2 10.2.0.21  curl :81, ping
+#   outside      198.51.100.20 (via 192.168.40.100): curl :81, curl :80
+#
+# Capture: tcpdump -i any inbound on the node (Linux cooked v2, every packet once).
+scenario_deny_over_allow() {
+  cnode d-node 10.2.0.1
+  ns_create d-outside
+  link_pair d-node eth0 02:00:c0:a8:28:0b d-outside eth0 02:00:c0:a8:28:64
+  nsx d-node sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  nsx d-outside sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  ip -n "${PREFIX}d-node" addr add 192.168.40.11/24 dev eth0
+  host_addrs d-outside eth0 192.168.40.100/24 198.51.100.20/32
+  ip -n "${PREFIX}d-node" route add 198.51.100.0/24 via 192.168.40.100
+  ip -n "${PREFIX}d-outside" route add 10.2.0.0/24 via 192.168.40.11 src 198.51.100.20
+  cpod d-server  d-node lxc-server  10.2.0.10
+  cpod d-client  d-node lxc-client  10.2.0.20
+  cpod d-client2 d-node lxc-client2 10.2.0.21
+  start_bg d-server server python3 "$PCAPS_DIR/httpd.py" --profile echo --port 80 --port 81
+  wait_tcp d-client 10.2.0.10 81
+  wait_tcp d-outside 10.2.0.10 80
+  local p
+  for p in d-server d-client d-client2; do nsx "$p" ping -n -c 1 -W 1 10.2.0.1 >/dev/null; done
+  nsx d-outside ping -n -c 1 -W 1 192.168.40.11 >/dev/null
+  settle 1
+
+  capture_start d-node deny-over-allow.pcap -i any -y LINUX_SLL2 inbound
+  p=$LAST_PID
+  local curl=(curl -sS --max-time 3 -o /dev/null -w '%{http_code}\n')
+  log "deny-over-allow: client -> server :81, :80, ping"
+  nsx d-client "${curl[@]}" http://10.2.0.10:81/
+  nsx d-client "${curl[@]}" http://10.2.0.10:80/
+  nsx d-client ping -n -c 2 -i 0.2 10.2.0.10 >/dev/null
+  log "deny-over-allow: client2 -> server :81, ping"
+  nsx d-client2 "${curl[@]}" http://10.2.0.10:81/
+  nsx d-client2 ping -n -c 2 -i 0.2 10.2.0.10 >/dev/null
+  log "deny-over-allow: outside 198.51.100.20 -> server :81, :80"
+  nsx d-outside "${curl[@]}" http://10.2.0.10:81/
+  nsx d-outside "${curl[@]}" http://10.2.0.10:80/
+  capture_stop "$p"
+  publish deny-over-allow.pcap
 }
 
 # --------------------------------------------------------------------------------------------
