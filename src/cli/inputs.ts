@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import { compileMaps } from '../agent/agent.js';
 import type { AgentOptions, PolicyEnforcementMode } from '../agent/options.js';
-import { UsageError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { InputError, UsageError } from '../errors.js';
 import { loadClusterObjects } from '../k8s/load.js';
-import type { MapsDocument } from '../maps/document.js';
+import { MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
 import { parsePolicy } from '../policy/parse.js';
 
 export interface CompileFlags {
@@ -67,4 +68,50 @@ export function compileFromFlags(flags: CompileFlags): MapsDocument {
   const objects = loadClusterObjects([...clusterPaths, ...policyPaths]);
   const policies = objects.policies.map(parsePolicy);
   return compileMaps(objects, policies, agentOptionsFrom(flags));
+}
+
+/** line:col of a character offset, for JSON.parse errors ("... in JSON at position N"). */
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return { line, col: offset - last };
+}
+
+/** Reads a `hubcap maps dump` document for `replay --maps`; one clear line on anything wrong. */
+export function loadMapsDocument(file: string): MapsDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(undefined, `${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    const at = /position (\d+)/.exec(message);
+    const pos = at ? lineCol(text, Number(at[1])) : { line: 1, col: 1 };
+    throw new InputError({ file, ...pos }, `not a maps document: invalid JSON (${message.replace(/ in JSON at position \d+.*$/, '')})`);
+  }
+  const d = doc as Partial<MapsDocument> | null;
+  if (typeof d !== 'object' || d === null || d.generator !== 'hubcap') {
+    throw new InputError({ file, line: 1, col: 1 }, 'not a maps document (write one with `hubcap maps ... dump`)');
+  }
+  if (d.version !== MAPS_DOCUMENT_VERSION) {
+    throw new InputError({ file, line: 1, col: 1 }, `maps document version ${String(d.version)} is not supported (this hubcap reads version ${MAPS_DOCUMENT_VERSION})`);
+  }
+  for (const key of ['nodes', 'identities', 'endpoints', 'policyMaps', 'rules', 'services', 'l7', 'fqdnSelectors', 'notes'] as const) {
+    if (!Array.isArray(d[key])) throw new InputError({ file, line: 1, col: 1 }, `maps document: "${key}" must be a list`);
+  }
+  if (typeof d.ipcache !== 'object' || d.ipcache === null || !Array.isArray(d.ipcache.shared) || !Array.isArray(d.ipcache.views)) {
+    throw new InputError({ file, line: 1, col: 1 }, 'maps document: "ipcache" must have "shared" and "views" lists');
+  }
+  return d as MapsDocument;
 }
