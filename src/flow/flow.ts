@@ -729,7 +729,8 @@ export function buildFlow(ev: FlowEvent, ctx: FlowContext): HubbleFlow {
   const type = hubbleEventType(ev);
   const l7 = ev.kind === EventKind.L7;
   const sock = type === MessageType.TRACE_SOCK;
-  const dropped = ev.verdict === Verdict.DROPPED;
+  // An L7 denial carries no drop reason (the seven parser sets none).
+  const dropped = ev.verdict === Verdict.DROPPED && !l7;
 
   // Fields are set in flow.proto declaration order: protojson prints them in that order.
   const out = { time: formatTimeRfc3339(ev.tsSec, ev.tsNsec) } as HubbleFlow;
