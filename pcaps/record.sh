@@ -18,7 +18,7 @@
 # start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
 set -euo pipefail
 
-SCENARIOS=(foundation starwars netpol-recipes deny-over-allow)
+SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity)
 
 PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
@@ -740,6 +740,165 @@ scenario_deny_over_allow() {
   nsx d-outside "${curl[@]}" http://10.2.0.10:80/
   capture_stop "$p"
   publish deny-over-allow.pcap
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "connectivity": the pods and requests of `cilium connectivity test` (cilium-cli,
+# connectivity/check/deployment.go and connectivity/tests) on a two-node, dual-stack cluster named
+# like a kind cluster (examples/connectivity/cluster), with the test's outside world on TEST-NET
+# addresses (the test's --external-* flags):
+#
+#   kind-worker  (c-w1) eth0 172.18.0.2, fc00:f853:ccd:e793::2; cilium_host 10.244.1.1, fd00:10:244:1::1
+#     cilium-test/client           10.244.1.10  fd00:10:244:1::10  kind=client
+#     cilium-test/client2          10.244.1.11  fd00:10:244:1::11  kind=client, other=client
+#     cilium-test/echo-same-node   10.244.1.20  fd00:10:244:1::20  kind=echo, HTTP 8080
+#     kube-system/coredns          10.244.1.53  (kube-dns 10.96.0.10)
+#   kind-worker2 (c-w2) eth0 172.18.0.3, fc00:f853:ccd:e793::3; cilium_host 10.244.2.1, fd00:10:244:2::1
+#     cilium-test/echo-other-node  10.244.2.20  fd00:10:244:2::20  kind=echo, HTTP 8080
+#   world: --external-ip 203.0.113.10 (also www.example.com, the --external-target),
+#          --external-other-ip 203.0.113.20, --external-ipv6 2001:db8:ff::10,
+#          --external-other-ipv6 2001:db8:ff::20; HTTP 80 and HTTPS 443 on all of them
+#
+# Nodes and world share one L2 segment (namespace c-lan); nodes route each other's pod CIDRs
+# natively. Each group of test actions, run with the test's own commands (curl --silent --fail
+# --show-error --connect-timeout 2 --max-time 10 -4|-6 ..., ping -c 1 -W 2), is one capture,
+# taken on kind-worker with tcpdump -i any and the filter "inbound or src host <kind-worker>": every
+# packet once (as kind-worker receives it from a pod or from eth0, or as it sends it from itself).
+scenario_connectivity() {
+  lan_create c-lan
+  cnode c-w1 10.244.1.1 fd00:10:244:1::1
+  cnode c-w2 10.244.2.1 fd00:10:244:2::1
+  ns_create world
+  lan_port c-lan p-w1 c-w1 eth0 02:42:ac:12:00:02
+  lan_port c-lan p-w2 c-w2 eth0 02:42:ac:12:00:03
+  lan_port c-lan p-world world eth0 02:42:ac:12:00:64
+  host_addrs c-w1 eth0 172.18.0.2/16 fc00:f853:ccd:e793::2/64
+  host_addrs c-w2 eth0 172.18.0.3/16 fc00:f853:ccd:e793::3/64
+  host_addrs world eth0 172.18.0.100/16 fc00:f853:ccd:e793::100/64 203.0.113.10/32 203.0.113.20/32 \
+    2001:db8:ff::10/128 2001:db8:ff::20/128
+  ip -n "${PREFIX}c-w1" route add 10.244.2.0/24 via 172.18.0.3
+  ip -n "${PREFIX}c-w1" -6 route add fd00:10:244:2::/64 via fc00:f853:ccd:e793::3
+  ip -n "${PREFIX}c-w1" route add 203.0.113.0/24 via 172.18.0.100
+  ip -n "${PREFIX}c-w1" -6 route add 2001:db8:ff::/96 via fc00:f853:ccd:e793::100
+  ip -n "${PREFIX}c-w2" route add 10.244.1.0/24 via 172.18.0.2
+  ip -n "${PREFIX}c-w2" -6 route add fd00:10:244:1::/64 via fc00:f853:ccd:e793::2
+  ip -n "${PREFIX}world" route add 10.244.1.0/24 via 172.18.0.2
+  ip -n "${PREFIX}world" -6 route add fd00:10:244:1::/64 via fc00:f853:ccd:e793::2
+
+  cpod c-client    c-w1 lxc-client    10.244.1.10 fd00:10:244:1::10
+  cpod c-client2   c-w1 lxc-client2   10.244.1.11 fd00:10:244:1::11
+  cpod c-echo-same c-w1 lxc-echo-same 10.244.1.20 fd00:10:244:1::20
+  cpod c-coredns   c-w1 lxc-coredns   10.244.1.53 fd00:10:244:1::53
+  cpod c-echo-other c-w2 lxc-echo-oth 10.244.2.20 fd00:10:244:2::20
+
+  printf '203.0.113.10 www.example.com\n10.96.0.10 kube-dns.kube-system.svc.cluster.local\n' \
+    >"$WORK/conn-hosts"
+  coredns c-coredns 10.244.1.53 "$WORK/conn-hosts" cluster.local example.com
+  local c
+  for c in c-client c-client2; do
+    cluster_dns "$c" cilium-test.svc.cluster.local svc.cluster.local cluster.local
+    socklb "$c" "udp 10.96.0.10:53 10.244.1.53:53" "tcp 10.96.0.10:53 10.244.1.53:53"
+  done
+  self_signed www.example.com
+  start_bg c-echo-same echo-same python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8080
+  start_bg c-echo-other echo-other python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8080
+  start_bg world world python3 "$PCAPS_DIR/httpd.py" --profile echo --port 80 --tls-port 443 \
+    --cert "$WORK/www.example.com.pem"
+  wait_udp53 c-client 10.244.1.53
+  wait_tcp c-client 10.244.1.20 8080
+  wait_tcp c-client 10.244.2.20 8080
+  wait_tcp c-client 203.0.113.10 443
+  wait_tcp c-client 2001:db8:ff::20 80
+  # Neighbour caches warm (ARP and ND are not what the tests look at).
+  for c in c-client c-client2 c-echo-same c-coredns; do
+    nsx "$c" ping -n -c 1 -W 1 10.244.1.1 >/dev/null
+    nsx "$c" ping -n -6 -c 1 -W 1 fd00:10:244:1::1 >/dev/null
+  done
+  nsx c-echo-other ping -n -c 1 -W 1 10.244.2.1 >/dev/null
+  nsx c-echo-other ping -n -6 -c 1 -W 1 fd00:10:244:2::1 >/dev/null
+  nsx c-w1 ping -n -c 1 -W 1 172.18.0.3 >/dev/null
+  nsx c-w1 ping -n -6 -c 1 -W 1 fc00:f853:ccd:e793::3 >/dev/null
+  nsx c-w1 ping -n -c 1 -W 1 172.18.0.100 >/dev/null
+  nsx c-w1 ping -n -6 -c 1 -W 1 fc00:f853:ccd:e793::100 >/dev/null
+  settle 1
+
+  local curl=(curl --silent --fail --show-error --connect-timeout 2 --max-time 10
+    -w '%{local_ip}:%{local_port} -> %{remote_ip}:%{remote_port} = %{response_code}\n'
+    --output /dev/null)
+  local clients=(c-client c-client2)
+  conn_start() {
+    capture_start c-w1 "$1" -i any -y LINUX_SLL2 \
+      inbound or src host 172.18.0.2 or src host fc00:f853:ccd:e793::2
+  }
+  # tests.PodToPod(): every client to every echo pod, IPv4 then IPv6 (curl http://ADDR:8080).
+  pod_to_pod() {
+    local c e
+    for c in "${clients[@]}"; do
+      for e in 10.244.1.20,fd00:10:244:1::20 10.244.2.20,fd00:10:244:2::20; do
+        nsx "$c" "${curl[@]}" -4 "http://${e%,*}:8080"
+        nsx "$c" "${curl[@]}" -6 "http://[${e#*,}]:8080"
+      done
+    done
+  }
+  # tests.ClientToClient(): ping between the client pods, both ways, IPv4 then IPv6.
+  client_to_client() {
+    nsx c-client ping -c 1 -W 2 10.244.1.11 >/dev/null
+    nsx c-client ping -c 1 -6 -W 2 fd00:10:244:1::11 >/dev/null
+    nsx c-client2 ping -c 1 -W 2 10.244.1.10 >/dev/null
+    nsx c-client2 ping -c 1 -6 -W 2 fd00:10:244:1::10 >/dev/null
+  }
+  # tests.PodToWorld(): http, https and https /index.html to the external target (IPv4; the
+  # target is not IPv6-capable by default), name resolved through kube-dns.
+  pod_to_world() {
+    local c
+    for c in "${clients[@]}"; do
+      nsx "$c" "${curl[@]}" -4 -H 'Host: www.example.com' http://www.example.com.:80
+      nsx "$c" "${curl[@]}" --insecure -4 -H 'Host: www.example.com' https://www.example.com.:443
+      nsx "$c" "${curl[@]}" --insecure -4 -H 'Host: www.example.com' \
+        https://www.example.com.:443/index.html
+    done
+  }
+  # tests.PodToCIDR(): https to the external IP and the other external IP, IPv4 and IPv6
+  # (--external-target-ipv6-capable).
+  pod_to_cidr() {
+    local ip c
+    for ip in 203.0.113.10 203.0.113.20 '[2001:db8:ff::10]' '[2001:db8:ff::20]'; do
+      for c in "${clients[@]}"; do
+        if [[ "$ip" == \[* ]]; then
+          nsx "$c" "${curl[@]}" --insecure -6 "https://$ip:443"
+        else
+          nsx "$c" "${curl[@]}" --insecure -4 "https://$ip:443"
+        fi
+      done
+    done
+  }
+  # tests.PodToHost(): ping every InternalIP of every node from every client.
+  pod_to_host() {
+    local c
+    for c in "${clients[@]}"; do
+      nsx "$c" ping -c 1 -W 2 172.18.0.2 >/dev/null
+      nsx "$c" ping -c 1 -6 -W 2 fc00:f853:ccd:e793::2 >/dev/null
+      nsx "$c" ping -c 1 -W 2 172.18.0.3 >/dev/null
+      nsx "$c" ping -c 1 -6 -W 2 fc00:f853:ccd:e793::3 >/dev/null
+    done
+  }
+  local p groups=(
+    "connectivity-pod-to-pod.pcap:pod_to_pod"
+    "connectivity-pod-to-pod-client-to-client.pcap:pod_to_pod client_to_client"
+    "connectivity-client-to-client.pcap:client_to_client"
+    "connectivity-pod-to-world.pcap:pod_to_world"
+    "connectivity-pod-to-cidr.pcap:pod_to_cidr"
+    "connectivity-pod-to-host.pcap:pod_to_host"
+    "connectivity-pod-to-pod-pod-to-cidr.pcap:pod_to_pod pod_to_cidr"
+  ) g f names=()
+  for g in "${groups[@]}"; do
+    log "connectivity: ${g#*:} -> ${g%%:*}"
+    conn_start "${g%%:*}"; p=$LAST_PID
+    for f in ${g#*:}; do "$f"; done
+    capture_stop "$p"
+    names+=("${g%%:*}")
+  done
+  publish "${names[@]}"
 }
 
 # --------------------------------------------------------------------------------------------
