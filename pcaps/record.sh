@@ -18,7 +18,7 @@
 # start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
 set -euo pipefail
 
-SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity)
+SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity edge)
 
 PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
@@ -899,6 +899,85 @@ scenario_connectivity() {
     names+=("${g%%:*}")
   done
   publish "${names[@]}"
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "edge": datapath edge cases on two Cilium-style nodes (examples/edge/cluster).
+#
+#   edge-a (e-a): eth0 192.168.50.11/24; cilium_host 10.3.1.1, fd00:10:3:1::1; pods 10.3.1.0/24
+#     edge/server   10.3.1.10 fd00:10:3:1::10  HTTP 80, a UDP sink on 9000
+#     edge/client   10.3.1.20 fd00:10:3:1::20
+#     edge/intruder 10.3.1.30 fd00:10:3:1::30
+#   edge-b (e-b): eth0 192.168.50.12/24; cilium_host 10.3.2.1 (no pods); a direct link to edge-a
+#
+# edge.pcap: the node edge-a reaching its own pod (from cilium_host's address, as its routes
+# choose, and from its InternalIP), the other node reaching it, 3000-byte UDP datagrams and a
+# 3000-byte ping across the 1500-byte MTU (IPv4 fragments), IPv6 requests from client and
+# intruder. Captured on edge-a with tcpdump -i any and the filter "inbound or src host <edge-a>":
+# every packet once. edge-frag-first-lost.pcap: client's fragmented datagrams recorded the same
+# way, then every first fragment cut away (editcap), so the later fragments arrive without it.
+scenario_edge() {
+  cnode e-a 10.3.1.1 fd00:10:3:1::1
+  cnode e-b 10.3.2.1 fd00:10:3:2::1
+  link_pair e-a eth0 02:00:c0:a8:32:0b e-b eth0 02:00:c0:a8:32:0c
+  nsx e-a sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  nsx e-b sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  ip -n "${PREFIX}e-a" addr add 192.168.50.11/24 dev eth0
+  ip -n "${PREFIX}e-b" addr add 192.168.50.12/24 dev eth0
+  ip -n "${PREFIX}e-b" route add 10.3.1.0/24 via 192.168.50.11
+  ip -n "${PREFIX}e-a" route add 10.3.2.0/24 via 192.168.50.12
+  cpod e-server   e-a lxc-server   10.3.1.10 fd00:10:3:1::10
+  cpod e-client   e-a lxc-client   10.3.1.20 fd00:10:3:1::20
+  cpod e-intruder e-a lxc-intruder 10.3.1.30 fd00:10:3:1::30
+  start_bg e-server server python3 "$PCAPS_DIR/httpd.py" --profile echo --port 80
+  start_bg e-server udpsink socat -u UDP-RECV:9000 OPEN:/dev/null
+  wait_tcp e-client 10.3.1.10 80
+  wait_tcp e-b 10.3.1.10 80
+  local p
+  for p in e-server e-client e-intruder; do
+    nsx "$p" ping -n -c 1 -W 1 10.3.1.1 >/dev/null
+    nsx "$p" ping -n -6 -c 1 -W 1 fd00:10:3:1::1 >/dev/null
+  done
+  nsx e-a ping -n -c 1 -W 1 192.168.50.12 >/dev/null
+  nsx e-a ping -n -c 1 -W 1 10.3.1.10 >/dev/null
+  nsx e-a ping -n -6 -c 1 -W 1 fd00:10:3:1::10 >/dev/null
+  settle 1
+
+  local curl=(curl -sS --max-time 3 -o /dev/null -w '%{http_code} %{local_ip} -> %{remote_ip}\n')
+  local udp='import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"x" * 3000, ("10.3.1.10", 9000))'
+  local filter=(inbound or src host 10.3.1.1 or src host 192.168.50.11 or src host fd00:10:3:1::1)
+  capture_start e-a edge.pcap -i any -y LINUX_SLL2 "${filter[@]}"
+  p=$LAST_PID
+  log "edge: the node reaches its own pod (cilium_host address, then InternalIP)"
+  nsx e-a "${curl[@]}" http://10.3.1.10/
+  nsx e-a "${curl[@]}" --interface 192.168.50.11 http://10.3.1.10/
+  log "edge: the other node reaches the pod"
+  nsx e-b "${curl[@]}" http://10.3.1.10/
+  log "edge: 3000-byte UDP datagrams (fragmented) from client and intruder, a 3000-byte ping"
+  nsx e-client python3 -c "$udp"
+  nsx e-intruder python3 -c "$udp"
+  nsx e-client ping -n -c 1 -s 3000 -W 2 10.3.1.10 >/dev/null
+  log "edge: IPv6 from client and intruder"
+  nsx e-client "${curl[@]}" 'http://[fd00:10:3:1::10]/'
+  nsx e-intruder "${curl[@]}" 'http://[fd00:10:3:1::10]/'
+  capture_stop "$p"
+
+  capture_start e-a edge-frag-full.pcap -i any -y LINUX_SLL2 "${filter[@]}"
+  p=$LAST_PID
+  log "edge: two fragmented datagrams whose first fragments will be cut away"
+  nsx e-client python3 -c "$udp"
+  nsx e-client python3 -c "$udp"
+  capture_stop "$p"
+  # Every fragment with offset 0 and more-fragments set is a first fragment: delete those frames.
+  local firsts
+  firsts=$(tshark -r "$WORK/edge-frag-full.pcap" -o ip.defragment:FALSE \
+    -Y 'ip.frag_offset == 0 && ip.flags.mf == 1' -T fields -e frame.number | tr '\n' ' ')
+  [[ -n "$firsts" ]] || die "edge: no first fragments found"
+  # shellcheck disable=SC2086
+  editcap "$WORK/edge-frag-full.pcap" "$WORK/edge-frag-first-lost.pcap" $firsts
+  publish edge.pcap edge-frag-first-lost.pcap
 }
 
 # --------------------------------------------------------------------------------------------
