@@ -221,6 +221,7 @@ class TopDropped {
     for (let s = 0; s < this.size; s++) {
       const family = this.family[s]!;
       out.push({
+        slot: s,
         connection: this.key[s]!,
         packets: this.count[s]!,
         error: this.error[s]!,
@@ -235,11 +236,13 @@ class TopDropped {
         dst: family === 0 ? '' : formatAddress(this.words.subarray(s * 8 + 4, s * 8 + 8), family),
       });
     }
-    return out.sort((a, b) => b.packets - a.packets || a.connection - b.connection);
+    // Ties keep the order connections were first dropped in (slots fill in that order).
+    return out.sort((a, b) => b.packets - a.packets || a.slot - b.slot);
   }
 }
 
 interface DroppedEntry {
+  slot: number;
   connection: number;
   packets: number;
   error: number;
@@ -302,7 +305,7 @@ export interface SummaryJson {
   };
 }
 
-const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP' };
 
 function verdictCounts(values: Float64Array): VerdictCounts {
   const out: VerdictCounts = {};
@@ -620,7 +623,7 @@ export class FlowSummary {
     const section = (title: string, rows: string[][]): void => {
       if (out.length > 0) out.push('');
       out.push(title);
-      out.push(...tabwriterLines(rows));
+      for (const l of tabwriterLines(rows)) out.push(l.trimEnd());
     };
 
     const verdictRows: string[][] = [['VERDICT', 'PACKETS', 'CONNECTIONS']];
