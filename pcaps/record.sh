@@ -18,7 +18,7 @@
 # start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
 set -euo pipefail
 
-SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity edge)
+SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity edge seed-talk)
 
 PCAPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX="${HUBCAP_NS_PREFIX:-hc-}"
@@ -978,6 +978,133 @@ s.sendto(b"x" * 3000, ("10.3.1.10", 9000))'
   # shellcheck disable=SC2086
   editcap "$WORK/edge-frag-full.pcap" "$WORK/edge-frag-first-lost.pcap" $firsts
   publish edge.pcap edge-frag-first-lost.pcap
+}
+
+# --------------------------------------------------------------------------------------------
+# Scenario "seed-talk": traffic on the cluster of examples/seed-talk (Philip Schmid's talk "Turn
+# Your Kubernetes Cluster Into a Castle Using Advanced Cilium Network Policies"): four nodes on
+# one L2 segment with Cilium's VXLAN overlay between them, the jumphost of the talk's host policy
+# and another machine next to it.
+#
+#   node      netns     eth0            cilium_host  pods recorded here
+#   cp-1      cp-1      192.168.10.11   10.0.0.1     kube-apiserver (hostNetwork): HTTPS 6443
+#   infra-1   infra-1   192.168.10.12   10.0.1.1     ingress-nginx controller 10.0.1.10, prometheus-0 10.0.1.20
+#   worker-1  worker-1  192.168.10.13   10.0.2.1     web 10.0.2.50 (HTTP 8080); the node: SSH 22, kubelet HTTPS 10250
+#   worker-2  worker-2  192.168.10.14   10.0.3.1     coredns 10.0.3.21, api 10.0.3.51 (metrics 9100), other-ns/client 10.0.3.60 (HTTP 8080)
+#   jumphost  st-jump   10.1.101.110    (the talk's SSH jumphost)
+#   outsider  st-out    10.1.101.120    (another machine in the jumphost's network)
+#
+# Overlay: every node has cilium_vxlan (Linux vxlan, external/collect-metadata mode, UDP 8472) and
+# routes each remote pod CIDR into it with a lightweight-tunnel encap to the remote InternalIP (as
+# Cilium's tunnel map does); VNI 0 (the recording does not put security identities into the VNI).
+# Pod traffic to node addresses is routed natively. Capture: every frame once, as the switch
+# receives it (tcpdump -i any inbound in the switch namespace st-lan, Linux cooked v2): so every
+# connection below crosses nodes.
+scenario_seed_talk() {
+  local n
+  lan_create st-lan
+  declare -A nip=([cp-1]=192.168.10.11 [infra-1]=192.168.10.12 [worker-1]=192.168.10.13
+    [worker-2]=192.168.10.14)
+  declare -A rtr=([cp-1]=10.0.0.1 [infra-1]=10.0.1.1 [worker-1]=10.0.2.1 [worker-2]=10.0.3.1)
+  declare -A vmac=([cp-1]=02:c1:00:00:00:0b [infra-1]=02:c1:00:00:00:0c [worker-1]=02:c1:00:00:00:0d
+    [worker-2]=02:c1:00:00:00:0e)
+  for n in cp-1 infra-1 worker-1 worker-2; do
+    cnode "$n" "${rtr[$n]}"
+    lan_port st-lan "p-$n" "$n" eth0 "02:00:c0:a8:0a:${nip[$n]##*.}"
+    nsx "$n" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+    ip -n "$PREFIX$n" addr add "${nip[$n]}/24" dev eth0
+    ip -n "$PREFIX$n" route add 10.1.101.0/24 dev eth0
+    ip -n "$PREFIX$n" link add cilium_vxlan address "${vmac[$n]}" type vxlan external dstport 8472
+    nsx "$n" sysctl -qw net.ipv6.conf.cilium_vxlan.disable_ipv6=1
+    ip -n "$PREFIX$n" link set cilium_vxlan up
+  done
+  local m
+  for n in cp-1 infra-1 worker-1 worker-2; do
+    for m in cp-1 infra-1 worker-1 worker-2; do
+      [[ "$n" != "$m" ]] || continue
+      ip -n "$PREFIX$n" route add "${rtr[$m]%.1}.0/24" via "${rtr[$m]}" dev cilium_vxlan onlink \
+        src "${rtr[$n]}" encap ip id 0 src "${nip[$n]}" dst "${nip[$m]}"
+      ip -n "$PREFIX$n" neigh add "${rtr[$m]}" lladdr "${vmac[$m]}" dev cilium_vxlan nud permanent
+    done
+  done
+  for n in st-jump:10.1.101.110:6e st-out:10.1.101.120:78; do
+    IFS=: read -r m a mac <<<"$n"
+    ns_create "$m"
+    lan_port st-lan "p-$m" "$m" eth0 "02:00:0a:01:65:$mac"
+    nsx "$m" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+    ip -n "$PREFIX$m" addr add "$a/24" dev eth0
+    ip -n "$PREFIX$m" route add 192.168.10.0/24 dev eth0
+  done
+
+  cpod st-nginx      infra-1  lxc-nginx  10.0.1.10
+  cpod st-prometheus infra-1  lxc-prom   10.0.1.20
+  cpod st-web        worker-1 lxc-web    10.0.2.50
+  cpod st-coredns    worker-2 lxc-coredns 10.0.3.21
+  cpod st-api        worker-2 lxc-api    10.0.3.51
+  cpod st-client     worker-2 lxc-client 10.0.3.60
+
+  self_signed kube-apiserver
+  self_signed kubelet
+  printf '#!/bin/sh\nprintf "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n"\nhead -n 1 >/dev/null\n' \
+    >"$WORK/sshd-banner.sh"
+  start_bg worker-1 sshd socat TCP-LISTEN:22,reuseaddr,fork EXEC:"sh $WORK/sshd-banner.sh"
+  start_bg worker-1 kubelet python3 "$PCAPS_DIR/httpd.py" --profile echo --tls-port 10250 \
+    --cert "$WORK/kubelet.pem"
+  start_bg cp-1 kube-apiserver python3 "$PCAPS_DIR/httpd.py" --profile echo --tls-port 6443 \
+    --cert "$WORK/kube-apiserver.pem"
+  start_bg st-web web python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8080
+  start_bg st-api api python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8080 --port 9100
+  start_bg st-client client python3 "$PCAPS_DIR/httpd.py" --profile echo --port 8080
+  printf '10.96.200.20 web.my-namespace-xy.svc.cluster.local\n10.96.0.10 kube-dns.kube-system.svc.cluster.local\n' \
+    >"$WORK/seed-hosts"
+  coredns st-coredns 10.0.3.21 "$WORK/seed-hosts" cluster.local
+  for n in st-web st-client; do
+    socklb "$n" "udp 10.96.0.10:53 10.0.3.21:53" "tcp 10.96.0.10:53 10.0.3.21:53" \
+      "tcp 10.96.200.20:80 10.0.2.50:8080"
+  done
+  wait_tcp st-jump 192.168.10.13 22
+  wait_tcp cp-1 192.168.10.13 10250
+  wait_tcp st-nginx 192.168.10.11 6443
+  wait_tcp st-nginx 10.0.2.50 8080
+  wait_tcp st-prometheus 10.0.3.51 9100
+  wait_tcp st-nginx 10.0.3.60 8080
+  wait_udp53 st-web 10.96.0.10
+  for n in st-nginx:10.0.1.1 st-prometheus:10.0.1.1 st-web:10.0.2.1 st-coredns:10.0.3.1 \
+    st-api:10.0.3.1 st-client:10.0.3.1; do
+    nsx "${n%%:*}" ping -n -c 1 -W 1 "${n#*:}" >/dev/null
+  done
+  for n in cp-1 infra-1 worker-2 st-jump st-out; do
+    nsx "$n" ping -n -c 1 -W 1 192.168.10.13 >/dev/null
+  done
+  nsx infra-1 ping -n -c 1 -W 1 192.168.10.11 >/dev/null
+  nsx infra-1 ping -n -c 1 -W 1 192.168.10.14 >/dev/null
+  settle 1
+
+  capture_start st-lan seed-talk.pcap -i any -y LINUX_SLL2 inbound
+  local p=$LAST_PID
+  local curl=(curl -sS --max-time 3 -o /dev/null -w '%{http_code} %{local_ip} -> %{remote_ip}:%{remote_port}\n')
+  local ssh=(nc -N -w 3 192.168.10.13 22)
+  log "seed-talk: SSH to worker-1 from the jumphost, then from another machine"
+  printf 'SSH-2.0-OpenSSH_9.6\r\n' | nsx st-jump "${ssh[@]}"
+  printf 'SSH-2.0-OpenSSH_9.6\r\n' | nsx st-out "${ssh[@]}"
+  log "seed-talk: ping worker-1 from the jumphost"
+  nsx st-jump ping -n -c 2 -i 0.2 192.168.10.13 >/dev/null
+  log "seed-talk: kubelet on worker-1 from the kube-apiserver node, then from a pod"
+  nsx cp-1 "${curl[@]}" -k https://192.168.10.13:10250/containerLogs/my-namespace-xy/web-6b7f9c8d4-r2k9m/web
+  nsx st-client "${curl[@]}" -k https://192.168.10.13:10250/pods
+  log "seed-talk: ingress-nginx controller to the Kubernetes API on cp-1"
+  nsx st-nginx "${curl[@]}" -k https://192.168.10.11:6443/version
+  log "seed-talk: ingress-nginx controller to web (exposed) and to other-ns/client"
+  nsx st-nginx "${curl[@]}" http://10.0.2.50:8080/
+  nsx st-nginx "${curl[@]}" http://10.0.3.60:8080/
+  log "seed-talk: Prometheus scrapes api's metrics port"
+  nsx st-prometheus "${curl[@]}" http://10.0.3.51:9100/metrics
+  log "seed-talk: other-ns/client to web through its Service"
+  nsx st-client "${curl[@]}" http://10.96.200.20/
+  log "seed-talk: web asks CoreDNS"
+  nsx st-web dig +time=2 +tries=1 +nocookie @10.96.0.10 web.my-namespace-xy.svc.cluster.local A +short
+  capture_stop "$p"
+  publish seed-talk.pcap
 }
 
 # --------------------------------------------------------------------------------------------
