@@ -423,10 +423,15 @@ function tableIndex(family: number, proto: number): number {
 const LRU_OPTS = {};
 
 interface CtTable {
-  readonly lru: LRUCache<number, CtEntry>;
+  lru: LRUCache<number, CtEntry>;
+  /** Keys the current LRUCache holds before it would evict by itself (grows up to max). */
+  lruMax: number;
   readonly max: number;
   count: number;
 }
+
+/** First LRUCache size of a table; it doubles as keys are added, up to the table's max. */
+const LRU_INITIAL = 1024;
 
 export class Conntrack {
   readonly tcpMax: number;
@@ -823,9 +828,11 @@ export class Conntrack {
     let tab = this.tables[ti];
     if (!tab) {
       const max = ti === TCP4 || ti === TCP6 ? this.tcpMax : this.anyMax;
-      // `max` sizes the LRU's arrays; makeRoom keeps the entry count (not the key count) at
-      // most max, so the cache never evicts on its own.
-      tab = { lru: new LRUCache<number, CtEntry>({ max }), max, count: 0 };
+      // LRUCache allocates arrays of `max` up front (~250 ms for 524,288), so a table starts
+      // small and grows (`link`). makeRoom keeps the entry count (not the key count) at most
+      // max, and link grows the cache before it is full, so it never evicts on its own.
+      const lruMax = Math.min(max, LRU_INITIAL);
+      tab = { lru: new LRUCache<number, CtEntry>({ max: lruMax }), lruMax, max, count: 0 };
       this.tables[ti] = tab;
     }
     return tab;
@@ -848,6 +855,7 @@ export class Conntrack {
 
   private link(tab: CtTable, ti: number, key: number, e: CtEntry, nowSec: number): void {
     const head = tab.lru.peek(key, LRU_OPTS);
+    if (head === undefined && tab.lru.size >= tab.lruMax) grow(tab);
     e.next = head ?? null;
     e.key = key;
     e.table = ti;
@@ -947,6 +955,16 @@ export class Conntrack {
     if (this.keyMask !== 0) return (h2 & this.keyMask) >>> 0;
     return (h1 >>> 12) * 4294967296 + (h2 >>> 0);
   }
+}
+
+/** Moves a table into an LRUCache twice as large (up to its max), keeping the recency order. */
+function grow(tab: CtTable): void {
+  const lruMax = Math.min(tab.max, tab.lruMax * 2);
+  const lru = new LRUCache<number, CtEntry>({ max: lruMax });
+  // rentries: least recently used first, so re-setting in this order keeps the order.
+  for (const [k, v] of tab.lru.rentries() as Generator<[number, CtEntry]>) lru.set(k, v, LRU_OPTS);
+  tab.lru = lru;
+  tab.lruMax = lruMax;
 }
 
 // --- timers (conntrack.h)
