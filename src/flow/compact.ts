@@ -14,9 +14,11 @@
  * Deliberate difference: `StampMicro` and `StampNano` are offered besides Hubble's names, for
  * captures whose timestamps are finer than a millisecond.
  */
+import type { Command } from 'commander';
 import type { FlowEvent } from '../datapath/events.js';
 import { formatAddress, formatTimeRfc3339 } from '../decode/format.js';
 import { IpProto } from '../decode/packet.js';
+import { UsageError } from '../errors.js';
 import { RESERVED_IDENTITY_NAMES } from '../identity/reserved.js';
 import type { FlowContext, HubbleEndpoint } from './context.js';
 import { flowSummary, flowTypeText, hubbleEventType, isReplyOf, joinHostPort, MessageType, policyProvenance, verdictText } from './flow.js';
@@ -260,4 +262,36 @@ export function tabwriterLines(rows: readonly (readonly string[])[]): string[] {
     for (let i = 0; i < row.length - 1; i++) line += row[i]!.padEnd(Math.max(2, widths[i]! + 3));
     return line + (row[row.length - 1] ?? '');
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command-line options of the text printers
+
+/** The option values commander collects for the printer flags. */
+export interface TextPrinterFlags {
+  timeFormat?: string;
+  printNodeName?: boolean;
+  printPolicyNames?: boolean;
+  ipTranslation?: boolean;
+}
+
+/** Adds `hubble observe`'s printer flags: --time-format, --print-node-name, --print-policy-names, --no-ip-translation. */
+export function addTextPrinterOptions(cmd: Command): Command {
+  return cmd
+    .option('--time-format <format>', `time layout of compact and table output: ${TIME_FORMATS.join(', ')}`, 'StampMilli')
+    .option('--print-node-name', 'print the node that decided each flow')
+    .option('--print-policy-names', 'print the policies that allowed or denied policy verdicts')
+    .option('--no-ip-translation', 'print addresses instead of pod and service names');
+}
+
+/** Flags -> printer options; a one-line UsageError for an unknown time format. */
+export function textPrinterOptionsFrom(flags: TextPrinterFlags): TextPrinterOptions {
+  const format = flags.timeFormat ?? 'StampMilli';
+  if (!isTimeFormat(format)) throw new UsageError(`--time-format: unknown format "${format}" (use ${TIME_FORMATS.join(', ')})`);
+  return {
+    timeFormat: format,
+    printNodeName: flags.printNodeName === true,
+    printPolicyNames: flags.printPolicyNames === true,
+    ipTranslation: flags.ipTranslation !== false,
+  };
 }

@@ -806,7 +806,43 @@ export function buildFlowResponse(ev: FlowEvent, ctx: FlowContext): HubbleFlowRe
   return r;
 }
 
-/** One `-o json` line. */
+/**
+ * JSON text of frozen objects: the shared endpoint, policy, service and TCP flag pieces the
+ * context hands out. Labels make endpoints most of a line, and JSON.stringify would re-escape them
+ * for every flow; their text is made once instead.
+ */
+const frozenJson = new WeakMap<object, string>();
+
+/** JSON.stringify for flow objects (plain data, keys that need no escaping), reusing frozen pieces. */
+function toJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || typeof value !== 'object') return 'null';
+  if (Object.isFrozen(value)) {
+    let text = frozenJson.get(value);
+    if (text === undefined) {
+      text = JSON.stringify(value);
+      frozenJson.set(value, text);
+    }
+    return text;
+  }
+  if (Array.isArray(value)) {
+    let s = '[';
+    for (let i = 0; i < value.length; i++) s += (i === 0 ? '' : ',') + toJson(value[i]);
+    return `${s}]`;
+  }
+  let s = '{';
+  let first = true;
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    s += `${first ? '' : ','}"${key}":${toJson(v)}`;
+    first = false;
+  }
+  return `${s}}`;
+}
+
+/** One `-o json` line: the same text as JSON.stringify(buildFlowResponse(ev, ctx)). */
 export function formatFlowJson(ev: FlowEvent, ctx: FlowContext): string {
-  return JSON.stringify(buildFlowResponse(ev, ctx));
+  return toJson(buildFlowResponse(ev, ctx));
 }

@@ -95,6 +95,76 @@ class ConnectionMasks {
   }
 }
 
+/**
+ * Synthetic connection numbers for events without one, keyed by a 64-bit 5-tuple hash: open
+ * addressing over typed arrays (a Map keyed by a double would box the key on every lookup).
+ */
+class TupleIds {
+  private hashes = new Uint32Array(2 * 1024);
+  private ids = new Int32Array(1024);
+  private count = 0;
+  private next = -1;
+
+  /**
+   * The number of the event's 5-tuple, oriented client -> server: a new negative one the first
+   * time it is seen. The hash is computed here, in one function, so its 32-bit halves are never
+   * boxed into heap numbers by a call.
+   */
+  idOf(ev: FlowEvent): number {
+    const p = ev.packet;
+    const reply = ev.isReply;
+    const a = reply ? p.dst : p.src;
+    const b = reply ? p.src : p.dst;
+    const ap = reply ? p.dport : p.sport;
+    const bp = reply ? p.sport : p.dport;
+    let h1 = 0x811c9dc5 ^ p.ipProto;
+    let h2 = 0x9e3779b9 ^ p.ipVersion;
+    for (let k = 0; k < 4; k++) {
+      h1 = Math.imul(h1 ^ a[k]!, 0x01000193);
+      h1 = Math.imul(h1 ^ b[k]!, 0x01000193);
+      h2 = Math.imul(h2 ^ b[k]!, 0x01000193);
+      h2 = Math.imul(h2 ^ a[k]!, 0x01000193);
+    }
+    h1 = Math.imul(h1 ^ ((ap << 16) | bp), 0x01000193);
+    h2 = Math.imul(h2 ^ ((bp << 16) | ap), 0x01000193);
+    h1 ^= h1 >>> 15;
+    h2 ^= h2 >>> 13;
+    const mask = this.ids.length - 1;
+    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+    for (;;) {
+      const id = this.ids[i]!;
+      if (id === 0) break;
+      if (this.hashes[2 * i] === h1 >>> 0 && this.hashes[2 * i + 1] === h2 >>> 0) return id;
+      i = (i + 1) & mask;
+    }
+    if (this.count >= SYNTHETIC_LIMIT) return this.next--; // full: no more deduplication
+    const id = this.next--;
+    this.hashes[2 * i] = h1;
+    this.hashes[2 * i + 1] = h2;
+    this.ids[i] = id;
+    if (++this.count * 2 > this.ids.length) this.grow();
+    return id;
+  }
+
+  private grow(): void {
+    const oldHashes = this.hashes;
+    const oldIds = this.ids;
+    this.hashes = new Uint32Array(oldHashes.length * 2);
+    this.ids = new Int32Array(oldIds.length * 2);
+    const mask = this.ids.length - 1;
+    for (let j = 0; j < oldIds.length; j++) {
+      if (oldIds[j] === 0) continue;
+      const h1 = oldHashes[2 * j]! | 0;
+      const h2 = oldHashes[2 * j + 1]! | 0;
+      let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+      while (this.ids[i] !== 0) i = (i + 1) & mask;
+      this.hashes[2 * i] = h1;
+      this.hashes[2 * i + 1] = h2;
+      this.ids[i] = oldIds[j]!;
+    }
+  }
+}
+
 class PairStats {
   readonly connections = new Float64Array(8);
   readonly packets = new Float64Array(8);
@@ -313,11 +383,6 @@ function verdictCounts(values: Float64Array): VerdictCounts {
   return out;
 }
 
-function mix32(h: number, x: number): number {
-  h = Math.imul(h ^ x, 0x01000193);
-  return h ^ (h >>> 15);
-}
-
 // ---------------------------------------------------------------------------------------------
 
 export class FlowSummary {
@@ -335,8 +400,7 @@ export class FlowSummary {
   private translatedConnections = 0;
 
   private readonly masks = new ConnectionMasks();
-  private readonly synthetic = new Map<number, number>();
-  private nextSynthetic = -1;
+  private readonly synthetic = new TupleIds();
 
   /** Per rule slot (rule index + 1, 0 = no rule) x direction (ingress 0, egress 1) x outcome. */
   private readonly ruleConnections: Float64Array;
@@ -458,28 +522,8 @@ export class FlowSummary {
    */
   private connectionOf(ev: FlowEvent): number {
     if (ev.connection > 0) return ev.connection;
-    const p = ev.packet;
-    if (p === undefined) return 0;
-    const a = ev.isReply ? p.dst : p.src;
-    const b = ev.isReply ? p.src : p.dst;
-    const ap = ev.isReply ? p.dport : p.sport;
-    const bp = ev.isReply ? p.sport : p.dport;
-    let h1 = 0x811c9dc5 ^ p.ipProto;
-    let h2 = 0x9e3779b9 ^ p.ipVersion;
-    for (let i = 0; i < 4; i++) {
-      h1 = mix32(mix32(h1, a[i]!), b[i]!);
-      h2 = mix32(mix32(h2, b[i]!), a[i]!);
-    }
-    h1 = mix32(h1, (ap << 16) | bp);
-    h2 = mix32(h2, (bp << 16) | ap);
-    const key = (h1 >>> 0) * 0x100000 + (h2 & 0xfffff);
-    let id = this.synthetic.get(key);
-    if (id === undefined) {
-      if (this.synthetic.size >= SYNTHETIC_LIMIT) return this.nextSynthetic--;
-      id = this.nextSynthetic--;
-      this.synthetic.set(key, id);
-    }
-    return id;
+    if (ev.packet === undefined) return 0;
+    return this.synthetic.idOf(ev);
   }
 
   private pairStats(srcSide: number, dstSide: number): PairStats {

@@ -277,3 +277,24 @@ describe('representative lines', () => {
     );
   });
 });
+
+describe('printer flags', () => {
+  it('parse into printer options, Hubble defaults when absent', async () => {
+    const { Command } = await import('commander');
+    const { addTextPrinterOptions, textPrinterOptionsFrom } = await import('../../src/flow/compact.js');
+    const parse = (args: string[]) => {
+      const cmd = addTextPrinterOptions(new Command('replay').exitOverride());
+      cmd.action(() => undefined);
+      cmd.parse(args, { from: 'user' });
+      return textPrinterOptionsFrom(cmd.opts());
+    };
+    expect(parse([])).toEqual({ timeFormat: 'StampMilli', printNodeName: false, printPolicyNames: false, ipTranslation: true });
+    expect(parse(['--time-format', 'RFC3339Nano', '--print-node-name', '--print-policy-names', '--no-ip-translation'])).toEqual({
+      timeFormat: 'RFC3339Nano',
+      printNodeName: true,
+      printPolicyNames: true,
+      ipTranslation: false,
+    });
+    expect(() => parse(['--time-format', 'iso'])).toThrow(/^--time-format: unknown format "iso" \(use StampMilli, /);
+  });
+});

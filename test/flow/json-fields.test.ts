@@ -88,6 +88,12 @@ describe('export.rst events.log lines', () => {
   });
 });
 
+describe('serializer', () => {
+  it('formatFlowJson prints exactly JSON.stringify of the flow response', () => {
+    for (const ev of Object.values(all)) expect(formatFlowJson(ev, ctx)).toBe(JSON.stringify(buildFlowResponse(ev, ctx)));
+  });
+});
+
 describe('protojson field order', () => {
   it('prints Flow fields in the order of printer_test.go jsonpb', () => {
     // printer_test.go: {"flow":{"time","verdict","IP","l4","source","destination","Type","node_name","event_type","is_reply","Summary"}}

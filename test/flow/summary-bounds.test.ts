@@ -1,33 +1,14 @@
 /**
- * The summary's memory is bounded by connections, not packets (design.md §6 hot path): endpoint
- * pairs beyond `maxPairs` are summed in one row, and counting events that reuse known connections,
- * pairs and dropped-connection slots allocates nothing (no garbage collection over a million
- * events, while a control loop that allocates is detected), as the filter predicate does not.
+ * The summary's memory is bounded by connections, not packets: endpoint pairs beyond `maxPairs`
+ * are summed in one row; connection numbers beyond the dense array go to a map.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { EventKind, ObservationPoint, Verdict, type FlowEvent } from '../../src/datapath/events.js';
+import { EventKind, ObservationPoint, Verdict } from '../../src/datapath/events.js';
 import { FlowContext } from '../../src/flow/context.js';
-import { compileFlowFilter } from '../../src/flow/filter.js';
 import { FlowSummary } from '../../src/flow/summary.js';
 import { cases, event, packet, starWarsDoc } from './fixtures.js';
 
 const ctx = new FlowContext(starWarsDoc());
-
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let gcs = 0;
-    const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    run();
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(gcs);
-    }, 50);
-  });
-}
 
 describe('bounds', () => {
   it('endpoint pairs beyond maxPairs are summed in one row', () => {
@@ -63,46 +44,5 @@ describe('bounds', () => {
     ev.connection = 5;
     s.add(ev);
     expect(s.toJSON().connections).toEqual({ DROPPED: 2 });
-  });
-});
-
-describe('no allocation per event', () => {
-  const N = 1_000_000;
-  const all = Object.values(cases());
-  // A replay's steady state: every connection, pair and dropped slot already known.
-  const events: FlowEvent[] = all;
-
-  it('FlowSummary.add', async () => {
-    const s = new FlowSummary(ctx);
-    const n = events.length;
-    const loop = (count: number): void => {
-      for (let i = 0; i < count; i++) s.add(events[i % n]!);
-    };
-    loop(200_000);
-    const gcs = await countGcs(() => loop(N));
-    expect(s.toJSON().packets.total).toBeGreaterThan(N / 2);
-    expect(gcs).toBe(0);
-  });
-
-  it('a compiled filter predicate', async () => {
-    const pred = compileFlowFilter({ pod: ['deathstar'], verdict: ['DROPPED', 'FORWARDED'], protocol: ['tcp', 'icmp'], toPort: ['80', '443'] }, ctx)!;
-    const n = events.length;
-    let hits = 0;
-    const loop = (count: number): void => {
-      for (let i = 0; i < count; i++) if (pred(events[i % n]!)) hits++;
-    };
-    loop(200_000);
-    const gcs = await countGcs(() => loop(N));
-    expect(hits).toBeGreaterThan(0);
-    expect(gcs).toBe(0);
-  });
-
-  it('control: one allocation per event is detected', async () => {
-    let keep: Uint8Array = new Uint8Array(0);
-    const gcs = await countGcs(() => {
-      for (let i = 0; i < N; i++) keep = new Uint8Array(64);
-    });
-    expect(keep.length).toBe(64);
-    expect(gcs).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * Counting an event in the summary and testing it against a compiled filter allocate nothing
+ * (design.md §6 hot path): no garbage collection over a million events of every kind once the
+ * connections, pairs and dropped-connection slots are known, while a control loop that allocates
+ * one small array per event is detected. GC events are the counter, as test/decode/alloc.test.ts.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import type { FlowEvent } from '../../src/datapath/events.js';
+import { FlowContext } from '../../src/flow/context.js';
+import { compileFlowFilter } from '../../src/flow/filter.js';
+import { FlowSummary } from '../../src/flow/summary.js';
+import { cases, starWarsDoc } from './fixtures.js';
+
+const ctx = new FlowContext(starWarsDoc());
+
+function countGcs(run: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    let gcs = 0;
+    const obs = new PerformanceObserver((list) => {
+      gcs += list.getEntries().length;
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    run();
+    setTimeout(() => {
+      obs.disconnect();
+      resolve(gcs);
+    }, 50);
+  });
+}
+
+/** Lets concurrent optimizing compiles finish and install before measuring. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+
+describe('no allocation per event', () => {
+  const N = 1_000_000;
+  const all = Object.values(cases());
+  // A replay's steady state: every connection, pair and dropped slot already known.
+  const events: FlowEvent[] = all;
+
+  it('FlowSummary.add', async () => {
+    const s = new FlowSummary(ctx);
+    const n = events.length;
+    const loop = (count: number): void => {
+      for (let i = 0; i < count; i++) s.add(events[i % n]!);
+    };
+    loop(1_000_000);
+    await settle();
+    const gcs = await countGcs(() => loop(N));
+    expect(s.toJSON().packets.total).toBeGreaterThan(N / 2);
+    expect(gcs).toBe(0);
+  });
+
+  it('a compiled filter predicate', async () => {
+    const pred = compileFlowFilter({ pod: ['deathstar'], verdict: ['DROPPED', 'FORWARDED'], protocol: ['tcp', 'icmp'], toPort: ['80', '443'] }, ctx)!;
+    const n = events.length;
+    let hits = 0;
+    const loop = (count: number): void => {
+      for (let i = 0; i < count; i++) if (pred(events[i % n]!)) hits++;
+    };
+    loop(1_000_000);
+    await settle();
+    const gcs = await countGcs(() => loop(N));
+    expect(hits).toBeGreaterThan(0);
+    expect(gcs).toBe(0);
+  });
+
+  it('control: one allocation per event is detected', async () => {
+    let keep: Uint8Array = new Uint8Array(0);
+    const gcs = await countGcs(() => {
+      for (let i = 0; i < N; i++) keep = new Uint8Array(64);
+    });
+    expect(keep.length).toBe(64);
+    expect(gcs).toBeGreaterThan(0);
+  });
+});
