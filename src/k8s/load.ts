@@ -12,7 +12,7 @@
 import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { InputError, formatPosition } from '../errors.js';
-import { readDocuments } from './documents.js';
+import { readDocuments, type ReadOptions } from './documents.js';
 import {
   NAMESPACE_NAME_LABEL,
   SERVICE_NAME_LABEL,
@@ -46,6 +46,9 @@ const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'CiliumIdentity', 'CiliumCl
 const KNOWN_KINDS = new Set<string>([...CLUSTER_KINDS, ...POLICY_KINDS]);
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** Policy rules all carry their position, so policy objects are positioned in bulk. */
+const READ_OPTIONS: ReadOptions = { positioned: (kind) => (POLICY_KINDS as readonly string[]).includes(kind) };
 
 function fsReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -138,7 +141,7 @@ export function loadClusterObjects(paths: string[]): ClusterObjects {
   const raws: RawObject[] = [];
   const skippedKinds: string[] = [];
   for (const file of files) {
-    const r = readDocuments(readText(file), file, (kind) => KNOWN_KINDS.has(kind));
+    const r = readDocuments(readText(file), file, (kind) => KNOWN_KINDS.has(kind), READ_OPTIONS);
     raws.push(...r.objects);
     skippedKinds.push(...r.skippedKinds);
   }
@@ -147,7 +150,7 @@ export function loadClusterObjects(paths: string[]): ClusterObjects {
 
 /** The same, from text in memory (tests, stdin). */
 export function loadClusterText(text: string, file: string): ClusterObjects {
-  const r = readDocuments(text, file, (kind) => KNOWN_KINDS.has(kind));
+  const r = readDocuments(text, file, (kind) => KNOWN_KINDS.has(kind), READ_OPTIONS);
   return buildClusterObjects(r.objects, r.skippedKinds);
 }
 

@@ -3,12 +3,13 @@
  * each object remembering where it was read (file:line:col) for messages.
  *
  * Policy objects are not interpreted here (that is src/policy/, one layer up): the loader hands
- * them over as RawObjects that keep their YAML node, so the policy parser can validate strictly
- * and point at the exact line and column of a bad field.
+ * them over as RawObjects that can position any of their fields, so the policy parser can
+ * validate strictly and point at the exact line and column of a bad field.
  */
 import type { Document, Node as YamlNode, LineCounter } from 'yaml';
 import type { SourcePosition } from '../errors.js';
 import type { IpAddress } from '../net/addr.js';
+import type { ObjectPositions } from './yaml-node.js';
 
 /** One YAML/JSON document (or one item of a `kind: List`), with its source. */
 export interface RawObject {
@@ -18,15 +19,21 @@ export interface RawObject {
   namespace?: string;
   /** The plain JS value of the object. */
   value: Record<string, unknown>;
-  /** The YAML node of the object, for positions of nested fields. */
-  node: YamlNode;
   file: string;
-  lineCounter: LineCounter;
+  /** Where the object starts. */
   position: SourcePosition;
-  /** The YAML document holding `node`, to resolve aliases (`*anchor`) inside it. */
-  document?: Document;
   /** Field path of the object inside its document (`items[3]` for a List item); absent at the top. */
   path?: string;
+  /**
+   * Read by a fast parser (JSON.parse, js-yaml): finds the YAML node of the object when a
+   * position inside it is needed. Set exactly when `node` is not.
+   */
+  positions?: ObjectPositions;
+  /** Read by the `yaml` Document API: the YAML node of the object, for positions of nested fields. */
+  node?: YamlNode;
+  lineCounter?: LineCounter;
+  /** The YAML document holding `node`, to resolve aliases (`*anchor`) inside it. */
+  document?: Document;
 }
 
 export interface NamespaceInfo {

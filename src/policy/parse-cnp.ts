@@ -159,7 +159,7 @@ function parseRuleItem(f: Field, direction: 'ingress' | 'egress', deny: boolean,
   const nonEmpty = l3Present.filter((e) => e.value.kind === 'list' && e.value.list().length > 0);
   if (nonEmpty.length > 1) {
     const [a, b] = [nonEmpty[0]!, nonEmpty[1]!];
-    f.fail(`combining ${a.key} and ${b.key} is not supported yet; use two rule items`, b.value.path, b.keyOffset);
+    b.failAtKey(`combining ${a.key} and ${b.key} is not supported yet; use two rule items`);
   }
 
   let peers: Peer[] | undefined;
@@ -286,8 +286,7 @@ export function parseCiliumRule(f: Field, specIndex: number, policy: PolicyConte
   const es = m.get('endpointSelector');
   const ns = m.get('nodeSelector');
   if (es.present && ns.present) {
-    const entry = m.entry('nodeSelector')!;
-    f.fail('endpointSelector and nodeSelector are mutually exclusive; give one', ns.path, entry.keyOffset);
+    m.entry('nodeSelector')!.failAtKey('endpointSelector and nodeSelector are mutually exclusive; give one');
   }
   if (!es.present && !ns.present) f.fail('one of endpointSelector or nodeSelector is required');
 

@@ -59,7 +59,7 @@ function parsePeer(f: Field, ctx: PolicyContext, namespace: string): Peer {
   const ip = m.get('ipBlock');
   if (!pod.present && !ns.present && !ip.present) f.fail('must specify a peer: podSelector, namespaceSelector or ipBlock');
   if (ip.present && (pod.present || ns.present)) {
-    f.fail('may not specify both ipBlock and another peer', ip.path, m.entry('ipBlock')!.keyOffset);
+    m.entry('ipBlock')!.failAtKey('may not specify both ipBlock and another peer');
   }
   if (ip.present) return parseIpBlock(ip, ctx);
   if (ns.present) {

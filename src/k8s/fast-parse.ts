@@ -1,0 +1,445 @@
+/**
+ * The fast parsers behind the loader: `JSON.parse` for JSON and js-yaml's event parser for YAML,
+ * each with just enough structure kept (where each object starts) to position messages later.
+ *
+ * The reference semantics stay those of the `yaml` package as documents.ts used it (YAML 1.2, core
+ * schema, unique keys). A fast parse is only taken when it reads the text the same way; otherwise
+ * these functions return undefined and the caller reads the file with `yaml` as before:
+ * - js-yaml resolves plain scalars with tags that copy yaml's core schema (same patterns, same
+ *   conversions), so `yes`/`on` and dates stay strings and `0o17`/`0x1f` are numbers;
+ * - anchors, aliases, explicit tags and directives (`%YAML 1.1` switches yaml to the 1.1 schema)
+ *   are left to yaml, which also guards alias expansion (`maxAliasCount`);
+ * - a bare CR is a line break for js-yaml but not for yaml: such text goes to yaml;
+ * - duplicate keys and keys that are not strings, numbers or booleans make js-yaml fail, and
+ *   JSON.parse's silent "last duplicate wins" is caught by counting keys in the text.
+ */
+import {
+  CORE_SCHEMA,
+  EVENT_ID,
+  NOT_RESOLVED,
+  SCALAR_STYLE,
+  constructFromEvents,
+  defineMappingTag,
+  defineScalarTag,
+  getScalarValue,
+  parseEvents,
+  type Event,
+  type ScalarEvent,
+  type Schema,
+} from 'js-yaml';
+import type { SourcePosition } from '../errors.js';
+import type { NodeNavigator } from './yaml-node.js';
+
+// ---------------------------------------------------------------------------------------------
+// js-yaml tags that copy the `yaml` package's core schema (yaml/dist/schema/core, common/null).
+
+const DIGITS = [...'0123456789'];
+
+const nullTag = defineScalarTag<null>('tag:yaml.org,2002:null', {
+  implicit: true,
+  implicitFirstChars: ['', '~', 'n', 'N'],
+  resolve: (s) => (/^(?:~|[Nn]ull|NULL)?$/.test(s) ? null : NOT_RESOLVED),
+  identify: (v) => v === null,
+});
+
+const boolTag = defineScalarTag<boolean>('tag:yaml.org,2002:bool', {
+  implicit: true,
+  implicitFirstChars: ['t', 'T', 'f', 'F'],
+  resolve: (s) => (/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s) ? s[0] === 't' || s[0] === 'T' : NOT_RESOLVED),
+  identify: (v) => typeof v === 'boolean',
+});
+
+/** yaml's intOct, int and intHex, in that order; parseInt as yaml does (no BigInt). */
+const intTag = defineScalarTag<number>('tag:yaml.org,2002:int', {
+  implicit: true,
+  implicitFirstChars: ['-', '+', ...DIGITS],
+  resolve: (s) => {
+    if (/^0o[0-7]+$/.test(s)) return parseInt(s.substring(2), 8);
+    if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
+    if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
+    return NOT_RESOLVED;
+  },
+  identify: (v) => Number.isInteger(v),
+});
+
+/** yaml's floatNaN, floatExp and float. */
+const floatTag = defineScalarTag<number>('tag:yaml.org,2002:float', {
+  implicit: true,
+  implicitFirstChars: ['-', '+', '.', ...DIGITS],
+  resolve: (s) => {
+    if (/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s)) {
+      return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    }
+    if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s)) return parseFloat(s);
+    if (/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s)) return parseFloat(s);
+    return NOT_RESOLVED;
+  },
+  identify: (v) => typeof v === 'number',
+});
+
+/**
+ * Plain objects keyed by String(key) as yaml's toJS keys them. Keys yaml's Field would refuse
+ * (null, collections) and any two keys with the same string form are errors here, so that the
+ * text goes to yaml, which decides (a true duplicate is an error there too).
+ */
+const mapTag = defineMappingTag<Record<string, unknown>>('tag:yaml.org,2002:map', {
+  create: () => ({}),
+  addPair: (obj, key, value) => {
+    if (key === null || (typeof key !== 'string' && typeof key !== 'number' && typeof key !== 'boolean')) return 'key is not a plain string';
+    const k = String(key);
+    if (Object.hasOwn(obj, k)) return 'duplicated mapping key';
+    if (k === '__proto__') Object.defineProperty(obj, k, { value, enumerable: true, configurable: true, writable: true });
+    else obj[k] = value;
+    return '';
+  },
+  has: (obj, key) => (key === null || typeof key === 'object' ? false : Object.hasOwn(obj, String(key))),
+  keys: (obj) => Object.keys(obj),
+  get: (obj, key) => obj[String(key)],
+  identify: (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+});
+
+const SCHEMA: Schema = CORE_SCHEMA.withTags(nullTag, boolTag, intTag, floatTag, mapTag);
+
+/** A CR not followed by LF: a line break for js-yaml and JSON, but not for yaml. */
+function hasBareCr(text: string): boolean {
+  return text.includes('\r') && /\r(?!\n)/.test(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML through js-yaml's event stream.
+
+export interface FastYaml {
+  /** One value per document (null for an empty one), as yaml's toJS would give. */
+  docs: unknown[];
+  events: Event[];
+  /** Event index of each document's root node; -1 for an empty document. */
+  roots: number[];
+}
+
+const NO_RANGE = -1;
+
+/** Parses `text` with js-yaml, or returns undefined when yaml must read it. */
+export function parseYamlFast(text: string): FastYaml | undefined {
+  if (hasBareCr(text)) return undefined;
+  let events: Event[];
+  try {
+    events = parseEvents(text, {});
+  } catch {
+    return undefined;
+  }
+  const roots: number[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    switch (e.type) {
+      case EVENT_ID.DOCUMENT:
+        if (e.directives.length > 0) return undefined;
+        roots.push(events[i + 1]?.type === EVENT_ID.POP ? -1 : i + 1);
+        break;
+      case EVENT_ID.ALIAS:
+        return undefined;
+      case EVENT_ID.SCALAR:
+        if (e.anchorStart !== NO_RANGE || e.tagStart !== NO_RANGE) return undefined;
+        if (!e.fast && e.style >= 3 && readsDifferently(text, e)) return undefined;
+        break;
+      case EVENT_ID.SEQUENCE:
+      case EVENT_ID.MAPPING:
+        if (e.anchorStart !== NO_RANGE || e.tagStart !== NO_RANGE) return undefined;
+        break;
+      default:
+        break;
+    }
+  }
+  let docs: unknown[];
+  try {
+    docs = constructFromEvents(events, { source: text, schema: SCHEMA, maxAliases: 0 });
+  } catch {
+    return undefined;
+  }
+  if (docs.length !== roots.length) return undefined;
+  return { docs, events, roots };
+}
+
+/** The header of a block scalar: indicator, optional indentation digit and chomping, comment. */
+const BLOCK_HEADER = /[|>]([0-9+-]*)[ \t]*(?:#.*)?\r?\n?$/;
+/** An escaped line break followed by a blank line, in a double-quoted scalar. */
+const ESCAPED_BREAK_THEN_BLANK = /\\\r?\n[ \t]*\r?\n/;
+/** A line of only blanks (or blanks and a comment), one of them a tab. */
+const BLANK_LINE_WITH_TAB = /(?:^|\n) *\t[ \t]*(?:#[^\n]*|\r)?(?:\n|$)/;
+
+/**
+ * Scalars js-yaml and yaml are known to read apart (differential fuzzing of the two): a
+ * double-quoted scalar whose escaped line break is followed by blank lines, a block scalar with
+ * an explicit indentation indicator (`|2`) or with a blank line holding a tab (an error for yaml).
+ */
+function readsDifferently(text: string, e: ScalarEvent): boolean {
+  if (e.valueStart === NO_RANGE) return false;
+  if (e.style === SCALAR_STYLE.DOUBLE_QUOTED) return ESCAPED_BREAK_THEN_BLANK.test(text.slice(e.valueStart, e.valueEnd));
+  if (e.style !== SCALAR_STYLE.LITERAL_BLOCK && e.style !== SCALAR_STYLE.FOLDED_BLOCK) return false;
+  // Blank and comment lines right after the content belong to the question too (js-yaml leaves
+  // them out of the scalar).
+  let end = e.valueEnd;
+  for (;;) {
+    const nl = text.indexOf('\n', end);
+    const line = text.slice(end, nl < 0 ? text.length : nl);
+    if (!/^[ \t]*(?:#.*)?\r?$/.test(line)) break;
+    end = nl < 0 ? text.length : nl + 1;
+    if (nl < 0) break;
+  }
+  if (BLANK_LINE_WITH_TAB.test(text.slice(e.valueStart, end))) return true;
+  // The header is the line before the content.
+  const headerStart = text.lastIndexOf('\n', e.valueStart - 2) + 1;
+  const m = BLOCK_HEADER.exec(text.slice(headerStart, e.valueStart));
+  return m === null || /[0-9]/.test(m[1]!);
+}
+
+/** Index just past the subtree rooted at event `i`. */
+export function subtreeEnd(events: readonly Event[], i: number): number {
+  const t = events[i]!.type;
+  if (t !== EVENT_ID.MAPPING && t !== EVENT_ID.SEQUENCE) return i + 1;
+  let depth = 0;
+  for (let j = i; j < events.length; j++) {
+    const u = events[j]!.type;
+    if (u === EVENT_ID.MAPPING || u === EVENT_ID.SEQUENCE || u === EVENT_ID.DOCUMENT) depth++;
+    else if (u === EVENT_ID.POP && --depth === 0) return j + 1;
+  }
+  return events.length;
+}
+
+/** Event indexes of the children of the collection at `i` (keys and values alternate for a mapping). */
+export function childrenOf(events: readonly Event[], i: number): number[] {
+  const out: number[] = [];
+  let j = i + 1;
+  while (j < events.length && events[j]!.type !== EVENT_ID.POP) {
+    out.push(j);
+    j = subtreeEnd(events, j);
+  }
+  return out;
+}
+
+/** The decoded text of a scalar event, or undefined for other events. */
+export function scalarText(text: string, events: readonly Event[], i: number): string | undefined {
+  const e = events[i]!;
+  return e.type === EVENT_ID.SCALAR ? getScalarValue(text, e) : undefined;
+}
+
+/** Source offset where the node of event `i` starts; -1 when the event has none (empty scalar, POP). */
+export function startOf(e: Event): number {
+  switch (e.type) {
+    case EVENT_ID.MAPPING:
+    case EVENT_ID.SEQUENCE:
+      return e.start;
+    case EVENT_ID.SCALAR:
+      return e.valueStart;
+    case EVENT_ID.ALIAS:
+      return e.anchorStart;
+    default:
+      return NO_RANGE;
+  }
+}
+
+/** The first source offset at or after event index `j` (the text that follows a subtree), or -1. */
+export function nextOffset(events: readonly Event[], j: number): number {
+  for (let k = j; k < events.length; k++) {
+    const o = startOf(events[k]!);
+    if (o !== NO_RANGE) return o;
+  }
+  return NO_RANGE;
+}
+
+/** The nodes of one object: a slice of the event stream starting at the object's mapping. */
+export class EventNavigator implements NodeNavigator {
+  private readonly kids = new Map<number, number[]>();
+
+  constructor(
+    private readonly text: string,
+    private readonly events: readonly Event[],
+    /** Offset -> position in the file. */
+    private readonly positionOf: (offset: number) => SourcePosition,
+  ) {}
+
+  private children(node: number): number[] {
+    let k = this.kids.get(node);
+    if (!k) this.kids.set(node, (k = childrenOf(this.events, node)));
+    return k;
+  }
+
+  child(node: number, seg: string | number): number {
+    const e = this.events[node];
+    if (!e) return -1;
+    if (typeof seg === 'number') return e.type === EVENT_ID.SEQUENCE ? (this.children(node)[seg] ?? -1) : -1;
+    if (e.type !== EVENT_ID.MAPPING) return -1;
+    const kids = this.children(node);
+    // A key reads as its text only when scalar: `0x10` would be the key "16" (the twin finds it).
+    for (let k = 0; k + 1 < kids.length; k += 2) if (scalarText(this.text, this.events, kids[k]!) === seg) return kids[k + 1]!;
+    return -1;
+  }
+
+  collectionPosition(node: number): SourcePosition | undefined {
+    const e = this.events[node];
+    if (!e || (e.type !== EVENT_ID.MAPPING && e.type !== EVENT_ID.SEQUENCE)) return undefined;
+    return this.positionOf(e.start);
+  }
+}
+
+export function isBlockMapping(e: Event): boolean {
+  return e.type === EVENT_ID.MAPPING && e.style === 1;
+}
+
+export function isMappingEvent(e: Event): boolean {
+  return e.type === EVENT_ID.MAPPING;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.
+
+export interface FastJson {
+  value: unknown;
+  /** Offset of the root value's first character. */
+  rootStart: number;
+  rootEnd: number;
+  /** [start, end) of each element of the root object's `items` array, when it has one. */
+  items: Array<[number, number]> | undefined;
+}
+
+const enum C {
+  Quote = 34,
+  Backslash = 92,
+  LBrace = 123,
+  RBrace = 125,
+  LBracket = 91,
+  RBracket = 93,
+  Comma = 44,
+  Colon = 58,
+  Space = 32,
+  Tab = 9,
+  Nl = 10,
+  Cr = 13,
+}
+
+/**
+ * Parses JSON text; undefined when JSON.parse refuses it or it repeats a key (yaml refuses
+ * duplicate keys; JSON.parse keeps the last one). A structural scan counts the keys of the text
+ * and finds where the root and the root's `items` elements start and end.
+ */
+export function parseJsonFast(text: string): FastJson | undefined {
+  if (hasBareCr(text)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const scan = scanJson(text);
+  if (scan === undefined || scan.keys !== countKeys(value)) return undefined;
+  return { value, rootStart: scan.rootStart, rootEnd: scan.rootEnd, items: scan.items };
+}
+
+function countKeys(v: unknown): number {
+  if (v === null || typeof v !== 'object') return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (const x of v) n += countKeys(x);
+    return n;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) n += 1 + countKeys(o[k]);
+  return n;
+}
+
+interface JsonScan {
+  keys: number;
+  rootStart: number;
+  rootEnd: number;
+  items: Array<[number, number]> | undefined;
+}
+
+/** Walks text that JSON.parse accepted: counts keys, finds the root and its `items` elements. */
+function scanJson(text: string): JsonScan | undefined {
+  const n = text.length;
+  // Container stack: 1 = object, 2 = array; `expectKey` after `{` or `,` inside an object.
+  const stack: number[] = [];
+  let keys = 0;
+  let expectKey = false;
+  let rootStart = -1;
+  let rootEnd = -1;
+  /** Depth-1 key just read was "items" and its value has not started yet. */
+  let itemsKeyPending = false;
+  let inItems = false;
+  let items: Array<[number, number]> | undefined;
+  let itemStart = -1;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === C.Space || c === C.Nl || c === C.Tab || c === C.Cr) {
+      i++;
+      continue;
+    }
+    const depth = stack.length;
+    if (rootStart < 0) rootStart = i;
+    // An element of root.items starts here (depth 2 = inside the items array).
+    if (inItems && depth === 2 && itemStart < 0 && c !== C.Comma && c !== C.RBracket) itemStart = i;
+    if (c === C.Quote) {
+      let j = i + 1;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j < 0) return undefined;
+        let b = j - 1;
+        while (text.charCodeAt(b) === C.Backslash) b--;
+        if ((j - 1 - b) % 2 === 0) break;
+        j++;
+      }
+      if (expectKey) {
+        keys++;
+        expectKey = false;
+        if (depth === 1 && j - i === 6 && text.startsWith('"items"', i)) itemsKeyPending = true;
+      } else if (depth === 1) {
+        itemsKeyPending = false;
+      }
+      i = j + 1;
+    } else if (c === C.LBrace || c === C.LBracket) {
+      if (itemsKeyPending && depth === 1) {
+        itemsKeyPending = false;
+        if (c === C.LBracket) {
+          inItems = true;
+          items = [];
+        }
+      }
+      stack.push(c === C.LBrace ? 1 : 2);
+      expectKey = c === C.LBrace;
+      i++;
+    } else if (c === C.RBrace || c === C.RBracket) {
+      stack.pop();
+      i++;
+      expectKey = false;
+      if (stack.length === 0) rootEnd = i;
+      if (inItems) {
+        if (stack.length === 2 && itemStart >= 0) {
+          items!.push([itemStart, i]);
+          itemStart = -1;
+        } else if (stack.length === 1) {
+          // The items array closed; a scalar element before `]` has no end yet.
+          if (itemStart >= 0) return undefined;
+          inItems = false;
+        }
+      }
+    } else if (c === C.Comma) {
+      expectKey = stack[stack.length - 1] === 1;
+      if (inItems && depth === 2 && itemStart >= 0) return undefined; // a scalar element
+      i++;
+    } else if (c === C.Colon) {
+      i++;
+    } else {
+      // A number, true, false or null.
+      if (depth === 1 && itemsKeyPending) itemsKeyPending = false;
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === C.Comma || d === C.RBrace || d === C.RBracket || d === C.Space || d === C.Nl || d === C.Tab || d === C.Cr) break;
+        i++;
+      }
+      if (stack.length === 0) rootEnd = i;
+    }
+  }
+  if (rootStart < 0) return undefined;
+  return { keys, rootStart, rootEnd, items };
+}
