@@ -574,7 +574,8 @@ export interface HubbleFlow {
   is_reply?: boolean;
   proxy_port?: number;
   sock_xlate_point?: string;
-  Summary: string;
+  /** Omitted when empty (an L7 event without a record), as protojson omits empty strings. */
+  Summary?: string;
   egress_allowed_by?: readonly HubblePolicy[];
   ingress_allowed_by?: readonly HubblePolicy[];
   egress_denied_by?: readonly HubblePolicy[];
@@ -768,7 +769,8 @@ export function buildFlow(ev: FlowEvent, ctx: FlowContext): HubbleFlow {
     out.proxy_port = ev.proxyPort;
   }
   if (sock) out.sock_xlate_point = 'SOCK_XLATE_POINT_POST_DIRECTION_FWD';
-  out.Summary = flowSummary(ev);
+  const summary = flowSummary(ev);
+  if (summary !== '') out.Summary = summary;
 
   const provenance = policyProvenance(ev, ctx);
   if (provenance !== undefined) out[provenance.field] = provenance.policies;
