@@ -108,6 +108,8 @@ export class FlowContext {
   readonly l7ParserByProxyPort: ReadonlyMap<number, 'http' | 'dns' | 'kafka'>;
 
   private readonly identityLabels = new Map<number, readonly string[]>();
+  /** How many of `doc.identities` are indexed: the agent may add FQDN identities during a replay. */
+  private indexedIdentities = 0;
   /** Endpoint JSON pieces keyed by endpoint index * 2 + (local ? 1 : 0), for the endpoint's own identity. */
   private readonly endpointObjects = new Map<number, HubbleEndpoint>();
   /** Same, for an event identity that differs from the endpoint's (host endpoints seen from elsewhere). */
@@ -130,7 +132,7 @@ export class FlowContext {
     this.endpointName = eps.map((e) => e.name);
     this.endpointNamespace = eps.map((e) => (e.kind === 'pod' ? (e.namespace ?? '') : ''));
     this.endpointPod = eps.map((e) => (e.kind === 'pod' ? (e.pod ?? '') : ''));
-    for (const id of doc.identities) this.identityLabels.set(id.identity, id.labels);
+    this.indexIdentities();
     this.rulePolicies = doc.rules.map((r) => {
       if (r.kind === undefined || r.name === undefined) return undefined;
       const labels = [`${POLICY_LABEL_DERIVED_FROM}${r.kind}`, `${POLICY_LABEL_NAME}${r.name}`];
@@ -151,13 +153,21 @@ export class FlowContext {
     this.l7ParserByProxyPort = parsers;
   }
 
+  /** (Re)indexes the document's identities; printed pieces built from older labels are dropped. */
+  private indexIdentities(): void {
+    this.identityLabels.clear();
+    for (const id of this.doc.identities) this.identityLabels.set(id.identity, id.labels);
+    this.indexedIdentities = this.doc.identities.length;
+    this.identityObjects.clear();
+    this.endpointObjectsOther.clear();
+  }
+
   /** The labels of an identity: from the document, else the reserved identity's own. */
   labelsOfIdentity(identity: number): readonly string[] {
+    if (this.doc.identities.length !== this.indexedIdentities) this.indexIdentities();
     const known = this.identityLabels.get(identity);
     if (known !== undefined) return known;
-    const reserved = reservedIdentityLabels(identity).toStrings();
-    this.identityLabels.set(identity, reserved);
-    return reserved;
+    return reservedIdentityLabels(identity).toStrings();
   }
 
   /**
@@ -224,6 +234,7 @@ export class FlowContext {
   /** flow.proto Endpoint for an address that is no managed endpoint: identity and its labels. */
   identityEndpoint(identity: number): HubbleEndpoint {
     if (identity === 0) return EMPTY_ENDPOINT;
+    if (this.doc.identities.length !== this.indexedIdentities) this.indexIdentities();
     let e = this.identityObjects.get(identity);
     if (e === undefined) {
       const labels = sortAndFilterLabels(this.labelsOfIdentity(identity), identity);

@@ -324,6 +324,23 @@ describe('representative flows', () => {
     });
   });
 
+  it('an identity the agent adds during the replay (FQDN) prints its labels', () => {
+    const doc = starWarsDoc();
+    const live = new FlowContext(doc);
+    const ev = event({
+      kind: EventKind.TRACE,
+      verdict: Verdict.FORWARDED,
+      observationPoint: ObservationPoint.TO_STACK,
+      packet: packet({ src: ADDR.xwing, dst: '140.82.112.3', proto: 'tcp', sport: 40000, dport: 443 }),
+      srcEndpoint: EP.xwing,
+      srcIdentity: ID.xwing,
+      dstIdentity: 16777300,
+    });
+    expect(buildFlow(ev, live).destination).toEqual({ identity: 16777300 });
+    doc.identities.push({ identity: 16777300, labels: ['fqdn:api.github.com', 'reserved:world-ipv4'], endpoints: [] });
+    expect(buildFlow(ev, live).destination).toEqual({ identity: 16777300, labels: ['fqdn:api.github.com', 'reserved:world-ipv4'] });
+  });
+
   it('host endpoints: local with its ID, remote as remote-node without one', () => {
     const f = flow('trace to-host FORWARDED (GRE, no L4)');
     expect(f.destination).toEqual({ ID: 7, identity: 1, labels: ['reserved:host'] });
