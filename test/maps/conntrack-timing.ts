@@ -3,7 +3,7 @@
  * 1M packets over 100k flows, in a shuffled order (every packet a random flow and direction, so
  * the access pattern is cache-hostile, as design.md §6 asks), after a warm-up pass.
  *
- *   [VARIANTS=default,exact-lru,smi-keys] npx tsx test/maps/conntrack-timing.ts [packets] [flows] [rounds]
+ *   [VARIANTS=default,exact-lru,52-bit-keys] npx tsx test/maps/conntrack-timing.ts [packets] [flows] [rounds]
  *
  * Prints ns/packet (median and best of `rounds`) for: the tuple fill alone (the baseline every
  * variant pays), a bare `LRUCache.get` with the same keys (what the store alone costs at this
@@ -86,7 +86,7 @@ function build(options: ConntrackOptions): Conntrack {
 const VARIANTS: Record<string, ConntrackOptions> = {
   default: {},
   'exact-lru': { lruResolutionSec: 0 },
-  'smi-keys': { hashBits: 31 },
+  '52-bit-keys': { hashBits: 52 },
 };
 // One variant at a time by default: each holds 200k entries, and more would share the caches.
 const variants: Array<[string, Conntrack]> = (process.env.VARIANTS ?? 'default').split(',').map((v) => {
