@@ -33,11 +33,11 @@
  *    header's next header; the two differ only when extension headers follow the fragment
  *    header in the first fragment.
  *
- * Layout: per family an `LRUCache<number, number>` from a 52-bit hash of the key to a slot in
- * struct-of-arrays records (key words, ports, last write time), all sized by `max`. A hit
- * compares the full key; a hash collision on record replaces the slot (a later fragment of the
- * displaced datagram then misses, the map-full behaviour, never wrong ports). Nothing is
- * allocated per packet once a slot exists.
+ * Layout: per family an `LRUCache<number, number>` from a 31-bit hash of the key (a Smi: a
+ * heap-number key would be boxed on every probe) to the first of a chain of slots in
+ * struct-of-arrays records (key words, ports, last write time, next slot), all sized by `max`.
+ * Every hit compares the full key; datagrams whose keys collide share a chain and leave the LRU
+ * together. Nothing is allocated per packet.
  */
 
 import { LRUCache } from 'lru-cache';
@@ -75,6 +75,8 @@ export function fragmentsCarryPorts(proto: number): boolean {
 export interface FragmentTrackerOptions {
   /** Capture seconds after its last write that an entry is forgotten; default Infinity. */
   timeoutSec?: number;
+  /** @internal Tests only: bits of the hash key (1..31, default 31), to force chaining. */
+  hashBits?: number;
 }
 
 const LRU_OPTS = {};
@@ -84,13 +86,39 @@ class FragTable {
   readonly keys: Uint32Array;
   readonly ports: Uint32Array;
   readonly written: Float64Array;
-  used = 0;
+  /** Next slot under the same LRU key, -1 at the end. */
+  readonly next: Int32Array;
+  /** Free slots (a stack). */
+  readonly free: Int32Array;
+  freeTop: number;
+  count = 0;
 
   constructor(readonly max: number) {
     this.lru = new LRUCache<number, number>({ max });
     this.keys = new Uint32Array(max * STRIDE);
     this.ports = new Uint32Array(max);
     this.written = new Float64Array(max);
+    this.next = new Int32Array(max);
+    this.free = new Int32Array(max);
+    for (let i = 0; i < max; i++) this.free[i] = max - 1 - i;
+    this.freeTop = max;
+  }
+
+  /** The slot of `p`'s datagram under `head`, or -1. */
+  find(head: number | undefined, p: FragPacketView): number {
+    for (let s = head ?? -1; s >= 0; s = this.next[s]!) if (sameKey(this.keys, s * STRIDE, p)) return s;
+    return -1;
+  }
+
+  /** Evicts the least recently used key with its chain; returns the slots freed. */
+  evict(): number {
+    let n = 0;
+    for (let s = this.lru.pop() ?? -1; s >= 0; s = this.next[s]!) {
+      this.free[this.freeTop++] = s;
+      n++;
+    }
+    this.count -= n;
+    return n;
   }
 }
 
@@ -100,18 +128,22 @@ export class FragmentTracker {
   private v4: FragTable | null = null;
   private v6: FragTable | null = null;
   private evictionCount = 0;
+  private readonly keyMask: number;
 
   constructor(max: number = DEFAULT_FRAGMENTS_MAP_MAX, options: FragmentTrackerOptions = {}) {
     if (!Number.isInteger(max) || max < 1 || max > 1 << 24) throw new RangeError(`fragments: max ${max} is outside 1..${1 << 24}`);
     const timeout = options.timeoutSec ?? Infinity;
     if (!(timeout > 0)) throw new RangeError(`fragments: timeoutSec ${timeout} is not positive`);
+    const bits = options.hashBits ?? 31;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 31) throw new RangeError(`fragments: hashBits ${bits} is not 1..31`);
     this.max = max;
     this.timeoutSec = timeout;
+    this.keyMask = 2 ** bits - 1;
   }
 
   /** Datagrams tracked, both families. */
   get size(): number {
-    return (this.v4?.lru.size ?? 0) + (this.v6?.lru.size ?? 0);
+    return (this.v4?.count ?? 0) + (this.v6?.count ?? 0);
   }
 
   /** Entries pushed out because their family's map was full. */
@@ -132,17 +164,20 @@ export class FragmentTracker {
   recordFirst(p: FragPacketView, nowSec: number): void {
     if (!p.isFragment || p.fragOffset !== 0 || !p.hasPorts || !fragmentsCarryPorts(p.ipProto)) return;
     const tab = p.ipVersion === 6 ? (this.v6 ??= new FragTable(this.max)) : (this.v4 ??= new FragTable(this.max));
-    const key = fragKey(p);
-    let slot = tab.lru.get(key, LRU_OPTS);
-    if (slot === undefined) {
-      if (tab.used < tab.max) slot = tab.used++;
-      else {
-        slot = tab.lru.pop()!;
-        this.evictionCount++;
+    const key = fragKey(p) & this.keyMask;
+    let head = tab.lru.get(key, LRU_OPTS);
+    let slot = tab.find(head, p);
+    if (slot < 0) {
+      if (tab.count >= tab.max) {
+        this.evictionCount += tab.evict();
+        head = tab.lru.peek(key, LRU_OPTS); // gone if this key was the least recently used
       }
+      slot = tab.free[--tab.freeTop]!;
+      tab.count++;
+      tab.next[slot] = head ?? -1;
       tab.lru.set(key, slot, LRU_OPTS);
+      writeKey(tab.keys, slot * STRIDE, p);
     }
-    writeKey(tab.keys, slot * STRIDE, p);
     tab.ports[slot] = ((p.sport << 16) | p.dport) >>> 0;
     tab.written[slot] = nowSec;
   }
@@ -157,8 +192,8 @@ export class FragmentTracker {
     if (!p.isFragment || p.fragOffset === 0 || !fragmentsCarryPorts(p.ipProto)) return true;
     const tab = p.ipVersion === 6 ? this.v6 : this.v4;
     if (tab === null) return false;
-    const slot = tab.lru.get(fragKey(p), LRU_OPTS);
-    if (slot === undefined || !sameKey(tab.keys, slot * STRIDE, p) || nowSec - tab.written[slot]! > this.timeoutSec) return false;
+    const slot = tab.find(tab.lru.get(fragKey(p) & this.keyMask, LRU_OPTS), p);
+    if (slot < 0 || nowSec - tab.written[slot]! > this.timeoutSec) return false;
     const ports = tab.ports[slot]!;
     p.sport = ports >>> 16;
     p.dport = ports & 0xffff;
@@ -199,23 +234,17 @@ function sameKey(k: Uint32Array, o: number, p: FragPacketView): boolean {
   );
 }
 
-/** 52-bit hash of (source, destination, identification, protocol): two murmur3 lanes. */
+/** 31-bit hash of (source, destination, identification, protocol); words read as int32. */
 function fragKey(p: FragPacketView): number {
   const s = p.src;
   const d = p.dst;
-  let h1 = 0x3c6ef372 ^ p.ipProto;
-  let h2 = 0xa54ff53a ^ p.ipVersion;
-  h1 = mix(h1, p.fragId);
-  h2 = mix(h2, s[3]!);
-  h1 = mix(h1, d[3]!);
-  h2 = mix(h2, p.fragId ^ 0x5bd1e995);
+  let h = mix(0x3c6ef372 ^ p.ipProto ^ (p.ipVersion << 8), p.fragId | 0);
+  h = mix(mix(h, s[3]! | 0), d[3]! | 0);
   if (p.ipVersion === 6) {
-    h1 = mix(mix(mix(h1, s[0]!), s[1]!), s[2]!);
-    h2 = mix(mix(mix(h2, d[0]!), d[1]!), d[2]!);
+    h = mix(mix(mix(h, s[0]! | 0), s[1]! | 0), s[2]! | 0);
+    h = mix(mix(mix(h, d[0]! | 0), d[1]! | 0), d[2]! | 0);
   }
-  h1 = fmix(h1 ^ s[3]!);
-  h2 = fmix(h2 ^ d[3]! ^ h1);
-  return (h1 >>> 12) * 4294967296 + (h2 >>> 0);
+  return fmix(h) & 0x7fffffff;
 }
 
 function mix(h: number, k: number): number {

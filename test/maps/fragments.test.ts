@@ -148,3 +148,31 @@ describe('FragmentTracker', () => {
     expect(later.hasPorts).toBe(false);
   });
 });
+
+describe('hash collisions (keys chained)', () => {
+  it('keeps every datagram apart under a tiny hash space, and evicts whole chains', () => {
+    const ft = new FragmentTracker(64, { hashBits: 1 });
+    const ids = Array.from({ length: 40 }, (_, i) => 100 + i);
+    ids.forEach((id, i) => ft.recordFirst(v4Datagram({ id, sport: 2000 + i }).first, T0 + i));
+    expect(ft.size).toBe(40);
+    ids.forEach((id, i) => {
+      const later = v4Datagram({ id }).later;
+      expect(ft.lookup(later, T0 + 50)).toBe(true);
+      expect(later.sport).toBe(2000 + i);
+    });
+    expect(ft.lookup(v4Datagram({ id: 99 }).later, T0 + 50)).toBe(false);
+
+    // Full: both keys hold chains; a new datagram evicts the least recently used key's chain.
+    const small = new FragmentTracker(8, { hashBits: 1 });
+    const firsts = Array.from({ length: 8 }, (_, i) => v4Datagram({ id: 500 + i, sport: 3000 + i }));
+    firsts.forEach((d, i) => small.recordFirst(d.first, T0 + i));
+    small.recordFirst(v4Datagram({ id: 600, sport: 4000 }).first, T0 + 10);
+    expect(small.evictions).toBeGreaterThan(0);
+    expect(small.size).toBe(8 - small.evictions + 1);
+    const kept = firsts.filter((d) => small.lookup(v4Datagram({ id: d.first.fragId }).later, T0 + 11)).length;
+    expect(kept).toBe(8 - small.evictions);
+    const newest = v4Datagram({ id: 600 }).later;
+    expect(small.lookup(newest, T0 + 11)).toBe(true);
+    expect(newest.sport).toBe(4000);
+  });
+});
