@@ -11,11 +11,14 @@
 # $HUBCAP_NS_PREFIX (default "hc-"); every namespace, process and /etc/netns entry the script
 # creates is removed on exit (trap), and leftovers of an interrupted run are removed at start, so
 # the script can be run again at any time. HUBCAP_RECORD_KEEP=1 keeps the work directory (tcpdump,
-# server and dnsmasq logs) for debugging. Needs root, iproute2, tcpdump, editcap (wireshark's
-# tshark package), dnsmasq, dig, curl, ping and python3.
+# server and dnsmasq logs) for debugging. Needs root, iproute2, tcpdump, editcap, mergecap and
+# tshark (wireshark), nft (nftables), openssl, socat, nc (netcat-openbsd), dnsmasq, dig, curl, wget,
+# ping and python3. Only recording needs them: the captures are committed.
 #
-# To add a scenario: write scenario_<name>() using the helpers below (ns_create, link_pair,
-# start_bg, capture_start/capture_stop, wait_tcp, wait_udp53) and add <name> to SCENARIOS.
+# To add a scenario: write scenario_<name>() (dashes in <name> become underscores) using the
+# helpers below (ns_create, link_pair, start_bg, capture_start/capture_stop, wait_tcp, wait_udp53;
+# for Cilium-style clusters cnode, cpod, lan_create/lan_port, socklb, cluster_dns, coredns) and add
+# <name> to SCENARIOS.
 set -euo pipefail
 
 SCENARIOS=(foundation starwars netpol-recipes deny-over-allow connectivity edge seed-talk)
@@ -1113,7 +1116,7 @@ main() {
   if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${SCENARIOS[@]}"; return 0; fi
   [[ $EUID -eq 0 ]] || die "must run as root (network namespaces and packet capture)"
   local tool
-  for tool in ip tcpdump editcap mergecap tshark nft openssl socat nc dnsmasq dig curl ping python3; do
+  for tool in ip tcpdump editcap mergecap tshark nft openssl socat nc dnsmasq dig curl wget ping python3; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
   done
 
