@@ -16,9 +16,9 @@
  * Duplicate keys are an error, as with `--validate=strict`.
  */
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
-import type { Event } from 'js-yaml';
 import { InputError } from '../errors.js';
 import type { RawObject } from './types.js';
+import { EVENT_ID, type Event } from 'js-yaml';
 import { EventNavigator, childrenOf, isBlockMapping, isMappingEvent, nextOffset, parseJsonFast, parseYamlFast, scalarText, startOf, subtreeEnd, type FastYaml } from './fast-parse.js';
 import { SourceText, SpanPositions } from './positions.js';
 import { joinPath, positionAt, rootField, valueRootField, type Field, type NodeNavigator, type YamlSource } from './yaml-node.js';
@@ -42,9 +42,9 @@ export interface ReadOptions {
   /** `yaml` reads with the Document API only (the reference the fast path is compared with). */
   parser?: 'auto' | 'yaml';
   /**
-   * Kinds whose every field will be positioned (policies: each rule carries its `file:line`).
-   * When they make up most of a file, the fast path positions them from one parse of the whole
-   * file with `yaml` rather than one parse per object.
+   * Kinds whose mappings and sequences will be positioned (policies: each rule carries its
+   * `file:line`; Endpoints: each subset). The fast path keeps their nodes as its parser saw them;
+   * other objects are re-read with `yaml` when a position is needed (errors). Default: all.
    */
   positioned?: (kind: string) => boolean;
 }
@@ -55,7 +55,7 @@ export interface ReadOptions {
  */
 export function readDocuments(text: string, file: string, wanted: (kind: string) => boolean = () => true, options: ReadOptions = {}): ReadResult {
   if (options.parser !== 'yaml') {
-    const fast = readFast(text, file, wanted, options.positioned);
+    const fast = readFast(text, file, wanted, options.positioned ?? (() => true));
     if (fast) return fast;
   }
   return readWithYaml(text, file, wanted);
@@ -161,39 +161,47 @@ interface Locator {
   flow: boolean;
   /** Locators of the elements of the object's `items`; undefined when they cannot be told. */
   items(): Locator[] | undefined;
-  /** The object's nodes as the fast parser saw them, if it kept them. */
-  nav?(source: SourceText): NodeNavigator;
+  /** The object's nodes as the fast parser saw them. */
+  nav(source: SourceText): NodeNavigator;
 }
 
-function yamlLocator(text: string, events: readonly Event[], i: number, next: () => number): Locator | undefined {
+/** The object whose mapping event is events[i], its subtree ending before events[end]. */
+function yamlLocator(text: string, events: readonly Event[], i: number, end: number): Locator | undefined {
   const e = events[i]!;
   if (!isMappingEvent(e)) return undefined;
   return {
     start: startOf(e),
-    next,
+    next: () => nextOffset(events, end),
     flow: !isBlockMapping(e),
     // A copy of the object's events: the file's whole stream is not kept alive by one object.
-    nav: (source) => new EventNavigator(text, events.slice(i, subtreeEnd(events, i)), (o) => source.position(o)),
+    nav: (source) => new EventNavigator(text, events.slice(i, end), (o) => source.position(o)),
     items: () => {
       const kids = childrenOf(events, i);
       for (let k = 0; k + 1 < kids.length; k += 2) {
         if (scalarText(text, events, kids[k]!) !== 'items') continue;
         const v = kids[k + 1]!;
-        if (events[v]!.type === 2 /* SEQUENCE */) {
-          const elems = childrenOf(events, v);
-          const out: Locator[] = [];
-          for (let j = 0; j < elems.length; j++) {
-            const after = j + 1 < elems.length ? elems[j + 1]! : subtreeEnd(events, elems[j]!);
-            const loc = yamlLocator(text, events, elems[j]!, () => nextOffset(events, after));
-            if (!loc) return undefined;
-            out.push(loc);
-          }
-          return out;
+        if (events[v]!.type !== EVENT_ID.SEQUENCE) return [];
+        const elems = childrenOf(events, v);
+        const out: Locator[] = [];
+        for (let j = 0; j < elems.length; j++) {
+          const loc = yamlLocator(text, events, elems[j]!, j + 1 < elems.length ? elems[j + 1]! : subtreeEnd(events, elems[j]!));
+          if (!loc) return undefined;
+          out.push(loc);
         }
-        return [];
+        return out;
       }
       return undefined;
     },
+  };
+}
+
+function jsonLocator(text: string, start: number, end: number, items?: Array<[number, number]>): Locator {
+  return {
+    start,
+    next: () => -1,
+    flow: true,
+    nav: (source) => EventNavigator.lazy(text, start, end, (o) => source.position(o)),
+    items: () => items?.map(([s, e]) => jsonLocator(text, s, e)),
   };
 }
 
@@ -202,33 +210,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Reads a file with the fast parsers; undefined when the `yaml` reader must do it. */
-function readFast(text: string, file: string, wanted: (kind: string) => boolean, positioned?: (kind: string) => boolean): ReadResult | undefined {
+function readFast(text: string, file: string, wanted: (kind: string) => boolean, positioned: (kind: string) => boolean): ReadResult | undefined {
   const source = new SourceText(file, text);
-  const out = readFastObjects(text, source, wanted);
-  if (out && positioned) {
-    let n = 0;
-    for (const o of out.objects) if (positioned(o.kind)) n++;
-    // Measured on 500 generated policies: one whole parse is about twice as fast as 500 small ones.
-    if (n * 2 >= out.objects.length + out.skippedKinds.length) source.preferWhole = true;
-  }
-  return out;
-}
-
-function readFastObjects(text: string, source: SourceText, wanted: (kind: string) => boolean): ReadResult | undefined {
-  const { file } = source;
   const out: ReadResult = { objects: [], skippedKinds: [] };
+  const ctx: FastContext = { source, wanted, positioned, out };
   if (/\.json$/i.test(file) || /^\s*[[{]/.test(text)) {
     const json = parseJsonFast(text);
     if (json) {
       if (json.value === null) return out;
-      const items = json.items;
-      const loc: Locator = {
-        start: json.rootStart,
-        next: () => -1,
-        flow: true,
-        items: () => items?.map(([start]) => ({ start, next: () => -1, flow: true, items: () => undefined })),
-      };
-      return collectFast(json.value, loc, source, '', undefined, wanted, out) ? out : undefined;
+      return collectFast(json.value, jsonLocator(text, json.rootStart, text.length, json.items), '', undefined, ctx) ? out : undefined;
     }
   }
   const yaml: FastYaml | undefined = parseYamlFast(text);
@@ -240,10 +230,17 @@ function readFastObjects(text: string, source: SourceText, wanted: (kind: string
     if (value === null || value === undefined) continue;
     const r = roots[d]!;
     if (r < 0) return undefined;
-    const loc = yamlLocator(text, events, r, () => nextOffset(events, subtreeEnd(events, r)));
-    if (!loc || !collectFast(value, loc, source, '', undefined, wanted, out)) return undefined;
+    const loc = yamlLocator(text, events, r, subtreeEnd(events, r));
+    if (!loc || !collectFast(value, loc, '', undefined, ctx)) return undefined;
   }
   return out;
+}
+
+interface FastContext {
+  source: SourceText;
+  wanted: (kind: string) => boolean;
+  positioned: (kind: string) => boolean;
+  out: ReadResult;
 }
 
 /**
@@ -251,15 +248,7 @@ function readFastObjects(text: string, source: SourceText, wanted: (kind: string
  * would throw (or where the text is laid out in a way the locators cannot follow), so that the
  * `yaml` reader reads the file and reports the error.
  */
-function collectFast(
-  value: unknown,
-  loc: Locator,
-  source: SourceText,
-  path: string,
-  inherited: { kind: string; apiVersion: string } | undefined,
-  wanted: (kind: string) => boolean,
-  out: ReadResult,
-): boolean {
+function collectFast(value: unknown, loc: Locator, path: string, inherited: { kind: string; apiVersion: string } | undefined, ctx: FastContext): boolean {
   if (!isPlainObject(value)) return false;
   const kindValue = value.kind;
   const apiValue = value.apiVersion;
@@ -291,12 +280,13 @@ function collectFast(
     const itemDefaults = kind === 'List' ? undefined : { kind: kind.slice(0, -4), apiVersion };
     const itemsPath = joinPath(path, 'items');
     for (let i = 0; i < items.length; i++) {
-      if (!collectFast(items[i], locs[i]!, source, `${itemsPath}[${i}]`, itemDefaults, wanted, out)) return false;
+      if (!collectFast(items[i], locs[i]!, `${itemsPath}[${i}]`, itemDefaults, ctx)) return false;
     }
     return true;
   }
 
-  if (!wanted(kind)) {
+  const { source, out } = ctx;
+  if (!ctx.wanted(kind)) {
     out.skippedKinds.push(kind);
     return true;
   }
@@ -328,7 +318,8 @@ function collectFast(
     value,
     file: source.file,
     position: source.position(loc.start),
-    positions: new SpanPositions(source, loc.start, loc.next(), loc.flow, value, injected, loc.nav?.(source)),
+    // Objects whose collections will all be positioned keep their nodes; others use the twin.
+    positions: new SpanPositions(source, loc.start, loc.next(), loc.flow, value, injected, ctx.positioned(kind) ? loc.nav(source) : undefined),
   };
   if (path !== '') obj.path = path;
   if (namespace !== undefined && namespace !== '') obj.namespace = namespace;

@@ -35,44 +35,78 @@ import type { NodeNavigator } from './yaml-node.js';
 
 const DIGITS = [...'0123456789'];
 
+// Every plain scalar of a dump goes through these; first characters and loops rule out most
+// strings before the patterns (yaml's own) are tried.
+
 const nullTag = defineScalarTag<null>('tag:yaml.org,2002:null', {
   implicit: true,
   implicitFirstChars: ['', '~', 'n', 'N'],
-  resolve: (s) => (/^(?:~|[Nn]ull|NULL)?$/.test(s) ? null : NOT_RESOLVED),
+  // /^(?:~|[Nn]ull|NULL)?$/
+  resolve: (s) => (s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL' ? null : NOT_RESOLVED),
   identify: (v) => v === null,
 });
 
 const boolTag = defineScalarTag<boolean>('tag:yaml.org,2002:bool', {
   implicit: true,
   implicitFirstChars: ['t', 'T', 'f', 'F'],
-  resolve: (s) => (/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s) ? s[0] === 't' || s[0] === 'T' : NOT_RESOLVED),
+  // /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/
+  resolve: (s) => {
+    if (s === 'true' || s === 'True' || s === 'TRUE') return true;
+    if (s === 'false' || s === 'False' || s === 'FALSE') return false;
+    return NOT_RESOLVED;
+  },
   identify: (v) => typeof v === 'boolean',
 });
 
-/** yaml's intOct, int and intHex, in that order; parseInt as yaml does (no BigInt). */
+const INT_OCT = /^0o[0-7]+$/;
+const INT_HEX = /^0x[0-9a-fA-F]+$/;
+
+/** yaml's intOct, int (/^[-+]?[0-9]+$/) and intHex; parseInt as yaml does (no BigInt). */
 const intTag = defineScalarTag<number>('tag:yaml.org,2002:int', {
   implicit: true,
   implicitFirstChars: ['-', '+', ...DIGITS],
   resolve: (s) => {
-    if (/^0o[0-7]+$/.test(s)) return parseInt(s.substring(2), 8);
-    if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
-    if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
-    return NOT_RESOLVED;
+    const n = s.length;
+    if (s.charCodeAt(0) === 48 && n > 2) {
+      const c1 = s.charCodeAt(1);
+      if (c1 === 111 /* o */) return INT_OCT.test(s) ? parseInt(s.substring(2), 8) : NOT_RESOLVED;
+      if (c1 === 120 /* x */) return INT_HEX.test(s) ? parseInt(s.substring(2), 16) : NOT_RESOLVED;
+    }
+    const c0 = s.charCodeAt(0);
+    let i = c0 === 43 || c0 === 45 ? 1 : 0;
+    if (i === n) return NOT_RESOLVED;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) return NOT_RESOLVED;
+    }
+    return parseInt(s, 10);
   },
   identify: (v) => Number.isInteger(v),
 });
+
+const FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
 /** yaml's floatNaN, floatExp and float. */
 const floatTag = defineScalarTag<number>('tag:yaml.org,2002:float', {
   implicit: true,
   implicitFirstChars: ['-', '+', '.', ...DIGITS],
   resolve: (s) => {
-    if (/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s)) {
+    if (FLOAT_NAN.test(s)) {
       return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
     }
-    if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s)) return parseFloat(s);
-    if (/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s)) return parseFloat(s);
-    return NOT_RESOLVED;
+    // Only digits, one dot, e/E and signs can make a number (an address has three dots).
+    let dots = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 46) {
+        if (++dots > 1) return NOT_RESOLVED;
+      } else if (!((c >= 48 && c <= 57) || c === 101 || c === 69 || c === 43 || c === 45)) {
+        return NOT_RESOLVED;
+      }
+    }
+    return FLOAT_EXP.test(s) || FLOAT.test(s) ? parseFloat(s) : NOT_RESOLVED;
   },
   identify: (v) => typeof v === 'number',
 });
@@ -84,10 +118,10 @@ const floatTag = defineScalarTag<number>('tag:yaml.org,2002:float', {
  */
 const mapTag = defineMappingTag<Record<string, unknown>>('tag:yaml.org,2002:map', {
   create: () => ({}),
+  // js-yaml asks `has` first and refuses a repeated key.
   addPair: (obj, key, value) => {
     if (key === null || (typeof key !== 'string' && typeof key !== 'number' && typeof key !== 'boolean')) return 'key is not a plain string';
     const k = String(key);
-    if (Object.hasOwn(obj, k)) return 'duplicated mapping key';
     if (k === '__proto__') Object.defineProperty(obj, k, { value, enumerable: true, configurable: true, writable: true });
     else obj[k] = value;
     return '';
@@ -251,11 +285,35 @@ export class EventNavigator implements NodeNavigator {
   private readonly kids = new Map<number, number[]>();
 
   constructor(
+    /** The text the events' offsets point into. */
     private readonly text: string,
     private readonly events: readonly Event[],
-    /** Offset -> position in the file. */
+    /** Offset in `text` -> position in the file. */
     private readonly positionOf: (offset: number) => SourcePosition,
   ) {}
+
+  /**
+   * The navigator of the flow mapping (JSON object) at text[start, end), parsed by js-yaml only
+   * when first asked (JSON.parse keeps no structure); a text js-yaml refuses has no navigator.
+   */
+  static lazy(text: string, start: number, end: number, positionOf: (offset: number) => SourcePosition): NodeNavigator {
+    let nav: EventNavigator | null | undefined;
+    const get = (): EventNavigator | null => {
+      if (nav !== undefined) return nav;
+      const own = text.slice(start, end);
+      try {
+        // Without the DOCUMENT event, the mapping is node 0.
+        nav = new EventNavigator(own, parseEvents(own, {}).slice(1), (o) => positionOf(o + start));
+      } catch {
+        nav = null;
+      }
+      return nav;
+    };
+    return {
+      child: (node, seg) => get()?.child(node, seg) ?? -1,
+      collectionPosition: (node) => get()?.collectionPosition(node),
+    };
+  }
 
   private children(node: number): number[] {
     let k = this.kids.get(node);
@@ -296,24 +354,8 @@ export interface FastJson {
   value: unknown;
   /** Offset of the root value's first character. */
   rootStart: number;
-  rootEnd: number;
-  /** [start, end) of each element of the root object's `items` array, when it has one. */
+  /** [start, end) of each object element of the root object's `items` array, when it has one. */
   items: Array<[number, number]> | undefined;
-}
-
-const enum C {
-  Quote = 34,
-  Backslash = 92,
-  LBrace = 123,
-  RBrace = 125,
-  LBracket = 91,
-  RBracket = 93,
-  Comma = 44,
-  Colon = 58,
-  Space = 32,
-  Tab = 9,
-  Nl = 10,
-  Cr = 13,
 }
 
 /**
@@ -331,7 +373,8 @@ export function parseJsonFast(text: string): FastJson | undefined {
   }
   const scan = scanJson(text);
   if (scan === undefined || scan.keys !== countKeys(value)) return undefined;
-  return { value, rootStart: scan.rootStart, rootEnd: scan.rootEnd, items: scan.items };
+  const rootStart = text.search(/[^ \t\n\r]/);
+  return { value, rootStart, items: scan.items };
 }
 
 function countKeys(v: unknown): number {
@@ -346,100 +389,67 @@ function countKeys(v: unknown): number {
   return n;
 }
 
-interface JsonScan {
-  keys: number;
-  rootStart: number;
-  rootEnd: number;
-  items: Array<[number, number]> | undefined;
-}
+/** The characters that structure JSON; everything else (blanks, numbers, literals) is skipped. */
+const JSON_STRUCTURE = /[{}[\],:"]/g;
 
-/** Walks text that JSON.parse accepted: counts keys, finds the root and its `items` elements. */
-function scanJson(text: string): JsonScan | undefined {
-  const n = text.length;
-  // Container stack: 1 = object, 2 = array; `expectKey` after `{` or `,` inside an object.
-  const stack: number[] = [];
+/**
+ * Walks text that JSON.parse accepted, from structural character to structural character
+ * (`RegExp.test` moves `lastIndex` without allocating): every `:` outside a string is one key;
+ * the `{` elements of the root's `items` array are the objects of a List.
+ */
+function scanJson(text: string): { keys: number; items: Array<[number, number]> | undefined } | undefined {
+  const re = JSON_STRUCTURE;
+  re.lastIndex = 0;
+  let depth = 0;
   let keys = 0;
-  let expectKey = false;
-  let rootStart = -1;
-  let rootEnd = -1;
-  /** Depth-1 key just read was "items" and its value has not started yet. */
-  let itemsKeyPending = false;
+  let strStart = -1;
+  let strEnd = -1;
+  /** A depth-1 key "items" was just read; its value decides. */
+  let itemsKey = false;
   let inItems = false;
   let items: Array<[number, number]> | undefined;
   let itemStart = -1;
-  let i = 0;
-  while (i < n) {
+  while (re.test(text)) {
+    const i = re.lastIndex - 1;
     const c = text.charCodeAt(i);
-    if (c === C.Space || c === C.Nl || c === C.Tab || c === C.Cr) {
-      i++;
-      continue;
-    }
-    const depth = stack.length;
-    if (rootStart < 0) rootStart = i;
-    // An element of root.items starts here (depth 2 = inside the items array).
-    if (inItems && depth === 2 && itemStart < 0 && c !== C.Comma && c !== C.RBracket) itemStart = i;
-    if (c === C.Quote) {
+    if (c === 34 /* " */) {
       let j = i + 1;
       for (;;) {
         j = text.indexOf('"', j);
         if (j < 0) return undefined;
         let b = j - 1;
-        while (text.charCodeAt(b) === C.Backslash) b--;
+        while (text.charCodeAt(b) === 92 /* \ */) b--;
         if ((j - 1 - b) % 2 === 0) break;
         j++;
       }
-      if (expectKey) {
-        keys++;
-        expectKey = false;
-        if (depth === 1 && j - i === 6 && text.startsWith('"items"', i)) itemsKeyPending = true;
-      } else if (depth === 1) {
-        itemsKeyPending = false;
+      strStart = i;
+      strEnd = j + 1;
+      re.lastIndex = strEnd;
+    } else if (c === 58 /* : */) {
+      keys++;
+      if (depth === 1) itemsKey = strEnd - strStart === 7 && text.startsWith('"items"', strStart);
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (itemsKey && c === 91) {
+        inItems = true;
+        items = [];
       }
-      i = j + 1;
-    } else if (c === C.LBrace || c === C.LBracket) {
-      if (itemsKeyPending && depth === 1) {
-        itemsKeyPending = false;
-        if (c === C.LBracket) {
-          inItems = true;
-          items = [];
-        }
-      }
-      stack.push(c === C.LBrace ? 1 : 2);
-      expectKey = c === C.LBrace;
-      i++;
-    } else if (c === C.RBrace || c === C.RBracket) {
-      stack.pop();
-      i++;
-      expectKey = false;
-      if (stack.length === 0) rootEnd = i;
+      itemsKey = false;
+      if (inItems && depth === 2 && c === 123) itemStart = i;
+      depth++;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--;
+      itemsKey = false;
       if (inItems) {
-        if (stack.length === 2 && itemStart >= 0) {
-          items!.push([itemStart, i]);
+        if (depth === 2 && itemStart >= 0) {
+          items!.push([itemStart, i + 1]);
           itemStart = -1;
-        } else if (stack.length === 1) {
-          // The items array closed; a scalar element before `]` has no end yet.
-          if (itemStart >= 0) return undefined;
+        } else if (depth === 1) {
           inItems = false;
         }
       }
-    } else if (c === C.Comma) {
-      expectKey = stack[stack.length - 1] === 1;
-      if (inItems && depth === 2 && itemStart >= 0) return undefined; // a scalar element
-      i++;
-    } else if (c === C.Colon) {
-      i++;
     } else {
-      // A number, true, false or null.
-      if (depth === 1 && itemsKeyPending) itemsKeyPending = false;
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === C.Comma || d === C.RBrace || d === C.RBracket || d === C.Space || d === C.Nl || d === C.Tab || d === C.Cr) break;
-        i++;
-      }
-      if (stack.length === 0) rootEnd = i;
+      itemsKey = false;
     }
   }
-  if (rootStart < 0) return undefined;
-  return { keys, rootStart, rootEnd, items };
+  return { keys, items };
 }

@@ -47,8 +47,9 @@ const KNOWN_KINDS = new Set<string>([...CLUSTER_KINDS, ...POLICY_KINDS]);
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
-/** Policy rules all carry their position, so policy objects are positioned in bulk. */
-const READ_OPTIONS: ReadOptions = { positioned: (kind) => (POLICY_KINDS as readonly string[]).includes(kind) };
+/** Policy rules and Endpoints subsets carry their own positions (see ReadOptions.positioned). */
+const POSITIONED_KINDS = new Set<string>([...POLICY_KINDS, 'Endpoints']);
+const READ_OPTIONS: ReadOptions = { positioned: (kind) => POSITIONED_KINDS.has(kind) };
 
 function fsReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;

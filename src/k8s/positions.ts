@@ -11,8 +11,7 @@
  * (a block mapping ends where the line of the next node begins; a flow mapping at its closing
  * bracket), with the start of its first line blanked so columns and indentation are kept. The
  * result is checked: it must parse alone, without errors, to the same value; if not (an exotic
- * layout), or when most of the file is wanted anyway (a file of policies, whose every rule needs
- * a position), the whole file is parsed once with `yaml` and the object found there by offset.
+ * layout), the whole file is parsed once with `yaml` and the object found there by offset.
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { InputError, type SourcePosition } from '../errors.js';
@@ -24,8 +23,6 @@ const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 export class SourceText {
   private lines: LineCounter | undefined;
   private whole: Document.Parsed[] | undefined;
-  /** Prefer one parse of the whole file over per-object parses (set by the reader). */
-  preferWhole = false;
 
   constructor(
     readonly file: string,
@@ -179,10 +176,8 @@ export class SpanPositions implements ObjectPositions {
   }
 
   private resolve(): { src: YamlSource; node: YamlNode } {
-    if (!this.source.preferWhole) {
-      const own = this.parseOwnText();
-      if (own) return own;
-    }
+    const own = this.parseOwnText();
+    if (own) return own;
     for (const doc of this.source.documents()) {
       const node = findMapAt(doc, this.start);
       if (node) return { src: this.source.source(doc), node };
