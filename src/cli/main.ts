@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { isHubcapError } from '../errors.js';
 import { registerMapsCommand } from './maps.js';
 import { registerPacketsCommand } from './packets.js';
+import { registerReplayCommand } from './replay.js';
 
 export const EXIT_OK = 0;
 export const EXIT_EXPECTATION_FAILED = 1;
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
     });
   registerPacketsCommand(program, ctx);
   registerMapsCommand(program, ctx);
+  registerReplayCommand(program, ctx);
   return program;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * `hubcap replay CAPTURE --cluster PATH... --policy PATH...`: every packet through the datapath,
+ * Hubble-style flows out, and optionally a check of what the team expects (`--expect`).
+ *
+ * Streams: one frame, one decoded record and one event object are reused for the whole capture,
+ * so memory depends on the connections, not on the capture's length. Output formats follow
+ * `hubble observe`: compact (default), json, table; `-o summary` prints only the summary and
+ * `--summary` adds it after the flows.
+ */
+import { statSync } from 'node:fs';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { openCapture } from '../capture/open.js';
+import type { Frame } from '../capture/frame.js';
+import { decodeFrame } from '../decode/decode.js';
+import { DecodedPacket } from '../decode/packet.js';
+import { Datapath, type DatapathOptions } from '../datapath/program.js';
+import { DatapathState } from '../datapath/state.js';
+import type { FlowEvent } from '../datapath/events.js';
+import { UsageError } from '../errors.js';
+import { FlowContext } from '../flow/context.js';
+import { ExpectationChecker, loadExpectations } from '../flow/expectations.js';
+import { addFilterOptions, compileFlowFilter, type FlowFilterOptions } from '../flow/filter.js';
+import { addTextPrinterOptions, formatCompact, TablePrinter, textPrinterOptionsFrom, type TextPrinterFlags } from '../flow/compact.js';
+import { formatFlowJson } from '../flow/flow.js';
+import { FlowSummary } from '../flow/summary.js';
+import type { MapsDocument } from '../maps/document.js';
+import { addCompileOptions, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
+import { EXIT_EXPECTATION_FAILED, type CliContext } from './main.js';
+import { LineWriter, warn } from './output.js';
+
+const FORMATS = ['compact', 'json', 'jsonpb', 'table', 'summary'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags {
+  output: string;
+  summary?: boolean;
+  maps?: string;
+  expect?: string;
+  audit?: boolean;
+  perPacket?: boolean;
+  dedupWindow: string;
+  trustVni?: boolean;
+  bpfCtGlobalTcpMax: string;
+  bpfCtGlobalAnyMax: string;
+  progress?: boolean;
+  quiet?: boolean;
+}
+
+/** `1ms`, `500us`, `250000ns`, `0` -> nanoseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag} must be a duration such as 1ms, 500us or 0, got "${text}"`);
+  const unit = m[2] ?? 'ns';
+  const scale = unit === 's' ? 1e9 : unit === 'ms' ? 1e6 : unit === 'ns' ? 1 : 1e3;
+  const ns = Math.round(Number(m[1]) * scale);
+  if (ns > 60e9) throw new UsageError(`${flag} must be at most 60s`);
+  return ns;
+}
+
+function wholeNumber(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1e8) {
+    throw new UsageError(`${flag} must be a whole number between 1 and 100000000, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function datapathOptions(flags: ReplayFlags): Partial<DatapathOptions> {
+  return {
+    audit: flags.audit === true,
+    perPacket: flags.perPacket === true,
+    dedupWindowNs: parseDuration('--dedup-window', flags.dedupWindow),
+    trustVni: flags.trustVni === true,
+    ctTcpMax: wholeNumber('--bpf-ct-global-tcp-max', flags.bpfCtGlobalTcpMax),
+    ctAnyMax: wholeNumber('--bpf-ct-global-any-max', flags.bpfCtGlobalAnyMax),
+  };
+}
+
+export function registerReplayCommand(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('replay')
+    .description("replay a capture through the policy datapath and print what Cilium would have done, as Hubble flows")
+    .argument('<capture>', 'pcap or pcapng file, or - for stdin')
+    .option('-o, --output <format>', `compact, json, table or summary (${FORMATS.join(', ')})`, 'compact')
+    .option('--summary', 'print the summary after the flows')
+    .option('--maps <file>', 'load the maps document of `hubcap maps dump` instead of compiling YAML')
+    .option('--expect <file>', 'check the verdicts a team expects (YAML list of {from, to, port, protocol, expect}); exit 1 on a mismatch')
+    .option('--audit', 'policy audit mode: drops become AUDIT and the traffic passes (Cilium policy-audit-mode)')
+    .option('--per-packet', 'decide every packet on its own, as the kernel would, instead of inheriting a connection\'s drop')
+    .option('--dedup-window <duration>', 'identical packets within this window are one (tcpdump -i any copies); 0 turns it off', '1ms')
+    .option('--trust-vni', 'take the source identity of VXLAN/Geneve packets from the VNI, as Cilium\'s tunnel does')
+    .option('--bpf-ct-global-tcp-max <n>', 'TCP conntrack entries', '524288')
+    .option('--bpf-ct-global-any-max <n>', 'non-TCP conntrack entries', '262144')
+    .option('--no-progress', 'no progress bar on stderr')
+    .option('-q, --quiet', 'do not print the agent\'s notes');
+  addCompileOptions(cmd);
+  addFilterOptions(cmd);
+  addTextPrinterOptions(cmd);
+  cmd.action(async (capture: string, flags: ReplayFlags) => {
+    const ok = await runReplay(capture, flags);
+    if (!ok) ctx.exitCode = EXIT_EXPECTATION_FAILED;
+  });
+}
+
+function parseFormat(text: string): Format {
+  if ((FORMATS as readonly string[]).includes(text)) return text as Format;
+  throw new UsageError(`-o must be one of ${FORMATS.join(', ')}, got "${text}"`);
+}
+
+/** Runs one replay; false when an expectation failed. */
+export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Promise<boolean> {
+  const format = parseFormat(flags.output);
+  const textOptions = textPrinterOptionsFrom(flags);
+  const options = datapathOptions(flags);
+  let doc: MapsDocument;
+  if (flags.maps !== undefined) {
+    if ((flags.cluster?.length ?? 0) > 0 || (flags.policy?.length ?? 0) > 0) {
+      throw new UsageError('--maps replaces --cluster/--policy: give one or the other');
+    }
+    doc = loadMapsDocument(flags.maps);
+  } else {
+    doc = compileFromFlags(flags);
+  }
+  if (!flags.quiet) for (const note of doc.notes) warn(`note: ${note}`);
+
+  const flowCtx = new FlowContext(doc);
+  const expectations = flags.expect !== undefined ? new ExpectationChecker(loadExpectations(flags.expect, doc), doc) : undefined;
+  const filter = compileFlowFilter(flags, flowCtx);
+
+  const out = new LineWriter(fd);
+  const table = format === 'table' ? new TablePrinter(flowCtx, textOptions) : undefined;
+  const wantSummary = format === 'summary' || flags.summary === true;
+  const state = new DatapathState(doc);
+
+  let print: ((ev: FlowEvent) => void) | undefined;
+  if (format === 'json' || format === 'jsonpb') print = (ev) => out.line(formatFlowJson(ev, flowCtx));
+  else if (format === 'compact') print = (ev) => out.line(formatCompact(ev, flowCtx, textOptions));
+  else if (table) print = (ev) => table.add(ev);
+
+  let summary: FlowSummary | undefined;
+  const sink = (ev: FlowEvent): void => {
+    summary?.add(ev);
+    expectations?.observe(ev);
+    if (print && !out.isClosed && (filter === undefined || filter(ev))) print(ev);
+  };
+  const datapath = new Datapath(state, sink, options);
+  if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
+
+  const source = openCapture(capture);
+  const progress = startProgress(capture, flags.progress !== false);
+  const pkt = new DecodedPacket();
+  let n = 0;
+  const stats = await source.run((frame: Frame) => {
+    decodeFrame(frame, pkt);
+    datapath.process(pkt, frame.tsSec, frame.tsNsec);
+    if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
+  });
+  progress?.stop();
+
+  if (table) for (const l of table.lines()) out.line(l);
+  if (summary) {
+    if (format !== 'summary') out.line('');
+    for (const l of summary.lines()) out.line(l);
+  }
+  out.flush();
+  for (const w of stats.warnings) warn(w);
+  if (expectations) {
+    const report = expectations.report();
+    for (const l of report.lines) process.stderr.write(`${l}\n`);
+    return report.ok;
+  }
+  return true;
+}
+
+interface Progress {
+  update(offset: number): void;
+  stop(): void;
+}
+
+/** A progress bar on stderr for long files, only when stderr is a terminal. */
+function startProgress(capture: string, wanted: boolean): Progress | undefined {
+  if (!wanted || !process.stderr.isTTY || capture === '-') return undefined;
+  let size = 0;
+  try {
+    size = statSync(capture).size;
+  } catch {
+    return undefined;
+  }
+  if (size < 64 * 1024 * 1024) return undefined;
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const mb = (b: number): number => Math.round(b / 1e6);
+  bar.start(mb(size), 0);
+  return { update: (offset) => bar.update(mb(offset)), stop: () => bar.stop() };
+}

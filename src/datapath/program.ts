@@ -1,0 +1,472 @@
+/**
+ * The per-packet program: what Cilium's BPF programs would do with each captured packet.
+ *
+ * Mirrors: bpf/bpf_lxc.c (handle_ipv4_from_lxc / handle_ipv6_from_lxc: service translation,
+ * conntrack, egress policy at the source endpoint; ipv4_policy / ipv6_policy: ingress policy at
+ * the destination endpoint), bpf/bpf_host.c (host firewall: the node's host endpoint as one
+ * more endpoint), bpf/lib/policy.h (the two lookups, ICMP type as port, frag-needed allowed),
+ * bpf/lib/conntrack.h (REPLY and RELATED skip policy; NEW and ESTABLISHED forward packets are
+ * checked every time), bpf/lib/ipv4.h (fragments take their first fragment's ports),
+ * bpf/lib/lb.h (frontends translated to a backend chosen by flow hash, before policy).
+ *
+ * What hubcap adds (design.md §5): one final event per packet; policy-verdict events on a
+ * connection's first packet and on every drop; a TRANSLATED event on a translated connection's
+ * first packet; connection-aware drops (later packets of a connection whose opening packet was
+ * dropped inherit the drop, unless `perPacket`); duplicate suppression for node captures; each
+ * side decides with its own node's view of the ipcache.
+ *
+ * Deliberate differences: one conntrack table for the whole cluster (a capture sees both ends of
+ * a connection; Cilium keeps one per node), and a decode error yields an ERROR event instead of
+ * a guess.
+ */
+import { DecodeError, IpProto, type DecodedPacket } from '../decode/packet.js';
+import {
+  CTX_ACT_OK,
+  DROP_FRAG_NOT_FOUND,
+  DROP_NO_SERVICE,
+  POLICY_MATCH_NONE,
+} from '../maps/codes.js';
+import { Conntrack, CtDir, CtTuple, type CtEntry } from '../maps/conntrack.js';
+import { FragmentTracker } from '../maps/fragments.js';
+import { PolicyVerdict } from '../maps/policy-map.js';
+import { Deduplicator } from './dedup.js';
+import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
+import type { DatapathState, Frontend } from './state.js';
+
+export interface DatapathOptions {
+  /** `--audit`: policy drops become AUDIT and the packet continues. */
+  audit: boolean;
+  /** `--per-packet`: no inherited drops; every packet is decided on its own, as the kernel would. */
+  perPacket: boolean;
+  /** `--dedup-window` in nanoseconds; 0 turns duplicate suppression off. */
+  dedupWindowNs: number;
+  /** `--bpf-ct-global-tcp-max`, `--bpf-ct-global-any-max`. */
+  ctTcpMax: number;
+  ctAnyMax: number;
+  /** `--trust-vni`: take the source identity of overlay packets from the VNI, as Cilium's tunnel does. */
+  trustVni: boolean;
+}
+
+export const DEFAULT_DATAPATH_OPTIONS: DatapathOptions = {
+  audit: false,
+  perPacket: false,
+  dedupWindowNs: 1_000_000,
+  ctTcpMax: 524288,
+  ctAnyMax: 262144,
+  trustVni: false,
+};
+
+/** What the replay counts besides flows (the summary prints them). */
+export class DatapathCounters {
+  frames = 0;
+  ipPackets = 0;
+  nonIp = 0;
+  duplicates = 0;
+  decodeErrors = 0;
+  fragmentsNotFound = 0;
+}
+
+/** Which stage decided a packet. */
+const STAGE_EGRESS = 0;
+const STAGE_INGRESS = 1;
+
+/** Dropped-connection marks kept in CtEntry.user0 (reason) and user1 (stage + node, packed). */
+function packDropInfo(stage: number, node: number, rule: number): number {
+  return stage + 2 * ((node + 1) + 4096 * (rule + 1));
+}
+
+/** ICMPv6 types the datapath answers or passes before policy (neighbour discovery, RFC 4861). */
+function isNeighbourDiscovery(type: number): boolean {
+  return type >= 133 && type <= 137;
+}
+
+export class Datapath {
+  readonly counters = new DatapathCounters();
+  readonly conntrack: Conntrack;
+  private readonly fragments = new FragmentTracker();
+  private readonly dedup: Deduplicator | undefined;
+  private readonly tuple = new CtTuple();
+  private readonly inner = new CtTuple();
+  private readonly verdict = new PolicyVerdict();
+  private readonly ev = new FlowEvent();
+  private readonly options: DatapathOptions;
+  // Per-packet scratch, written by the stages.
+  private stageVerdict = 0;
+  private stageRule = -1;
+  private stageMatch = 0;
+  private stageProxy = 0;
+  /** The stage let the packet through before any policy lookup (frag-needed, neighbour discovery). */
+  private stageBypass = false;
+  private audited = false;
+  private auditReason = 0;
+
+  constructor(
+    readonly state: DatapathState,
+    private readonly sink: FlowSink,
+    options: Partial<DatapathOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_DATAPATH_OPTIONS, ...options };
+    this.conntrack = new Conntrack({ tcpMax: this.options.ctTcpMax, anyMax: this.options.ctAnyMax });
+    this.dedup = this.options.dedupWindowNs > 0 ? new Deduplicator(this.options.dedupWindowNs) : undefined;
+  }
+
+  /** Decides one decoded packet and emits its events. */
+  process(p: DecodedPacket, tsSec: number, tsNsec: number): void {
+    const c = this.counters;
+    c.frames++;
+    if (p.ipVersion === 0) {
+      c.nonIp++;
+      return;
+    }
+    const ev = this.ev;
+    const now = tsSec + tsNsec / 1e9;
+    this.resetEvent(p, tsSec, tsNsec);
+    if (p.error !== DecodeError.NONE && this.undecidable(p)) {
+      c.decodeErrors++;
+      ev.kind = EventKind.TRACE;
+      ev.verdict = Verdict.ERROR;
+      ev.isFinal = true;
+      this.locateEndpoints(p);
+      this.sink(ev);
+      return;
+    }
+    if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec)) {
+      c.duplicates++;
+      return;
+    }
+    c.ipPackets++;
+
+    // --- fragments (bpf/lib/ipv4.h): later fragments take the first one's ports.
+    if (p.isFragment) {
+      if (p.fragOffset === 0) this.fragments.recordFirst(p, now);
+      else if (!this.fragments.lookup(p, now)) {
+        c.fragmentsNotFound++;
+        this.locateEndpoints(p);
+        const stage = ev.srcEndpoint >= 0 ? STAGE_EGRESS : STAGE_INGRESS;
+        const node = stage === STAGE_EGRESS ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(ev.dstEndpoint);
+        this.emitDrop(DROP_FRAG_NOT_FOUND, stage, node, -1, false);
+        return;
+      }
+    }
+
+    // --- service translation (bpf/lib/lb.h), before conntrack and policy.
+    let translated: Frontend | undefined;
+    if (p.hasPorts) {
+      translated = this.state.frontend(p.ipVersion, p.dst, p.dport, p.ipProto);
+      if (translated) {
+        if (translated.backends.length === 0) {
+          this.locateEndpoints(p);
+          this.emitDrop(DROP_NO_SERVICE, STAGE_EGRESS, this.nodeOf(ev.srcEndpoint), -1, false);
+          return;
+        }
+        ev.origDst.set(p.dst);
+        ev.origDport = p.dport;
+        const b = translated.backends[flowHash(p.src, p.sport, p.dst, p.dport, p.ipProto) % translated.backends.length]!;
+        p.dst.set(b.words);
+        p.dport = b.port;
+        ev.service = translated.index;
+      } else {
+        // A reply captured after reverse NAT comes from the frontend: map it back to the
+        // backend the forward direction chose, so conntrack sees the translated connection.
+        const fe = this.state.frontend(p.ipVersion, p.src, p.sport, p.ipProto);
+        if (fe && fe.backends.length > 0) {
+          const b = fe.backends[flowHash(p.dst, p.dport, p.src, p.sport, p.ipProto) % fe.backends.length]!;
+          p.src.set(b.words);
+          p.sport = b.port;
+        }
+      }
+    }
+
+    this.locateEndpoints(p);
+    const tuple = this.tuple.setFromPacket(p);
+    let entry = this.conntrack.lookup(tuple, now);
+    let dir: number = this.conntrack.lastDir;
+    let related = false;
+    if (!entry && p.hasIcmpInner) {
+      entry = this.conntrack.lookupRelated(this.inner.setFromIcmpInner(p), now);
+      related = entry !== null;
+      dir = CtDir.REPLY;
+    }
+
+    if (entry && entry.user0 !== 0 && !this.options.perPacket) {
+      // Connection-aware replay: the opening packet was dropped, so this one never existed.
+      this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      const info = entry.user1;
+      const stage = info & 1;
+      const node = (Math.floor(info / 2) % 4096) - 1;
+      const rule = Math.floor(info / 8192) - 1;
+      ev.connection = entry.id;
+      ev.isReply = dir === CtDir.REPLY;
+      ev.ctStatus = related ? CtStatus.RELATED : dir === CtDir.REPLY ? CtStatus.REPLY : CtStatus.ESTABLISHED;
+      this.emitDrop(-entry.user0, stage, node, rule, true);
+      return;
+    }
+
+    if (entry && dir === CtDir.REPLY) {
+      // REPLY and RELATED skip policy (bpf_lxc.c: ct_status == CT_REPLY || CT_RELATED).
+      this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      ev.connection = entry.id;
+      ev.isReply = true;
+      ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
+      ev.proxyPort = entry.proxyPort;
+      // Replies of a proxied connection go back through the proxy (conntrack.h proxy_redirect).
+      this.emitDelivered(entry.proxyPort > 0 ? entry.user1 - 1 : -1);
+      return;
+    }
+
+    // NEW or ESTABLISHED forward packet: policy at both ends, every time.
+    const isNew = entry === null;
+    ev.ctStatus = isNew ? CtStatus.NEW : CtStatus.ESTABLISHED;
+    if (isNew && translated) this.emitTranslated();
+    this.audited = false;
+    this.auditReason = 0;
+    let proxyPort = 0;
+    let proxyStage = -1;
+
+    const src = ev.srcEndpoint;
+    const dst = ev.dstEndpoint;
+    const local = src >= 0 && src === dst; // a host talking to itself is never policed
+    if (src >= 0 && !local) {
+      const node = this.nodeOf(src);
+      const remote = this.state.identityOf(node, p.ipVersion, p.dst);
+      const v = this.policy(src, 1, remote, p);
+      if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
+      if (v < 0) return this.dropNew(entry, tuple, now, v, STAGE_EGRESS, node);
+      if (v > 0 && proxyPort === 0) {
+        proxyPort = v;
+        proxyStage = STAGE_EGRESS;
+      }
+    }
+    if (dst >= 0 && !local) {
+      const node = this.nodeOf(dst);
+      const remote = this.options.trustVni && p.encap !== 0 && p.vni > 0 ? p.vni : this.state.identityOf(node, p.ipVersion, p.src);
+      const v = this.policy(dst, 0, remote, p);
+      if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
+      if (v < 0) return this.dropNew(entry, tuple, now, v, STAGE_INGRESS, node);
+      if (v > 0 && proxyPort === 0) {
+        proxyPort = v;
+        proxyStage = STAGE_INGRESS;
+      }
+    }
+
+    if (!entry) {
+      entry = this.conntrack.create(tuple, now);
+      entry.proxyPort = proxyPort;
+      entry.user1 = proxyStage + 1;
+      if (translated) {
+        entry.revNat = translated.index;
+        entry.origDst.set(ev.origDst);
+        entry.origDport = ev.origDport;
+      }
+    }
+    this.conntrack.touch(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, now);
+    ev.connection = entry.id;
+    ev.proxyPort = proxyPort;
+    this.emitDelivered(proxyStage);
+  }
+
+  /** The policy check of one stage: a verdict as policy.h returns it (after audit). */
+  private policy(endpoint: number, direction: 0 | 1, remote: number, p: DecodedPacket): number {
+    this.stageRule = -1;
+    this.stageMatch = POLICY_MATCH_NONE;
+    this.stageProxy = 0;
+    this.stageBypass = false;
+    let port = p.dport;
+    const proto = p.ipProto;
+    if (proto === IpProto.ICMP) {
+      // policy.h: ICMP_DEST_UNREACH / ICMP_FRAG_NEEDED always passes (allow_icmp_frag_needed).
+      if (p.icmpType === 3 && p.icmpCode === 4) return this.bypass();
+      port = p.icmpType < 0 ? 0 : p.icmpType;
+    } else if (proto === IpProto.ICMPV6) {
+      if (isNeighbourDiscovery(p.icmpType)) return this.bypass();
+      port = p.icmpType < 0 ? 0 : p.icmpType;
+    } else if (!p.hasPorts) {
+      port = 0;
+    }
+    const out = this.verdict;
+    let v = this.state.policyMaps[endpoint]!.lookup(remote, direction, proto, port, out);
+    this.stageMatch = out.matchType;
+    this.stageRule = out.slot >= 0 && out.cookie > 0 ? out.cookie - 1 : -1;
+    if (v < 0 && this.options.audit) {
+      this.audited = true;
+      this.auditReason = -v;
+      v = CTX_ACT_OK;
+      this.stageVerdict = -this.auditReason; // remembered for the AUDIT policy-verdict event
+      return CTX_ACT_OK;
+    }
+    this.stageVerdict = v;
+    if (v > 0) this.stageProxy = v;
+    return v;
+  }
+
+  /** Passed before policy: no lookup, so no policy-verdict event either. */
+  private bypass(): number {
+    this.stageBypass = true;
+    this.stageVerdict = CTX_ACT_OK;
+    return CTX_ACT_OK;
+  }
+
+  private dropNew(entry: CtEntry | null, tuple: CtTuple, now: number, v: number, stage: number, node: number): void {
+    const ev = this.ev;
+    if (!entry && !this.options.perPacket) {
+      // Remember the drop so the rest of this connection inherits it (design.md §5).
+      const e = this.conntrack.create(tuple, now);
+      e.user0 = -v;
+      e.user1 = packDropInfo(stage, node, this.stageRule);
+      this.conntrack.touch(e, CtDir.FORWARD, ev.packet.tcpFlags, ev.packet.ipLength, now);
+      ev.connection = e.id;
+    } else if (entry) {
+      ev.connection = entry.id;
+    }
+    this.emitDrop(v, stage, node, this.stageRule, false);
+  }
+
+  private resetEvent(p: DecodedPacket, tsSec: number, tsNsec: number): void {
+    const ev = this.ev;
+    ev.packet = p;
+    ev.tsSec = tsSec;
+    ev.tsNsec = tsNsec;
+    ev.dropReason = 0;
+    ev.matchType = 0;
+    ev.ctStatus = CtStatus.NEW;
+    ev.isReply = false;
+    ev.inherited = false;
+    ev.isFinal = false;
+    ev.audited = false;
+    ev.srcEndpoint = -1;
+    ev.dstEndpoint = -1;
+    ev.srcIdentity = 0;
+    ev.dstIdentity = 0;
+    ev.node = -1;
+    ev.rule = -1;
+    ev.proxyPort = 0;
+    ev.connection = 0;
+    ev.service = -1;
+    ev.l7NotEvaluated = false;
+  }
+
+  /** Finds the managed endpoints at both ends and the identities to display. */
+  private locateEndpoints(p: DecodedPacket): void {
+    const ev = this.ev;
+    const st = this.state;
+    const s = st.endpointByAddress.get(p.ipVersion, p.src);
+    const d = st.endpointByAddress.get(p.ipVersion, p.dst);
+    ev.srcEndpoint = s ?? -1;
+    ev.dstEndpoint = d ?? -1;
+    // Display identities as the deciding side sees them: an endpoint's own identity, otherwise
+    // the other end's node view (remote nodes are remote-node there, not host).
+    const dstNode = d !== undefined ? st.endpointNode[d]! : -1;
+    const srcNode = s !== undefined ? st.endpointNode[s]! : -1;
+    ev.srcIdentity = s !== undefined ? st.endpointIdentity[s]! : st.identityOf(dstNode, p.ipVersion, p.src);
+    ev.dstIdentity = d !== undefined ? st.endpointIdentity[d]! : st.identityOf(srcNode, p.ipVersion, p.dst);
+    if (s !== undefined && st.endpointIsHost[s] && d !== undefined) ev.srcIdentity = st.identityOf(dstNode, p.ipVersion, p.src);
+    if (d !== undefined && st.endpointIsHost[d] && s !== undefined) ev.dstIdentity = st.identityOf(srcNode, p.ipVersion, p.dst);
+  }
+
+  private nodeOf(endpoint: number): number {
+    return endpoint >= 0 ? this.state.endpointNode[endpoint]! : -1;
+  }
+
+  private undecidable(p: DecodedPacket): boolean {
+    // Without an IP header there is nothing to decide; without a transport header the ports
+    // are unknown (a short snaplen), unless it is a later fragment, which carries none.
+    if (p.l3Offset < 0) return true;
+    if (p.isFragment && p.fragOffset > 0) return false;
+    const proto = p.ipProto;
+    if (proto === IpProto.TCP || proto === IpProto.UDP || proto === IpProto.SCTP) return !p.hasPorts;
+    if (proto === IpProto.ICMP || proto === IpProto.ICMPV6) return p.icmpType < 0;
+    return false;
+  }
+
+  private emitTranslated(): void {
+    const ev = this.ev;
+    ev.kind = EventKind.TRACE;
+    ev.verdict = Verdict.TRANSLATED;
+    ev.isFinal = false;
+    ev.observationPoint = ObservationPoint.UNKNOWN;
+    ev.trafficDirection = TrafficDirection.EGRESS;
+    ev.node = this.nodeOf(ev.srcEndpoint);
+    ev.rule = -1;
+    this.sink(ev);
+  }
+
+  private emitPolicyVerdict(stage: number, node: number, v: number): void {
+    const ev = this.ev;
+    ev.kind = EventKind.POLICY_VERDICT;
+    ev.isFinal = false;
+    ev.observationPoint = ObservationPoint.UNKNOWN;
+    ev.trafficDirection = stage === STAGE_EGRESS ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+    ev.node = node;
+    ev.matchType = this.stageMatch;
+    ev.rule = this.stageRule;
+    ev.proxyPort = v > 0 ? v : 0;
+    const audited = this.stageVerdict < 0 && v >= 0;
+    ev.audited = audited;
+    ev.dropReason = this.stageVerdict < 0 ? -this.stageVerdict : 0;
+    ev.verdict = v < 0 ? Verdict.DROPPED : audited ? Verdict.AUDIT : v > 0 ? Verdict.REDIRECTED : Verdict.FORWARDED;
+    this.sink(ev);
+  }
+
+  private emitDrop(v: number, stage: number, node: number, rule: number, inherited: boolean): void {
+    const ev = this.ev;
+    ev.kind = EventKind.DROP;
+    ev.verdict = Verdict.DROPPED;
+    ev.dropReason = -v;
+    ev.isFinal = true;
+    ev.inherited = inherited;
+    ev.audited = false;
+    ev.observationPoint = ObservationPoint.UNKNOWN;
+    ev.trafficDirection = stage === STAGE_EGRESS ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+    ev.node = node;
+    ev.rule = rule;
+    ev.matchType = 0;
+    this.sink(ev);
+  }
+
+  /** The final trace event of a packet that goes through: where it is delivered. */
+  private emitDelivered(proxyStage: number): void {
+    const ev = this.ev;
+    const st = this.state;
+    ev.kind = EventKind.TRACE;
+    ev.verdict = Verdict.FORWARDED;
+    ev.isFinal = true;
+    ev.audited = this.audited && !ev.isReply;
+    ev.dropReason = ev.audited ? this.auditReason : 0;
+    ev.matchType = 0;
+    ev.rule = -1;
+    const dst = ev.dstEndpoint;
+    if (proxyStage >= 0 && ev.proxyPort > 0) {
+      ev.observationPoint = ObservationPoint.TO_PROXY;
+      ev.trafficDirection = proxyStage === STAGE_EGRESS ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+      // The proxy runs on the node of the endpoint whose policy redirected: the client for an
+      // egress redirect, the server for an ingress one (a reply travels the other way).
+      const clientSide = (proxyStage === STAGE_EGRESS) !== ev.isReply;
+      ev.node = clientSide ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(dst);
+    } else if (dst >= 0) {
+      ev.observationPoint = st.endpointIsHost[dst] ? ObservationPoint.TO_HOST : ObservationPoint.TO_ENDPOINT;
+      ev.trafficDirection = ev.isReply ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+      ev.node = this.nodeOf(dst);
+    } else {
+      const toNode = st.nodeByAddress.get(ev.packet.ipVersion, ev.packet.dst);
+      ev.observationPoint = toNode !== undefined ? ObservationPoint.TO_HOST : ObservationPoint.TO_STACK;
+      ev.trafficDirection = ev.isReply ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
+      ev.node = toNode ?? this.nodeOf(ev.srcEndpoint);
+    }
+    this.sink(ev);
+  }
+}
+
+/**
+ * Flow hash for backend selection (the role of get_hash_recalc in lb.h): symmetric enough that
+ * the reply direction finds the same backend, stable across runs.
+ */
+export function flowHash(src: Uint32Array, sport: number, dst: Uint32Array, dport: number, proto: number): number {
+  let h = 0x811c9dc5 ^ proto;
+  for (let i = 0; i < 4; i++) {
+    h = Math.imul(h ^ src[i]!, 0x01000193);
+    h = Math.imul(h ^ dst[i]!, 0x01000193);
+  }
+  h = Math.imul(h ^ ((sport << 16) | dport), 0x01000193);
+  h ^= h >>> 15;
+  return h >>> 0;
+}

@@ -1,0 +1,223 @@
+/**
+ * The maps document loaded into lookup structures: what the BPF programs of every node would
+ * find in their maps. Built once per replay from src/maps/document.ts; the datapath never sees
+ * YAML or rules, only this.
+ *
+ * Mirrors: the per-node map set of Cilium — the ipcache (one view per node: node addresses are
+ * `host` on their own node), the endpoints map (bpf/lib/eps.h lookup_ip4_endpoint: which
+ * addresses are local endpoints), one policy map per endpoint, and the service map
+ * (bpf/lib/lb.h: frontends -> backends).
+ */
+import type { EndpointRecord, MapsDocument, ServiceFrontendRecord } from '../maps/document.js';
+import { Ipcache, IpcacheView } from '../maps/ipcache.js';
+import { PolicyMap } from '../maps/policy-map.js';
+import { ReservedIdentity } from '../identity/reserved.js';
+import { parseCidr, parseIp } from '../net/addr.js';
+import { NativeError } from '../errors.js';
+
+const PROTO_BY_NAME: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+/** A 52-bit numeric key for an IPv6 address (collisions checked against stored words). */
+export function ip6Hash(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ w1 ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ w2 ^ (h >>> 16), 0x27d4eb2f);
+  const lo = (h ^ w3 ^ (h >>> 15)) >>> 0;
+  const hi = (Math.imul(w3 ^ w1, 0x165667b1) ^ w0 ^ w2) & 0xfffff;
+  return hi * 0x100000000 + lo;
+}
+
+export interface Backend {
+  family: 4 | 6;
+  words: Uint32Array;
+  port: number;
+}
+
+export interface Frontend {
+  index: number;
+  record: ServiceFrontendRecord;
+  family: 4 | 6;
+  words: Uint32Array;
+  protocol: number;
+  backends: Backend[];
+}
+
+/** Address -> value for both families, numeric keys only. */
+export class AddressTable<T> {
+  private readonly v4 = new Map<number, T>();
+  private readonly v6 = new Map<number, Array<{ words: Uint32Array; value: T }>>();
+
+  set(family: 4 | 6, words: ArrayLike<number>, value: T): void {
+    if (family === 4) {
+      this.v4.set(words[3]! >>> 0, value);
+      return;
+    }
+    const key = ip6Hash(words[0]!, words[1]!, words[2]!, words[3]!);
+    const list = this.v6.get(key) ?? [];
+    list.push({ words: Uint32Array.from(words as ArrayLike<number>), value });
+    this.v6.set(key, list);
+  }
+
+  get(family: number, words: Uint32Array): T | undefined {
+    if (family === 4) return this.v4.get(words[3]!);
+    const list = this.v6.get(ip6Hash(words[0]!, words[1]!, words[2]!, words[3]!));
+    if (!list) return undefined;
+    for (const e of list) {
+      if (e.words[0] === words[0] && e.words[1] === words[1] && e.words[2] === words[2] && e.words[3] === words[3]) return e.value;
+    }
+    return undefined;
+  }
+}
+
+export class DatapathState {
+  readonly doc: MapsDocument;
+  readonly nodeIndex = new Map<string, number>();
+  /** Per node index: that node's ipcache view. */
+  readonly views: IpcacheView[] = [];
+  /** View for endpoints on a node the document does not list: the shared entries only. */
+  readonly sharedView: IpcacheView;
+  readonly endpoints: EndpointRecord[];
+  /** Per endpoint: node index (-1 unknown). */
+  readonly endpointNode: Int32Array;
+  readonly endpointIdentity: Uint32Array;
+  readonly endpointIsHost: Uint8Array;
+  /** Per endpoint: its policy map (endpoints with the same entries share one). */
+  readonly policyMaps: PolicyMap[];
+  /** Address -> endpoint index (pod addresses, and node addresses -> host endpoint). */
+  readonly endpointByAddress = new AddressTable<number>();
+  /** Address -> node index, for node addresses (host firewall off: no host endpoint). */
+  readonly nodeByAddress = new AddressTable<number>();
+  /** Frontends by address and port: key addr*65536+port (IPv4) / ip6Hash ^ port (IPv6). */
+  private readonly frontendsV4 = new Map<number, Frontend[]>();
+  private readonly frontendsV6 = new Map<number, Frontend[]>();
+  readonly frontends: Frontend[] = [];
+  readonly worldIdentity4: number;
+  readonly worldIdentity6: number;
+  /** Bumped whenever a map changes under a live replay (FQDN updates, tests). */
+  generation = 0;
+
+  constructor(doc: MapsDocument) {
+    this.doc = doc;
+    const dual = doc.options.dualStack;
+    this.worldIdentity4 = dual ? ReservedIdentity.WORLD_IPV4 : ReservedIdentity.WORLD;
+    this.worldIdentity6 = dual ? ReservedIdentity.WORLD_IPV6 : ReservedIdentity.WORLD;
+
+    const shared = new Ipcache(doc.ipcache.capacity);
+    for (const r of doc.ipcache.shared) upsertPrefix(shared, r.prefix, r.identity);
+    this.sharedView = new IpcacheView(shared, new Ipcache(16));
+    doc.nodes.forEach((n, i) => {
+      this.nodeIndex.set(n.name, i);
+      const local = new Ipcache(Math.max(16, doc.nodes.length * 4));
+      const view = doc.ipcache.views.find((v) => v.node === n.name);
+      for (const r of view?.entries ?? []) upsertPrefix(local, r.prefix, r.identity);
+      this.views.push(new IpcacheView(shared, local));
+      for (const a of n.addresses) {
+        const ip = parseIp(a);
+        if (ip) this.nodeByAddress.set(ip.family, ip.words, i);
+      }
+    });
+
+    this.endpoints = doc.endpoints;
+    const n = doc.endpoints.length;
+    this.endpointNode = new Int32Array(n);
+    this.endpointIdentity = new Uint32Array(n);
+    this.endpointIsHost = new Uint8Array(n);
+    this.policyMaps = new Array<PolicyMap>(n);
+    const byName = new Map(doc.policyMaps.map((m) => [m.endpoint, m]));
+    const shared_ = new Map<unknown, PolicyMap>();
+    doc.endpoints.forEach((ep, i) => {
+      this.endpointNode[i] = this.nodeIndex.get(ep.node) ?? -1;
+      this.endpointIdentity[i] = ep.identity;
+      this.endpointIsHost[i] = ep.kind === 'host' ? 1 : 0;
+      for (const a of ep.addresses) {
+        const ip = parseIp(a);
+        if (ip) this.endpointByAddress.set(ip.family, ip.words, i);
+      }
+      const rec = byName.get(ep.name);
+      let map = rec ? shared_.get(rec.entries) : undefined;
+      if (!map) {
+        map = new PolicyMap(rec?.capacity ?? doc.options.policyMapMax);
+        for (const e of rec?.entries ?? []) {
+          map.set({
+            identity: e.identity,
+            direction: e.direction === 'ingress' ? 0 : 1,
+            protocol: e.protocol,
+            port: e.port,
+            prefixLen: e.prefixLen,
+            deny: e.verdict === 'deny',
+            proxyPort: e.proxyPort,
+            proxyPortPriority: e.proxyPortPriority,
+            authType: e.authType,
+            hasExplicitAuthType: e.hasExplicitAuthType,
+            // The cookie carries the first rule the entry was derived from (+1: 0 = none).
+            cookie: e.derivedFrom.length > 0 ? e.derivedFrom[0]! + 1 : 0,
+          });
+        }
+        if (rec) shared_.set(rec.entries, map);
+      }
+      this.policyMaps[i] = map;
+    });
+
+    doc.services.forEach((rec, index) => {
+      const ip = parseIp(rec.address);
+      if (!ip) throw new NativeError(`maps document: service ${rec.service} has a bad address ${rec.address}`);
+      const backends: Backend[] = [];
+      for (const b of rec.backends) {
+        const bip = parseIp(b.address);
+        if (bip) backends.push({ family: bip.family, words: bip.words, port: b.port });
+      }
+      const fe: Frontend = { index, record: rec, family: ip.family, words: ip.words, protocol: PROTO_BY_NAME[rec.protocol] ?? 0, backends };
+      this.frontends.push(fe);
+      const key = frontendKey(ip.family, ip.words, rec.port);
+      const table = ip.family === 4 ? this.frontendsV4 : this.frontendsV6;
+      const list = table.get(key);
+      if (list) list.push(fe);
+      else table.set(key, [fe]);
+    });
+  }
+
+  viewOf(node: number): IpcacheView {
+    return node >= 0 ? this.views[node]! : this.sharedView;
+  }
+
+  /** Identity of an address as `node` sees it; an ipcache miss is the family's world identity. */
+  identityOf(node: number, family: number, words: Uint32Array): number {
+    const view = this.viewOf(node);
+    const id = family === 4 ? view.lookup4(words[3]!) : view.lookup(6, words);
+    // bpf_lxc.c: no ipcache entry (or identity 0) means world.
+    if (id <= 0) return family === 4 ? this.worldIdentity4 : this.worldIdentity6;
+    return id;
+  }
+
+  frontend(family: number, words: Uint32Array, port: number, protocol: number): Frontend | undefined {
+    const key = frontendKey(family as 4 | 6, words, port);
+    const list = family === 4 ? this.frontendsV4.get(key) : this.frontendsV6.get(key);
+    if (!list) return undefined;
+    for (const fe of list) {
+      if (fe.protocol !== protocol) continue;
+      if (family === 6) {
+        const w = fe.words;
+        if (w[0] !== words[0] || w[1] !== words[1] || w[2] !== words[2] || w[3] !== words[3]) continue;
+      }
+      return fe;
+    }
+    return undefined;
+  }
+
+  nodeName(node: number): string {
+    return node >= 0 ? this.doc.nodes[node]!.name : '';
+  }
+}
+
+function frontendKey(family: 4 | 6, words: ArrayLike<number>, port: number): number {
+  if (family === 4) return (words[3]! >>> 0) * 65536 + port;
+  return ip6Hash(words[0]!, words[1]!, words[2]!, words[3]! ^ port);
+}
+
+function upsertPrefix(map: Ipcache, prefix: string, identity: number): void {
+  const c = parseCidr(prefix);
+  if (!c) throw new NativeError(`maps document: bad ipcache prefix ${prefix}`);
+  // The agent already trimmed the shared entries to capacity; anything else that does not fit
+  // is counted by the ipcache's own overflow counter.
+  map.upsert(c.family, c.words, c.prefixLen, identity);
+}
