@@ -1,0 +1,268 @@
+/**
+ * Duplicate suppression for node captures (design.md §5): `tcpdump -i any` on a node records a
+ * packet once per device it crosses (the pod's lxc/veth, the tunnel device, the uplink, maybe
+ * encapsulated in VXLAN/Geneve), but it is one packet for the datapath.
+ *
+ * Rule: a packet is a duplicate when an identical packet was seen less than `windowNs` (the
+ * `--dedup-window`, 1 ms by default) before it AT ANOTHER OBSERVATION POINT. Identical means
+ * equal in what forwarding leaves alone:
+ *  - IP: version, addresses, protocol, identification, total length, fragment offset and MF;
+ *  - transport: ports, TCP sequence and acknowledgement numbers, flags and window, ICMP type,
+ *    code, echo id and sequence, the quoted tuple of ICMP errors;
+ *  - content: a hash of the transport header and payload bytes (the first 64 and the last 32
+ *    captured), skipping the transport checksum, when the caller passes the frame's bytes.
+ * Never compared: TTL / hop limit and the IPv4 header checksum (a routed copy has both changed,
+ * see pcaps/README.md on starwars-node-sll2.pcap), transport checksums (offload may finish them
+ * between devices), DSCP/ECN, VLAN tags and the encapsulation.
+ * An observation point is (pcapng interface, SLL2 interface index, SLL packet type,
+ * encapsulation, outer VLAN): copies of one packet appear at different points, while the same
+ * bytes again at the same point are a new packet (a retransmission, a duplicate ACK), which is
+ * never merged however close in time. Up to four points are remembered per packet.
+ *
+ * Memory is bounded: a set-associative table of `capacity` recent packets (4 ways per bucket,
+ * the oldest way replaced), struct-of-arrays typed arrays, nothing allocated per packet, no
+ * strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
+ * differ in a compared field are never merged, since every hit compares the whole record.
+ */
+import { PacketKind, type DecodedPacket } from '../decode/packet.js';
+
+/** The frame a packet was decoded from (a capture Frame or CopiedFrame fits). */
+export interface DedupFrameView {
+  readonly data: Uint8Array;
+  /** Offset of the frame in `data` (0 when absent). */
+  readonly offset?: number;
+  readonly caplen: number;
+  /** pcapng interface the frame was captured on (0 when absent). */
+  readonly interfaceId?: number;
+}
+
+/** `--dedup-window` default: 1 ms. */
+export const DEFAULT_DEDUP_WINDOW_NS = 1_000_000;
+export const DEFAULT_DEDUP_CAPACITY = 65_536;
+
+/** Words of a packet record. */
+const K = 21;
+const WAYS = 4;
+const POINTS = 4;
+/** Content bytes hashed: from the start of the transport header, and before the captured end. */
+const HEAD_BYTES = 64;
+const TAIL_BYTES = 32;
+
+export class Deduplicator {
+  readonly windowNs: number;
+  readonly capacity: number;
+  private dupCount = 0;
+  private readonly bucketMask: number;
+  private readonly rows: Uint32Array;
+  private readonly hashes: Int32Array;
+  private readonly used: Uint8Array;
+  private readonly sec: Float64Array;
+  private readonly nsec: Float64Array;
+  private readonly points: Float64Array;
+  private readonly pointCount: Uint8Array;
+  private readonly row = new Uint32Array(K);
+
+  constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY) {
+    if (!(windowNs >= 0) || !Number.isFinite(windowNs)) throw new RangeError(`dedup: window ${windowNs} ns is not a finite non-negative number`);
+    if (!Number.isInteger(capacity) || capacity < WAYS || capacity > 1 << 24) throw new RangeError(`dedup: capacity ${capacity} is outside ${WAYS}..${1 << 24}`);
+    let slots = WAYS;
+    while (slots < capacity) slots *= 2;
+    this.windowNs = windowNs;
+    this.capacity = slots;
+    this.bucketMask = slots / WAYS - 1;
+    this.rows = new Uint32Array(slots * K);
+    this.hashes = new Int32Array(slots);
+    this.used = new Uint8Array(slots);
+    this.sec = new Float64Array(slots);
+    this.nsec = new Float64Array(slots);
+    this.points = new Float64Array(slots * POINTS);
+    this.pointCount = new Uint8Array(slots);
+  }
+
+  /** Packets found to be duplicates so far. */
+  get duplicates(): number {
+    return this.dupCount;
+  }
+
+  /**
+   * True when `p` is a copy of a packet seen within the window at another observation point;
+   * otherwise it is remembered as an original. Pass the frame for content hashing and the
+   * pcapng interface (recommended: without it, packets equal in every header field but not in
+   * content, e.g. two DNS queries of one length over IPv6, count as copies of each other).
+   * Non-IP packets are never duplicates.
+   */
+  isDuplicate(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): boolean {
+    if (p.ipVersion === 0) return false;
+    const r = this.row;
+    fillRow(r, p, frame);
+    const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
+    let h = 0x2f1e3d4c;
+    for (let i = 0; i < K; i++) h = mix(h, r[i]!);
+    h = fmix(h);
+    const base = (h & this.bucketMask) * WAYS;
+    let victim = base;
+    let victimAge = -Infinity;
+    for (let s = base; s < base + WAYS; s++) {
+      if (this.used[s] === 0) {
+        if (victimAge !== Infinity) {
+          victim = s;
+          victimAge = Infinity; // an empty way beats any occupied one
+        }
+        continue;
+      }
+      const dt = (tsSec - this.sec[s]!) * 1e9 + (tsNsec - this.nsec[s]!);
+      if (this.hashes[s] === h && this.sameRow(s)) {
+        if (dt <= this.windowNs && dt >= -this.windowNs && !this.seenAt(s, point)) {
+          const n = this.pointCount[s]!;
+          if (n < POINTS) {
+            this.points[s * POINTS + n] = point;
+            this.pointCount[s] = n + 1;
+          }
+          this.dupCount++;
+          return true;
+        }
+        // Outside the window, or again at a point it was seen at: a new packet.
+        this.store(s, h, tsSec, tsNsec, point);
+        return false;
+      }
+      const age = dt < 0 ? 0 : dt;
+      if (victimAge !== Infinity && age > victimAge) {
+        victim = s;
+        victimAge = age;
+      }
+    }
+    this.store(victim, h, tsSec, tsNsec, point);
+    return false;
+  }
+
+  /** Forgets every packet and resets the counter. */
+  clear(): void {
+    this.used.fill(0);
+    this.dupCount = 0;
+  }
+
+  private sameRow(s: number): boolean {
+    const rows = this.rows;
+    const r = this.row;
+    const o = s * K;
+    for (let i = 0; i < K; i++) if (rows[o + i] !== r[i]) return false;
+    return true;
+  }
+
+  private seenAt(s: number, point: number): boolean {
+    const n = this.pointCount[s]!;
+    const o = s * POINTS;
+    for (let i = 0; i < n; i++) if (this.points[o + i] === point) return true;
+    return false;
+  }
+
+  private store(s: number, h: number, tsSec: number, tsNsec: number, point: number): void {
+    this.rows.set(this.row, s * K);
+    this.hashes[s] = h;
+    this.used[s] = 1;
+    this.sec[s] = tsSec;
+    this.nsec[s] = tsNsec;
+    this.points[s * POINTS] = point;
+    this.pointCount[s] = 1;
+  }
+}
+
+/** The compared fields of `p` (see the module comment), and the content hash in the last word. */
+function fillRow(r: Uint32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
+  r[0] =
+    p.ipVersion |
+    (p.ipProto << 8) |
+    (p.kind << 16) |
+    (p.isFragment ? 1 << 24 : 0) |
+    (p.fragMore ? 1 << 25 : 0) |
+    (p.hasPorts ? 1 << 26 : 0) |
+    (p.hasIcmpInner ? 1 << 27 : 0);
+  const s = p.src;
+  const d = p.dst;
+  r[1] = s[0]!;
+  r[2] = s[1]!;
+  r[3] = s[2]!;
+  r[4] = s[3]!;
+  r[5] = d[0]!;
+  r[6] = d[1]!;
+  r[7] = d[2]!;
+  r[8] = d[3]!;
+  r[9] = (p.sport << 16) | p.dport;
+  r[10] = p.ipId;
+  r[11] = p.tcpSeq;
+  r[12] = p.tcpAck;
+  r[13] = p.tcpFlags | (p.tcpWindow << 16);
+  r[14] = p.ipLength;
+  r[15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
+  r[16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
+  r[17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
+  r[18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
+  r[19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
+  r[20] = frame === undefined ? 0 : contentHash(p, frame);
+}
+
+/**
+ * Hash of the transport bytes: the first HEAD_BYTES and the last TAIL_BYTES captured of the
+ * IP payload, without the transport checksum, and the captured length.
+ */
+function contentHash(p: DecodedPacket, frame: DedupFrameView): number {
+  const start = p.l4Offset;
+  if (start < 0) return 0;
+  const data = frame.data;
+  const frameEnd = (frame.offset ?? 0) + frame.caplen;
+  let end = start + p.l4Length;
+  if (end > frameEnd) end = frameEnd;
+  if (end > data.length) end = data.length;
+  if (end <= start) return 1;
+  // The checksum's place in the transport header, when this packet has that header.
+  let cs = -1;
+  let ce = -1;
+  if (!(p.isFragment && p.fragOffset !== 0)) {
+    const k = p.kind;
+    if (k === PacketKind.TCP) cs = start + 16;
+    else if (k === PacketKind.UDP) cs = start + 6;
+    else if (k === PacketKind.ICMP || k === PacketKind.ICMPV6) cs = start + 2;
+    if (cs >= 0) ce = cs + 2;
+    else if (k === PacketKind.SCTP) {
+      cs = start + 8;
+      ce = start + 12;
+    }
+  }
+  let h = mix(0x6a09e667, end - start);
+  const headEnd = end < start + HEAD_BYTES ? end : start + HEAD_BYTES;
+  for (let i = start; i < headEnd; i++) {
+    if (i >= cs && i < ce) continue;
+    h = Math.imul(h ^ data[i]!, 0x01000193);
+  }
+  const tailStart = end - TAIL_BYTES > headEnd ? end - TAIL_BYTES : headEnd;
+  for (let i = tailStart; i < end; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return fmix(h);
+}
+
+/**
+ * The observation point as one number: the low 23 bits hold the SLL packet type (8), the
+ * encapsulation (2) and the outer VLAN (13); above them 30 bits of interface: the SLL2 ifindex,
+ * mixed with the pcapng interface when there is one. A collision of two interfaces there can
+ * only make a copy look like a new packet, never merge two packets.
+ */
+function pointOf(p: DecodedPacket, interfaceId: number): number {
+  const iface = interfaceId === 0 ? p.ifIndex + 1 : (p.ifIndex + 1) ^ Math.imul(interfaceId, 0x9e3779b1);
+  const low = ((p.sllPacketType + 1) & 0xff) | (p.encap << 8) | ((p.vlan0 + 1) << 10);
+  return (iface & 0x3fffffff) * 8388608 + low;
+}
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
