@@ -19,7 +19,7 @@
  * a connection; Cilium keeps one per node), and a decode error yields an ERROR event instead of
  * a guess.
  */
-import { DecodeError, IpProto, type DecodedPacket } from '../decode/packet.js';
+import { DecodedPacket, DecodeError, IpProto, PacketKind } from '../decode/packet.js';
 import {
   CTX_ACT_OK,
   DROP_FRAG_NOT_FOUND,
@@ -89,6 +89,8 @@ export class Datapath {
   private readonly inner = new CtTuple();
   private readonly verdict = new PolicyVerdict();
   private readonly ev = new FlowEvent();
+  /** Scratch record for a tunnel packet's outer header (decided at the host firewall first). */
+  private readonly outer = new OuterPacket();
   private readonly options: DatapathOptions;
   // Per-packet scratch, written by the stages.
   private stageVerdict = 0;
@@ -130,12 +132,39 @@ export class Datapath {
       this.sink(ev);
       return;
     }
+    // A tunnel packet is first a UDP packet between two nodes: with the host firewall on, the
+    // receiving node's bpf_host checks it against host policy (which is why host policies must
+    // allow 8472/6081 from remote-node); only then is the inner packet delivered and decided.
+    if (p.encap !== 0 && this.outerNeedsHostPolicy(p)) {
+      this.outer.fillOuterOf(p);
+      this.resetEvent(this.outer.packet, tsSec, tsNsec);
+      if (!this.decide(this.outer.packet, now, true)) return;
+      this.resetEvent(p, tsSec, tsNsec);
+    }
     if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec)) {
       c.duplicates++;
       return;
     }
     c.ipPackets++;
+    this.decide(p, now, false);
+  }
 
+  /** True when either end of the outer header is a node with a host endpoint. */
+  private outerNeedsHostPolicy(p: DecodedPacket): boolean {
+    const st = this.state;
+    const s = st.endpointByAddress.get(p.outerIpVersion, p.outerSrc);
+    const d = st.endpointByAddress.get(p.outerIpVersion, p.outerDst);
+    return (s !== undefined && st.endpointIsHost[s] === 1) || (d !== undefined && st.endpointIsHost[d] === 1);
+  }
+
+  /**
+   * Fragments, translation, conntrack and policy for one IP packet. `outer`: the packet is a
+   * tunnel's outer header, so an allowed packet emits no final event (its inner packet will).
+   * Returns false when the packet was dropped.
+   */
+  private decide(p: DecodedPacket, now: number, outer: boolean): boolean {
+    const c = this.counters;
+    const ev = this.ev;
     // --- fragments (bpf/lib/ipv4.h): later fragments take the first one's ports.
     if (p.isFragment) {
       if (p.fragOffset === 0) this.fragments.recordFirst(p, now);
@@ -145,7 +174,7 @@ export class Datapath {
         const stage = ev.srcEndpoint >= 0 ? STAGE_EGRESS : STAGE_INGRESS;
         const node = stage === STAGE_EGRESS ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(ev.dstEndpoint);
         this.emitDrop(DROP_FRAG_NOT_FOUND, stage, node, -1, false);
-        return;
+        return false;
       }
     }
 
@@ -157,7 +186,7 @@ export class Datapath {
         if (translated.backends.length === 0) {
           this.locateEndpoints(p);
           this.emitDrop(DROP_NO_SERVICE, STAGE_EGRESS, this.nodeOf(ev.srcEndpoint), -1, false);
-          return;
+          return false;
         }
         ev.origDst.set(p.dst);
         ev.origDport = p.dport;
@@ -199,7 +228,7 @@ export class Datapath {
       ev.isReply = dir === CtDir.REPLY;
       ev.ctStatus = related ? CtStatus.RELATED : dir === CtDir.REPLY ? CtStatus.REPLY : CtStatus.ESTABLISHED;
       this.emitDrop(-entry.user0, stage, node, rule, true);
-      return;
+      return false;
     }
 
     if (entry && dir === CtDir.REPLY) {
@@ -210,13 +239,24 @@ export class Datapath {
       ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
       ev.proxyPort = entry.proxyPort;
       // Replies of a proxied connection go back through the proxy (conntrack.h proxy_redirect).
-      this.emitDelivered(entry.proxyPort > 0 ? entry.user1 - 1 : -1);
-      return;
+      if (!outer) this.emitDelivered(entry.proxyPort > 0 ? entry.user1 - 1 : -1);
+      return true;
     }
 
     // NEW or ESTABLISHED forward packet: policy at both ends, every time.
     const isNew = entry === null;
     ev.ctStatus = isNew ? CtStatus.NEW : CtStatus.ESTABLISHED;
+    // The entry exists before policy so every event of this packet names its connection; a
+    // drop either marks it (inheritance) or removes it again (--per-packet), as if never made.
+    if (!entry) {
+      entry = this.conntrack.create(tuple, now);
+      if (translated) {
+        entry.revNat = translated.index;
+        entry.origDst.set(ev.origDst);
+        entry.origDport = ev.origDport;
+      }
+    }
+    ev.connection = entry.id;
     if (isNew && translated) this.emitTranslated();
     this.audited = false;
     this.auditReason = 0;
@@ -231,7 +271,7 @@ export class Datapath {
       const remote = this.state.identityOf(node, p.ipVersion, p.dst);
       const v = this.policy(src, 1, remote, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
-      if (v < 0) return this.dropNew(entry, tuple, now, v, STAGE_EGRESS, node);
+      if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_EGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_EGRESS;
@@ -242,27 +282,21 @@ export class Datapath {
       const remote = this.options.trustVni && p.encap !== 0 && p.vni > 0 ? p.vni : this.state.identityOf(node, p.ipVersion, p.src);
       const v = this.policy(dst, 0, remote, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
-      if (v < 0) return this.dropNew(entry, tuple, now, v, STAGE_INGRESS, node);
+      if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_INGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_INGRESS;
       }
     }
 
-    if (!entry) {
-      entry = this.conntrack.create(tuple, now);
+    if (isNew) {
       entry.proxyPort = proxyPort;
       entry.user1 = proxyStage + 1;
-      if (translated) {
-        entry.revNat = translated.index;
-        entry.origDst.set(ev.origDst);
-        entry.origDport = ev.origDport;
-      }
     }
     this.conntrack.touch(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, now);
-    ev.connection = entry.id;
     ev.proxyPort = proxyPort;
-    this.emitDelivered(proxyStage);
+    if (!outer) this.emitDelivered(proxyStage);
+    return true;
   }
 
   /** The policy check of one stage: a verdict as policy.h returns it (after audit). */
@@ -306,19 +340,20 @@ export class Datapath {
     return CTX_ACT_OK;
   }
 
-  private dropNew(entry: CtEntry | null, tuple: CtTuple, now: number, v: number, stage: number, node: number): void {
-    const ev = this.ev;
-    if (!entry && !this.options.perPacket) {
-      // Remember the drop so the rest of this connection inherits it (design.md §5).
-      const e = this.conntrack.create(tuple, now);
-      e.user0 = -v;
-      e.user1 = packDropInfo(stage, node, this.stageRule);
-      this.conntrack.touch(e, CtDir.FORWARD, ev.packet.tcpFlags, ev.packet.ipLength, now);
-      ev.connection = e.id;
-    } else if (entry) {
-      ev.connection = entry.id;
+  /** A policy drop of a forward packet: its final drop event, and what its connection remembers. */
+  private dropPacket(entry: CtEntry, isNew: boolean, now: number, v: number, stage: number, node: number): false {
+    if (isNew) {
+      if (this.options.perPacket) {
+        this.conntrack.delete(entry);
+      } else {
+        // Remember the drop so the rest of this connection inherits it (design.md §5).
+        entry.user0 = -v;
+        entry.user1 = packDropInfo(stage, node, this.stageRule);
+        this.conntrack.touch(entry, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, now);
+      }
     }
     this.emitDrop(v, stage, node, this.stageRule, false);
+    return false;
   }
 
   private resetEvent(p: DecodedPacket, tsSec: number, tsNsec: number): void {
@@ -453,6 +488,27 @@ export class Datapath {
       ev.node = toNode ?? this.nodeOf(ev.srcEndpoint);
     }
     this.sink(ev);
+  }
+}
+
+/** A tunnel packet's outer IP/UDP header as a packet of its own. */
+class OuterPacket {
+  readonly packet = new DecodedPacket();
+
+  fillOuterOf(p: DecodedPacket): void {
+    const o = this.packet;
+    o.reset();
+    o.linkType = p.linkType;
+    o.ipVersion = p.outerIpVersion;
+    o.src.set(p.outerSrc);
+    o.dst.set(p.outerDst);
+    o.ipProto = IpProto.UDP;
+    o.kind = PacketKind.UDP;
+    o.hasPorts = true;
+    o.sport = p.outerSport;
+    o.dport = p.outerDport;
+    o.l3Offset = 0;
+    o.ipLength = p.ipLength;
   }
 }
 

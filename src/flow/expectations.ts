@@ -292,7 +292,9 @@ export class ExpectationChecker {
   ) {}
 
   observe(ev: FlowEvent): void {
-    if (!ev.isFinal || ev.kind === EventKind.L7) return;
+    // Final events carry the outcome; policy verdicts also open a connection whose packets have
+    // no final event of their own (a tunnel's outer header allowed by the host firewall).
+    if (ev.kind === EventKind.L7 || (!ev.isFinal && ev.kind !== EventKind.POLICY_VERDICT)) return;
     const p: DecodedPacket = ev.packet;
     const key: number | string =
       ev.connection > 0 ? ev.connection : `${p.ipProto}|${formatIp(p.src, p.ipVersion)}|${p.sport}|${formatIp(p.dst, p.ipVersion)}|${p.dport}`;
@@ -319,6 +321,7 @@ export class ExpectationChecker {
       };
       this.connections.set(key, rec);
     }
+    if (!ev.isFinal) return;
     rec.packets++;
     if (ev.verdict === Verdict.DROPPED && !rec.dropped) {
       rec.dropped = true;
