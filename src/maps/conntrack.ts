@@ -49,7 +49,8 @@
  *    expired entries at intervals). Expired entries leave when looked up, when they reach the
  *    LRU end (then counted in `expired`, not `evictions`), or on `gc()`.
  *  - Accounting keeps tx/rx packets and bytes (older CONNTRACK_ACCOUNTING), always on.
- *  - Timestamps are capture seconds (fractional), not bpf_mono_now() seconds.
+ *  - Times are capture seconds, kept at 1 ms resolution (Cilium: whole seconds of
+ *    bpf_mono_now()).
  *
  * Layout: per table an `LRUCache<number, CtEntry>` keyed by a 31-bit hash of the tuple in a
  * canonical order (the lower endpoint first), so a connection's two directions share one key
@@ -289,15 +290,18 @@ export class CtEntry {
   /** For a RELATED address-pair entry: the connection it relates to (itself when an ICMP
    * error created it); null for a connection entry. */
   conn: CtEntry | null = null;
-  /** @internal Capture time the LRU position of this entry's key was last refreshed (head of a chain). */
-  usedSec = -Infinity;
+  /** @internal When the LRU position of this entry's key was last refreshed (head of a chain). */
+  usedMs = NEVER;
 
   // --- hot: read or written for every packet by touch and the datapath.
   /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
   id = 0;
-  /** Capture time after which the entry is gone (conntrack.h `lifetime`). */
-  expiresSec = 0;
-  lastSeenSec = 0;
+  // Times are integer milliseconds from the table's epoch (Conntrack.ms): Smi fields, where a
+  // fractional second would be a boxed heap number and one more cache miss per packet.
+  /** @internal After this the entry is gone (conntrack.h `lifetime`). */
+  expMs = 0;
+  /** @internal */
+  seenMs = 0;
   txPackets = 0;
   rxPackets = 0;
   txBytes = 0;
@@ -313,9 +317,10 @@ export class CtEntry {
   seenReply = false;
   /** Created and its creating packet not yet accounted (the next `touch`). */
   creating = false;
-  /** Capture time of the last monitor report per direction (last_tx_report / last_rx_report). */
-  lastTxReport = -Infinity;
-  lastRxReport = -Infinity;
+  /** @internal Last monitor report per direction (last_tx_report / last_rx_report). */
+  txReportMs = NEVER;
+  /** @internal */
+  rxReportMs = NEVER;
   /** L7 proxy port the connection is redirected to (conntrack.h proxy_redirect), 0 none. */
   proxyPort = 0;
   /** Free for the datapath. */
@@ -323,7 +328,10 @@ export class CtEntry {
   user1 = 0;
 
   // --- cold
-  createdSec = 0;
+  /** @internal */
+  createdMs = 0;
+  /** @internal The capture second the ms fields count from. */
+  epochSec = 0;
   /** Service translation: frontend index (rev_nat_index), -1 none. */
   revNat = -1;
   origDport = 0;
@@ -360,6 +368,21 @@ export class CtEntry {
   /** Original destination (four words) before service translation; built on first use. */
   get origDst(): Uint32Array {
     return this.origDstWords ?? (this.origDstWords = new Uint32Array(4));
+  }
+
+  /** Capture time (seconds, 1 ms resolution) after which the entry is gone (`lifetime`). */
+  get expiresSec(): number {
+    return this.epochSec + this.expMs / 1000;
+  }
+
+  /** Capture time of the last packet accounted. */
+  get lastSeenSec(): number {
+    return this.epochSec + this.seenMs / 1000;
+  }
+
+  /** Capture time the entry was created. */
+  get createdSec(): number {
+    return this.epochSec + this.createdMs / 1000;
   }
 
   /** IP protocol of the connection. */
@@ -410,6 +433,9 @@ export interface ConntrackOptions {
   lruResolutionSec?: number;
 }
 
+/** "Never" for ms fields: a Smi far below any time the tables see. */
+const NEVER = -0x40000000;
+
 /** See ConntrackOptions.lruResolutionSec. */
 export const DEFAULT_LRU_RESOLUTION_SEC = 1;
 
@@ -453,6 +479,8 @@ export class Conntrack {
   private expiredCount = 0;
   private relatedCount = 0;
   private readonly scratch = new CtTuple();
+  /** The capture second times count from (ms fields); set by the first time seen. */
+  private epochSec = NaN;
 
   constructor(options: ConntrackOptions = {}) {
     this.tcpMax = checkMax('tcpMax', options.tcpMax ?? DEFAULT_CT_TCP_MAX);
@@ -462,8 +490,9 @@ export class Conntrack {
       throw new RangeError(`conntrack: hashBits ${bits} is not 1..31 or 52`);
     }
     this.keyMask = bits === 52 ? 0 : 2 ** bits - 1;
-    this.lruResolution = options.lruResolutionSec ?? DEFAULT_LRU_RESOLUTION_SEC;
-    if (!(this.lruResolution >= 0)) throw new RangeError(`conntrack: lruResolutionSec ${this.lruResolution} is negative`);
+    const res = options.lruResolutionSec ?? DEFAULT_LRU_RESOLUTION_SEC;
+    if (!(res >= 0) || !Number.isFinite(res)) throw new RangeError(`conntrack: lruResolutionSec ${res} is not a finite non-negative number`);
+    this.lruResolution = Math.round(res * 1000);
   }
 
   /** Entries in all tables, RELATED address-pair entries included. */
@@ -513,16 +542,17 @@ export class Conntrack {
   lookup(t: CtTuple, nowSec: number, tcpFlags = 0): CtEntry | null {
     this.lastDir = CtDir.FORWARD;
     this.lastRelated = false;
-    if (t.related) return this.lookupPair(t, nowSec);
+    const now = this.ms(nowSec);
+    if (t.related) return this.lookupPair(t, now);
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return null;
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), nowSec);
+    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), now);
     let rev: CtEntry | null = null;
     let fwd: CtEntry | null = null;
     while (e !== undefined && e !== null) {
       const next: CtEntry | null = e.next;
       if (e.conn === null) {
-        if (nowSec > e.expiresSec) this.expire(tab, e);
+        if (now > e.expMs) this.expire(tab, e);
         else if (rev === null && isReverse(e, t)) rev = e;
         else if (fwd === null && isTuple(e, t)) fwd = e;
       }
@@ -535,11 +565,11 @@ export class Conntrack {
         this.lastDir = CtDir.REPLY;
         return rev;
       }
-      this.reopen(rev, CtDir.REPLY, tcpFlags, nowSec);
+      this.reopen(rev, CtDir.REPLY, tcpFlags, now);
     }
     if (fwd !== null) {
       if (!(reopen && fwd.closing)) return fwd;
-      this.reopen(fwd, CtDir.FORWARD, tcpFlags, nowSec);
+      this.reopen(fwd, CtDir.FORWARD, tcpFlags, now);
     }
     return null;
   }
@@ -555,7 +585,7 @@ export class Conntrack {
   lookupRelated(inner: CtTuple, nowSec: number): CtEntry | null {
     this.lastDir = CtDir.FORWARD;
     this.lastRelated = false;
-    const e = this.findConn(inner, nowSec);
+    const e = this.findConn(inner, this.ms(nowSec));
     if (e === null) return null;
     this.lastRelated = true;
     // findConn left the quoted packet's own direction in lastDir; the error travels the other way.
@@ -571,27 +601,28 @@ export class Conntrack {
    * mid-connection gets the SYN timeout until the next packet, as in Cilium).
    */
   create(t: CtTuple, nowSec: number): CtEntry {
+    const now = this.ms(nowSec);
     if (t.related) {
       // An ICMP error that was not related to anything and was allowed: ct_create4 writes its
       // tuple, which is itself a RELATED pair key, so later errors between the two addresses
       // find it.
-      const e = this.upsertPair(t, nowSec, null);
+      const e = this.upsertPair(t, now, null);
       e.creating = true;
       return e;
     }
     const e = new CtEntry();
     e.id = this.nextId++;
     e.setKey(t);
-    this.initTimers(e, nowSec);
+    this.initTimers(e, now);
     e.creating = true;
     // ct_create4 writes the RELATED entry first, then the connection's.
-    this.upsertPair(t, nowSec, e);
+    this.upsertPair(t, now, e);
     const ti = tableIndex(t.family, t.proto);
     const tab = this.table(ti);
     const key = this.key(t, 0);
     this.unlinkWhere(tab, key, t, false);
-    this.makeRoom(tab, nowSec);
-    this.link(tab, ti, key, e, nowSec);
+    this.makeRoom(tab, now);
+    this.link(tab, ti, key, e, now);
     return e;
   }
 
@@ -603,7 +634,8 @@ export class Conntrack {
    * seconds since the last report, or closing).
    */
   touch(e: CtEntry, dir: number, flags: number, bytes: number, nowSec: number): boolean {
-    e.lastSeenSec = nowSec;
+    const now = this.ms(nowSec);
+    e.seenMs = now;
     if (dir === CtDir.REPLY) {
       e.rxPackets++;
       e.rxBytes += bytes;
@@ -619,7 +651,7 @@ export class Conntrack {
     }
     const tcp = e.kHead >>> 8 === PROTO_TCP;
     let report = false;
-    if (e.alive) report = updateTimeout(e, tcp, dir, flags, nowSec);
+    if (e.alive) report = updateTimeout(e, tcp, dir, flags, now);
     if (tcp && (flags & (TCP_FIN | TCP_RST)) !== 0) {
       // ACTION_CLOSE.
       if ((flags & TCP_RST) !== 0 && !seenBothSyns(e)) {
@@ -631,7 +663,7 @@ export class Conntrack {
         e.txClosing = true;
       }
       report = true;
-      if (!e.alive) rawUpdateTimeout(e, CT_CLOSE_TIMEOUT, dir, flags, nowSec);
+      if (!e.alive) rawUpdateTimeout(e, CT_CLOSE_TIMEOUT * 1000, dir, flags, now);
     }
     return report;
   }
@@ -645,11 +677,12 @@ export class Conntrack {
 
   /** Removes every expired entry (Cilium's conntrack GC pass); returns how many. */
   gc(nowSec: number): number {
+    const now = this.ms(nowSec);
     const dead: CtEntry[] = [];
     for (const tab of this.tables) {
       if (!tab) continue;
       for (const head of tab.lru.values()) {
-        for (let e: CtEntry | null = head; e !== null; e = e.next) if (nowSec > e.expiresSec) dead.push(e);
+        for (let e: CtEntry | null = head; e !== null; e = e.next) if (now > e.expMs) dead.push(e);
       }
     }
     for (const e of dead) this.expire(this.tables[e.table]!, e);
@@ -685,15 +718,15 @@ export class Conntrack {
   // --- internals
 
   /** The connection whose forward or reverse tuple is `t` (lastDir: FORWARD / REPLY). */
-  private findConn(t: CtTuple, nowSec: number): CtEntry | null {
+  private findConn(t: CtTuple, now: number): CtEntry | null {
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return null;
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), nowSec);
+    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), now);
     let fwd: CtEntry | null = null;
     while (e !== undefined && e !== null) {
       const next: CtEntry | null = e.next;
       if (e.conn === null) {
-        if (nowSec > e.expiresSec) this.expire(tab, e);
+        if (now > e.expMs) this.expire(tab, e);
         else if (isReverse(e, t)) {
           this.lastDir = CtDir.REPLY;
           return e;
@@ -705,19 +738,28 @@ export class Conntrack {
     return fwd;
   }
 
+  /**
+   * Capture seconds -> integer milliseconds from the epoch (the first second seen), rounded:
+   * a Smi for 24 days of capture (beyond, the fields turn into heap numbers and stay exact).
+   */
+  private ms(nowSec: number): number {
+    if (!(this.epochSec === this.epochSec)) this.epochSec = Math.floor(nowSec);
+    return Math.round((nowSec - this.epochSec) * 1000);
+  }
+
   /** Cilium's lookup of an ICMP error tuple: the RELATED entry of the address pair. */
-  private lookupPair(t: CtTuple, nowSec: number): CtEntry | null {
+  private lookupPair(t: CtTuple, now: number): CtEntry | null {
     const ti = tableIndex(t.family, PROTO_ICMP);
     const tab = this.tables[ti];
     if (!tab) return null;
     const p = this.pairTuple(t);
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(p, 1), nowSec);
+    let e: CtEntry | null | undefined = this.probe(tab, this.key(p, 1), now);
     let rev: CtEntry | null = null;
     let fwd: CtEntry | null = null;
     while (e !== undefined && e !== null) {
       const next: CtEntry | null = e.next;
       if (e.conn !== null) {
-        if (nowSec > e.expiresSec) this.expire(tab, e);
+        if (now > e.expMs) this.expire(tab, e);
         else if (rev === null && isReverse(e, p)) rev = e;
         else if (fwd === null && isTuple(e, p)) fwd = e;
       }
@@ -727,11 +769,11 @@ export class Conntrack {
     if (pair === null) return null;
     const dir = rev !== null ? CtDir.REPLY : CtDir.FORWARD;
     // __ct_lookup refreshes the entry it found: a non-TCP lifetime, no flags.
-    updateTimeout(pair, false, dir, 0, nowSec);
+    updateTimeout(pair, false, dir, 0, now);
     this.lastRelated = true;
     let conn = pair.conn!;
     if (t.hasInner) {
-      const exact = this.findConn(t.inner, nowSec);
+      const exact = this.findConn(t.inner, now);
       if (exact !== null) conn = exact;
     }
     this.lastDir = dir;
@@ -756,7 +798,7 @@ export class Conntrack {
    * Writes the RELATED entry of `t`'s address pair, pointing at `conn` (a new entry pointing
    * at itself when conn is null); replaces the value of an existing one, as map_update_elem.
    */
-  private upsertPair(t: CtTuple, nowSec: number, conn: CtEntry | null): CtEntry {
+  private upsertPair(t: CtTuple, now: number, conn: CtEntry | null): CtEntry {
     const ti = tableIndex(t.family, PROTO_ICMP);
     const tab = this.table(ti);
     const p = this.pairTuple(t);
@@ -769,11 +811,11 @@ export class Conntrack {
     if (e !== undefined && e !== null && conn !== null) {
       // The value is replaced by a copy of the new connection's entry: fresh timers.
       e.conn = conn;
-      this.initTimers(e, nowSec);
+      this.initTimers(e, now);
       return e;
     }
     if (e !== undefined && e !== null) this.unlink(tab, e);
-    this.makeRoom(tab, nowSec);
+    this.makeRoom(tab, now);
     const n = new CtEntry();
     n.setKey(p);
     if (conn === null) {
@@ -782,35 +824,36 @@ export class Conntrack {
     } else {
       n.conn = conn;
     }
-    this.initTimers(n, nowSec);
-    this.link(tab, ti, key, n, nowSec);
+    this.initTimers(n, now);
+    this.link(tab, ti, key, n, now);
     this.relatedCount++;
     return n;
   }
 
   /** ct_create4: ct_update_timeout with a SYN for TCP (SYN timeout), non-TCP lifetime otherwise. */
-  private initTimers(e: CtEntry, nowSec: number): void {
+  private initTimers(e: CtEntry, now: number): void {
     const tcp = e.kHead >>> 8 === PROTO_TCP;
-    e.createdSec = nowSec;
-    e.lastSeenSec = nowSec;
+    e.epochSec = this.epochSec;
+    e.createdMs = now;
+    e.seenMs = now;
     e.txFlagsSeen = 0;
     e.rxFlagsSeen = 0;
     e.txClosing = false;
     e.rxClosing = false;
     e.seenNonSyn = false;
-    e.lastTxReport = -Infinity;
-    e.lastRxReport = -Infinity;
-    updateTimeout(e, tcp, CtDir.FORWARD, tcp ? TCP_SYN : 0, nowSec);
+    e.txReportMs = NEVER;
+    e.rxReportMs = NEVER;
+    updateTimeout(e, tcp, CtDir.FORWARD, tcp ? TCP_SYN : 0, now);
   }
 
   /** `__ct_lookup` ACTION_CREATE on a closing entry: reset, then time it from this SYN. */
-  private reopen(e: CtEntry, dir: number, flags: number, nowSec: number): void {
+  private reopen(e: CtEntry, dir: number, flags: number, now: number): void {
     e.rxClosing = false;
     e.txClosing = false;
     e.rxFlagsSeen = 0;
     e.txFlagsSeen = 0;
     e.seenNonSyn = false;
-    updateTimeout(e, e.kHead >>> 8 === PROTO_TCP, dir, flags, nowSec);
+    updateTimeout(e, e.kHead >>> 8 === PROTO_TCP, dir, flags, now);
   }
 
   /**
@@ -818,12 +861,12 @@ export class Conntrack {
    * `lruResolutionSec` of capture time per key (a `peek` otherwise): moving a key to the MRU end
    * costs four random writes in the cache's link arrays, which dominate a lookup.
    */
-  private probe(tab: CtTable, key: number, nowSec: number): CtEntry | undefined {
+  private probe(tab: CtTable, key: number, now: number): CtEntry | undefined {
     if (this.lruResolution === 0) return tab.lru.get(key, LRU_OPTS);
     const head = tab.lru.peek(key, LRU_OPTS);
-    if (head !== undefined && !(nowSec - head.usedSec < this.lruResolution)) {
+    if (head !== undefined && !(now - head.usedMs < this.lruResolution)) {
       tab.lru.get(key, LRU_OPTS);
-      head.usedSec = nowSec;
+      head.usedMs = now;
     }
     return head;
   }
@@ -843,7 +886,7 @@ export class Conntrack {
   }
 
   /** Evicts least recently used keys (with their chains) until one more entry fits. */
-  private makeRoom(tab: CtTable, nowSec: number): void {
+  private makeRoom(tab: CtTable, now: number): void {
     while (tab.count >= tab.max) {
       const head = tab.lru.pop();
       if (head === undefined) break;
@@ -851,13 +894,13 @@ export class Conntrack {
         e.inTable = false;
         tab.count--;
         if (e.conn !== null) this.relatedCount--;
-        if (nowSec > e.expiresSec) this.expiredCount++;
+        if (now > e.expMs) this.expiredCount++;
         else this.evictionCount++;
       }
     }
   }
 
-  private link(tab: CtTable, ti: number, key: number, e: CtEntry, nowSec: number): void {
+  private link(tab: CtTable, ti: number, key: number, e: CtEntry, now: number): void {
     const head = tab.lru.peek(key, LRU_OPTS);
     if (head === undefined && tab.lru.size >= tab.lruMax) grow(tab);
     e.next = head ?? null;
@@ -865,7 +908,7 @@ export class Conntrack {
     e.table = ti;
     e.inTable = true;
     tab.lru.set(key, e, LRU_OPTS);
-    e.usedSec = nowSec;
+    e.usedMs = now;
     tab.count++;
   }
 
@@ -893,7 +936,7 @@ export class Conntrack {
       if (e.next === null) tab.lru.delete(e.key);
       else {
         tab.lru.set(e.key, e.next, LRU_OPTS);
-        e.next.usedSec = -Infinity;
+        e.next.usedMs = NEVER;
       }
     } else {
       for (let p = head ?? null; p !== null; p = p.next) {
@@ -968,31 +1011,31 @@ function grow(tab: CtTable): void {
 // --- timers (conntrack.h)
 
 /** ct_update_timeout: the lifetime by protocol and seen_non_syn, then __ct_update_timeout. */
-function updateTimeout(e: CtEntry, tcp: boolean, dir: number, flags: number, nowSec: number): boolean {
-  let lifetime = CT_CONNECTION_LIFETIME_NONTCP;
+function updateTimeout(e: CtEntry, tcp: boolean, dir: number, flags: number, now: number): boolean {
+  let lifetime = CT_CONNECTION_LIFETIME_NONTCP * 1000;
   if (tcp) {
     if ((flags & TCP_SYN) === 0) e.seenNonSyn = true;
-    lifetime = e.seenNonSyn ? CT_CONNECTION_LIFETIME_TCP : CT_SYN_TIMEOUT;
+    lifetime = e.seenNonSyn ? CT_CONNECTION_LIFETIME_TCP * 1000 : CT_SYN_TIMEOUT * 1000;
   }
-  return rawUpdateTimeout(e, lifetime, dir, flags, nowSec);
+  return rawUpdateTimeout(e, lifetime, dir, flags, now);
 }
 
 /** __ct_update_timeout: new expiry; accumulate flags; report when new flags or interval passed. */
-function rawUpdateTimeout(e: CtEntry, lifetime: number, dir: number, flags: number, nowSec: number): boolean {
-  e.expiresSec = nowSec + lifetime;
+function rawUpdateTimeout(e: CtEntry, lifetimeMs: number, dir: number, flags: number, now: number): boolean {
+  e.expMs = now + lifetimeMs;
   const seen = flags & CT_REPORT_FLAGS;
   if (dir === CtDir.REPLY) {
     const acc = e.rxFlagsSeen;
-    if (e.lastRxReport + CT_REPORT_INTERVAL < nowSec || (acc | seen) !== acc) {
+    if (e.rxReportMs + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
       e.rxFlagsSeen = acc | seen;
-      e.lastRxReport = nowSec;
+      e.rxReportMs = now;
       return true;
     }
   } else {
     const acc = e.txFlagsSeen;
-    if (e.lastTxReport + CT_REPORT_INTERVAL < nowSec || (acc | seen) !== acc) {
+    if (e.txReportMs + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
       e.txFlagsSeen = acc | seen;
-      e.lastTxReport = nowSec;
+      e.txReportMs = now;
       return true;
     }
   }

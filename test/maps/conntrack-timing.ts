@@ -6,8 +6,8 @@
  *   [VARIANTS=default,exact-lru,52-bit-keys] npx tsx test/maps/conntrack-timing.ts [packets] [flows] [rounds]
  *
  * Prints ns/packet (median and best of `rounds`) for: the tuple fill alone (the baseline every
- * variant pays), a bare `LRUCache.get` with the same keys (what the store alone costs at this
- * working set), lookup, and lookup + touch; and the same for a temporally local order (each flow
+ * variant pays), a bare `Map.get` and a bare `LRUCache.get` with as many 31-bit keys (what an
+ * index and the store alone cost at this working set), lookup, and lookup + touch; and the same for a temporally local order (each flow
  * sends a burst of 10 packets), which is what real captures look like. Rounds of the variants
  * are interleaved so that load from other processes hits them alike.
  */
@@ -96,13 +96,17 @@ const variants: Array<[string, Conntrack]> = (process.env.VARIANTS ?? 'default')
 });
 let ct = variants[0]![1];
 
-// The bare store: one LRUCache per kind with the same number of keys, 52-bit keys.
-const bareTcp = new LRUCache<number, object>({ max: 524_288 });
-const bareAny = new LRUCache<number, object>({ max: 262_144 });
+// The bare stores, same number of keys per kind, 31-bit keys as the conntrack uses: an
+// LRUCache `get` (what the store alone costs at this working set) and a plain Map `get`.
+const bareTcp = new LRUCache<number, object>({ max: 131_072 });
+const bareAny = new LRUCache<number, object>({ max: 131_072 });
+const mapTcp = new Map<number, object>();
+const mapAny = new Map<number, object>();
 const bareKeys = new Float64Array(FLOWS);
 for (let f = 0; f < FLOWS; f++) {
-  bareKeys[f] = Math.floor(rnd() * 2 ** 52);
+  bareKeys[f] = Math.floor(rnd() * 2 ** 31);
   (fProto[f] === 6 ? bareTcp : bareAny).set(bareKeys[f]!, { f });
+  (fProto[f] === 6 ? mapTcp : mapAny).set(bareKeys[f]!, { f });
 }
 const OPTS = {};
 
@@ -121,6 +125,16 @@ function runBare(order: Uint32Array): number {
     fill(order, i);
     const f = order[i]!;
     if ((fProto[f] === 6 ? bareTcp : bareAny).get(bareKeys[f]!, OPTS) !== undefined) hits++;
+  }
+  return hits;
+}
+
+function runMap(order: Uint32Array): number {
+  let hits = 0;
+  for (let i = 0; i < PACKETS; i++) {
+    fill(order, i);
+    const f = order[i]!;
+    if ((fProto[f] === 6 ? mapTcp : mapAny).get(bareKeys[f]!) !== undefined) hits++;
   }
   return hits;
 }
@@ -161,6 +175,7 @@ for (const [label, order] of [
   ['bursts of 10', local],
 ] as const) {
   cases.push({ name: `${label}: tuple fill`, fn: () => runFill(order), runs: [] });
+  cases.push({ name: `${label}: bare Map.get`, fn: () => runMap(order), runs: [] });
   cases.push({ name: `${label}: bare LRUCache.get`, fn: () => runBare(order), runs: [] });
   for (const [v, c] of variants) {
     cases.push({ name: `${label}: lookup (${v})`, fn: () => ((ct = c), runLookup(order)), runs: [] });

@@ -112,8 +112,8 @@ describe('lookup: forward and reply (SCOPE_BIDIR)', () => {
     ct.touch(e, CtDir.FORWARD, ACK, 66, T0 + 0.002);
     expect([e.txPackets, e.txBytes, e.rxPackets, e.rxBytes]).toEqual([2, 140, 1, 74]);
     expect(e.seenReply).toBe(true);
-    expect(e.lastSeenSec).toBe(T0 + 0.002);
-    expect(e.createdSec).toBe(T0);
+    expect(e.lastSeenSec).toBeCloseTo(T0 + 0.002, 2);
+    expect(e.createdSec).toBeCloseTo(T0, 2);
   });
 });
 
@@ -122,7 +122,7 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     const ct = new Conntrack();
     const t = tup('10.0.0.1', 40000, '10.0.0.2', 80);
     const e = open(ct, t, T0);
-    expect(e.expiresSec).toBe(T0 + CT_SYN_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + CT_SYN_TIMEOUT, 2);
     // A retransmitted SYN 30 s later restarts the 60 s.
     ct.touch(ct.lookup(t, T0 + 30, SYN)!, CtDir.FORWARD, SYN, 60, T0 + 30);
     expect(ct.lookup(t, T0 + 89.9)).toBe(e);
@@ -138,10 +138,10 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     const e = open(ct, t, T0);
     ct.touch(e, CtDir.REPLY, SYN | ACK, 60, T0 + 0.001);
     expect(e.seenNonSyn).toBe(false);
-    expect(e.expiresSec).toBe(T0 + 0.001 + CT_SYN_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + 0.001 + CT_SYN_TIMEOUT, 2);
     ct.touch(e, CtDir.FORWARD, ACK, 52, T0 + 0.002);
     expect(e.seenNonSyn).toBe(true);
-    expect(e.expiresSec).toBe(T0 + 0.002 + CT_CONNECTION_LIFETIME_TCP);
+    expect(e.expiresSec).toBeCloseTo(T0 + 0.002 + CT_CONNECTION_LIFETIME_TCP, 2);
     // An hour of silence later the connection is still there.
     expect(ct.lookup(reversed(t), T0 + 3600)).toBe(e);
     expect(ct.lookup(t, T0 + 0.002 + CT_CONNECTION_LIFETIME_TCP + 1)).toBeNull();
@@ -156,12 +156,12 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     ct.touch(e, CtDir.FORWARD, FIN | ACK, 52, T0 + 1);
     expect([e.txClosing, e.rxClosing, e.closing, e.alive]).toEqual([true, false, true, true]);
     // Half-closed: still the established lifetime.
-    expect(e.expiresSec).toBe(T0 + 1 + CT_CONNECTION_LIFETIME_TCP);
+    expect(e.expiresSec).toBeCloseTo(T0 + 1 + CT_CONNECTION_LIFETIME_TCP, 2);
     ct.touch(e, CtDir.REPLY, FIN | ACK, 52, T0 + 2);
     expect(e.alive).toBe(false);
-    expect(e.expiresSec).toBe(T0 + 2 + CT_CLOSE_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + 2 + CT_CLOSE_TIMEOUT, 2);
     ct.touch(e, CtDir.FORWARD, ACK, 52, T0 + 5); // the last ACK: counted, no refresh
-    expect(e.expiresSec).toBe(T0 + 2 + CT_CLOSE_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + 2 + CT_CLOSE_TIMEOUT, 2);
     expect(e.txPackets).toBe(4);
     expect(ct.lookup(t, T0 + 11.9)).toBe(e);
     expect(ct.lookup(t, T0 + 12.1)).toBeNull();
@@ -173,7 +173,7 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     const e = open(ct, t, T0);
     ct.touch(e, CtDir.REPLY, RST | ACK, 40, T0 + 0.001); // connection refused
     expect([e.txClosing, e.rxClosing]).toEqual([true, true]);
-    expect(e.expiresSec).toBe(T0 + 0.001 + CT_CLOSE_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + 0.001 + CT_CLOSE_TIMEOUT, 2);
   });
 
   it('RST after the handshake closes only its own direction (conntrack.h ACTION_CLOSE)', () => {
@@ -189,7 +189,7 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     const ct = new Conntrack();
     const t = tup('10.0.0.1', 53000, '10.0.0.53', 53, UDP);
     const e = open(ct, t, T0, 0);
-    expect(e.expiresSec).toBe(T0 + CT_CONNECTION_LIFETIME_NONTCP);
+    expect(e.expiresSec).toBeCloseTo(T0 + CT_CONNECTION_LIFETIME_NONTCP, 2);
     ct.touch(ct.lookup(reversed(t), T0 + 50)!, CtDir.REPLY, 0, 100, T0 + 50);
     expect(ct.lookup(t, T0 + 109)).toBe(e);
     expect(ct.lookup(t, T0 + 110.5)).toBeNull();
@@ -201,10 +201,10 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     const e = open(ct, t, T0, PSH | ACK, 1000);
     expect(e.txFlagsSeen).toBe(SYN);
     expect(e.seenNonSyn).toBe(false);
-    expect(e.expiresSec).toBe(T0 + CT_SYN_TIMEOUT);
+    expect(e.expiresSec).toBeCloseTo(T0 + CT_SYN_TIMEOUT, 2);
     expect([e.txPackets, e.txBytes]).toEqual([1, 1000]);
     ct.touch(e, CtDir.REPLY, ACK, 52, T0 + 1);
-    expect(e.expiresSec).toBe(T0 + 1 + CT_CONNECTION_LIFETIME_TCP);
+    expect(e.expiresSec).toBeCloseTo(T0 + 1 + CT_CONNECTION_LIFETIME_TCP, 2);
   });
 
   it('a SYN on a closing entry reopens: the lookup answers new and create starts over', () => {
@@ -226,6 +226,21 @@ describe('timeouts from capture time (ct_update_timeout)', () => {
     ct.touch(e2, CtDir.FORWARD, FIN, 52, T0 + 4);
     expect(ct.lookup(t, T0 + 4, SYN | FIN)).toBe(e2);
     checkInvariants(ct);
+  });
+
+  it('keeps exact times far from the first one (ms fields past the Smi range, 30 days in)', () => {
+    const ct = new Conntrack();
+    open(ct, tup('10.0.0.9', 9, '10.0.0.2', 80), T0); // sets the epoch
+    const later = T0 + 30 * 86_400;
+    const t = tup('10.0.0.1', 40000, '10.0.0.2', 80);
+    const e = open(ct, t, later);
+    expect(e.expiresSec).toBeCloseTo(later + CT_SYN_TIMEOUT, 2);
+    expect(ct.lookup(t, later + 59.9)).toBe(e);
+    expect(ct.lookup(t, later + 60.1)).toBeNull();
+    // And before the epoch (an out-of-order capture): negative times work the same.
+    const early = open(ct, tup('10.0.0.3', 3, '10.0.0.2', 80), T0 - 100);
+    expect(ct.lookup(tup('10.0.0.3', 3, '10.0.0.2', 80), T0 - 41)).toBe(early);
+    expect(ct.lookup(tup('10.0.0.3', 3, '10.0.0.2', 80), T0 - 39.9)).toBeNull();
   });
 
   it('gc() removes exactly the expired entries', () => {
