@@ -23,6 +23,7 @@ import { DecodedPacket, DecodeError, IpProto, PacketKind } from '../decode/packe
 import {
   CTX_ACT_OK,
   DROP_FRAG_NOT_FOUND,
+  DROP_INVALID,
   DROP_NO_SERVICE,
   POLICY_MATCH_NONE,
 } from '../maps/codes.js';
@@ -170,11 +171,9 @@ export class Datapath {
       if (p.fragOffset === 0) this.fragments.recordFirst(p, now);
       else if (!this.fragments.lookup(p, now)) {
         c.fragmentsNotFound++;
-        this.locateEndpoints(p);
-        const stage = ev.srcEndpoint >= 0 ? STAGE_EGRESS : STAGE_INGRESS;
-        const node = stage === STAGE_EGRESS ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(ev.dstEndpoint);
-        this.emitDrop(DROP_FRAG_NOT_FOUND, stage, node, -1, false);
-        return false;
+        return this.dropUnlocated(p, DROP_FRAG_NOT_FOUND);
+      } else if ((p.ipProto === IpProto.ICMP || p.ipProto === IpProto.ICMPV6) && !this.icmpOfLaterFragment(p)) {
+        return this.dropUnlocated(p, DROP_INVALID);
       }
     }
 
@@ -331,6 +330,35 @@ export class Datapath {
     this.stageVerdict = v;
     if (v > 0) this.stageProxy = v;
     return v;
+  }
+
+  /**
+   * Cilium does not track ICMP fragments: conntrack (ct_extract_ports4/6) and policy.h read the
+   * ICMP header at the L4 offset of every packet, which in a later fragment is payload. hubcap
+   * reads the same bytes (Cilium issue #16036: such fragments are dropped unless those bytes
+   * happen to be allowed, and policy.h returns DROP_INVALID when fewer than the 8 bytes of an
+   * ICMPv4 header are there). False when the fragment is too short.
+   */
+  private icmpOfLaterFragment(p: DecodedPacket): boolean {
+    const at = p.l4Offset;
+    const available = at < 0 ? 0 : Math.min(p.captureEnd, at + p.l4Length) - at;
+    if (available < (p.ipProto === IpProto.ICMP ? 8 : 1)) return false;
+    const d = p.data;
+    p.icmpType = d[at]!;
+    p.icmpCode = available > 1 ? d[at + 1]! : 0;
+    const echo = p.ipProto === IpProto.ICMP ? p.icmpType === 0 || p.icmpType === 8 : p.icmpType === 128 || p.icmpType === 129;
+    p.icmpId = echo && available >= 6 ? (d[at + 4]! << 8) | d[at + 5]! : -1;
+    return true;
+  }
+
+  /** A drop before endpoints are known to the caller: at the source's egress if it is managed. */
+  private dropUnlocated(p: DecodedPacket, code: number): false {
+    const ev = this.ev;
+    this.locateEndpoints(p);
+    const stage = ev.srcEndpoint >= 0 ? STAGE_EGRESS : STAGE_INGRESS;
+    const node = stage === STAGE_EGRESS ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(ev.dstEndpoint);
+    this.emitDrop(code, stage, node, -1, false);
+    return false;
   }
 
   /** Passed before policy: no lookup, so no policy-verdict event either. */

@@ -55,8 +55,10 @@ export function decodeBytes(
 ): void {
   out.reset();
   out.linkType = linkType;
+  out.data = data;
   let end = offset + caplen;
   if (end > data.length) end = data.length;
+  out.captureEnd = end;
   if (offset < 0 || end < offset) {
     out.error = DecodeError.TRUNCATED_L2;
     return;

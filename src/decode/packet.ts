@@ -70,6 +70,8 @@ export const EncapType = {
  * Why a frame could not be (fully) decoded. 0 is success. Text lives in DECODE_ERROR_TEXT so the
  * hot path never builds strings.
  */
+const EMPTY = new Uint8Array(0);
+
 export const DecodeError = {
   NONE: 0,
   UNSUPPORTED_LINKTYPE: 1,
@@ -118,6 +120,13 @@ function clearWords(w: Uint32Array): void {
 }
 
 export class DecodedPacket {
+  /**
+   * The frame's bytes (a reference, not a copy: valid while the frame is) and the end of the
+   * captured bytes in it, so later stages (ICMP in fragments, the L7 proxy) can read payload.
+   */
+  data: Uint8Array = EMPTY;
+  captureEnd = 0;
+
   /** DecodeError code; fields decoded before the failure stay valid. */
   error = 0;
   kind = 0;
