@@ -37,7 +37,8 @@
  *    old entry is reset and the lookup answers "new", so the datapath creates a fresh one.
  *  - Creation (`ct_create4`): the creating packet is accounted (packets = 1), and for TCP the
  *    entry records a SYN whatever the packet's flags (so it starts in the SYN timeout).
- *  - Eviction: least recently used, per table; lookups and updates count as use.
+ *  - Eviction: least recently used, per table; lookups and updates count as use (the kernel's
+ *    BPF LRU is itself approximate: per-CPU lists and reference bits, kernel/bpf/bpf_lru_list.c).
  *
  * Deliberate differences:
  *  - One entry per connection. Cilium may hold two for a pod-to-pod connection on one node (the
@@ -49,6 +50,9 @@
  *    expired entries at intervals). Expired entries leave when looked up, when they reach the
  *    LRU end (then counted in `expired`, not `evictions`), or on `gc()`.
  *  - Accounting keeps tx/rx packets and bytes (older CONNTRACK_ACCOUNTING), always on.
+ *  - Recency has a resolution (`lruResolutionSec`, 1 s of capture time): a key used again within
+ *    it of its last refresh keeps its LRU place, which saves the store's four random link writes
+ *    on most packets; 0 makes the order exact.
  *  - Times are capture seconds, kept at 1 ms resolution (Cilium: whole seconds of
  *    bpf_mono_now()).
  *
@@ -57,7 +61,7 @@
  * and a lookup costs one probe. The full tuple lives in the entry and is compared on every hit;
  * entries whose keys collide are chained through `next` and leave the LRU together. 31 bits,
  * not 52: a key must be a Smi, or every Map probe boxes it into a heap number (an allocation
- * per packet, and ~20% slower, measured); with chaining, collisions (about 140 pairs in a full
+ * per packet, and slower; both measured); with chaining, collisions (about 140 pairs in a full
  * 786k-entry family) cost nothing but a longer walk. Tables start small and grow, since
  * LRUCache allocates its arrays for `max` up front.
  * Allocation: one CtEntry per connection (plus one per new address pair for RELATED), never per
