@@ -53,14 +53,14 @@ export class Deduplicator {
   readonly capacity: number;
   private dupCount = 0;
   private readonly bucketMask: number;
-  private readonly rows: Uint32Array;
+  private readonly rows: Int32Array;
   private readonly hashes: Int32Array;
   private readonly used: Uint8Array;
   private readonly sec: Float64Array;
   private readonly nsec: Float64Array;
   private readonly points: Float64Array;
   private readonly pointCount: Uint8Array;
-  private readonly row = new Uint32Array(K);
+  private readonly row = new Int32Array(K);
 
   constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY) {
     if (!(windowNs >= 0) || !Number.isFinite(windowNs)) throw new RangeError(`dedup: window ${windowNs} ns is not a finite non-negative number`);
@@ -70,7 +70,7 @@ export class Deduplicator {
     this.windowNs = windowNs;
     this.capacity = slots;
     this.bucketMask = slots / WAYS - 1;
-    this.rows = new Uint32Array(slots * K);
+    this.rows = new Int32Array(slots * K);
     this.hashes = new Int32Array(slots);
     this.used = new Uint8Array(slots);
     this.sec = new Float64Array(slots);
@@ -96,9 +96,9 @@ export class Deduplicator {
     const r = this.row;
     fillRow(r, p, frame);
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
-    let h = 0x2f1e3d4c;
-    for (let i = 0; i < K; i++) h = mix(h, r[i]!);
-    h = fmix(h);
+    // The bucket: a hash of the words that vary most between packets (the whole record is
+    // compared on a hit, so the others need not be hashed).
+    const h = fmix(mix(mix(mix(mix(mix(mix(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!);
     const base = (h & this.bucketMask) * WAYS;
     let victim = base;
     let victimAge = -Infinity;
@@ -157,7 +157,10 @@ export class Deduplicator {
   }
 
   private store(s: number, h: number, tsSec: number, tsNsec: number, point: number): void {
-    this.rows.set(this.row, s * K);
+    const rows = this.rows;
+    const r = this.row;
+    const o = s * K;
+    for (let i = 0; i < K; i++) rows[o + i] = r[i]!;
     this.hashes[s] = h;
     this.used[s] = 1;
     this.sec[s] = tsSec;
@@ -168,7 +171,7 @@ export class Deduplicator {
 }
 
 /** The compared fields of `p` (see the module comment), and the content hash in the last word. */
-function fillRow(r: Uint32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
+function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
   r[0] =
     p.ipVersion |
     (p.ipProto << 8) |
@@ -230,13 +233,22 @@ function contentHash(p: DecodedPacket, frame: DedupFrameView): number {
   }
   let h = mix(0x6a09e667, end - start);
   const headEnd = end < start + HEAD_BYTES ? end : start + HEAD_BYTES;
-  for (let i = start; i < headEnd; i++) {
-    if (i >= cs && i < ce) continue;
-    h = Math.imul(h ^ data[i]!, 0x01000193);
+  if (cs < 0) h = hashBytes(data, start, headEnd, h);
+  else {
+    h = hashBytes(data, start, cs < headEnd ? cs : headEnd, h);
+    if (ce < headEnd) h = hashBytes(data, ce, headEnd, h);
   }
   const tailStart = end - TAIL_BYTES > headEnd ? end - TAIL_BYTES : headEnd;
-  for (let i = tailStart; i < end; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
-  return fmix(h);
+  return fmix(hashBytes(data, tailStart, end, h));
+}
+
+/** murmur3 rounds over d[from, to), four bytes at a time (big-endian words), then the rest. */
+function hashBytes(d: Uint8Array, from: number, to: number, h: number): number {
+  let i = from;
+  for (; i + 4 <= to; i += 4) h = mix(h, (d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!);
+  let k = 0;
+  for (; i < to; i++) k = (k << 8) | d[i]!;
+  return to > from ? mix(h, k ^ (to - from)) : h;
 }
 
 /**
