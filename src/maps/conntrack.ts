@@ -584,7 +584,7 @@ export class Conntrack {
    * forward direction (so the error goes back to the originator: Cilium's CT_RELATED), FORWARD
    * otherwise; lastRelated is true when found. Cilium itself relates errors by address pair
    * only, which is what `lookup` does with the error's own tuple; this method names the exact
-   * connection and does not update any timer.
+   * connection and changes no timer and no LRU position.
    */
   lookupRelated(inner: CtTuple, nowSec: number): CtEntry | null {
     this.lastDir = CtDir.FORWARD;
@@ -721,11 +721,12 @@ export class Conntrack {
 
   // --- internals
 
-  /** The connection whose forward or reverse tuple is `t` (lastDir: FORWARD / REPLY). */
+  /** The connection whose forward or reverse tuple is `t` (lastDir: FORWARD / REPLY), for ICMP errors. */
   private findConn(t: CtTuple, now: number): CtEntry | null {
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return null;
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), now);
+    // A peek: an ICMP error does not use the connection's entry in Cilium (LRU order unchanged).
+    let e: CtEntry | null | undefined = tab.lru.peek(this.key(t, 0), LRU_OPTS);
     let fwd: CtEntry | null = null;
     while (e !== undefined && e !== null) {
       const next: CtEntry | null = e.next;

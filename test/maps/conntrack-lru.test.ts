@@ -68,6 +68,16 @@ describe('LRU eviction', () => {
     checkInvariants(ct);
   });
 
+  it('relating an ICMP error to a connection is not a use of it (Cilium reads the RELATED entry only)', () => {
+    const ct = new Conntrack({ tcpMax: 2 });
+    const ta = tup('10.0.0.1', 1, '10.0.0.2', 80);
+    const a = open(ct, ta, T0);
+    const b = open(ct, tup('10.0.0.1', 2, '10.0.0.2', 80), T0 + 2);
+    expect(ct.lookupRelated(ta, T0 + 4)).toBe(a);
+    open(ct, tup('10.0.0.1', 3, '10.0.0.2', 80), T0 + 6);
+    expect([a.inTable, b.inTable]).toEqual([false, true]);
+  });
+
   it('recency has a resolution: within lruResolutionSec of the last refresh a use keeps its place', () => {
     for (const [resolution, survivor] of [
       [0, 'a'],
