@@ -389,8 +389,8 @@ function countKeys(v: unknown): number {
   return n;
 }
 
-/** The characters that structure JSON; everything else (blanks, numbers, literals) is skipped. */
-const JSON_STRUCTURE = /[{}[\],:"]/g;
+/** The characters that structure JSON; everything else (blanks, commas, numbers, literals) is skipped. */
+const JSON_STRUCTURE = /[{}[\]:"]/g;
 
 /**
  * Walks text that JSON.parse accepted, from structural character to structural character
@@ -427,7 +427,12 @@ function scanJson(text: string): { keys: number; items: Array<[number, number]> 
       re.lastIndex = strEnd;
     } else if (c === 58 /* : */) {
       keys++;
-      if (depth === 1) itemsKey = strEnd - strStart === 7 && text.startsWith('"items"', strStart);
+      // The value of a depth-1 "items" key: only an array, the next token, holds the objects.
+      if (depth === 1 && strEnd - strStart === 7 && text.startsWith('"items"', strStart)) {
+        let k = i + 1;
+        for (let d = text.charCodeAt(k); d === 32 || d === 10 || d === 13 || d === 9; d = text.charCodeAt(++k));
+        itemsKey = text.charCodeAt(k) === 91;
+      }
     } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (itemsKey && c === 91) {
         inItems = true;
@@ -447,8 +452,6 @@ function scanJson(text: string): { keys: number; items: Array<[number, number]> 
           inItems = false;
         }
       }
-    } else {
-      itemsKey = false;
     }
   }
   return { keys, items };

@@ -39,9 +39,24 @@ export class SourceText {
     return (this.lines = lc);
   }
 
+  // Objects are met in file order: their positions come from counting lines forward, so a file
+  // whose fields are never positioned needs no line table.
+  private cursorLine = 1;
+  private cursorLineStart = 0;
+  private cursorScanned = 0;
+
   position(offset: number): SourcePosition {
-    const { line, col } = this.lineCounter.linePos(offset);
-    return { file: this.file, line, col };
+    if (this.lines || offset < this.cursorScanned) {
+      const { line, col } = this.lineCounter.linePos(offset);
+      return { file: this.file, line, col };
+    }
+    const text = this.text;
+    for (let i = text.indexOf('\n', this.cursorScanned); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+      this.cursorLine++;
+      this.cursorLineStart = i + 1;
+    }
+    this.cursorScanned = offset;
+    return { file: this.file, line: this.cursorLine, col: offset - this.cursorLineStart + 1 };
   }
 
   /** Offset of the start of the line holding `offset`. */

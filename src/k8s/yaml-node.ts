@@ -50,10 +50,10 @@ type ValueKind = 'object' | 'list' | 'string' | 'number' | 'boolean' | 'null' | 
 
 /** A value (possibly absent) with its field path, able to read itself as a typed value. */
 export abstract class Field {
-  constructor(
-    readonly path: string,
-    readonly mode: ErrorMode,
-  ) {}
+  constructor(readonly mode: ErrorMode) {}
+
+  /** The field path, as messages print it. */
+  abstract get path(): string;
 
   /** The value kind, as kubectl names it in type errors. */
   abstract get kind(): ValueKind;
@@ -206,12 +206,12 @@ export class NodeField extends Field {
   constructor(
     readonly src: YamlSource,
     node: YamlNode | null | undefined,
-    path: string,
+    readonly path: string,
     /** Offset to point at when the node is absent (the parent's start or the key). */
     readonly anchor: number,
     mode: ErrorMode,
   ) {
-    super(path, mode);
+    super(mode);
     let n = node ?? undefined;
     // Aliases (`*name`) read as the node they point to.
     if (n && isAlias(n) && src.document) {
@@ -392,17 +392,31 @@ export class ValueField extends Field {
   private mapMemo: ValueFieldMap | undefined;
   private listMemo: ValueField[] | undefined;
   private nodeMemo: number | undefined;
+  private pathMemo: string | undefined;
   private readonly nav: NodeNavigator | undefined;
 
   constructor(
     /** The value; `undefined` when the field is absent. */
     readonly value: unknown,
-    path: string,
     mode: ErrorMode,
     private readonly origin: Origin,
+    /** The root's path (`items[3]` for a List item). */
+    rootPath?: string,
   ) {
-    super(path, mode);
+    super(mode);
     this.nav = 'positions' in origin ? origin.positions.nav : origin.parent.nav;
+    this.pathMemo = rootPath;
+  }
+
+  /** Built when first asked (messages, notes): most fields that are read never need it. */
+  get path(): string {
+    if (this.pathMemo !== undefined) return this.pathMemo;
+    const o = this.origin;
+    let p: string;
+    if ('positions' in o) p = '';
+    else if ('key' in o) p = joinPath(o.parent.path, o.key);
+    else p = `${o.parent.path}[${o.index}]`;
+    return (this.pathMemo = p);
   }
 
   /** This field's node for the navigator; -1 when unknown. */
@@ -486,7 +500,7 @@ export class ValueField extends Field {
     const v = this.value;
     if (!Array.isArray(v)) return this.typeError('a list');
     const out: ValueField[] = new Array<ValueField>(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = new ValueField(v[i], `${this.path}[${i}]`, this.mode, { parent: this, index: i });
+    for (let i = 0; i < v.length; i++) out[i] = new ValueField(v[i], this.mode, { parent: this, index: i });
     return (this.listMemo = out);
   }
 
@@ -540,7 +554,7 @@ export class ValueFieldMap extends FieldMap {
   private make(key: string): ValueFieldEntry {
     let e = this.byKey.get(key);
     if (!e) {
-      e = new ValueFieldEntry(this, key, new ValueField(this.obj[key], joinPath(this.field.path, key), this.field.mode, { parent: this.field, key }));
+      e = new ValueFieldEntry(this, key, new ValueField(this.obj[key], this.field.mode, { parent: this.field, key }));
       this.byKey.set(key, e);
     }
     return e;
@@ -556,7 +570,7 @@ export class ValueFieldMap extends FieldMap {
 
   get(key: string): ValueField {
     if (Object.hasOwn(this.obj, key)) return this.make(key).value;
-    return new ValueField(undefined, joinPath(this.field.path, key), this.field.mode, { parent: this.field, key });
+    return new ValueField(undefined, this.field.mode, { parent: this.field, key });
   }
 
   entry(key: string): FieldEntry | undefined {
@@ -571,5 +585,5 @@ export class ValueFieldMap extends FieldMap {
 
 /** A ValueField for a whole object of a fast parser. */
 export function valueRootField(value: unknown, positions: ObjectPositions, mode: ErrorMode, path = ''): ValueField {
-  return new ValueField(value, path, mode, { positions });
+  return new ValueField(value, mode, { positions }, path);
 }
