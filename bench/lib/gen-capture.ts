@@ -23,6 +23,21 @@ export interface GenOptions {
   seed?: number;
   /** Connections open at once (the interleaving width). */
   concurrency?: number;
+  /**
+   * Addresses to draw from instead of the built-in spread, so the traffic matches a cluster
+   * (the replay benchmark uses the generated cluster's pods). IPv4 only; `name` keys the cache.
+   */
+  pools?: AddressPools;
+}
+
+export interface AddressPools {
+  name: string;
+  /** Client addresses (pods, nodes, outside hosts). */
+  clients: string[];
+  /** Servers with the ports they listen on. */
+  servers: Array<{ ip: string; ports: number[] }>;
+  /** The DNS server's address (queries go to port 53). */
+  dns: string;
 }
 
 export interface GeneratedCapture {
@@ -39,10 +54,12 @@ export function ensureCapture(options: GenOptions = {}): GeneratedCapture {
   const seed = options.seed ?? 1;
   const concurrency = options.concurrency ?? 2000;
   mkdirSync(CACHE_DIR, { recursive: true });
-  const path = join(CACHE_DIR, `traffic-v${GENERATOR_VERSION}-${packets}-s${seed}-c${concurrency}.pcap`);
+  const pools = options.pools;
+  const poolTag = pools ? `-${pools.name}` : '';
+  const path = join(CACHE_DIR, `traffic-v${GENERATOR_VERSION}-${packets}-s${seed}-c${concurrency}${poolTag}.pcap`);
   if (existsSync(path)) return { path, packets, bytes: statSync(path).size, generated: false };
   const tmp = `${path}.${process.pid}.tmp`;
-  writeTraffic(tmp, packets, seed, concurrency);
+  writeTraffic(tmp, packets, seed, concurrency, pools ? compilePools(pools) : undefined);
   renameSync(tmp, path);
   return { path, packets, bytes: statSync(path).size, generated: true };
 }
@@ -139,6 +156,36 @@ function serverAddr(r: Rng, v6: boolean): Uint8Array {
 }
 
 const WELL_KNOWN = [80, 443, 8080, 5432, 6379, 9090, 3306, 8443, 27017, 9092];
+
+interface CompiledPools {
+  clients: Uint8Array[];
+  servers: Array<{ ip: Uint8Array; ports: number[] }>;
+  dns: Uint8Array;
+}
+
+function ip4Bytes(text: string): Uint8Array {
+  const parts = text.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((x) => !(x >= 0 && x <= 255))) throw new Error(`gen-capture: not an IPv4 address: ${text}`);
+  return Uint8Array.from(parts);
+}
+
+function compilePools(p: AddressPools): CompiledPools {
+  return { clients: p.clients.map(ip4Bytes), servers: p.servers.map((s) => ({ ip: ip4Bytes(s.ip), ports: s.ports })), dns: ip4Bytes(p.dns) };
+}
+
+/** A conversation between pool addresses (IPv4): same shapes and mix as the built-in traffic. */
+function newPoolConn(r: Rng, pools: CompiledPools): Conn {
+  const c = newConn(r);
+  c.v6 = false;
+  c.cli = pools.clients[r.int(pools.clients.length)]!;
+  if (c.kind === Kind.DNS) c.srv = pools.dns;
+  else {
+    const s = pools.servers[r.int(pools.servers.length)]!;
+    c.srv = s.ip;
+    if (c.kind === Kind.TCP || c.kind === Kind.UDP) c.sport = s.ports[r.int(s.ports.length)]!;
+  }
+  return c;
+}
 
 function newConn(r: Rng): Conn {
   const v6 = r.chance(0.12);
@@ -401,7 +448,7 @@ function step(c: Conn, pb: PacketBuilder, r: Rng): boolean {
   }
 }
 
-function writeTraffic(path: string, packets: number, seed: number, concurrency: number): void {
+function writeTraffic(path: string, packets: number, seed: number, concurrency: number, pools?: CompiledPools): void {
   const r = new Rng(seed);
   const fd = openSync(path, 'w');
   try {
@@ -409,7 +456,8 @@ function writeTraffic(path: string, packets: number, seed: number, concurrency: 
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     });
-    const open: Conn[] = Array.from({ length: concurrency }, () => newConn(r));
+    const fresh = (): Conn => (pools ? newPoolConn(r, pools) : newConn(r));
+    const open: Conn[] = Array.from({ length: concurrency }, fresh);
     const pb = new PacketBuilder();
     let sec = 1_732_240_000;
     let usec = 0;
@@ -417,7 +465,7 @@ function writeTraffic(path: string, packets: number, seed: number, concurrency: 
       const k = r.int(concurrency);
       const c = open[k]!;
       const more = step(c, pb, r);
-      if (!more) open[k] = newConn(r);
+      if (!more) open[k] = fresh();
       // Inter-arrival ~ 5 us on average, bursty.
       usec += r.chance(0.9) ? r.int(4) : r.int(80);
       if (usec >= 1_000_000) {

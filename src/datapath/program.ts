@@ -110,7 +110,8 @@ export class Datapath {
   ) {
     this.options = { ...DEFAULT_DATAPATH_OPTIONS, ...options };
     this.conntrack = new Conntrack({ tcpMax: this.options.ctTcpMax, anyMax: this.options.ctAnyMax });
-    this.dedup = this.options.dedupWindowNs > 0 ? new Deduplicator(this.options.dedupWindowNs) : undefined;
+    // 8,192 recent packets cover a 1 ms window up to 8 Mpps and keep the table in cache.
+    this.dedup = this.options.dedupWindowNs > 0 ? new Deduplicator(this.options.dedupWindowNs, 8192) : undefined;
   }
 
   /** Decides one decoded packet and emits its events. */

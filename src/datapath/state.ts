@@ -49,7 +49,8 @@ export class AddressTable<T> {
 
   set(family: 4 | 6, words: ArrayLike<number>, value: T): void {
     if (family === 4) {
-      this.v4.set(words[3]! >>> 0, value);
+      // `| 0`: an int32 key stays a small integer in V8; `>>> 0` would box half the space.
+      this.v4.set(words[3]! | 0, value);
       return;
     }
     const key = ip6Hash(words[0]!, words[1]!, words[2]!, words[3]!);
@@ -59,7 +60,7 @@ export class AddressTable<T> {
   }
 
   get(family: number, words: Uint32Array): T | undefined {
-    if (family === 4) return this.v4.get(words[3]!);
+    if (family === 4) return this.v4.get(words[3]! | 0);
     const list = this.v6.get(ip6Hash(words[0]!, words[1]!, words[2]!, words[3]!));
     if (!list) return undefined;
     for (const e of list) {
@@ -89,6 +90,8 @@ export class DatapathState {
   readonly nodeByAddress = new AddressTable<number>();
   /** Frontends by address and port: key addr*65536+port (IPv4) / ip6Hash ^ port (IPv6). */
   private readonly frontendsV4 = new Map<number, Frontend[]>();
+  /** IPv4 frontend addresses (int32 keys): most packets are not for a service, decided by one probe. */
+  private readonly frontendAddrsV4 = new Set<number>();
   private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
   readonly worldIdentity4: number;
@@ -169,6 +172,7 @@ export class DatapathState {
       const fe: Frontend = { index, record: rec, family: ip.family, words: ip.words, protocol: PROTO_BY_NAME[rec.protocol] ?? 0, backends };
       this.frontends.push(fe);
       const key = frontendKey(ip.family, ip.words, rec.port);
+      if (ip.family === 4) this.frontendAddrsV4.add(ip.words[3]! | 0);
       const table = ip.family === 4 ? this.frontendsV4 : this.frontendsV6;
       const list = table.get(key);
       if (list) list.push(fe);
@@ -190,6 +194,7 @@ export class DatapathState {
   }
 
   frontend(family: number, words: Uint32Array, port: number, protocol: number): Frontend | undefined {
+    if (family === 4 && !this.frontendAddrsV4.has(words[3]! | 0)) return undefined;
     const key = frontendKey(family as 4 | 6, words, port);
     const list = family === 4 ? this.frontendsV4.get(key) : this.frontendsV6.get(key);
     if (!list) return undefined;

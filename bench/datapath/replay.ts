@@ -1,0 +1,161 @@
+/**
+ * End-to-end replay throughput: a generated 1,000,000-packet capture whose traffic runs between
+ * the pods of a generated 1,000-pod cluster with 200 policies (plus nodes, services through
+ * their ClusterIPs, DNS and outside hosts), through read -> decode -> datapath -> summary, side
+ * by side with read+decode alone in the same run. Target (issue 4): >= 1 Mpps end to end on one
+ * core with `-o summary` (formatting excluded), TS backend.
+ *
+ * Knobs: BENCH_REPLAY_PACKETS (1000000), BENCH_REPLAY_PODS (1000), BENCH_REPLAY_POLICIES (200),
+ * BENCH_REPLAY_RUNS (5).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileMaps } from '../../src/agent/agent.js';
+import { openCapture } from '../../src/capture/open.js';
+import { decodeFrame } from '../../src/decode/decode.js';
+import { DecodedPacket } from '../../src/decode/packet.js';
+import { EventKind, type FlowEvent } from '../../src/datapath/events.js';
+import { Datapath } from '../../src/datapath/program.js';
+import { DatapathState } from '../../src/datapath/state.js';
+import { FlowContext } from '../../src/flow/context.js';
+import { FlowSummary } from '../../src/flow/summary.js';
+import { loadClusterText } from '../../src/k8s/load.js';
+import type { MapsDocument } from '../../src/maps/document.js';
+import { parsePolicies } from '../../src/policy/parse.js';
+import { ensureCapture, type AddressPools } from '../lib/gen-capture.js';
+import { generateCluster, writeGeneratedCluster, type GeneratedCluster } from '../lib/gen-cluster.js';
+import { median } from '../lib/measure.js';
+import { fmt, ratio, type Suite } from '../lib/suite.js';
+
+function poolsFor(cluster: GeneratedCluster, doc: MapsDocument): AddressPools {
+  const appPort = new Map(cluster.apps.map((a) => [`${a.namespace}/${a.app}`, a.port]));
+  const servers: AddressPools['servers'] = [];
+  for (const p of cluster.pods) servers.push({ ip: p.ip, ports: [appPort.get(`${p.namespace}/${p.app}`) ?? 8080, 9090, 22] });
+  for (const s of doc.services) if (s.type === 'ClusterIP' && s.protocol === 'TCP') servers.push({ ip: s.address, ports: [s.port] });
+  for (const n of cluster.nodes) servers.push({ ip: n.ip, ports: [10250, 22, 6443] });
+  for (let i = 1; i <= 50; i++) servers.push({ ip: `203.0.113.${i}`, ports: [443, 80] });
+  const clients = [...cluster.pods.map((p) => p.ip), ...cluster.nodes.map((n) => n.ip), ...Array.from({ length: 20 }, (_, i) => `198.51.100.${i + 1}`)];
+  return { name: `cluster${cluster.pods.length}`, clients, servers, dns: '10.96.0.10' };
+}
+
+interface PassResult {
+  ms: number;
+  packets: number;
+  finals: number;
+  dropped: number;
+}
+
+async function readDecode(path: string): Promise<PassResult> {
+  const pkt = new DecodedPacket();
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  await openCapture(path).run((frame) => {
+    decodeFrame(frame, pkt);
+    n++;
+  });
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, packets: n, finals: 0, dropped: 0 };
+}
+
+async function replay(path: string, doc: MapsDocument, perPacket: boolean): Promise<PassResult> {
+  const ctx = new FlowContext(doc);
+  const state = new DatapathState(doc);
+  let summary: FlowSummary | undefined;
+  let finals = 0;
+  let dropped = 0;
+  const sink = (ev: FlowEvent): void => {
+    summary!.add(ev);
+    if (ev.isFinal) {
+      finals++;
+      if (ev.kind === EventKind.DROP) dropped++;
+    }
+  };
+  const dp = new Datapath(state, sink, { perPacket });
+  summary = new FlowSummary(ctx, { counters: dp.counters });
+  const pkt = new DecodedPacket();
+  const t0 = process.hrtime.bigint();
+  await openCapture(path).run((frame) => {
+    decodeFrame(frame, pkt);
+    dp.process(pkt, frame.tsSec, frame.tsNsec);
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  summary.lines();
+  return { ms, packets: dp.counters.frames, finals, dropped };
+}
+
+export const suite: Suite = {
+  name: 'datapath/replay',
+  async run(ctx) {
+    const packets = Number(process.env.BENCH_REPLAY_PACKETS ?? (ctx.quick ? 100_000 : 1_000_000));
+    const pods = Number(process.env.BENCH_REPLAY_PODS ?? 1000);
+    const policies = Number(process.env.BENCH_REPLAY_POLICIES ?? 200);
+    const runs = Number(process.env.BENCH_REPLAY_RUNS ?? (ctx.quick ? 2 : 5));
+
+    ctx.log(`generating a ${pods}-pod cluster with ${policies} policies`);
+    const cluster = generateCluster({ pods, policies });
+    const objects = loadClusterText(`${cluster.clusterYaml}\n---\n${cluster.policyYaml}`, 'generated.yaml');
+    const doc = compileMaps(objects, parsePolicies(objects.policies));
+    ctx.log(`generating a ${packets}-packet capture between its pods`);
+    const capture = ensureCapture({ packets, pools: poolsFor(cluster, doc), seed: 7 });
+
+    // Correctness gate: one final event per IP packet, and a mix of verdicts.
+    const gate = await replay(capture.path, doc, false);
+    if (gate.packets !== packets) throw new Error(`gate: read ${gate.packets} of ${packets} packets`);
+    if (gate.finals !== packets) throw new Error(`gate: ${gate.finals} final events for ${packets} packets`);
+    if (gate.dropped === 0 || gate.dropped === packets) throw new Error(`gate: ${gate.dropped} drops: the traffic does not exercise policy`);
+
+    const rd: number[] = [];
+    const rp: number[] = [];
+    const pp: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      rd.push((await readDecode(capture.path)).ms);
+      rp.push((await replay(capture.path, doc, false)).ms);
+      pp.push((await replay(capture.path, doc, true)).ms);
+      ctx.log(`run ${i + 1}/${runs}: read+decode ${fmt(rd.at(-1)!, 0)} ms, replay ${fmt(rp.at(-1)!, 0)} ms, per-packet ${fmt(pp.at(-1)!, 0)} ms`);
+    }
+    const mpps = (ms: number): string => fmt(packets / ms / 1000, 2);
+
+    // The CLI as a user runs it (compile from YAML included), once.
+    const dir = mkdtempSync(join(tmpdir(), 'hubcap-bench-replay-'));
+    let cliMs = NaN;
+    try {
+      const files = writeGeneratedCluster(dir, cluster);
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'hubcap.js'), 'replay', capture.path, '--cluster', files.clusterFile, '--policy', files.policyFile, '-o', 'summary', '-q'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      });
+      cliMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`hubcap replay failed: ${r.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const medRd = median(rd);
+    const medRp = median(rp);
+    const medPp = median(pp);
+    return {
+      summary:
+        `Replaying ${packets.toLocaleString('en-US')} packets (${fmt(capture.bytes / 1e6, 1)} MB, ~100k connections between ${pods} pods, nodes, ` +
+        `ClusterIPs, DNS and outside hosts) against ${pods} pods and ${policies} policies (TS backend), median of ${runs} interleaved passes.`,
+      tables: [
+        {
+          title: 'Throughput, one core',
+          columns: ['pipeline', 'median ms', 'min ms', 'Mpps', 'vs read+decode'],
+          rows: [
+            ['read + decode only', fmt(medRd, 0), fmt(Math.min(...rd), 0), mpps(medRd), '1.00x'],
+            ['read + decode + datapath + summary (connection-aware)', fmt(medRp, 0), fmt(Math.min(...rp), 0), mpps(medRp), ratio(medRp, medRd)],
+            ['same, --per-packet', fmt(medPp, 0), fmt(Math.min(...pp), 0), mpps(medPp), ratio(medPp, medRd)],
+            ['`hubcap replay -o summary` (CLI, compile from YAML included), once', fmt(cliMs, 0), fmt(cliMs, 0), mpps(cliMs), ratio(cliMs, medRd)],
+          ],
+        },
+      ],
+      notes: [
+        `End to end ${mpps(medRp)} Mpps (target >= 1 Mpps): ${packets / medRp / 1000 >= 1 ? 'met' : 'NOT met'}.`,
+        `Gate: ${gate.finals.toLocaleString('en-US')} final events for ${packets.toLocaleString('en-US')} packets; ${gate.dropped.toLocaleString('en-US')} dropped.`,
+        '"vs read+decode" below 1.00x is the cost of the datapath relative to reading alone (the ratio is read+decode time / pipeline time).',
+      ],
+    };
+  },
+};
