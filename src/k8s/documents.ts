@@ -15,10 +15,10 @@
  * would make them booleans; quote such values either way). JSON is YAML 1.2, read the same way.
  * Duplicate keys are an error, as with `--validate=strict`.
  */
+import { EVENT_ID, type Event } from 'js-yaml';
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { InputError } from '../errors.js';
 import type { RawObject } from './types.js';
-import { EVENT_ID, type Event } from 'js-yaml';
 import { EventNavigator, childrenOf, isBlockMapping, isMappingEvent, nextOffset, parseJsonFast, parseYamlFast, scalarText, startOf, subtreeEnd, type FastYaml } from './fast-parse.js';
 import { SourceText, SpanPositions } from './positions.js';
 import { joinPath, positionAt, rootField, valueRootField, type Field, type NodeNavigator, type YamlSource } from './yaml-node.js';
@@ -165,21 +165,26 @@ interface Locator {
   nav(source: SourceText): NodeNavigator;
 }
 
-/** The object whose mapping event is events[i], its subtree ending before events[end]. */
+/** The object whose mapping event is events[i], its subtree ending before events[end] (-1: not yet known). */
 function yamlLocator(text: string, events: readonly Event[], i: number, end: number): Locator | undefined {
   const e = events[i]!;
   if (!isMappingEvent(e)) return undefined;
+  const endIndex = (): number => (end >= 0 ? end : (end = subtreeEnd(events, i)));
   return {
     start: startOf(e),
-    next: () => nextOffset(events, end),
+    next: () => nextOffset(events, endIndex()),
     flow: !isBlockMapping(e),
     // A copy of the object's events: the file's whole stream is not kept alive by one object.
-    nav: (source) => new EventNavigator(text, events.slice(i, end), (o) => source.position(o)),
+    nav: (source) => new EventNavigator(text, events.slice(i, endIndex()), (o) => source.position(o)),
     items: () => {
-      const kids = childrenOf(events, i);
-      for (let k = 0; k + 1 < kids.length; k += 2) {
-        if (scalarText(text, events, kids[k]!) !== 'items') continue;
-        const v = kids[k + 1]!;
+      // Keys and values alternate; stop at `items` without walking the subtrees after it.
+      for (let k = i + 1; k < events.length && events[k]!.type !== EVENT_ID.POP; ) {
+        const valueIndex = subtreeEnd(events, k);
+        if (scalarText(text, events, k) !== 'items') {
+          k = subtreeEnd(events, valueIndex);
+          continue;
+        }
+        const v = valueIndex;
         if (events[v]!.type !== EVENT_ID.SEQUENCE) return [];
         const elems = childrenOf(events, v);
         const out: Locator[] = [];
@@ -230,7 +235,7 @@ function readFast(text: string, file: string, wanted: (kind: string) => boolean,
     if (value === null || value === undefined) continue;
     const r = roots[d]!;
     if (r < 0) return undefined;
-    const loc = yamlLocator(text, events, r, subtreeEnd(events, r));
+    const loc = yamlLocator(text, events, r, -1);
     if (!loc || !collectFast(value, loc, '', undefined, ctx)) return undefined;
   }
   return out;
