@@ -52,7 +52,7 @@ function documented(): FlowLine[] {
     icmp('fd00:10:0:1::10', 'ff02::1:ff00:1', 135, true),
     icmp('fe80::1', 'fd00:10:0:1::10', 136, true),
     icmp('fd00:10:0:1::10', 'fe80::4c79:88ff:fe62:4ad0', 136, true),
-    // Not final: a policy verdict that says the opposite must be ignored.
+    // Not final: an egress policy verdict that allowed xwing's packet before the ingress drop.
     { flow: { verdict: 'FORWARDED', event_type: { type: 5 }, IP: { source: '10.0.1.30', destination: '10.0.1.10' }, l4: { TCP: { source_port: 40001, destination_port: 80 } } } },
   ];
 }
@@ -75,6 +75,19 @@ describe('the e2e expectation checker', () => {
     ['neighbour discovery dropped', (l) => [...l, icmp('fe80::1', 'fd00:10:0:1::10', 136, true, 'DROPPED', 'POLICY_DENIED')]],
   ])('rejects %s', (_name, mutate) => {
     expect(check(mutate(documented())).failures).toBeGreaterThan(0);
+  });
+
+  test('a packet decided only by policy verdicts (a tunnel header) is a connection', () => {
+    const seed = loadCluster(join(ROOT, 'examples/seed-talk/cluster'));
+    const vxlan = loadExpectations(join(ROOT, 'examples/seed-talk/expect.yaml')).filter((e) => e.port === 8472);
+    const udp = (src: string, dst: string, verdict: Verdict, type: number): FlowLine => ({
+      flow: { verdict, event_type: { type }, IP: { source: src, destination: dst }, l4: { UDP: { source_port: 37262, destination_port: 8472 } } },
+    });
+    const allowed = [udp('192.168.10.12', '192.168.10.13', 'FORWARDED', 5), udp('192.168.10.13', '192.168.10.14', 'FORWARDED', 5)];
+    expect(checkExpectations(vxlan, connectionsOf(allowed), seed).failures).toBe(0);
+    const denied = [...allowed, { flow: { ...udp('192.168.10.12', '192.168.10.13', 'DROPPED', 5).flow, drop_reason_desc: 'POLICY_DENIED' } }];
+    expect(checkExpectations(vxlan, connectionsOf(denied), seed).failures).toBe(1);
+    expect(checkExpectations(vxlan, connectionsOf([]), seed).failures).toBe(2);
   });
 
   test('echo replies belong to their request; a reverse ping is its own connection', () => {

@@ -5,7 +5,10 @@
  * (the two must agree, and each could be wrong).
  *
  * - Final events (design.md §5): one per packet, a drop (`event_type.type` 1) or a trace (4);
- *   policy verdicts (5), translations (7) and L7 records are not final.
+ *   translations (7) and L7 records are not final. Policy verdicts (5) are not final either, but
+ *   they open a connection too and count when they drop: a packet can be decided without a final
+ *   event of its own (a tunnel's outer header, allowed by the host firewall, before the inner
+ *   packet is delivered).
  * - Connections: TCP/UDP/SCTP by the unordered address:port pair; ICMP echo by the requester and
  *   responder (replies belong to their request's direction); other ICMP by address pair and type;
  *   IP fragments without a transport header by ordered address pair. The first final event of a
@@ -282,6 +285,7 @@ export interface FlowLine {
 
 export interface Connection {
   key: string;
+  /** packets with a final event (0 when only policy verdicts speak of it) */
   proto: number;
   src: Addr;
   dst: Addr;
@@ -301,7 +305,8 @@ export function connectionsOf(lines: FlowLine[]): Connection[] {
   const out = new Map<string, Connection>();
   for (const { flow } of lines) {
     const type = flow.event_type?.type;
-    if (type !== 1 && type !== 4) continue;
+    const final = type === 1 || type === 4;
+    if (!final && type !== 5) continue;
     if (flow.Type === 'L7' || !flow.IP) continue;
     const s = flow.IP.source;
     const d = flow.IP.destination;
@@ -349,7 +354,7 @@ export function connectionsOf(lines: FlowLine[]): Connection[] {
       };
       out.set(key, c);
     }
-    c.packets++;
+    if (final) c.packets++;
     if (flow.verdict === 'DROPPED') c.drops.push(String(flow.drop_reason_desc ?? 'unknown'));
     if (flow.verdict === 'AUDIT') c.audited = true;
     if (flow.hubcap?.rule) c.rules.add(flow.hubcap.rule);
