@@ -15,8 +15,9 @@
  *   connection gives its direction (`from` is its source).
  * - Sides resolve against the cluster YAML (pods by name or labels, nodes by InternalIP, a
  *   Service's ClusterIPs stand for its backends), never against hubcap's own endpoint fields.
- * - Outcomes: dropped when any final event is DROPPED (or AUDIT); denied-by-policy when a drop has
- *   reason POLICY_DENIED (133), POLICY_DENY (181) or AUTH_REQUIRED (189); allowed otherwise.
+ * - Outcomes: dropped when any event is DROPPED or AUDIT (a would-be drop); denied-by-policy when
+ *   such a drop has reason POLICY_DENIED (133), POLICY_DENY (181) or AUTH_REQUIRED (189) (for
+ *   AUDIT, hubcap.audit_drop_reason_desc); allowed otherwise.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -279,7 +280,7 @@ export interface FlowLine {
       ICMPv4?: { type?: number; code?: number };
       ICMPv6?: { type?: number; code?: number };
     };
-    hubcap?: { rule?: string; inherited?: boolean };
+    hubcap?: { rule?: string; inherited?: boolean; audit_drop_reason_desc?: string | number };
   };
 }
 
@@ -294,7 +295,8 @@ export interface Connection {
   dport?: number;
   packets: number;
   drops: string[];
-  audited: boolean;
+  /** AUDIT verdicts: the drops audit mode let through, with their would-be reasons */
+  audits: string[];
   rules: Set<string>;
 }
 
@@ -349,14 +351,14 @@ export function connectionsOf(lines: FlowLine[]): Connection[] {
         ...(dport !== undefined ? { dport } : {}),
         packets: 0,
         drops: [],
-        audited: false,
+        audits: [],
         rules: new Set(),
       };
       out.set(key, c);
     }
     if (final) c.packets++;
     if (flow.verdict === 'DROPPED') c.drops.push(String(flow.drop_reason_desc ?? 'unknown'));
-    if (flow.verdict === 'AUDIT') c.audited = true;
+    if (flow.verdict === 'AUDIT') c.audits.push(String(flow.hubcap?.audit_drop_reason_desc ?? flow.drop_reason_desc ?? 'unknown'));
     if (flow.hubcap?.rule) c.rules.add(flow.hubcap.rule);
   }
   return [...out.values()];
@@ -364,19 +366,20 @@ export function connectionsOf(lines: FlowLine[]): Connection[] {
 
 function outcome(c: Connection): string {
   if (c.drops.length > 0) return `dropped (${[...new Set(c.drops)].join(', ')})`;
-  if (c.audited) return 'audit (would be dropped)';
+  if (c.audits.length > 0) return `audit: would be dropped (${[...new Set(c.audits)].join(', ')})`;
   return 'allowed';
 }
 
+/** AUDIT counts as a would-be drop (issue 4: "AUDIT counts as would-be-dropped"). */
 function holds(e: Expectation, c: Connection): boolean {
-  const dropped = c.drops.length > 0 || c.audited;
+  const reasons = [...c.drops, ...c.audits];
   switch (e.expect) {
     case 'allowed':
-      return !dropped;
+      return reasons.length === 0;
     case 'dropped':
-      return dropped;
+      return reasons.length > 0;
     case 'denied-by-policy':
-      return c.drops.length > 0 && c.drops.some((r) => POLICY_DROPS.has(r));
+      return reasons.some((r) => POLICY_DROPS.has(r));
     default:
       throw new Error(`the L3/L4 checker does not handle expect: ${e.expect}`);
   }

@@ -19,6 +19,18 @@ describe('Star Wars demo, L3/L4 policy', () => {
     checkCase(c);
   });
 
+  test('in policy audit mode nothing is dropped and xwing is reported as would-be dropped', () => {
+    // Source: docs.cilium.io "Creating Policies from Verdicts" (the Star Wars demo in audit mode):
+    // "Policy Audit Mode configures Cilium to allow all traffic while logging all connections
+    // that would otherwise be dropped by network policies." The expectations still hold: an AUDIT
+    // verdict counts as would-be dropped (issue 4).
+    const c = { ...base, capture: 'starwars-deathstar.pcap', expect: 'starwars/expect.yaml' };
+    checkCase(c, ['--audit']);
+    const lines = replayJson(c, ['--audit']);
+    expect(lines.some((l) => l.flow.verdict === 'DROPPED')).toBe(false);
+    expect(lines.some((l) => l.flow.verdict === 'AUDIT' && l.flow.IP?.source === '10.0.1.30')).toBe(true);
+  });
+
   test('xwing is dropped silently: no packet of its connection is delivered', () => {
     // Source: the demo page, "This request will hang" (an L3/L4 denial is a drop, not a reset).
     const lines = replayJson({ ...base, capture: 'starwars-deathstar.pcap', expect: 'starwars/expect.yaml' });
