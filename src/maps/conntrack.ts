@@ -56,10 +56,12 @@
  *  - Times are capture seconds, kept at 1 ms resolution (Cilium: whole seconds of
  *    bpf_mono_now()).
  *
- * Layout: per table an `LRUCache<number, CtEntry>` keyed by a 31-bit hash of the tuple in a
- * canonical order (the lower endpoint first), so a connection's two directions share one key
- * and a lookup costs one probe. The full tuple lives in the entry and is compared on every hit;
- * entries whose keys collide are chained through `next` and leave the LRU together. 31 bits,
+ * Layout: per table a 31-bit hash of the tuple in a canonical order (the lower endpoint first)
+ * is the key, so a connection's two directions share it and a lookup costs one probe. A `Map`
+ * from key to entry is the index every probe reads; an `LRUCache` of the keys keeps their
+ * recency and picks the evictions (a probe through LRUCache itself cost twice a Map's, measured).
+ * The full tuple lives in the entry and is compared on every hit; entries whose keys collide
+ * are chained through `next` and leave the LRU together. 31 bits,
  * not 52: a key must be a Smi, or every Map probe boxes it into a heap number (an allocation
  * per packet, and slower; both measured); with chaining, collisions (about 140 pairs in a full
  * 786k-entry family) cost nothing but a longer walk. Tables start small and grow, since
@@ -457,7 +459,10 @@ function tableIndex(family: number, proto: number): number {
 const LRU_OPTS = {};
 
 interface CtTable {
-  lru: LRUCache<number, CtEntry>;
+  /** Key -> first entry of its chain: the index every probe reads. */
+  readonly index: Map<number, CtEntry>;
+  /** The recency order and eviction of the keys (values are the keys themselves). */
+  lru: LRUCache<number, number>;
   /** Keys the current LRUCache holds before it would evict by itself (grows up to max). */
   lruMax: number;
   readonly max: number;
@@ -685,7 +690,7 @@ export class Conntrack {
     const dead: CtEntry[] = [];
     for (const tab of this.tables) {
       if (!tab) continue;
-      for (const head of tab.lru.values()) {
+      for (const head of tab.index.values()) {
         for (let e: CtEntry | null = head; e !== null; e = e.next) if (now > e.expMs) dead.push(e);
       }
     }
@@ -698,9 +703,10 @@ export class Conntrack {
     for (let i = 0; i < this.tables.length; i++) {
       const tab = this.tables[i];
       if (!tab) continue;
-      for (const head of tab.lru.values()) {
+      for (const head of tab.index.values()) {
         for (let e: CtEntry | null = head; e !== null; e = e.next) e.inTable = false;
       }
+      tab.index.clear();
       tab.lru.clear();
       tab.count = 0;
     }
@@ -713,7 +719,7 @@ export class Conntrack {
   *entries(): IterableIterator<CtEntry> {
     for (const tab of this.tables) {
       if (!tab) continue;
-      for (const head of [...tab.lru.values()]) {
+      for (const head of [...tab.index.values()]) {
         for (let e: CtEntry | null = head; e !== null; e = e.next) yield e;
       }
     }
@@ -726,7 +732,7 @@ export class Conntrack {
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return null;
     // A peek: an ICMP error does not use the connection's entry in Cilium (LRU order unchanged).
-    let e: CtEntry | null | undefined = tab.lru.peek(this.key(t, 0), LRU_OPTS);
+    let e: CtEntry | null | undefined = tab.index.get(this.key(t, 0));
     let fwd: CtEntry | null = null;
     while (e !== undefined && e !== null) {
       const next: CtEntry | null = e.next;
@@ -808,13 +814,15 @@ export class Conntrack {
     const tab = this.table(ti);
     const p = this.pairTuple(t);
     const key = this.key(p, 1);
-    let e: CtEntry | null | undefined = tab.lru.get(key, LRU_OPTS);
+    let e: CtEntry | null | undefined = tab.index.get(key);
     while (e !== undefined && e !== null) {
       if (e.conn !== null && isTuple(e, p)) break;
       e = e.next;
     }
     if (e !== undefined && e !== null && conn !== null) {
-      // The value is replaced by a copy of the new connection's entry: fresh timers.
+      // The value is replaced by a copy of the new connection's entry: fresh timers. An update
+      // is a use.
+      tab.lru.get(key, LRU_OPTS);
       e.conn = conn;
       this.initTimers(e, now);
       return e;
@@ -867,8 +875,7 @@ export class Conntrack {
    * costs four random writes in the cache's link arrays, which dominate a lookup.
    */
   private probe(tab: CtTable, key: number, now: number): CtEntry | undefined {
-    if (this.lruResolution === 0) return tab.lru.get(key, LRU_OPTS);
-    const head = tab.lru.peek(key, LRU_OPTS);
+    const head = tab.index.get(key);
     if (head !== undefined && !(now - head.usedMs < this.lruResolution)) {
       tab.lru.get(key, LRU_OPTS);
       head.usedMs = now;
@@ -884,7 +891,7 @@ export class Conntrack {
       // small and grows (`link`). makeRoom keeps the entry count (not the key count) at most
       // max, and link grows the cache before it is full, so it never evicts on its own.
       const lruMax = Math.min(max, LRU_INITIAL);
-      tab = { lru: new LRUCache<number, CtEntry>({ max: lruMax }), lruMax, max, count: 0 };
+      tab = { index: new Map(), lru: new LRUCache<number, number>({ max: lruMax }), lruMax, max, count: 0 };
       this.tables[ti] = tab;
     }
     return tab;
@@ -893,8 +900,10 @@ export class Conntrack {
   /** Evicts least recently used keys (with their chains) until one more entry fits. */
   private makeRoom(tab: CtTable, now: number): void {
     while (tab.count >= tab.max) {
-      const head = tab.lru.pop();
-      if (head === undefined) break;
+      const key = tab.lru.pop();
+      if (key === undefined) break;
+      const head = tab.index.get(key)!;
+      tab.index.delete(key);
       for (let e: CtEntry | null = head; e !== null; e = e.next) {
         e.inTable = false;
         tab.count--;
@@ -906,20 +915,21 @@ export class Conntrack {
   }
 
   private link(tab: CtTable, ti: number, key: number, e: CtEntry, now: number): void {
-    const head = tab.lru.peek(key, LRU_OPTS);
+    const head = tab.index.get(key);
     if (head === undefined && tab.lru.size >= tab.lruMax) grow(tab);
     e.next = head ?? null;
     e.key = key;
     e.table = ti;
     e.inTable = true;
-    tab.lru.set(key, e, LRU_OPTS);
+    tab.index.set(key, e);
+    tab.lru.set(key, key, LRU_OPTS);
     e.usedMs = now;
     tab.count++;
   }
 
   /** Unlinks the entry with forward tuple `t` (a connection, or a pair when `pair`). */
   private unlinkWhere(tab: CtTable, key: number, t: CtTuple, pair: boolean): void {
-    let e: CtEntry | null | undefined = tab.lru.peek(key, LRU_OPTS);
+    let e: CtEntry | null | undefined = tab.index.get(key);
     while (e !== undefined && e !== null) {
       if ((e.conn !== null) === pair && isTuple(e, t)) {
         this.unlink(tab, e);
@@ -935,13 +945,14 @@ export class Conntrack {
   }
 
   private unlink(tab: CtTable, e: CtEntry): void {
-    const head = tab.lru.peek(e.key, LRU_OPTS);
+    const head = tab.index.get(e.key);
     if (head === e) {
-      // Re-setting a key marks it used: a rare cost of chains (only on collisions).
-      if (e.next === null) tab.lru.delete(e.key);
-      else {
-        tab.lru.set(e.key, e.next, LRU_OPTS);
-        e.next.usedMs = NEVER;
+      if (e.next === null) {
+        tab.index.delete(e.key);
+        tab.lru.delete(e.key);
+      } else {
+        tab.index.set(e.key, e.next);
+        e.next.usedMs = e.usedMs;
       }
     } else {
       for (let p = head ?? null; p !== null; p = p.next) {
@@ -1006,9 +1017,9 @@ export class Conntrack {
 /** Moves a table into an LRUCache twice as large (up to its max), keeping the recency order. */
 function grow(tab: CtTable): void {
   const lruMax = Math.min(tab.max, tab.lruMax * 2);
-  const lru = new LRUCache<number, CtEntry>({ max: lruMax });
-  // rentries: least recently used first, so re-setting in this order keeps the order.
-  for (const [k, v] of tab.lru.rentries() as Generator<[number, CtEntry]>) lru.set(k, v, LRU_OPTS);
+  const lru = new LRUCache<number, number>({ max: lruMax });
+  // rkeys: least recently used first, so re-setting in this order keeps the order.
+  for (const k of tab.lru.rkeys()) lru.set(k, k, LRU_OPTS);
   tab.lru = lru;
   tab.lruMax = lruMax;
 }
