@@ -19,8 +19,9 @@ const CLUSTER_DIR = join(ROOT, 'cluster');
 describe('seed-talk policies', () => {
   const files = readdirSync(POLICY_DIR).filter((f) => f.endsWith('.yaml')).sort();
 
-  test('all thirteen policies of the talk are there', () => {
-    expect(files).toHaveLength(13);
+  test('the talk\'s thirteen policies and the user namespace template for other-ns are there', () => {
+    expect(files).toHaveLength(14);
+    expect(files).toContain('allow-within-namespace-other-ns.yaml');
   });
 
   test.each(files)('%s loads and parses without notes', (file) => {
