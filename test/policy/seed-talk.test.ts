@@ -53,6 +53,7 @@ describe('seed-talk policies', () => {
       'CiliumNetworkPolicy/ingress-nginx/nginx-ingress-to-kapi',
       'CiliumNetworkPolicy/kube-system/allow-to-coredns',
       'CiliumNetworkPolicy/my-namespace-xy/allow-within-namespace',
+      'CiliumNetworkPolicy/other-ns/allow-within-namespace',
     ]);
 
     // Host policies: nodeSelector subjects; host-all has the seven items of both slides.
