@@ -9,8 +9,9 @@
  *  - IP: version, addresses, protocol, identification, total length, fragment offset and MF;
  *  - transport: ports, TCP sequence and acknowledgement numbers, flags and window, ICMP type,
  *    code, echo id and sequence, the quoted tuple of ICMP errors;
- *  - content: a hash of the transport header and payload bytes (the first 64 and the last 32
- *    captured), skipping the transport checksum, when the caller passes the frame's bytes.
+ *  - content (not for TCP, whose sequence numbers tell segments apart): a hash of the transport
+ *    header and payload bytes (the first 64 and the last 32 captured), skipping the transport
+ *    checksum, when the caller passes the frame's bytes.
  * Never compared: TTL / hop limit and the IPv4 header checksum (a routed copy has both changed,
  * see pcaps/README.md on starwars-node-sll2.pcap), transport checksums (offload may finish them
  * between devices), DSCP/ECN, VLAN tags and the encapsulation.
@@ -201,7 +202,9 @@ function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefi
   r[17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
   r[18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
   r[19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
-  r[20] = frame === undefined ? 0 : contentHash(p, frame);
+  // TCP segments are told apart by sequence, acknowledgement, flags, window and lengths; the
+  // content is hashed for the rest (UDP and ICMP over IPv6 have not even an IP id).
+  r[20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
 }
 
 /**

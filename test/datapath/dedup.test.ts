@@ -213,11 +213,16 @@ describe('Deduplicator', () => {
 
   it('ignores the transport checksum (offload may complete it between devices)', () => {
     const d = new Deduplicator();
-    const a = tcpPacket();
-    const b = tcpPacket({ ttl: 63 });
-    b[20 + 16] ^= 0xff; // TCP checksum
+    const u = (ttl: number) => ipv4({ src: '10.0.1.20', dst: '10.0.1.10', proto: IpProto.UDP, ttl, id: 9 }, udp({ sport: 5000, dport: 53 }, [1, 2, 3, 4, 5]));
+    const a = u(64);
+    const b = u(63);
+    b[20 + 6] ^= 0xff; // UDP checksum
     expect(seen(d, at(a, 5, 0), 0)).toBe(false);
     expect(seen(d, at(b, 4, 4), 1000)).toBe(true);
+    // Other content is another packet.
+    const c = u(63);
+    c[20 + 8] ^= 0xff;
+    expect(seen(d, at(c, 6, 4), 2000)).toBe(false);
   });
 
   it('two different packets are never merged (property)', () => {
@@ -228,6 +233,8 @@ describe('Deduplicator', () => {
         const withBytes = which === 'payloadByte' || !headersOnly;
         const base = { src: 1, dst: 2, sport: 1000, dport: 80, tcp: true, id: 100, seq: 5000, ack: 9000, flags: 0x18, window: 500, byte: 7, len: 40, icmp: false, type: 8, code: 0, icmpId: 3, icmpSeq: 4, frag: 0 };
         const other = { ...base };
+        // Content counts where headers cannot tell packets apart (not TCP): vary it over UDP.
+        if (which === 'payloadByte') base.tcp = other.tcp = false;
         if (which.startsWith('icmp')) {
           base.icmp = other.icmp = true;
           base.tcp = other.tcp = false;
