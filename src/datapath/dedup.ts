@@ -21,8 +21,8 @@
  * never merged however close in time. Up to four points are remembered per packet.
  *
  * Memory is bounded: a set-associative table of `capacity` recent packets (4 ways per bucket,
- * the oldest way replaced), struct-of-arrays typed arrays, nothing allocated per packet, no
- * strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
+ * the oldest way replaced) in one Int32Array, each bucket contiguous (a probe touches one
+ * bucket, not one slot in each of several arrays), nothing allocated per packet, no strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
  * differ in a compared field are never merged, since every hit compares the whole record.
  */
 import { PacketKind, type DecodedPacket } from '../decode/packet.js';
@@ -49,19 +49,28 @@ const POINTS = 4;
 const HEAD_BYTES = 64;
 const TAIL_BYTES = 32;
 
+/*
+ * Table layout: one Int32Array of buckets, each contiguous, so a probe touches one bucket:
+ *
+ *   header (12 words): hash[4] (0 = empty way), sec[4] (seconds from the epoch), nsec[4]
+ *   way x 4 (30 words): points seen (1), point hi/lo x 4 (8), record (K = 21)
+ *
+ * The header alone decides a miss (no way's hash matches) and the way to replace (the oldest).
+ */
+const HDR = 12;
+const WAY = 1 + 2 * POINTS + K;
+const BUCKET = HDR + WAYS * WAY;
+const TWO32 = 4294967296;
+
 export class Deduplicator {
   readonly windowNs: number;
   readonly capacity: number;
   private dupCount = 0;
   private readonly bucketMask: number;
-  private readonly rows: Int32Array;
-  private readonly hashes: Int32Array;
-  private readonly used: Uint8Array;
-  private readonly sec: Float64Array;
-  private readonly nsec: Float64Array;
-  private readonly points: Float64Array;
-  private readonly pointCount: Uint8Array;
+  private readonly table: Int32Array;
   private readonly row = new Int32Array(K);
+  /** Capture second the stored seconds count from (int32 fields), set by the first packet. */
+  private epoch = -1;
 
   constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY) {
     if (!(windowNs >= 0) || !Number.isFinite(windowNs)) throw new RangeError(`dedup: window ${windowNs} ns is not a finite non-negative number`);
@@ -71,13 +80,7 @@ export class Deduplicator {
     this.windowNs = windowNs;
     this.capacity = slots;
     this.bucketMask = slots / WAYS - 1;
-    this.rows = new Int32Array(slots * K);
-    this.hashes = new Int32Array(slots);
-    this.used = new Uint8Array(slots);
-    this.sec = new Float64Array(slots);
-    this.nsec = new Float64Array(slots);
-    this.points = new Float64Array(slots * POINTS);
-    this.pointCount = new Uint8Array(slots);
+    this.table = new Int32Array((slots / WAYS) * BUCKET);
   }
 
   /** Packets found to be duplicates so far. */
@@ -97,78 +100,83 @@ export class Deduplicator {
     const r = this.row;
     fillRow(r, p, frame);
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
+    const pointHi = (point / TWO32) | 0;
+    const pointLo = point | 0;
+    if (this.epoch < 0) this.epoch = tsSec;
+    const sec = tsSec - this.epoch;
     // The bucket: a hash of the words that vary most between packets (the whole record is
-    // compared on a hit, so the others need not be hashed).
-    const h = fmix(mix(mix(mix(mix(mix(mix(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!);
-    const base = (h & this.bucketMask) * WAYS;
-    let victim = base;
-    let victimAge = -Infinity;
-    for (let s = base; s < base + WAYS; s++) {
-      if (this.used[s] === 0) {
+    // compared on a hit, so the others need not be hashed). Never 0, which marks an empty way.
+    const h = fmix(mix(mix(mix(mix(mix(mix(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
+    const t = this.table;
+    const b = ((h >>> 1) & this.bucketMask) * BUCKET;
+    let victim = 0;
+    let victimAge = -1;
+    for (let w = 0; w < WAYS; w++) {
+      const hw = t[b + w]!;
+      if (hw === 0) {
         if (victimAge !== Infinity) {
-          victim = s;
+          victim = w;
           victimAge = Infinity; // an empty way beats any occupied one
         }
         continue;
       }
-      const dt = (tsSec - this.sec[s]!) * 1e9 + (tsNsec - this.nsec[s]!);
-      if (this.hashes[s] === h && this.sameRow(s)) {
-        if (dt <= this.windowNs && dt >= -this.windowNs && !this.seenAt(s, point)) {
-          const n = this.pointCount[s]!;
+      const dt = (sec - t[b + 4 + w]!) * 1e9 + (tsNsec - t[b + 8 + w]!);
+      const o = b + HDR + w * WAY;
+      if (hw === h && sameRow(t, o + 1 + 2 * POINTS, r)) {
+        const n = t[o]!;
+        if (dt <= this.windowNs && dt >= -this.windowNs && !seenAt(t, o, n, pointHi, pointLo)) {
           if (n < POINTS) {
-            this.points[s * POINTS + n] = point;
-            this.pointCount[s] = n + 1;
+            t[o + 1 + 2 * n] = pointHi;
+            t[o + 2 + 2 * n] = pointLo;
+            t[o] = n + 1;
           }
           this.dupCount++;
           return true;
         }
         // Outside the window, or again at a point it was seen at: a new packet.
-        this.store(s, h, tsSec, tsNsec, point);
+        this.store(b, w, h, sec, tsNsec, pointHi, pointLo);
         return false;
       }
       const age = dt < 0 ? 0 : dt;
       if (victimAge !== Infinity && age > victimAge) {
-        victim = s;
+        victim = w;
         victimAge = age;
       }
     }
-    this.store(victim, h, tsSec, tsNsec, point);
+    this.store(b, victim, h, sec, tsNsec, pointHi, pointLo);
     return false;
   }
 
   /** Forgets every packet and resets the counter. */
   clear(): void {
-    this.used.fill(0);
+    this.table.fill(0);
+    this.epoch = -1;
     this.dupCount = 0;
   }
 
-  private sameRow(s: number): boolean {
-    const rows = this.rows;
+  private store(b: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number): void {
+    const t = this.table;
+    t[b + w] = h;
+    t[b + 4 + w] = sec;
+    t[b + 8 + w] = nsec;
+    const o = b + HDR + w * WAY;
+    t[o] = 1;
+    t[o + 1] = pointHi;
+    t[o + 2] = pointLo;
     const r = this.row;
-    const o = s * K;
-    for (let i = 0; i < K; i++) if (rows[o + i] !== r[i]) return false;
-    return true;
+    const q = o + 1 + 2 * POINTS;
+    for (let i = 0; i < K; i++) t[q + i] = r[i]!;
   }
+}
 
-  private seenAt(s: number, point: number): boolean {
-    const n = this.pointCount[s]!;
-    const o = s * POINTS;
-    for (let i = 0; i < n; i++) if (this.points[o + i] === point) return true;
-    return false;
-  }
+function sameRow(t: Int32Array, o: number, r: Int32Array): boolean {
+  for (let i = 0; i < K; i++) if (t[o + i] !== r[i]) return false;
+  return true;
+}
 
-  private store(s: number, h: number, tsSec: number, tsNsec: number, point: number): void {
-    const rows = this.rows;
-    const r = this.row;
-    const o = s * K;
-    for (let i = 0; i < K; i++) rows[o + i] = r[i]!;
-    this.hashes[s] = h;
-    this.used[s] = 1;
-    this.sec[s] = tsSec;
-    this.nsec[s] = tsNsec;
-    this.points[s * POINTS] = point;
-    this.pointCount[s] = 1;
-  }
+function seenAt(t: Int32Array, o: number, n: number, hi: number, lo: number): boolean {
+  for (let i = 0; i < n; i++) if (t[o + 1 + 2 * i] === hi && t[o + 2 + 2 * i] === lo) return true;
+  return false;
 }
 
 /** The compared fields of `p` (see the module comment), and the content hash in the last word. */
