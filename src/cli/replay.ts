@@ -41,6 +41,7 @@ interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags 
   perPacket?: boolean;
   dedupWindow: string;
   trustVni?: boolean;
+  enableSctp?: boolean;
   bpfCtGlobalTcpMax: string;
   bpfCtGlobalAnyMax: string;
   progress?: boolean;
@@ -71,6 +72,7 @@ function datapathOptions(flags: ReplayFlags): Partial<DatapathOptions> {
     perPacket: flags.perPacket === true,
     dedupWindowNs: parseDuration('--dedup-window', flags.dedupWindow),
     trustVni: flags.trustVni === true,
+    enableSctp: flags.enableSctp === true,
     ctTcpMax: wholeNumber('--bpf-ct-global-tcp-max', flags.bpfCtGlobalTcpMax),
     ctAnyMax: wholeNumber('--bpf-ct-global-any-max', flags.bpfCtGlobalAnyMax),
   };
@@ -89,6 +91,7 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
     .option('--per-packet', 'decide every packet on its own, as the kernel would, instead of inheriting a connection\'s drop')
     .option('--dedup-window <duration>', 'identical packets within this window are one (tcpdump -i any copies); 0 turns it off', '1ms')
     .option('--trust-vni', 'take the source identity of VXLAN/Geneve packets from the VNI, as Cilium\'s tunnel does')
+    .option('--enable-sctp', 'SCTP support as Cilium\'s --enable-sctp (off: SCTP is an unknown protocol and dropped)')
     .option('--bpf-ct-global-tcp-max <n>', 'TCP conntrack entries', '524288')
     .option('--bpf-ct-global-any-max <n>', 'non-TCP conntrack entries', '262144')
     .option('--no-progress', 'no progress bar on stderr')
@@ -152,7 +155,7 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   let n = 0;
   const stats = await source.run((frame: Frame) => {
     decodeFrame(frame, pkt);
-    datapath.process(pkt, frame.tsSec, frame.tsNsec);
+    datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
     if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
   });
   progress?.stop();

@@ -22,15 +22,16 @@
 import { DecodedPacket, DecodeError, IpProto, PacketKind } from '../decode/packet.js';
 import {
   CTX_ACT_OK,
+  DROP_CT_UNKNOWN_PROTO,
   DROP_FRAG_NOT_FOUND,
   DROP_INVALID,
   DROP_NO_SERVICE,
   POLICY_MATCH_NONE,
 } from '../maps/codes.js';
-import { Conntrack, CtDir, CtTuple, type CtEntry } from '../maps/conntrack.js';
+import { Conntrack, CtDir, CtTuple, isCtProto, type CtEntry } from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
-import { Deduplicator } from './dedup.js';
+import { Deduplicator, type DedupFrameView } from './dedup.js';
 import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
 import type { DatapathState, Frontend } from './state.js';
 
@@ -46,6 +47,8 @@ export interface DatapathOptions {
   ctAnyMax: number;
   /** `--trust-vni`: take the source identity of overlay packets from the VNI, as Cilium's tunnel does. */
   trustVni: boolean;
+  /** `--enable-sctp` (off in Cilium by default: SCTP is then an unknown protocol and dropped). */
+  enableSctp: boolean;
 }
 
 export const DEFAULT_DATAPATH_OPTIONS: DatapathOptions = {
@@ -55,6 +58,7 @@ export const DEFAULT_DATAPATH_OPTIONS: DatapathOptions = {
   ctTcpMax: 524288,
   ctAnyMax: 262144,
   trustVni: false,
+  enableSctp: false,
 };
 
 /** What the replay counts besides flows (the summary prints them). */
@@ -87,7 +91,6 @@ export class Datapath {
   private readonly fragments = new FragmentTracker();
   private readonly dedup: Deduplicator | undefined;
   private readonly tuple = new CtTuple();
-  private readonly inner = new CtTuple();
   private readonly verdict = new PolicyVerdict();
   private readonly ev = new FlowEvent();
   /** Scratch record for a tunnel packet's outer header (decided at the host firewall first). */
@@ -115,7 +118,7 @@ export class Datapath {
   }
 
   /** Decides one decoded packet and emits its events. */
-  process(p: DecodedPacket, tsSec: number, tsNsec: number): void {
+  process(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): void {
     const c = this.counters;
     c.frames++;
     if (p.ipVersion === 0) {
@@ -143,7 +146,8 @@ export class Datapath {
       if (!this.decide(this.outer.packet, now, true)) return;
       this.resetEvent(p, tsSec, tsNsec);
     }
-    if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec)) {
+    // The frame lets dedup tell observation points apart (pcapng interface) and hash content.
+    if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec, frame)) {
       c.duplicates++;
       return;
     }
@@ -207,19 +211,21 @@ export class Datapath {
     }
 
     this.locateEndpoints(p);
-    const tuple = this.tuple.setFromPacket(p);
-    let entry = this.conntrack.lookup(tuple, now);
-    let dir: number = this.conntrack.lastDir;
-    let related = false;
-    if (!entry && p.hasIcmpInner) {
-      entry = this.conntrack.lookupRelated(this.inner.setFromIcmpInner(p), now);
-      related = entry !== null;
-      dir = CtDir.REPLY;
+    if (!isCtProto(p.ipVersion, p.ipProto, this.options.enableSctp)) {
+      // ct_extract_ports4/6 knows TCP, UDP, ICMP (and SCTP with --enable-sctp): anything else
+      // (GRE, ESP, ...) is dropped by the first Cilium program that sees it.
+      return this.dropUnlocated(p, DROP_CT_UNKNOWN_PROTO);
     }
+    const tuple = this.tuple.setFromPacket(p);
+    // ct_lookup4/6: the flags let a SYN reopen a closing connection; an ICMP error is related
+    // through the entry of its address pair (conntrack.h), never by guessing.
+    let entry = this.conntrack.lookup(tuple, now, p.tcpFlags);
+    const dir: number = this.conntrack.lastDir;
+    const related = entry !== null && this.conntrack.lastRelated;
 
     if (entry && entry.user0 !== 0 && !this.options.perPacket) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
-      this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      if (!related) this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
       const info = entry.user1;
       const stage = info & 1;
       const node = (Math.floor(info / 2) % 4096) - 1;
@@ -232,8 +238,9 @@ export class Datapath {
     }
 
     if (entry && dir === CtDir.REPLY) {
-      // REPLY and RELATED skip policy (bpf_lxc.c: ct_status == CT_REPLY || CT_RELATED).
-      this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      // REPLY and RELATED skip policy (bpf_lxc.c: ct_status == CT_REPLY || CT_RELATED). A related
+      // ICMP error refreshes its pair entry inside lookup, not the connection.
+      if (!related) this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
       ev.connection = entry.id;
       ev.isReply = true;
       ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
