@@ -14,6 +14,8 @@
  *   JSON.parse's silent "last duplicate wins" is caught by counting keys in the text.
  */
 import {
+  CHOMPING_MODE,
+  COLLECTION_STYLE,
   CORE_SCHEMA,
   EVENT_ID,
   NOT_RESOLVED,
@@ -154,7 +156,7 @@ const NO_RANGE = -1;
 
 /** Parses `text` with js-yaml, or returns undefined when yaml must read it. */
 export function parseYamlFast(text: string): FastYaml | undefined {
-  if (hasBareCr(text)) return undefined;
+  if (hasBareCr(text) || hasOddLineStarts(text)) return undefined;
   let events: Event[];
   try {
     events = parseEvents(text, {});
@@ -162,23 +164,37 @@ export function parseYamlFast(text: string): FastYaml | undefined {
     return undefined;
   }
   const roots: number[] = [];
+  const columnZeroComment = text.includes('\n#');
+  // Whether each open collection is a flow one, and how many flow collections are open.
+  const open: boolean[] = [];
+  let flowDepth = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     switch (e.type) {
       case EVENT_ID.DOCUMENT:
         if (e.directives.length > 0) return undefined;
         roots.push(events[i + 1]?.type === EVENT_ID.POP ? -1 : i + 1);
+        open.push(false);
+        break;
+      case EVENT_ID.POP:
+        if (open.pop()) flowDepth--;
         break;
       case EVENT_ID.ALIAS:
         return undefined;
       case EVENT_ID.SCALAR:
         if (e.anchorStart !== NO_RANGE || e.tagStart !== NO_RANGE) return undefined;
         if (!e.fast && e.style >= 3 && readsDifferently(text, e)) return undefined;
+        if (flowDepth === 0 && (e.style === SCALAR_STYLE.SINGLE_QUOTED || e.style === SCALAR_STYLE.DOUBLE_QUOTED) && !endsItsLine(text, e.valueEnd + 1)) return undefined;
         break;
       case EVENT_ID.SEQUENCE:
-      case EVENT_ID.MAPPING:
+      case EVENT_ID.MAPPING: {
         if (e.anchorStart !== NO_RANGE || e.tagStart !== NO_RANGE) return undefined;
+        const flow = e.style === COLLECTION_STYLE.FLOW;
+        if (flow && flowDepth === 0 && !flowReadsAlike(text, e.start, columnZeroComment)) return undefined;
+        open.push(flow);
+        if (flow) flowDepth++;
         break;
+      }
       default:
         break;
     }
@@ -193,6 +209,80 @@ export function parseYamlFast(text: string): FastYaml | undefined {
   return { docs, events, roots };
 }
 
+/** Bracket-matching end of the flow collection starting at `start` (after its `}` or `]`), or -1. */
+export function flowEnd(text: string, start: number): number {
+  let depth = 0;
+  let prev = 32;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || c === 39) {
+      // A quote opens a quoted scalar only at the start of a token.
+      if (prev === 32 || prev === 9 || prev === 10 || prev === 13 || prev === 123 || prev === 91 || prev === 44 || prev === 58) {
+        const q = c;
+        let j = i + 1;
+        for (; j < text.length; j++) {
+          const d = text.charCodeAt(j);
+          if (q === 34 && d === 92) j++;
+          else if (d === q) {
+            if (q === 39 && text.charCodeAt(j + 1) === 39) j++;
+            else break;
+          }
+        }
+        i = j;
+        prev = c;
+        continue;
+      }
+    } else if (c === 35 && (prev === 32 || prev === 9 || prev === 10 || prev === 13)) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) return -1;
+      i = nl;
+      prev = 10;
+      continue;
+    } else if (c === 123 || c === 91) {
+      depth++;
+    } else if (c === 125 || c === 93) {
+      if (--depth === 0) return i + 1;
+    }
+    prev = c;
+  }
+  return -1;
+}
+
+/**
+ * Lines whose leading blanks hold a tab (never indentation for yaml, which refuses them where
+ * js-yaml reads on) or that start with a document end marker followed by content (`... x`: a
+ * new document for js-yaml, an error for yaml).
+ */
+function hasOddLineStarts(text: string): boolean {
+  if (text.includes('\t') && /(?:^|\n) *\t/.test(text)) return true;
+  return (text.startsWith('...') || text.includes('\n...')) && /^\.\.\.[ \t]+[^ \t\r\n#]/m.test(text);
+}
+
+/**
+ * In block context, what follows a quoted scalar on its line: nothing, a comment or the `:` of a
+ * key. js-yaml takes more after a sequence entry (`- "x"b: 1` as a new key), yaml refuses it.
+ */
+function endsItsLine(text: string, from: number): boolean {
+  let i = from;
+  let c = text.charCodeAt(i);
+  while (c === 32 || c === 9) c = text.charCodeAt(++i);
+  return i >= text.length || c === 10 || c === 13 || c === 58 /* : */ || (c === 35 /* # */ && i > from);
+}
+
+/**
+ * An outermost flow collection (`{...}`, `[...]` in block context) that js-yaml and yaml read
+ * alike. They do not when the rest of its last line holds more than a comment or the `:` of a
+ * key (js-yaml takes `- {}\\  b: 1` as a new key, yaml refuses it), nor, for yaml, when a
+ * comment starts at column 0 inside it (`{a: b\n# c\n}`).
+ */
+function flowReadsAlike(text: string, start: number, columnZeroComment: boolean): boolean {
+  const end = flowEnd(text, start);
+  if (end < 0) return false;
+  if (columnZeroComment && text.slice(start, end).includes('\n#')) return false;
+  const nl = text.indexOf('\n', end);
+  return /^[ \t]*(?:#.*|:.*)?\r?$/.test(text.slice(end, nl < 0 ? text.length : nl));
+}
+
 /** The header of a block scalar: indicator, optional indentation digit and chomping, comment. */
 const BLOCK_HEADER = /[|>]([0-9+-]*)[ \t]*(?:#.*)?\r?\n?$/;
 /** An escaped line break followed by a blank line, in a double-quoted scalar. */
@@ -203,7 +293,8 @@ const BLANK_LINE_WITH_TAB = /(?:^|\n) *\t[ \t]*(?:#[^\n]*|\r)?(?:\n|$)/;
 /**
  * Scalars js-yaml and yaml are known to read apart (differential fuzzing of the two): a
  * double-quoted scalar whose escaped line break is followed by blank lines, a block scalar with
- * an explicit indentation indicator (`|2`) or with a blank line holding a tab (an error for yaml).
+ * an explicit indentation indicator (`|2`), with a blank line holding a tab (an error for yaml),
+ * or keeping its trailing lines (`|+`) at the end of a text that has no final line break.
  */
 function readsDifferently(text: string, e: ScalarEvent): boolean {
   if (e.valueStart === NO_RANGE) return false;
@@ -220,6 +311,8 @@ function readsDifferently(text: string, e: ScalarEvent): boolean {
     if (nl < 0) break;
   }
   if (BLANK_LINE_WITH_TAB.test(text.slice(e.valueStart, end))) return true;
+  // Kept trailing lines (`|+`) up to the end of a text without a final line break.
+  if (e.chomping === CHOMPING_MODE.KEEP && end >= text.length && !text.endsWith('\n')) return true;
   // The header is the line before the content.
   const headerStart = text.lastIndexOf('\n', e.valueStart - 2) + 1;
   const m = BLOCK_HEADER.exec(text.slice(headerStart, e.valueStart));
@@ -340,7 +433,7 @@ export class EventNavigator implements NodeNavigator {
 }
 
 export function isBlockMapping(e: Event): boolean {
-  return e.type === EVENT_ID.MAPPING && e.style === 1;
+  return e.type === EVENT_ID.MAPPING && e.style === COLLECTION_STYLE.BLOCK;
 }
 
 export function isMappingEvent(e: Event): boolean {

@@ -15,6 +15,7 @@
  */
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { InputError, type SourcePosition } from '../errors.js';
+import { flowEnd } from './fast-parse.js';
 import { rootField, type ErrorMode, type NodeField, type NodeNavigator, type ObjectPositions, type YamlSource } from './yaml-node.js';
 
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
@@ -123,45 +124,6 @@ function sameValue(a: unknown, b: unknown, skip?: ReadonlySet<string>): boolean 
 }
 
 const INJECTED = new Set(['kind', 'apiVersion']);
-
-/** Bracket-matching end of the flow collection starting at `start` (after its `}` or `]`), or -1. */
-function flowEnd(text: string, start: number): number {
-  let depth = 0;
-  let prev = 32;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34 || c === 39) {
-      // A quote opens a quoted scalar only at the start of a token.
-      if (prev === 32 || prev === 9 || prev === 10 || prev === 13 || prev === 123 || prev === 91 || prev === 44 || prev === 58) {
-        const q = c;
-        let j = i + 1;
-        for (; j < text.length; j++) {
-          const d = text.charCodeAt(j);
-          if (q === 34 && d === 92) j++;
-          else if (d === q) {
-            if (q === 39 && text.charCodeAt(j + 1) === 39) j++;
-            else break;
-          }
-        }
-        i = j;
-        prev = c;
-        continue;
-      }
-    } else if (c === 35 && (prev === 32 || prev === 9 || prev === 10 || prev === 13)) {
-      const nl = text.indexOf('\n', i);
-      if (nl < 0) return -1;
-      i = nl;
-      prev = 10;
-      continue;
-    } else if (c === 123 || c === 91) {
-      depth++;
-    } else if (c === 125 || c === 93) {
-      if (--depth === 0) return i + 1;
-    }
-    prev = c;
-  }
-  return -1;
-}
 
 const DOC_MARKER = /^(?:---|\.\.\.)(?:[ \t\r\n]|$)/m;
 

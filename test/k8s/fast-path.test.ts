@@ -61,6 +61,10 @@ describe('which texts take the fast path', () => {
     ['JSON with a repeated key (JSON.parse keeps the last one)', '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "kind": "Pod"}'],
     ['an escaped line break before a blank line (js-yaml and yaml read it apart)', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nx: "a\\\n\n  b"\n'],
     ['a block scalar with an indentation indicator', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nx: |2\n    \n  a\n'],
+    ['a comment at column 0 inside a flow mapping (yaml refuses it, js-yaml does not)', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p\n# c\n}\n'],
+    ['content after a quoted sequence entry (a new key for js-yaml, an error for yaml)', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nx:\n- "a"b: 1\n'],
+    ['a tab in the leading blanks of a line', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  \t\n'],
+    ['content after a document end marker', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n... x: 1\n'],
     ['a number key equal to a string key (two keys for yaml, one for JS)', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nx: {1: a, "1": b}\n'],
   ])('left to yaml: %s', (_name, text) => {
     const file = text.startsWith('{') ? 'p.json' : 'p.yaml';
