@@ -34,6 +34,7 @@ import { DEFAULT_AGENT_OPTIONS, type AgentOptions } from './options.js';
 import { hostCidr, servicesOfPeer, worldIdentityFor } from './peers.js';
 import { resolveEndpointPolicy, type ResolvedEndpoint, type RuleIndexer } from './policy-resolver.js';
 import { buildServiceFrontends } from './services.js';
+import { attachFqdnUses, fqdnSelectorKey, type FqdnSelectorUseOf } from './fqdn.js';
 
 class RuleTable implements RuleIndexer {
   readonly records: RuleRecord[] = [];
@@ -198,11 +199,18 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
   const endpoints: EndpointRecord[] = [];
   const policyMaps: PolicyMapRecord[] = [];
   const l7: L7RuleSetRecord[] = [];
+  const fqdnUses: FqdnSelectorUseOf[] = [];
   const usesNodePeers = specs.some((s) => s.rules.some((r) => r.peers?.some((p) => p.type === 'nodes')));
   const hostLabelsKeyByNode = new Map(model.nodes.map((n) => [n.name, hostIdentityLabels(n).key()]));
   const policyCache = new Map<
     string,
-    { policyEnabled: EndpointRecord['policyEnabled']; total: number; entries: PolicyEntryRecord[]; l7: L7RuleSetRecord[] }
+    {
+      policyEnabled: EndpointRecord['policyEnabled'];
+      total: number;
+      entries: PolicyEntryRecord[];
+      l7: L7RuleSetRecord[];
+      fqdnUses: FqdnSelectorUseOf[];
+    }
   >();
   for (const { resolved, record } of pending) {
     // Cilium computes policy per identity and shares it among endpoints (pkg/policy
@@ -226,6 +234,7 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
         policyEnabled: policy.policyEnabled,
         total: all.length,
         l7: policy.l7,
+        fqdnUses: policy.fqdnUses,
         entries: all.slice(0, options.policyMapMax).map(
           (e): PolicyEntryRecord => ({
             direction: e.direction === 0 ? 'ingress' : 'egress',
@@ -255,6 +264,7 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
     // Endpoints with the same policy share one (read-only) entries array.
     policyMaps.push({ endpoint: record.name, endpointId: record.id, capacity: options.policyMapMax, overflow, entries: computed.entries });
     for (const rec of computed.l7) l7.push(rec.endpoint === record.name ? rec : { ...rec, endpoint: record.name });
+    for (const u of computed.fqdnUses) fqdnUses.push(u.use.endpoint === record.name ? u : { ...u, use: { ...u.use, endpoint: record.name } });
   }
 
   // --- ipcache: shared entries, then each node's own view of node addresses.
@@ -330,7 +340,7 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
     for (const rule of spec.rules) {
       for (const peer of rule.peers ?? []) {
         if (peer.type !== 'fqdn') continue;
-        const key = `${peer.matchName ?? ''}\u0000${peer.matchPattern ?? ''}`;
+        const key = fqdnSelectorKey(peer);
         const rec = fqdn.get(key) ?? {
           ...(peer.matchName !== undefined ? { matchName: peer.matchName } : {}),
           ...(peer.matchPattern !== undefined ? { matchPattern: peer.matchPattern } : {}),
@@ -342,6 +352,8 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
       }
     }
   }
+
+  attachFqdnUses(fqdn, fqdnUses);
 
   return {
     version: MAPS_DOCUMENT_VERSION,

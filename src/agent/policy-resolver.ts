@@ -24,6 +24,7 @@ import { applyRequirements, selectPeers, type PeerContext } from './peers.js';
 import { expandPortRules, l7ParserOf, type PortKey } from './ports.js';
 import { selectorMatches } from './selector-match.js';
 import type { Selection } from './identities.js';
+import { fqdnSelectorUses, type FqdnSelectorUseOf } from './fqdn.js';
 
 export interface ResolvedEndpoint {
   name: string;
@@ -43,6 +44,8 @@ export interface RuleIndexer {
 export interface EndpointPolicy {
   mapState: MapState;
   l7: L7RuleSetRecord[];
+  /** Templates of the entries toFQDNs rules give the identities their selectors will select (src/agent/fqdn.ts). */
+  fqdnUses: FqdnSelectorUseOf[];
   policyEnabled: { ingress: boolean; egress: boolean };
 }
 
@@ -77,6 +80,7 @@ export function resolveEndpointPolicy(endpoint: ResolvedEndpoint, specs: PolicyS
   const selecting = specs.filter((s) => specSelects(s, endpoint));
   const mapState = new MapState();
   const l7: L7RuleSetRecord[] = [];
+  const fqdnUses: FqdnSelectorUseOf[] = [];
   const policyEnabled = { ingress: false, egress: false };
 
   for (const [dirIndex, dir] of DIRECTIONS.entries()) {
@@ -95,6 +99,8 @@ export function resolveEndpointPolicy(endpoint: ResolvedEndpoint, specs: PolicyS
 
     for (const rule of rules) {
       const derivedFrom = ctx.rules.indexOf(rule);
+      // toFQDNs peers select nothing yet: keep what they will give the identities they select.
+      if (rule.peers?.some((p) => p.type === 'fqdn')) fqdnUses.push(...fqdnSelectorUses(endpoint.name, rule, derivedFrom));
       const selection = applyRequirements(ctx, selectPeers(ctx, rule.peers, endpoint.node, rule.position), requirements, endpoint.node);
       if (!selection.wildcard && selection.ids.size === 0) continue;
       const identities: NumericIdentity[] = selection.wildcard ? [0] : [...selection.ids].sort((a, b) => a - b);
@@ -170,7 +176,7 @@ export function resolveEndpointPolicy(endpoint: ResolvedEndpoint, specs: PolicyS
     // pkg/policy/mapstate.go determineAllowLocalhostIngress.
     mapState.insert(entry(ReservedIdentity.HOST, 0, { protocol: 0, port: 0, prefixLen: 0 }, ctx.rules.reserved('allow-localhost-ingress')));
   }
-  return { mapState, l7, policyEnabled };
+  return { mapState, l7, fqdnUses, policyEnabled };
 }
 
 function entry(

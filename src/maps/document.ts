@@ -144,11 +144,34 @@ export interface L7RuleSetRecord {
   derivedFrom: number[];
 }
 
+/**
+ * One policy-map entry a toFQDNs rule gives every identity its selector selects: the key and
+ * value without the identity, which the agent fills in when a DNS answer teaches it an address
+ * (src/agent/fqdn.ts). toFQDNs exists only in egress allow rules, so `deny` is false today.
+ */
+export interface FqdnSelectorUse {
+  endpoint: string;
+  direction: 'egress';
+  protocol: number;
+  port: number;
+  prefixLen: number;
+  deny: boolean;
+  proxyPort: number;
+  proxyPortPriority: number;
+  authType: number;
+  hasExplicitAuthType: boolean;
+  derivedFrom: number[];
+  /** For a redirect: the L7 rules behind it, as an L7RuleSetRecord carries them (port range, parser, rules). */
+  l7?: { parser: 'http' | 'dns' | 'kafka'; port: number; endPort: number; rules: unknown[] };
+}
+
 export interface FqdnSelectorRecord {
   matchName?: string;
   matchPattern?: string;
   /** Rules that use it. */
   derivedFrom: number[];
+  /** The entries each selected identity gets, per endpoint (absent in documents from older hubcap). */
+  uses?: FqdnSelectorUse[];
 }
 
 export interface MapsDocument {

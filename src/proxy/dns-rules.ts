@@ -185,11 +185,6 @@ export function compileDnsRules(rules: readonly DnsRule[]): CompileResult {
   return { ok: true, matcher: DnsNameMatcher.fromSource(`^(?:${parts.join('|')})$`, false) };
 }
 
-/** `fqdn:<matchName or matchPattern>`: the identity label a selector gives the IPs it selects (IdentityLabel). */
-export function fqdnSelectorLabel(selector: DnsRule): string {
-  return `fqdn:${selector.matchName !== undefined && selector.matchName !== '' ? selector.matchName : (selector.matchPattern ?? '')}`;
-}
-
 // --- the proxy's policy check ---------------------------------------------------------------
 
 export interface DnsCheckResult {
