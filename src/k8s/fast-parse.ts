@@ -250,11 +250,13 @@ export function flowEnd(text: string, start: number): number {
 
 /**
  * Lines whose leading blanks hold a tab (never indentation for yaml, which refuses them where
- * js-yaml reads on) or that start with a document end marker followed by content (`... x`: a
- * new document for js-yaml, an error for yaml).
+ * js-yaml reads on), that start with a document end marker followed by content (`... x`: a new
+ * document for js-yaml, an error for yaml), or an indented `---` opening the text (a document
+ * start for js-yaml, a scalar for yaml).
  */
 function hasOddLineStarts(text: string): boolean {
   if (text.includes('\t') && /(?:^|\n) *\t/.test(text)) return true;
+  if (/^[ \t]+---(?:[ \t\r\n]|$)/.test(text)) return true;
   return (text.startsWith('...') || text.includes('\n...')) && /^\.\.\.[ \t]+[^ \t\r\n#]/m.test(text);
 }
 
