@@ -14,7 +14,8 @@
  *   JSON.parse's silent "last duplicate wins" is caught by counting keys in the text;
  * - the layouts that differential fuzzing of the two libraries found read apart (one accepts
  *   what the other refuses, or both read different values) go to yaml: see readsDifferently,
- *   flowReadsAlike, endsItsLine and hasOddLineStarts. None occurs in kubectl's output.
+ *   flowReadsAlike, endsItsLine and hasOddLineStarts. They are rare in kubectl's output; a file
+ *   that has one is read by yaml: slower, with the same result.
  * test/k8s/fast-path-differential.test.ts keeps comparing the two readers.
  */
 import {
