@@ -12,7 +12,7 @@ import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { readAllFrames } from '../../src/capture/open.js';
 import { encodePcap } from '../../src/capture/pcap-writer.js';
-import { decodeFrame } from '../../src/decode/decode.js';
+import { decodeBytes } from '../../src/decode/decode.js';
 import { DecodedPacket, IpProto } from '../../src/decode/packet.js';
 import { buildDnsReject, buildRefused, dnsAcceptAction, DnsRcode, DnsStreamDecoder, parseDnsMessage } from '../../src/proxy/dns.js';
 import { ethernet, ipv4, udp } from '../helpers/decode-build.js';
@@ -25,7 +25,7 @@ async function queries(): Promise<Uint8Array[]> {
     const p = new DecodedPacket();
     const tcp = new DnsStreamDecoder();
     for (const f of await readAllFrames(file)) {
-      decodeFrame({ ...f, offset: 0 }, p);
+      decodeBytes(f.data, 0, f.caplen, f.length, f.linkType, p);
       if (p.dport !== 53 || p.payloadLength <= 0) continue;
       const payload = p.data.slice(p.payloadOffset, p.payloadOffset + p.payloadLength);
       if (p.ipProto === IpProto.UDP) out.push(payload);

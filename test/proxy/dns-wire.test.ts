@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readAllFrames, type CopiedFrame } from '../../src/capture/open.js';
-import { decodeFrame } from '../../src/decode/decode.js';
+import { decodeBytes } from '../../src/decode/decode.js';
 import { DecodedPacket, IpProto } from '../../src/decode/packet.js';
 import { DnsStreamDecoder, DnsType, extractMsgDetails, parseDnsMessage, type DnsMessage, type DnsParseResult } from '../../src/proxy/dns.js';
 import { SHARED_CAPTURES, REPO_PCAPS } from '../helpers/decode-tshark.js';
@@ -51,7 +51,7 @@ async function messages(file: string): Promise<Map<number, DnsParseResult[]>> {
   const streams = new Map<string, DnsStreamDecoder>();
   const out = new Map<number, DnsParseResult[]>();
   frames.forEach((f, i) => {
-    decodeFrame({ ...f, offset: 0 }, p);
+    decodeBytes(f.data, 0, f.caplen, f.length, f.linkType, p);
     if (!p.hasPorts || (p.sport !== 53 && p.dport !== 53) || p.payloadLength <= 0) return;
     const payload = p.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength);
     const list: DnsParseResult[] = [];
