@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { readAllFrames } from '../../src/capture/open.js';
 import { decodeBytes } from '../../src/decode/decode.js';
 import { DecodedPacket, PacketKind } from '../../src/decode/packet.js';
+import { HttpConnection, HttpDirection, type HttpRequest, type HttpResponse } from '../../src/proxy/http.js';
+import { ReassemblyBudget, SegmentResult, TcpStreamReassembler } from '../../src/proxy/reassembly.js';
 
 export const PCAPS = resolve(import.meta.dirname, '../../pcaps');
 
@@ -142,4 +144,58 @@ export function tsharkStreams(path: string): Array<{ ports: [number, number]; se
     });
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP over captured connections.
+
+
+export interface HttpEvents {
+  requests: HttpRequest[];
+  responses: HttpResponse[];
+  informational: HttpResponse[];
+  errors: Array<{ direction: number; code: string; reason: string }>;
+  /** Event names in order: 'req-head', 'req-done', 'res-head', 'res-done', 'info', 'error'. */
+  order: string[];
+}
+
+export function recordingConnection(): { conn: HttpConnection; ev: HttpEvents } {
+  const ev: HttpEvents = { requests: [], responses: [], informational: [], errors: [], order: [] };
+  const conn = new HttpConnection({
+    onRequestHeaders: (r) => {
+      ev.requests.push(r);
+      ev.order.push('req-head');
+    },
+    onRequestComplete: () => ev.order.push('req-done'),
+    onResponseHeaders: (r) => {
+      ev.responses.push(r);
+      ev.order.push('res-head');
+    },
+    onResponseComplete: () => ev.order.push('res-done'),
+    onInformational: (r) => {
+      ev.informational.push(r);
+      ev.order.push('info');
+    },
+    onError: (direction, code, reason) => {
+      ev.errors.push({ direction, code, reason });
+      ev.order.push('error');
+    },
+  });
+  return { conn, ev };
+}
+
+/** Runs a captured connection through reassembly and the HTTP parser, as the proxy stage would. */
+export function httpOverConnection(c: CapturedConnection): HttpEvents & { conn: HttpConnection } {
+  const { conn, ev } = recordingConnection();
+  const budget = new ReassemblyBudget();
+  const rs = [
+    new TcpStreamReassembler(budget, 1 << 20, conn.requestSink),
+    new TcpStreamReassembler(budget, 1 << 20, conn.responseSink),
+  ] as const;
+  for (const s of c.segments) {
+    const res = rs[s.dir].segment(s.seq, s.flags, s.payload, 0, s.payload.length, s.ts);
+    if (res & SegmentResult.END) conn.end(s.dir === 0 ? HttpDirection.REQUEST : HttpDirection.RESPONSE, s.ts);
+    if (res & SegmentResult.RESET) conn.end(s.dir === 0 ? HttpDirection.REQUEST : HttpDirection.RESPONSE, s.ts, true);
+  }
+  return { ...ev, conn };
 }
