@@ -16,6 +16,11 @@
  * `trackedDropped` slots: exact while fewer connections were dropped, an over-estimate bounded by
  * the `error` column after that. Adding an event allocates nothing unless it opens a new endpoint
  * pair or dropped-connection slot.
+ *
+ * Hot path (design.md §6; a replay adds one final event per packet): per packet only typed
+ * arrays are read and written. Endpoint pairs are an open-addressing table of the two sides (not
+ * a Map of Maps: two hash probes and boxed counters per packet), and a dropped connection finds
+ * its Space-Saving slot through a typed array indexed by connection number (not a Map).
  */
 import { EventKind, ObservationPoint, TrafficDirection, Verdict, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
 import { formatAddress } from '../decode/format.js';
@@ -165,9 +170,111 @@ class TupleIds {
   }
 }
 
-class PairStats {
-  readonly connections = new Float64Array(8);
-  readonly packets = new Float64Array(8);
+/**
+ * Connection number -> a small int (0 = none): a typed array indexed by the number for ordinary
+ * connection numbers, a Map for synthetic (negative) and very large ones.
+ */
+class ConnectionInts {
+  private dense = new Int32Array(1024);
+  private readonly sparse = new Map<number, number>();
+
+  get(conn: number): number {
+    if (conn > 0 && conn < DENSE_LIMIT) return conn < this.dense.length ? this.dense[conn]! : 0;
+    return this.sparse.get(conn) ?? 0;
+  }
+
+  set(conn: number, value: number): void {
+    if (conn > 0 && conn < DENSE_LIMIT) {
+      if (conn >= this.dense.length) {
+        let n = this.dense.length;
+        while (n <= conn) n *= 2;
+        const grown = new Int32Array(Math.min(n, DENSE_LIMIT));
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      this.dense[conn] = value;
+    } else if (value === 0) {
+      this.sparse.delete(conn);
+    } else {
+      this.sparse.set(conn, value);
+    }
+  }
+}
+
+/** Pair number of the "(other pairs)" row: the pairs beyond `maxPairs`. */
+const OTHER_PAIRS = 0;
+
+/**
+ * Endpoint pairs (source side, destination side) -> pair number, and the counts per pair and
+ * verdict in flat arrays (8 verdicts per pair). Sides are endpoint indexes (>= 0) or
+ * -1 - identity. Open addressing with linear probing over an Int32Array of pair numbers + 1;
+ * pair 0 is the "(other pairs)" row and is never in the table. Pairs are numbered in the order
+ * they were first seen.
+ */
+class PairTable {
+  /** Real pairs (numbers 1..count). */
+  count = 0;
+  src = new Float64Array(16);
+  dst = new Float64Array(16);
+  connections = new Float64Array(16 * 8);
+  packets = new Float64Array(16 * 8);
+  private buckets = new Int32Array(32);
+
+  /** The pair's number, or -1 when it was never added. */
+  find(srcSide: number, dstSide: number): number {
+    const b = this.buckets;
+    const mask = b.length - 1;
+    for (let i = pairHash(srcSide, dstSide) & mask; ; i = (i + 1) & mask) {
+      const n = b[i]! - 1;
+      if (n < 0) return -1;
+      if (this.src[n] === srcSide && this.dst[n] === dstSide) return n;
+    }
+  }
+
+  /** Adds a pair that `find` did not find; returns its number. */
+  add(srcSide: number, dstSide: number): number {
+    const n = ++this.count;
+    if (n >= this.src.length) this.growPairs();
+    this.src[n] = srcSide;
+    this.dst[n] = dstSide;
+    if (n * 2 > this.buckets.length) this.rehash();
+    else this.place(n);
+    return n;
+  }
+
+  private place(n: number): void {
+    const b = this.buckets;
+    const mask = b.length - 1;
+    let i = pairHash(this.src[n]!, this.dst[n]!) & mask;
+    while (b[i] !== 0) i = (i + 1) & mask;
+    b[i] = n + 1;
+  }
+
+  private rehash(): void {
+    this.buckets = new Int32Array(this.buckets.length * 2);
+    for (let n = 1; n <= this.count; n++) this.place(n);
+  }
+
+  private growPairs(): void {
+    const len = this.src.length * 2;
+    const grow = (a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> => {
+      const g = new Float64Array(n);
+      g.set(a);
+      return g;
+    };
+    this.src = grow(this.src, len);
+    this.dst = grow(this.dst, len);
+    this.connections = grow(this.connections, len * 8);
+    this.packets = grow(this.packets, len * 8);
+  }
+}
+
+/** Bucket hash of a pair of sides (integers; `| 0` only folds them, equality is exact). */
+function pairHash(a: number, b: number): number {
+  let h = Math.imul(a | 0, 0x9e3779b1) ^ (b | 0);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
 }
 
 /**
@@ -175,7 +282,8 @@ class PairStats {
  * connection takes the smallest slot when all are used, inheriting its count as `error`.
  */
 class TopDropped {
-  private readonly slotOf = new Map<number, number>();
+  /** Connection -> its slot + 1 (0: not tracked). */
+  private readonly slotOf = new ConnectionInts();
   private readonly key: Float64Array;
   private readonly count: Float64Array;
   private readonly error: Float64Array;
@@ -188,6 +296,9 @@ class TopDropped {
   private readonly dport: Uint16Array;
   private readonly words: Uint32Array;
   private readonly heap: Int32Array;
+  /** count of the slot at each heap position (heapCount[i] === count[heap[i]]): sifts compare
+   * neighbours in one array instead of chasing heap[] into count[]. */
+  private readonly heapCount: Float64Array;
   private readonly pos: Int32Array;
   private size = 0;
   /** Connections that lost their slot to a newer one (the list is then approximate). */
@@ -206,15 +317,17 @@ class TopDropped {
     this.dport = new Uint16Array(capacity);
     this.words = new Uint32Array(capacity * 8);
     this.heap = new Int32Array(capacity);
+    this.heapCount = new Float64Array(capacity);
     this.pos = new Int32Array(capacity);
   }
 
   add(conn: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
     if (this.capacity === 0) return;
-    const existing = this.slotOf.get(conn);
-    if (existing !== undefined) {
-      this.count[existing]!++;
-      this.siftDown(this.pos[existing]!);
+    const existing = this.slotOf.get(conn) - 1;
+    if (existing >= 0) {
+      const at = this.pos[existing]!;
+      this.heapCount[at] = ++this.count[existing]!;
+      this.siftDown(at);
       return;
     }
     let slot: number;
@@ -224,17 +337,18 @@ class TopDropped {
       this.heap[slot] = slot;
       this.pos[slot] = slot;
       this.count[slot] = 1;
+      this.heapCount[slot] = 1;
       this.error[slot] = 0;
     } else {
       // Space-Saving: the least counted connection gives its slot, and its count, to this one.
       slot = this.heap[0]!;
-      this.slotOf.delete(this.key[slot]!);
+      this.slotOf.set(this.key[slot]!, 0);
       this.error[slot] = this.count[slot]!;
-      this.count[slot]!++;
+      this.heapCount[0] = ++this.count[slot]!;
       this.evictions++;
     }
     this.key[slot] = conn;
-    this.slotOf.set(conn, slot);
+    this.slotOf.set(conn, slot + 1);
     this.reason[slot] = ev.dropReason;
     this.srcSide[slot] = srcSide;
     this.dstSide[slot] = dstSide;
@@ -251,7 +365,7 @@ class TopDropped {
   }
 
   private less(a: number, b: number): boolean {
-    return this.count[this.heap[a]!]! < this.count[this.heap[b]!]!;
+    return this.heapCount[a]! < this.heapCount[b]!;
   }
 
   private swap(a: number, b: number): void {
@@ -261,6 +375,9 @@ class TopDropped {
     this.heap[b] = sa;
     this.pos[sb] = a;
     this.pos[sa] = b;
+    const ca = this.heapCount[a]!;
+    this.heapCount[a] = this.heapCount[b]!;
+    this.heapCount[b] = ca;
   }
 
   private siftUp(i: number): void {
@@ -405,9 +522,7 @@ export class FlowSummary {
   /** Per rule slot (rule index + 1, 0 = no rule) x direction (ingress 0, egress 1) x outcome. */
   private readonly ruleConnections: Float64Array;
 
-  private readonly pairs = new Map<number, Map<number, PairStats>>();
-  private pairCount = 0;
-  private readonly otherPairs = new PairStats();
+  private readonly pairs = new PairTable();
   private pairsTruncated = false;
 
   private readonly dropped: TopDropped;
@@ -483,9 +598,9 @@ export class FlowSummary {
       srcSide = dstSide;
       dstSide = t;
     }
-    const pair = this.pairStats(srcSide, dstSide);
-    pair.packets[v]!++;
-    if (firstOfVerdict) pair.connections[v]!++;
+    const pair = this.pairOf(srcSide, dstSide) * 8 + v;
+    this.pairs.packets[pair]!++;
+    if (firstOfVerdict) this.pairs.connections[pair]!++;
 
     if (v === Verdict.DROPPED && ev.packet !== undefined) this.dropped.add(conn, ev, srcSide, dstSide);
   }
@@ -526,22 +641,16 @@ export class FlowSummary {
     return this.synthetic.idOf(ev);
   }
 
-  private pairStats(srcSide: number, dstSide: number): PairStats {
-    let bySrc = this.pairs.get(srcSide);
-    let stats = bySrc?.get(dstSide);
-    if (stats !== undefined) return stats;
-    if (this.pairCount >= this.maxPairs) {
+  /** The pair number of (srcSide, dstSide), a new one while fewer than maxPairs, else OTHER_PAIRS. */
+  private pairOf(srcSide: number, dstSide: number): number {
+    const pairs = this.pairs;
+    const n = pairs.find(srcSide, dstSide);
+    if (n >= 0) return n;
+    if (pairs.count >= this.maxPairs) {
       this.pairsTruncated = true;
-      return this.otherPairs;
+      return OTHER_PAIRS;
     }
-    if (bySrc === undefined) {
-      bySrc = new Map();
-      this.pairs.set(srcSide, bySrc);
-    }
-    stats = new PairStats();
-    bySrc.set(dstSide, stats);
-    this.pairCount++;
-    return stats;
+    return pairs.add(srcSide, dstSide);
   }
 
   private sideName(side: number): string {
@@ -571,24 +680,23 @@ export class FlowSummary {
     drop_reasons.sort((a, b) => b.packets - a.packets || a.reason - b.reason);
 
     const pairs: SummaryJson['pairs'] = [];
-    for (const [srcSide, byDst] of this.pairs) {
-      for (const [dstSide, stats] of byDst) {
-        pairs.push({
-          source: this.sideName(srcSide),
-          destination: this.sideName(dstSide),
-          connections: verdictCounts(stats.connections),
-          packets: verdictCounts(stats.packets),
-        });
-      }
+    const pt = this.pairs;
+    const row = (n: number): { connections: VerdictCounts; packets: VerdictCounts } => ({
+      connections: verdictCounts(pt.connections.subarray(n * 8, n * 8 + 8)),
+      packets: verdictCounts(pt.packets.subarray(n * 8, n * 8 + 8)),
+    });
+    // Grouped by source side in the order sources were first seen, then by first sight: the
+    // order the sort below starts from (its ties keep it).
+    const bySource = new Map<number, number[]>();
+    for (let n = 1; n <= pt.count; n++) {
+      const group = bySource.get(pt.src[n]!);
+      if (group) group.push(n);
+      else bySource.set(pt.src[n]!, [n]);
     }
-    if (this.pairsTruncated) {
-      pairs.push({
-        source: '(other pairs)',
-        destination: '(other pairs)',
-        connections: verdictCounts(this.otherPairs.connections),
-        packets: verdictCounts(this.otherPairs.packets),
-      });
+    for (const [srcSide, group] of bySource) {
+      for (const n of group) pairs.push({ source: this.sideName(srcSide), destination: this.sideName(pt.dst[n]!), ...row(n) });
     }
+    if (this.pairsTruncated) pairs.push({ source: '(other pairs)', destination: '(other pairs)', ...row(OTHER_PAIRS) });
     const pairTotal = (x: SummaryJson['pairs'][number]): number => Object.values(x.connections).reduce((s, n) => s + n, 0);
     pairs.sort((a, b) => pairTotal(b) - pairTotal(a) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || (a.destination < b.destination ? -1 : 1));
 
