@@ -263,6 +263,8 @@ export class FqdnUpdater {
   private readonly usedNumbers = new Set<number>();
   private readonly numberOfLabels = new Map<string, number>();
   private readonly policyRecordByEndpoint = new Map<string, PolicyMapRecord>();
+  /** Per entries array (endpoints with the same policy share one): its entries by identity. */
+  private readonly entriesByIdentity = new Map<readonly PolicyEntryRecord[], Map<number, PolicyEntryRecord[]>>();
   private readonly identityLabelsById = new Map<number, readonly string[]>();
 
   /**
@@ -484,19 +486,30 @@ export class FqdnUpdater {
     const uses = this.usesByEndpoint(ident);
     // Per endpoint: the entries Y gets, as a canonical key for grouping endpoints of a shared map.
     const wantByEndpoint: Array<{ entries: MapStateEntry[]; key: string } | undefined> = [];
+    // Endpoints with the same entries array and the same templates get the same result: compute once.
+    const computed = new Map<readonly PolicyEntryRecord[], Map<string, { entries: MapStateEntry[]; key: string } | undefined>>();
     state.endpoints.forEach((ep, i) => {
       const record = this.policyRecordByEndpoint.get(ep.name);
       if (!record) return;
       const epUses = uses.get(ep.name) ?? [];
-      const parentEntries = record.entries.filter((e) => e.identity === ident.parent);
+      const byId = this.indexEntries(record.entries);
+      const parentEntries = byId.get(ident.parent) ?? [];
       if (epUses.length === 0 && parentEntries.length === 0) return;
-      const ms = new MapState();
-      for (const e of record.entries) if (e.identity === 0) ms.insert(toMapStateEntry(e, 0));
-      for (const e of parentEntries) ms.insert(toMapStateEntry(e, ident.id));
-      for (const u of epUses) ms.insert(toMapStateEntry(u, ident.id));
-      const entries = ms.entries().filter((e) => e.identity === ident.id);
-      if (entries.length === 0) return;
-      wantByEndpoint[i] = { entries, key: JSON.stringify(entries.map(toPolicyEntry)) };
+      const usesKey = JSON.stringify(epUses.map((u) => ({ ...u, endpoint: '' })));
+      let perRecord = computed.get(record.entries);
+      if (!perRecord) computed.set(record.entries, (perRecord = new Map()));
+      let want = perRecord.get(usesKey);
+      if (!perRecord.has(usesKey)) {
+        const ms = new MapState();
+        for (const e of byId.get(0) ?? []) ms.insert(toMapStateEntry(e, 0));
+        for (const e of parentEntries) ms.insert(toMapStateEntry(e, ident.id));
+        for (const u of epUses) ms.insert(toMapStateEntry(u, ident.id));
+        const entries = ms.entries().filter((e) => e.identity === ident.id);
+        want = entries.length === 0 ? undefined : { entries, key: JSON.stringify(entries.map(toPolicyEntry)) };
+        perRecord.set(usesKey, want);
+      }
+      if (!want) return;
+      wantByEndpoint[i] = want;
       this.addL7(ident, ep.name, epUses, parentEntries);
     });
 
@@ -538,6 +551,20 @@ export class FqdnUpdater {
         ident.maps.add(target);
       }
     }
+  }
+
+  private indexEntries(entries: readonly PolicyEntryRecord[]): Map<number, PolicyEntryRecord[]> {
+    let byId = this.entriesByIdentity.get(entries);
+    if (!byId) {
+      byId = new Map();
+      for (const e of entries) {
+        const list = byId.get(e.identity);
+        if (list) list.push(e);
+        else byId.set(e.identity, [e]);
+      }
+      this.entriesByIdentity.set(entries, byId);
+    }
+    return byId;
   }
 
   /** A copy of a policy map; identities with entries in the source also own them in the copy. */

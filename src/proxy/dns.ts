@@ -26,7 +26,9 @@
  * trailing bytes after the last section are ignored (as miekg and dns-packet do).
  */
 import { Buffer } from 'node:buffer';
+import { createRequire } from 'node:module';
 import dnsPacket from 'dns-packet';
+import type { L7Dns } from '../datapath/events.js';
 import { formatIp, parseIp } from '../net/addr.js';
 
 /** RCODEs (RFC 1035 4.1.1, RFC 2136), as miekg's Rcode* constants. */
@@ -245,10 +247,13 @@ interface PacketQuestion {
 /** dns-packet exports its section codecs (`question`, `answer`); @types/dns-packet types only encode/decode. */
 const codecs = dnsPacket as unknown as { question: PacketCodec<PacketQuestion>; answer: PacketCodec<PacketRecord> };
 
+/** dns-packet's type table (`dns-packet/types`, untyped): names records it could not decode too. */
+const packetTypes = createRequire(import.meta.url)('dns-packet/types') as { toString(type: number): string };
+
 /** dns-packet names unknown types `UNKNOWN_<n>`; presentation format (RFC 3597, miekg) says `TYPE<n>`. */
 function typeNameOf(packetType: string | undefined, type: number): string {
-  if (packetType === undefined || packetType.startsWith('UNKNOWN_')) return `TYPE${type}`;
-  return packetType;
+  const name = packetType ?? packetTypes.toString(type);
+  return name.startsWith('UNKNOWN_') ? `TYPE${type}` : name;
 }
 
 function bufferView(bytes: Uint8Array): Buffer {
@@ -292,7 +297,7 @@ function readRecords(msg: Uint8Array, buf: Buffer, off: number, count: number, s
       walkError = `${section} record ${i}: RDATA (${rdlength} bytes) runs past the end of the message`;
       return -1;
     }
-    const record: DnsRecord = { name, type, typeName: `TYPE${type}`, class: klass, ttl };
+    const record: DnsRecord = { name, type, typeName: typeNameOf(undefined, type), class: klass, ttl };
     if (type === DnsType.A || type === DnsType.AAAA) {
       const want = type === DnsType.A ? 4 : 16;
       if (rdlength !== want) {
@@ -369,7 +374,7 @@ export function parseDnsMessage(bytes: Uint8Array, offset = 0, length = bytes.le
     if (off + 4 > msg.length) return { ok: false, error: `question ${i}: truncated type and class`, id };
     const type = u16(msg, off);
     const klass = u16(msg, off + 2);
-    let typeName = `TYPE${type}`;
+    let typeName = typeNameOf(undefined, type);
     try {
       const q = codecs.question.decode(buf, start);
       if (codecs.question.decode.bytes === off + 4 - start) typeName = typeNameOf(q.type, type);
@@ -445,6 +450,32 @@ export function extractMsgDetails(msg: DnsMessage): DnsDetailsResult {
   return {
     ok: true,
     details: { qname, ips, ttl, cnames, rcode: msg.rcode, answerTypes, questionTypes: msg.questions.map((x) => x.type) },
+  };
+}
+
+/**
+ * The access-log record of one DNS message as the proxy logs it (accesslog.LogRecordDNS, filled by
+ * NotifyOnDNSMsg from ExtractMsgDetails): the query lowercased with its dot, the answer's
+ * addresses, the chain's lowest TTL (MaxUint32 for a query), CNAME targets, RCODE, and type names.
+ * Undefined for a message without a question (ExtractMsgDetails fails, nothing is logged).
+ */
+export function toL7Dns(msg: DnsMessage): L7Dns | undefined {
+  const d = extractMsgDetails(msg);
+  if (!d.ok) {
+    if (msg.questions.length === 0) return undefined;
+    // Answers off the chain: the proxy still logs the query it saw, without answer details.
+    return { query: lowerName(msg.questions[0]!.name), observationSource: 'proxy', rcode: msg.rcode, qtypes: msg.questions.map((q) => q.typeName) };
+  }
+  const { details } = d;
+  return {
+    query: details.qname,
+    ips: details.ips,
+    ttl: details.ttl,
+    cnames: details.cnames,
+    observationSource: 'proxy',
+    rcode: details.rcode,
+    qtypes: msg.questions.map((q) => q.typeName),
+    rrtypes: msg.answers.map((a) => a.typeName),
   };
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { readAllFrames, type CopiedFrame } from '../../src/capture/open.js';
 import { decodeBytes } from '../../src/decode/decode.js';
 import { DecodedPacket, IpProto } from '../../src/decode/packet.js';
-import { DnsStreamDecoder, DnsType, extractMsgDetails, parseDnsMessage, type DnsMessage, type DnsParseResult } from '../../src/proxy/dns.js';
+import { DnsStreamDecoder, DnsType, extractMsgDetails, parseDnsMessage, toL7Dns, type DnsMessage, type DnsParseResult } from '../../src/proxy/dns.js';
 import { SHARED_CAPTURES, REPO_PCAPS } from '../helpers/decode-tshark.js';
 
 const FIELDS = [
@@ -151,5 +151,22 @@ describe('DNS messages of real captures match tshark', () => {
     expect(details(21)).toMatchObject({ qname: 'nothere.example.com.', ips: [], rcode: 3, ttl: 0xffffffff });
     // A query has no answers: the proxy logs TTL MaxUint32.
     expect(details(8)).toMatchObject({ ips: [], ttl: 0xffffffff, cnames: [] });
+    // The access-log record the flow printers read (L7Dns).
+    const msg = (frame: number) => {
+      const r = ours.get(frame)![0]!;
+      if (!r.ok) throw new Error(r.error);
+      return r.message;
+    };
+    expect(toL7Dns(msg(9))).toEqual({
+      query: 'docs.cilium.io.',
+      ips: ['192.0.2.30'],
+      ttl: 300,
+      cnames: ['cilium.readthedocs.io.'],
+      observationSource: 'proxy',
+      rcode: 0,
+      qtypes: ['A'],
+      rrtypes: ['CNAME', 'A'],
+    });
+    expect(toL7Dns(msg(21))).toMatchObject({ query: 'nothere.example.com.', rcode: 3, ips: [] });
   });
 });
