@@ -539,7 +539,7 @@ export class FqdnUpdater {
           continue;
         }
         const copy = this.cloneMap(map);
-        for (const i of eps) state.policyMaps[i] = copy;
+        for (const i of eps) this.replaceMap(i, copy);
         targets.push([copy, k, eps]);
       }
       for (const [target, k, eps] of targets) {
@@ -551,6 +551,17 @@ export class FqdnUpdater {
         ident.maps.add(target);
       }
     }
+  }
+
+  /**
+   * Puts a copied map in place for endpoint `i`: through DatapathState.replacePolicyMap when the
+   * state has it (it hooks the map's changes to the generation), else directly (apply bumps the
+   * generation itself either way).
+   */
+  private replaceMap(i: number, map: PolicyMap): void {
+    const replace = (this.state as { replacePolicyMap?: (endpoint: number, map: PolicyMap) => void }).replacePolicyMap;
+    if (replace) replace.call(this.state, i, map);
+    else this.state.policyMaps[i] = map;
   }
 
   private indexEntries(entries: readonly PolicyEntryRecord[]): Map<number, PolicyEntryRecord[]> {
