@@ -3,6 +3,8 @@
  * which texts take it, that values read the same (YAML 1.2 core schema), and that positions
  * found on demand are exactly the reference's, even deep in a large file.
  */
+import fc from 'fast-check';
+import { LineCounter, parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { isHubcapError } from '../../src/errors.js';
 import { readDocuments } from '../../src/k8s/documents.js';
@@ -123,6 +125,21 @@ describe('values read as yaml reads them (YAML 1.2 core schema)', () => {
 });
 
 describe('positions found on demand', () => {
+  test('line and column of an offset, counted forward or from the table, are yaml\'s LineCounter\'s', () => {
+    const text = fc.array(fc.constantFrom('a', ' ', '#', ':', '\n', '\r\n', 'é', '\t'), { maxLength: 60 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(text, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (t, raw) => {
+        const reference = new LineCounter();
+        parseAllDocuments(t, { lineCounter: reference });
+        const source = new SourceText('f', t);
+        // Increasing offsets are counted forward; a smaller one falls back to the table.
+        const offsets = [...raw.map((o) => o % (t.length + 1)).sort((a, b) => a - b), 0];
+        for (const o of offsets) expect(source.position(o)).toEqual({ file: 'f', ...reference.linePos(o) });
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+
   /** A kubectl-style List of `count` pods; pod `bad` gets an address that is not one. */
   function bigList(count: number, bad: number): string {
     const parts = ['apiVersion: v1', 'items:'];
