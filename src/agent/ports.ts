@@ -97,8 +97,9 @@ export function expandPortRules(portRules: PortRule[], resolveNamed: NamedPortRe
 export function l7ParserOf(portRule: PortRule | undefined): 'http' | 'dns' | 'kafka' | undefined {
   const l7 = portRule?.l7;
   if (!l7) return undefined;
-  if (l7.http) return 'http';
-  if (l7.dns) return 'dns';
-  if (l7.kafka) return 'kafka';
+  // pkg/policy/l4.go: an empty rule list (`dns: []`) is no L7 policy, just an L4 allow.
+  if (l7.http && l7.http.length > 0) return 'http';
+  if (l7.dns && l7.dns.length > 0) return 'dns';
+  if (l7.kafka && l7.kafka.length > 0) return 'kafka';
   return undefined;
 }
