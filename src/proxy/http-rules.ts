@@ -33,10 +33,15 @@
  * policy loader rejects it). Envoy's RE2 program-size limit (re2.max_program_size) is not
  * checked.
  *
- * Every distinct rule list is compiled once (cached by the list's identity, regexes shared by
- * pattern); matching a request compiles nothing and, without headerMatches actions, allocates
- * at most one small array (the request's lower-cased header names, when a rule tests headers).
- * RE2 runs in linear time, so patterns like `^(a+)+$` cannot hang on hostile input.
+ * Every distinct rule list is compiled once (cached by the list's identity). A field pattern
+ * that is a plain literal or an alternation of literals (`POST`, `GET|HEAD`,
+ * `/v1/request-landing`, `deathstar\.default`) is compared as strings, which is exactly what a
+ * whole-value match of it means; the other patterns of a field (method, path, host) across all
+ * rules go into one RE2.Set (anchor both, i.e. RE2::Set with ANCHOR_BOTH), matched at most once
+ * per request and field, only when a rule needs it. Each pattern is also compiled on its own
+ * (validation, and the fallback should a set fail). Matching compiles nothing and allocates at
+ * most a few small arrays (set results, lower-cased header names). RE2 runs in linear time, so
+ * patterns like `^(a+)+$` cannot hang on hostile input.
  */
 import RE2 from 're2';
 import { PolicyError } from '../errors.js';
@@ -89,10 +94,20 @@ interface HeaderAction {
   action: number;
 }
 
+/** How one rule tests one field (method, path or host). */
+interface FieldTest {
+  /** The pattern compiled on its own (whole-value match). */
+  re: RE2;
+  /** The alternatives of a literal pattern, or null when it needs the regex engine. */
+  literals: readonly string[] | null;
+  /** Index of the pattern in the field's RE2.Set (regex patterns only), -1 otherwise. */
+  setIndex: number;
+}
+
 interface CompiledRule {
-  method: RE2 | null;
-  path: RE2 | null;
-  host: RE2 | null;
+  method: FieldTest | null;
+  path: FieldTest | null;
+  host: FieldTest | null;
   headers: HeaderMatcher[];
   actions: HeaderAction[];
 }
@@ -114,6 +129,48 @@ function fullMatch(pattern: string, field: string): RE2 {
   return re;
 }
 
+const META = '.+*?()[]{}^$';
+
+/**
+ * The alternatives of a pattern that only matches literal strings (`GET|HEAD`, `a\.b`), or
+ * null when it has any other regex syntax. Called only on patterns RE2 accepted.
+ */
+export function literalAlternatives(pattern: string): string[] | null {
+  const alts: string[] = [];
+  let cur = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const n = pattern[i + 1];
+      // \d, \w, \b, \x41, \Q...: regex syntax. An escaped punctuation character is itself.
+      if (n === undefined || /[A-Za-z0-9]/.test(n)) return null;
+      cur += n;
+      i++;
+    } else if (c === '|') {
+      alts.push(cur);
+      cur = '';
+    } else if (META.includes(c)) {
+      return null;
+    } else {
+      cur += c;
+    }
+  }
+  alts.push(cur);
+  return alts;
+}
+
+function fieldTest(pattern: string | undefined, field: string, regexes: string[]): FieldTest | null {
+  if (!pattern) return null;
+  const re = fullMatch(pattern, field);
+  const literals = literalAlternatives(pattern);
+  let setIndex = -1;
+  if (literals === null) {
+    setIndex = regexes.indexOf(pattern);
+    if (setIndex < 0) setIndex = regexes.push(pattern) - 1;
+  }
+  return { re, literals, setIndex };
+}
+
 function actionOf(m: string | undefined): number {
   switch (m) {
     case undefined:
@@ -132,12 +189,12 @@ function actionOf(m: string | undefined): number {
   }
 }
 
-function compileRule(rule: HttpRule, i: number): CompiledRule {
+function compileRule(rule: HttpRule, i: number, regexes: FieldRegexes): CompiledRule {
   const at = `rules.http[${i}]`;
   const out: CompiledRule = {
-    method: rule.method ? fullMatch(rule.method, `${at}.method`) : null,
-    path: rule.path ? fullMatch(rule.path, `${at}.path`) : null,
-    host: rule.host ? fullMatch(rule.host, `${at}.host`) : null,
+    method: fieldTest(rule.method, `${at}.method`, regexes.method),
+    path: fieldTest(rule.path, `${at}.path`, regexes.path),
+    host: fieldTest(rule.host, `${at}.host`, regexes.host),
     headers: [],
     actions: [],
   };
@@ -183,16 +240,56 @@ function valueOf(req: HttpRequestView, raw: readonly string[], lower: readonly s
   return v;
 }
 
+interface FieldRegexes {
+  method: string[];
+  path: string[];
+  host: string[];
+}
+
+/**
+ * The regex patterns of one field across all rules as one RE2.Set (whole-value matches). null
+ * when the field has none, or when RE2 could not build the set (then each pattern runs alone).
+ */
+function patternSet(patterns: string[]): InstanceType<typeof RE2.Set> | null {
+  if (patterns.length === 0) return null;
+  try {
+    return new RE2.Set(patterns, { anchor: 'both' });
+  } catch {
+    return null;
+  }
+}
+
+/** Per-request matching state: each field's set is matched at most once, when first needed. */
+class Scratch {
+  req: HttpRequestView = { method: '', path: '', authority: '', rawHeaders: [] };
+  method: readonly number[] | null = null;
+  path: readonly number[] | null = null;
+  host: readonly number[] | null = null;
+  reset(req: HttpRequestView): void {
+    this.req = req;
+    this.method = this.path = this.host = null;
+  }
+}
+
 export class CompiledHttpRules {
   readonly rules: readonly CompiledRule[];
   /** The list is empty (an L3/L4-only allow for these peers): everything is allowed. */
   readonly allowAll: boolean;
   /** Some rule has headerMatches actions: every rule is evaluated, headers may change. */
   readonly hasActions: boolean;
+  /** The regex (non-literal) patterns of each field across the rules, as RE2 sets. */
+  readonly methodSet: InstanceType<typeof RE2.Set> | null;
+  readonly pathSet: InstanceType<typeof RE2.Set> | null;
+  readonly hostSet: InstanceType<typeof RE2.Set> | null;
   private readonly testsHeaders: boolean;
+  private readonly scratch = new Scratch();
 
   constructor(rules: readonly HttpRule[]) {
-    this.rules = rules.map(compileRule);
+    const regexes: FieldRegexes = { method: [], path: [], host: [] };
+    this.rules = rules.map((r, i) => compileRule(r, i, regexes));
+    this.methodSet = patternSet(regexes.method);
+    this.pathSet = patternSet(regexes.path);
+    this.hostSet = patternSet(regexes.host);
     this.allowAll = rules.length === 0;
     this.hasActions = this.rules.some((r) => r.actions.length > 0);
     this.testsHeaders = this.hasActions || this.rules.some((r) => r.headers.length > 0);
@@ -204,8 +301,10 @@ export class CompiledHttpRules {
     if (this.hasActions) return this.evaluate(req).allowed;
     const raw = req.rawHeaders;
     const lower = this.testsHeaders ? lowerNames(raw) : EMPTY;
+    const st = this.scratch;
+    st.reset(req);
     for (let i = 0; i < this.rules.length; i++) {
-      if (matches(this.rules[i]!, req, raw, lower)) return true;
+      if (this.matches(this.rules[i]!, st, raw, lower)) return true;
     }
     return false;
   }
@@ -216,9 +315,11 @@ export class CompiledHttpRules {
     if (this.allowAll) return result;
     let raw = req.rawHeaders;
     let lower = this.testsHeaders ? lowerNames(raw) : EMPTY;
+    const st = this.scratch;
+    st.reset(req);
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i]!;
-      if (!matches(rule, req, raw, lower)) continue;
+      if (!this.matches(rule, st, raw, lower)) continue;
       if (rule.actions.length > 0) {
         const before = raw;
         raw = applyActions(rule.actions, req, raw, lower, result.log);
@@ -234,21 +335,55 @@ export class CompiledHttpRules {
     result.headers = raw;
     return result;
   }
+
+  /** One rule against the request: cheap tests first, regex sets last (and at most once each). */
+  private matches(rule: CompiledRule, st: Scratch, raw: readonly string[], lower: readonly string[]): boolean {
+    const req = st.req;
+    const m = rule.method;
+    const p = rule.path;
+    const h = rule.host;
+    if (m !== null && m.literals !== null && !m.literals.includes(req.method)) return false;
+    if (h !== null && (req.authority === '' || (h.literals !== null && !h.literals.includes(req.authority)))) return false;
+    if (p !== null && p.literals !== null && !p.literals.includes(req.path)) return false;
+    for (const hm of rule.headers) {
+      const v = valueOf(req, raw, lower, hm.name);
+      if (v === undefined) return false;
+      if (hm.value !== null && v !== hm.value) return false;
+    }
+    if (m !== null && m.literals === null) {
+      if (st.method === null) st.method = setMatch(this.methodSet, req.method);
+      if (!hit(st.method, m, req.method)) return false;
+    }
+    if (p !== null && p.literals === null) {
+      if (st.path === null) st.path = setMatch(this.pathSet, req.path);
+      if (!hit(st.path, p, req.path)) return false;
+    }
+    if (h !== null && h.literals === null) {
+      if (st.host === null) st.host = setMatch(this.hostSet, req.authority);
+      if (!hit(st.host, h, req.authority)) return false;
+    }
+    return true;
+  }
+}
+
+const NO_SET: readonly number[] = [];
+
+/** The indexes of the set's patterns that match the whole value (NO_SET: test alone instead). */
+function setMatch(set: InstanceType<typeof RE2.Set> | null, value: string): readonly number[] {
+  if (set === null) return NO_SET;
+  try {
+    return set.match(value);
+  } catch {
+    return NO_SET;
+  }
+}
+
+function hit(matched: readonly number[], t: FieldTest, value: string): boolean {
+  if (matched !== NO_SET) return matched.includes(t.setIndex);
+  return t.re.test(value);
 }
 
 const EMPTY: string[] = [];
-
-function matches(rule: CompiledRule, req: HttpRequestView, raw: readonly string[], lower: readonly string[]): boolean {
-  if (rule.method !== null && !rule.method.test(req.method)) return false;
-  if (rule.path !== null && !rule.path.test(req.path)) return false;
-  if (rule.host !== null && (req.authority === '' || !rule.host.test(req.authority))) return false;
-  for (const h of rule.headers) {
-    const v = valueOf(req, raw, lower, h.name);
-    if (v === undefined) return false;
-    if (h.value !== null && v !== h.value) return false;
-  }
-  return true;
-}
 
 /**
  * Runs a rule's headerMatches actions (network_policy.cc HeaderMatch::allowed; the default match

@@ -164,6 +164,8 @@ interface ParserInternals {
   execute(chunk: Buffer, start: number, length: number): number | Error;
   finish(): void | Error;
   consumeLine(): string | undefined;
+  parseHeader(line: string, headers: string[]): void;
+  nextRequest(): void;
   [k: number]: unknown;
 }
 
@@ -179,29 +181,67 @@ class ParseError extends Error {
 
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
 
+const kOnBody = HTTPParser.kOnBody;
+
+/**
+ * http-parser-js with hubcap's overrides (same state machine, same states and callbacks):
+ *  - lines are read as Latin-1, not 'ascii' (which clears the high bit of every byte), and the
+ *    parser notes whether a head had bytes >= 0x80 (then fields are decoded as UTF-8 later);
+ *  - header lines are split without a regex in the common case (same result as its headerExp);
+ *  - a chunk size must be hex (its parseInt accepts garbage and negative sizes);
+ *  - body bytes are counted, not sliced into Buffer views (onBody gets the length only).
+ */
 class StrictParser extends ParserBase {
-  /**
-   * http-parser-js reads lines as 'ascii', which clears the high bit of every byte; Latin-1
-   * keeps the bytes (UTF-8 is recovered per field later).
-   */
+  /** The current head had a byte >= 0x80. */
+  sawHigh = false;
+
   override consumeLine(): string | undefined {
     const end = this.end;
     const chunk = this.chunk!;
+    let high = false;
     for (let i = this.offset; i < end; i++) {
-      if (chunk[i] === 0x0a) {
+      const c = chunk[i]!;
+      if (c === 0x0a) {
         let line = this.line + chunk.toString('latin1', this.offset, i);
         if (line.charCodeAt(line.length - 1) === 0x0d) line = line.slice(0, -1);
         this.line = '';
         this.offset = i + 1;
+        if (high) this.sawHigh = true;
         return line;
       }
+      if (c >= 0x80) high = true;
     }
+    if (high) this.sawHigh = true;
     this.line += chunk.toString('latin1', this.offset, end);
     this.offset = end;
     return undefined;
   }
 
-  /** Chunk size: hex digits (plus extensions); http-parser-js' parseInt accepts garbage. */
+  override parseHeader(line: string, headers: string[]): void {
+    // The common case of http-parser-js' /^([^: \t]+):[ \t]*((?:.*[^ \t])|)/ without a regex.
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.indexOf('\r') < 0) {
+      let nameOk = true;
+      for (let i = 0; i < colon; i++) {
+        const c = line.charCodeAt(i);
+        if (c === 0x20 || c === 0x09) {
+          nameOk = false;
+          break;
+        }
+      }
+      if (nameOk) {
+        let a = colon + 1;
+        let b = line.length;
+        while (a < b && (line.charCodeAt(a) === 0x20 || line.charCodeAt(a) === 0x09)) a++;
+        while (b > a && (line.charCodeAt(b - 1) === 0x20 || line.charCodeAt(b - 1) === 0x09)) b--;
+        headers.push(line.slice(0, colon), line.slice(a, b));
+        return;
+      }
+    }
+    super.parseHeader(line, headers);
+  }
+
+  /** Chunk size: hex digits (plus extensions). */
   BODY_CHUNKHEAD(): void {
     const line = this.consumeLine();
     if (line === undefined) return;
@@ -209,6 +249,27 @@ class StrictParser extends ParserBase {
     if (m === null) throw new ParseError('HPE_INVALID_CHUNK_SIZE', 'invalid chunk size');
     this.body_bytes = parseInt(m[1]!, 16);
     this.state = this.body_bytes === 0 ? 'BODY_CHUNKTRAILERS' : 'BODY_CHUNK';
+  }
+
+  BODY_CHUNK(): void {
+    const length = Math.min(this.end - this.offset, this.body_bytes!);
+    (this[kOnBody] as (n: number) => void)(length);
+    this.offset += length;
+    this.body_bytes! -= length;
+    if (this.body_bytes === 0) this.state = 'BODY_CHUNKEMPTYLINE';
+  }
+
+  BODY_RAW(): void {
+    (this[kOnBody] as (n: number) => void)(this.end - this.offset);
+    this.offset = this.end;
+  }
+
+  BODY_SIZED(): void {
+    const length = Math.min(this.end - this.offset, this.body_bytes!);
+    (this[kOnBody] as (n: number) => void)(length);
+    this.offset += length;
+    this.body_bytes! -= length;
+    if (this.body_bytes === 0) this.nextRequest();
   }
 }
 
@@ -289,33 +350,27 @@ export function headerValue(rawHeaders: readonly string[], name: string): string
   return undefined;
 }
 
-/** The message has exactly one Content-Length of digits, or none: returns it or -1; throws if bad. */
-function contentLengthOf(rawHeaders: readonly string[]): number {
-  let cl = -1;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const n = rawHeaders[i]!;
-    if (n.length !== 14 || n.toLowerCase() !== 'content-length') continue;
-    const v = rawHeaders[i + 1]!.trim();
-    if (!/^\d{1,15}$/.test(v)) throw new ParseError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(v)}`);
-    const n2 = Number(v);
-    if (cl >= 0 && cl !== n2) throw new ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length headers');
-    cl = n2;
-  }
-  return cl;
+/** A Content-Length value (digits only); `prev` is the one seen before in the message, or -1. */
+function contentLengthValue(raw: string, prev: number): number {
+  const v = raw.trim();
+  if (v.length === 0 || v.length > 15 || !/^\d+$/.test(v)) throw new ParseError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(v)}`);
+  const n = Number(v);
+  if (prev >= 0 && prev !== n) throw new ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'conflicting Content-Length headers');
+  return n;
 }
 
 /** Transfer-Encoding: absent (false), exactly chunked (true); anything else is an error. */
-function chunkedOf(rawHeaders: readonly string[]): boolean {
-  let te: string | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const n = rawHeaders[i]!;
-    if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') te = te === undefined ? rawHeaders[i + 1]! : `${te}, ${rawHeaders[i + 1]!}`;
-  }
+function chunkedValue(te: string | undefined): boolean {
   if (te === undefined) return false;
   if (te.trim().toLowerCase() !== 'chunked') {
     throw new ParseError('HPE_INVALID_TRANSFER_ENCODING', `unsupported Transfer-Encoding ${JSON.stringify(te)}`);
   }
   return true;
+}
+
+function versionString(major: number, minor: number): string {
+  if (major === 1) return minor === 1 ? 'HTTP/1.1' : minor === 0 ? 'HTTP/1.0' : `HTTP/1.${minor}`;
+  return `HTTP/${major}.${minor}`;
 }
 
 /** Re-thrown handler exceptions are programming errors, not malformed input. */
@@ -415,7 +470,8 @@ export class HttpConnection {
   private install(side: Side, direction: HttpDirection): void {
     const p = side.parser;
     p[HTTPParser.kOnHeadersComplete] = (info: ParserInfo): number => this.onHead(side, direction, info);
-    p[HTTPParser.kOnBody] = (_chunk: Buffer, _off: number, length: number): void => {
+    // StrictParser passes only the length (no Buffer slice per body piece).
+    p[HTTPParser.kOnBody] = (length: number): void => {
       if (side.current) side.current.bodyBytes += length;
     };
     p[HTTPParser.kOnMessageComplete] = (): void => {
@@ -442,21 +498,45 @@ export class HttpConnection {
   /** A head is complete. Returns http-parser-js' skipBody: 0 parse the body, 1 no body, 2 stop. */
   private onHead(side: Side, direction: HttpDirection, info: ParserInfo): number {
     const headers = info.headers;
-    for (let i = 0; i < headers.length; i++) headers[i] = utf8(headers[i]!);
-    const contentLength = contentLengthOf(headers);
-    const chunked = chunkedOf(headers);
-    const version = `HTTP/${info.versionMajor}.${info.versionMinor}`;
+    const p = side.parser;
+    if (p.sawHigh) {
+      for (let i = 0; i < headers.length; i++) headers[i] = utf8(headers[i]!);
+    }
+    // One pass for the headers the framing and the request view need.
+    let contentLength = -1;
+    let te: string | undefined;
+    let host: string | undefined;
+    let expect: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      switch (n.length) {
+        case 4:
+          if (host === undefined && n.toLowerCase() === 'host') host = headers[i + 1]!;
+          break;
+        case 6:
+          if (n.toLowerCase() === 'expect') expect = headers[i + 1]!;
+          break;
+        case 14:
+          if (n.toLowerCase() === 'content-length') contentLength = contentLengthValue(headers[i + 1]!, contentLength);
+          break;
+        case 17:
+          if (n.toLowerCase() === 'transfer-encoding') te = te === undefined ? headers[i + 1]! : `${te}, ${headers[i + 1]!}`;
+          break;
+      }
+    }
+    const chunked = chunkedValue(te);
+    const version = versionString(info.versionMajor, info.versionMinor);
     if (direction === HttpDirection.REQUEST) {
       if (chunked && contentLength >= 0) {
         // Envoy's default (allow_chunked_length: false) rejects such requests (smuggling risk).
         throw new ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'request has both Content-Length and Transfer-Encoding: chunked');
       }
       const method = HTTPParser.methods[info.method] ?? '';
-      const target = utf8(info.url);
-      const host = headerValue(headers, 'host');
+      const target = p.sawHigh ? utf8(info.url) : info.url;
+      p.sawHigh = false;
       let authority = host ?? '';
       let path = target;
-      const abs = method !== 'CONNECT' ? ABSOLUTE_FORM.exec(target) : null;
+      const abs = method !== 'CONNECT' && target.charCodeAt(0) !== 0x2f ? ABSOLUTE_FORM.exec(target) : null;
       if (abs !== null) {
         authority = abs[1]!;
         const rest = abs[2]!;
@@ -465,7 +545,6 @@ export class HttpConnection {
         authority = target;
         path = '';
       }
-      const expect = headerValue(headers, 'expect');
       const req: HttpRequest = {
         index: side.count++,
         method,
@@ -484,7 +563,7 @@ export class HttpConnection {
         headersTs: side.ts,
         completeTs: -1,
         complete: false,
-        expectContinue: expect !== undefined && expect.trim().toLowerCase() === '100-continue',
+        expectContinue: expect !== undefined && expect.toLowerCase() === '100-continue',
         upgrade: info.upgrade,
         response: null,
         verdict: 0,
@@ -505,7 +584,7 @@ export class HttpConnection {
     const res: HttpResponse = {
       index: informational ? -1 : side.count++,
       status,
-      reason: utf8(info.statusMessage),
+      reason: p.sawHigh ? utf8(info.statusMessage) : info.statusMessage,
       versionMajor: info.versionMajor,
       versionMinor: info.versionMinor,
       version,
@@ -519,6 +598,7 @@ export class HttpConnection {
       complete: false,
       request: head,
     };
+    p.sawHigh = false;
     side.current = res;
     if (informational) {
       // Interim response (index -1): the request still waits for its final one.

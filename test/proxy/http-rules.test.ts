@@ -8,11 +8,12 @@
  * (docs: "Identity-Aware and HTTP-Aware Policy Enforcement": POST /v1/request-landing allowed,
  * PUT /v1/exhaust-port denied).
  */
+import fc from 'fast-check';
 import RE2 from 're2';
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../../src/errors.js';
 import type { HttpRule } from '../../src/policy/types.js';
-import { compileHttpRules, type HttpRequestView } from '../../src/proxy/http-rules.js';
+import { compileHttpRules, literalAlternatives, type HttpRequestView } from '../../src/proxy/http-rules.js';
 
 function req(method: string, path: string, headers: string[] = [], authority = 'deathstar.default.svc.cluster.local'): HttpRequestView {
   return { method, path, authority, rawHeaders: headers };
@@ -155,7 +156,7 @@ describe('compiled once, by identity of the list', () => {
     const b: HttpRule[] = [{ path: '/v1/.*' }];
     expect(compileHttpRules(a)).toBe(compileHttpRules(a));
     expect(compileHttpRules(a)).not.toBe(compileHttpRules(b));
-    expect(compileHttpRules(a).rules[0]!.path).toBe(compileHttpRules(b).rules[0]!.path);
+    expect(compileHttpRules(a).rules[0]!.path!.re).toBe(compileHttpRules(b).rules[0]!.path!.re);
   });
 
   it('an invalid regex is a PolicyError', () => {
@@ -168,7 +169,11 @@ describe('catastrophic backtracking cannot hang (RE2, linear time)', () => {
   it('^(a+)+$ against 50 KB of "a" and a "!" returns quickly, through RE2', () => {
     const rules: HttpRule[] = [{ path: '^(a+)+$' }];
     const c = compileHttpRules(rules);
-    expect(c.rules[0]!.path).toBeInstanceOf(RE2);
+    // The path goes through RE2: its set (and its own compiled pattern, the fallback).
+    expect(c.pathSet).toBeInstanceOf(RE2.Set);
+    expect(c.pathSet!.sources).toEqual(['^(a+)+$']);
+    expect(c.rules[0]!.path!.re).toBeInstanceOf(RE2);
+    expect(c.rules[0]!.path!.literals).toBeNull();
     const hostile = req('GET', `${'a'.repeat(50_000)}!`);
     const t0 = performance.now();
     const allowed = c.allows(hostile);
@@ -184,5 +189,44 @@ describe('catastrophic backtracking cannot hang (RE2, linear time)', () => {
     const t0 = performance.now();
     expect(c.allows(req('a'.repeat(30_000) + 'b', '/', [], 'x'.repeat(30_000)))).toBe(false);
     expect(performance.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('literal patterns are compared as strings, the rest through RE2 sets, with the same result', () => {
+  it.each<[string, string[] | null]>([
+    ['POST', ['POST']],
+    ['GET|HEAD', ['GET', 'HEAD']],
+    ['/v1/request-landing', ['/v1/request-landing']],
+    ['deathstar\\.default\\.svc', ['deathstar.default.svc']],
+    ['a\\|b', ['a|b']],
+    ['GET|', ['GET', '']],
+    ['/v1/.*', null],
+    ['GET|HEAD?', null],
+    ['(GET|HEAD)', null],
+    ['\\d+', null],
+    ['^/x$', null],
+  ])('%s', (pattern, want) => {
+    expect(literalAlternatives(pattern)).toEqual(want);
+  });
+
+  it('property: the compiled rules agree with one anchored RE2 per field, rule by rule', () => {
+    const patterns = ['GET', 'GET|HEAD', 'POST', '.*', 'G.T', '/a', '/a/.*', '/a/[0-9]+', '/a\\.b', '(/a|/b)(\\?.*)?', 'h', 'h(:[0-9]+)?', 'x*', ''];
+    const values = ['GET', 'HEAD', 'POST', 'GOT', '/a', '/a/1', '/a/x', '/a.b', '/aXb', '/b?q', '/b', 'h', 'h:80', '', 'xx'];
+    const field = fc.option(fc.constantFrom(...patterns), { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ method: field, path: field, host: field }), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom(...values),
+        fc.constantFrom(...values),
+        fc.constantFrom(...values),
+        (raw, method, path, authority) => {
+          const rules: HttpRule[] = raw.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+          const full = (p: string | undefined, v: string) => !p || new RE2(`^(?:${p})$`).test(v);
+          const want = rules.some((r) => full(r.method, method) && full(r.path, path) && (!r.host || (authority !== '' && full(r.host, authority))));
+          expect(compileHttpRules(rules).allows({ method, path, authority, rawHeaders: [] })).toBe(want);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
