@@ -127,6 +127,7 @@ export class MapState {
     return out;
   }
 
+  /** Inserts `entry`, which the map then owns (it may keep and later mutate it). */
   insert(entry: MapStateEntry): void {
     if (entry.deny) {
       // (1) covered by another deny: nothing to add.
@@ -158,7 +159,8 @@ export class MapState {
   private addOrMerge(entry: MapStateEntry): void {
     const old = this.get(entry);
     if (!old || (entry.deny && !old.deny)) {
-      this.put({ ...entry, derivedFrom: [...entry.derivedFrom] });
+      // The map takes ownership of inserted entries (callers build a fresh one per insert).
+      this.put(entry);
       return;
     }
     if (old.deny && !entry.deny) return;

@@ -70,11 +70,10 @@ export class LabelSet {
   constructor(labels: Iterable<Label>) {
     const unique = new Map<string, Label>();
     for (const l of labels) unique.set(`${l.source}:${l.key}`, l);
-    this.labels = [...unique.values()].sort((a, b) => {
-      const ka = `${a.source}:${a.key}`;
-      const kb = `${b.source}:${b.key}`;
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
+    // Sort by `source:key` (the map's keys), computed once per label.
+    const keyed = [...unique];
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.labels = keyed.map((e) => e[1]);
     this.canonical = this.labels.map(formatLabel).join(';');
     this.byKey = new Map();
     for (const l of this.labels) {
@@ -167,8 +166,21 @@ function matchLength(prefix: LabelPrefix, label: Label): number {
   return m ? m[0].length : -1;
 }
 
+/** Filter results by `source:key` (the value plays no part); pods repeat the same few keys. */
+const relevanceCache = new Map<string, boolean>();
+
 /** True when Cilium's default filter keeps this label for identity computation. */
 export function isIdentityRelevant(label: Label): boolean {
+  const cacheKey = `${label.source}:${label.key}`;
+  let kept = relevanceCache.get(cacheKey);
+  if (kept === undefined) {
+    kept = computeRelevance(label);
+    if (relevanceCache.size < 100_000) relevanceCache.set(cacheKey, kept);
+  }
+  return kept;
+}
+
+function computeRelevance(label: Label): boolean {
   let included = 0;
   let ignored = 0;
   for (const prefix of DEFAULT_LABEL_PREFIXES) {
