@@ -260,6 +260,31 @@ interface ConnectionRecord {
   audited: boolean;
   dropReason: number;
   rule: number;
+  /** L7 requests seen on the connection (HTTP and DNS), with the proxy's verdict. */
+  requests: L7Request[];
+}
+
+interface L7Request {
+  kind: 'http' | 'dns';
+  method: string;
+  /** HTTP `:path` (from the logged URL), or the DNS query name without its trailing dot. */
+  target: string;
+  denied: boolean;
+}
+
+/** The `:path` part of the URL Envoy logs (`http://host/path?query`). */
+function pathOfUrl(url: string): string {
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return url;
+  const slash = url.indexOf('/', scheme + 3);
+  return slash < 0 ? '/' : url.slice(slash);
+}
+
+/** `*` in an expectation's path or name matches any run of characters. */
+function globMatches(pattern: string, text: string): boolean {
+  if (!pattern.includes('*')) return pattern === text;
+  const re = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(text);
 }
 
 function sideMatches(side: SideSpec, endpoint: number, identity: number, family: number, addr: Uint32Array): boolean {
@@ -292,9 +317,13 @@ export class ExpectationChecker {
   ) {}
 
   observe(ev: FlowEvent): void {
+    if (ev.kind === EventKind.L7) {
+      this.observeL7(ev);
+      return;
+    }
     // Final events carry the outcome; policy verdicts also open a connection whose packets have
     // no final event of their own (a tunnel's outer header allowed by the host firewall).
-    if (ev.kind === EventKind.L7 || (!ev.isFinal && ev.kind !== EventKind.POLICY_VERDICT)) return;
+    if (!ev.isFinal && ev.kind !== EventKind.POLICY_VERDICT) return;
     const p: DecodedPacket = ev.packet;
     const key: number | string =
       ev.connection > 0 ? ev.connection : `${p.ipProto}|${formatIp(p.src, p.ipVersion)}|${p.sport}|${formatIp(p.dst, p.ipVersion)}|${p.dport}`;
@@ -318,6 +347,7 @@ export class ExpectationChecker {
         audited: false,
         dropReason: 0,
         rule: -1,
+        requests: [],
       };
       this.connections.set(key, rec);
     }
@@ -333,6 +363,29 @@ export class ExpectationChecker {
     }
   }
 
+  /** An L7 request (the proxy's verdict on it); responses add nothing an expectation checks. */
+  private observeL7(ev: FlowEvent): void {
+    const l7 = ev.l7;
+    if (!l7 || l7.type !== 'REQUEST' || ev.connection <= 0) return;
+    const rec = this.connections.get(ev.connection);
+    if (!rec) return;
+    const denied = ev.verdict === Verdict.DROPPED;
+    if (l7.http) rec.requests.push({ kind: 'http', method: l7.http.method, target: pathOfUrl(l7.http.url), denied });
+    else if (l7.dns) rec.requests.push({ kind: 'dns', method: '', target: l7.dns.query.toLowerCase().replace(/\.$/, ''), denied });
+  }
+
+  /** The L7 requests of a connection an expectation narrows to (`http` or `dns`). */
+  private requestsFor(e: Expectation, rec: ConnectionRecord): L7Request[] {
+    if (e.http) {
+      const h = e.http;
+      return rec.requests.filter(
+        (r) => r.kind === 'http' && (h.method === undefined || r.method.toUpperCase() === h.method.toUpperCase()) && (h.path === undefined || globMatches(h.path, r.target)),
+      );
+    }
+    if (e.dns !== undefined) return rec.requests.filter((r) => r.kind === 'dns' && globMatches(e.dns!, r.target));
+    return [];
+  }
+
   private outcomeText(rec: ConnectionRecord): string {
     if (rec.dropped) return `dropped (reason ${rec.dropReason})`;
     if (rec.audited) return `audit: would be dropped (reason ${rec.dropReason})`;
@@ -341,6 +394,21 @@ export class ExpectationChecker {
 
   private holds(e: Expectation, rec: ConnectionRecord): boolean {
     const dropped = rec.dropped || rec.audited;
+    if (e.http || e.dns !== undefined) {
+      // Narrowed to requests: the proxy's verdict on each of them (a connection dropped at L3/L4
+      // never reached the proxy, so its requests count as dropped).
+      const requests = this.requestsFor(e, rec);
+      switch (e.expect) {
+        case 'allowed':
+          return !dropped && requests.every((r) => !r.denied);
+        case 'http-403':
+        case 'dns-refused':
+          return !dropped && requests.every((r) => r.denied);
+        case 'dropped':
+        case 'denied-by-policy':
+          return dropped || requests.every((r) => r.denied);
+      }
+    }
     switch (e.expect) {
       case 'allowed':
         return !dropped;
@@ -374,6 +442,9 @@ export class ExpectationChecker {
         if (e.port !== undefined && rec.dport !== e.port && rec.origDport !== e.port) continue;
         if (!sideMatches(e.from, rec.srcEndpoint, rec.srcIdentity, rec.family, rec.src)) continue;
         if (!sideMatches(e.to, rec.dstEndpoint, rec.dstIdentity, rec.family, rec.dst)) continue;
+        // Narrowed to HTTP/DNS requests: connections that carried such a request (a connection
+        // dropped before the proxy carried none, and says nothing about it).
+        if ((e.http || e.dns !== undefined) && this.requestsFor(e, rec).length === 0) continue;
         matched.push(rec);
       }
       const title =
