@@ -96,8 +96,19 @@ export class DatapathState {
   readonly frontends: Frontend[] = [];
   readonly worldIdentity4: number;
   readonly worldIdentity6: number;
-  /** Bumped whenever a map changes under a live replay (FQDN updates, tests). */
+  /**
+   * Bumped whenever a map changes under a live replay (FQDN updates, tests). The datapath caches
+   * what it derives per connection (the endpoints and identities at both ends, the policy
+   * verdicts of its forward packets) together with the generation it was derived at, and derives
+   * it again once this has moved on: so a policy change still cuts a live connection at its next
+   * packet (design.md §4, conntrack). Every ipcache and policy map built here bumps it on each
+   * change; code that puts a new map in place uses `replacePolicyMap` or bumps it itself.
+   */
   generation = 0;
+  /** Installed as the maps' change hook. */
+  private readonly bump = (): void => {
+    this.generation++;
+  };
 
   constructor(doc: MapsDocument) {
     this.doc = doc;
@@ -107,12 +118,15 @@ export class DatapathState {
 
     const shared = new Ipcache(doc.ipcache.capacity);
     for (const r of doc.ipcache.shared) upsertPrefix(shared, r.prefix, r.identity);
+    shared.onChange = this.bump;
     this.sharedView = new IpcacheView(shared, new Ipcache(16));
+    this.sharedView.local.onChange = this.bump;
     doc.nodes.forEach((n, i) => {
       this.nodeIndex.set(n.name, i);
       const local = new Ipcache(Math.max(16, doc.nodes.length * 4));
       const view = doc.ipcache.views.find((v) => v.node === n.name);
       for (const r of view?.entries ?? []) upsertPrefix(local, r.prefix, r.identity);
+      local.onChange = this.bump;
       this.views.push(new IpcacheView(shared, local));
       for (const a of n.addresses) {
         const ip = parseIp(a);
@@ -157,6 +171,7 @@ export class DatapathState {
           });
         }
         if (rec) shared_.set(rec.entries, map);
+        map.onChange = this.bump;
       }
       this.policyMaps[i] = map;
     });
@@ -178,6 +193,18 @@ export class DatapathState {
       if (list) list.push(fe);
       else table.set(key, [fe]);
     });
+  }
+
+  /**
+   * Puts `map` in place as `endpoint`'s policy map (as the agent's endpoint regeneration swaps
+   * in a new map) and bumps the generation, so live connections are decided by it from their
+   * next packet; later changes to `map` bump it too.
+   */
+  replacePolicyMap(endpoint: number, map: PolicyMap): void {
+    if (!(endpoint >= 0 && endpoint < this.policyMaps.length)) throw new RangeError(`datapath state: no endpoint ${endpoint}`);
+    this.policyMaps[endpoint] = map;
+    map.onChange = this.bump;
+    this.generation++;
   }
 
   viewOf(node: number): IpcacheView {

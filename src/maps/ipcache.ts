@@ -107,6 +107,12 @@ function checkU32(name: string, v: number): void {
 
 export class Ipcache {
   readonly capacity: number;
+  /**
+   * Called after every change of the entries (upsert, delete, clear): the datapath caches
+   * identities per connection and must hear of changes (datapath/state.ts `generation`). Null:
+   * nobody listens.
+   */
+  onChange: (() => void) | null = null;
   private overflowCount = 0;
   private count = 0;
   private readonly slots = new SlotAllocator();
@@ -169,6 +175,7 @@ export class Ipcache {
     this.count = 0;
     this.overflowCount = 0;
     this.slots.clear();
+    this.onChange?.();
   }
 
   /** Inserts or replaces a prefix; false (overflow counter++) when full and the prefix is new. */
@@ -217,6 +224,7 @@ export class Ipcache {
     this.eIdentity[slot] = identity;
     this.eTunnel[slot] = tunnelEndpoint;
     this.eFlags[slot] = flags;
+    this.onChange?.();
     return true;
   }
 
@@ -240,6 +248,7 @@ export class Ipcache {
     this.count--;
     if (table.size === 0) this.rebuildLens(family);
     this.indexRemove(family, this.eWords[slot * 4 + (family === 4 ? 3 : 0)]!, prefixLen);
+    this.onChange?.();
     return true;
   }
 

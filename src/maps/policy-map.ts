@@ -172,6 +172,11 @@ function checkKey(identity: number, direction: number, protocol: number, port: n
 
 export class PolicyMap {
   readonly capacity: number;
+  /**
+   * Called after every change of the entries (set, delete, clear): the datapath caches verdicts
+   * per connection and must hear of changes (datapath/state.ts `generation`). Null: nobody listens.
+   */
+  onChange: (() => void) | null = null;
   private overflowCount = 0;
 
   /** (identity, keyWord) -> slot. */
@@ -226,6 +231,7 @@ export class PolicyMap {
     this.groupSlots.clear();
     this.anyPeerGroup.fill(-1);
     this.overflowCount = 0;
+    this.onChange?.();
   }
 
   /** Upsert; false (and overflow counter++) when the map is full and the key is new. */
@@ -255,6 +261,7 @@ export class PolicyMap {
     this.eAuth[slot] = entry.authType;
     this.ePrio[slot] = entry.proxyPortPriority;
     this.eCookie[slot] = entry.cookie >>> 0;
+    this.onChange?.();
     return true;
   }
 
@@ -264,6 +271,7 @@ export class PolicyMap {
     if (slot < 0) return false;
     this.slots.release(slot);
     this.removeFromGroup(slot, identity, direction, prefixLen);
+    this.onChange?.();
     return true;
   }
 

@@ -61,9 +61,10 @@ describe('conntrack', () => {
     h.tcp(CLIENT, SERVER, 40001, 80, SYN);
     h.tcp(SERVER, CLIENT, 80, 40001, SYNACK);
     expect(finalOf(h.tcp(CLIENT, SERVER, 40001, 80, ACK)).verdict).toBe('FORWARDED');
-    // Replace the server's policy map under the live conntrack entry (policy changed).
+    // Replace the server's policy map under the live conntrack entry (policy changed), as the
+    // agent's regeneration does: through the state, which bumps its generation.
     const server = doc.endpoints.findIndex((e) => e.name === 'default/server');
-    h.state.policyMaps[server] = new PolicyMap();
+    h.state.replacePolicyMap(server, new PolicyMap());
     const next = h.tcp(CLIENT, SERVER, 40001, 80, ACK);
     expect(finalOf(next)).toMatchObject({ kind: 'drop', verdict: 'DROPPED', dropReason: 133 });
     expect(next.some((e) => e.kind === 'policy-verdict' && e.verdict === 'DROPPED')).toBe(true);
