@@ -31,6 +31,7 @@ import {
 import { Conntrack, CtDir, CtTuple, isCtProto, type CtEntry } from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
+import { CachedStage, ConnectionCache, policyInputKey } from './conn-cache.js';
 import { Deduplicator, type DedupFrameView } from './dedup.js';
 import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
 import type { DatapathState, Frontend } from './state.js';
@@ -92,6 +93,9 @@ export class Datapath {
   private readonly dedup: Deduplicator | undefined;
   private readonly tuple = new CtTuple();
   private readonly verdict = new PolicyVerdict();
+  /** Per-connection facts (endpoints, identities, policy outcomes) for later packets. */
+  private readonly connCache = new ConnectionCache();
+  private readonly cachedStage = new CachedStage();
   private readonly ev = new FlowEvent();
   /** Scratch record for a tunnel packet's outer header (decided at the host firewall first). */
   private readonly outer = new OuterPacket();
@@ -210,7 +214,6 @@ export class Datapath {
       }
     }
 
-    this.locateEndpoints(p);
     if (!isCtProto(p.ipVersion, p.ipProto, this.options.enableSctp)) {
       // ct_extract_ports4/6 knows TCP, UDP, ICMP (and SCTP with --enable-sctp): anything else
       // (GRE, ESP, ...) is dropped by the first Cilium program that sees it.
@@ -222,6 +225,10 @@ export class Datapath {
     let entry = this.conntrack.lookup(tuple, now, p.tcpFlags);
     const dir: number = this.conntrack.lastDir;
     const related = entry !== null && this.conntrack.lastRelated;
+    // A packet found through its tuple carries its connection's addresses: the endpoints at
+    // both ends are the connection's (cached). An ICMP error's addresses are its own.
+    if (entry !== null && !related) this.locateConnection(p, entry.id, dir);
+    else this.locateEndpoints(p);
 
     if (entry && entry.user0 !== 0 && !this.options.perPacket) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
@@ -262,6 +269,8 @@ export class Datapath {
         entry.origDst.set(ev.origDst);
         entry.origDport = ev.origDport;
       }
+      const row = this.connCache.claim(entry.id, this.state.generation);
+      this.connCache.setLocated(row, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
     }
     ev.connection = entry.id;
     if (isNew && translated) this.emitTranslated();
@@ -275,8 +284,7 @@ export class Datapath {
     const local = src >= 0 && src === dst; // a host talking to itself is never policed
     if (src >= 0 && !local) {
       const node = this.nodeOf(src);
-      const remote = this.state.identityOf(node, p.ipVersion, p.dst);
-      const v = this.policy(src, 1, remote, p);
+      const v = this.stagePolicy(entry.id, STAGE_EGRESS, src, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
       if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_EGRESS, node);
       if (v > 0 && proxyPort === 0) {
@@ -286,8 +294,7 @@ export class Datapath {
     }
     if (dst >= 0 && !local) {
       const node = this.nodeOf(dst);
-      const remote = this.options.trustVni && p.encap !== 0 && p.vni > 0 ? p.vni : this.state.identityOf(node, p.ipVersion, p.src);
-      const v = this.policy(dst, 0, remote, p);
+      const v = this.stagePolicy(entry.id, STAGE_INGRESS, dst, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
       if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_INGRESS, node);
       if (v > 0 && proxyPort === 0) {
@@ -304,6 +311,80 @@ export class Datapath {
     ev.proxyPort = proxyPort;
     if (!outer) this.emitDelivered(proxyStage);
     return true;
+  }
+
+  /**
+   * The policy check of one stage of connection `conn`'s forward packet: the remote identity
+   * (the destination as the source's node sees it for egress, the source as the destination's
+   * node sees it for ingress, or the VNI's with --trust-vni) and `policy`, or the connection's
+   * cached outcome for the same inputs at this generation. Sets the stage fields as `policy` does.
+   */
+  private stagePolicy(conn: number, stage: number, endpoint: number, node: number, p: DecodedPacket): number {
+    const cache = this.connCache;
+    const out = this.cachedStage;
+    const fromVni = stage === STAGE_INGRESS && this.options.trustVni && p.encap !== 0 && p.vni > 0;
+    const key = policyInputKey(p.ipProto, p.hasPorts, p.dport, p.icmpType, p.icmpCode);
+    const gen = this.state.generation;
+    let row = cache.find(conn, gen);
+    if (row >= 0 && cache.stage(row, stage, key, fromVni, p.vni, out)) {
+      this.stageRule = out.rule;
+      this.stageMatch = out.matchType;
+      this.stageProxy = out.verdict > 0 ? out.verdict : 0;
+      this.stageBypass = out.bypass;
+      this.stageVerdict = out.stageVerdict;
+      if (out.audited) {
+        this.audited = true;
+        this.auditReason = -out.stageVerdict;
+      }
+      return out.verdict;
+    }
+    let remote: number;
+    if (fromVni) remote = p.vni;
+    else if (stage === STAGE_EGRESS) remote = this.state.identityOf(node, p.ipVersion, p.dst);
+    else remote = this.state.identityOf(node, p.ipVersion, p.src);
+    const wasAudited = this.audited;
+    this.audited = false;
+    const v = this.policy(endpoint, stage === STAGE_EGRESS ? 1 : 0, remote, p);
+    out.verdict = v;
+    out.stageVerdict = this.stageVerdict;
+    out.matchType = this.stageMatch;
+    out.rule = this.stageRule;
+    out.bypass = this.stageBypass;
+    out.audited = this.audited;
+    this.audited ||= wasAudited;
+    if (row < 0) row = cache.claim(conn, gen);
+    cache.setStage(row, stage, key, fromVni, p.vni, out);
+    return v;
+  }
+
+  /**
+   * The endpoints at both ends of a packet of connection `conn` travelling in `dir`, and the
+   * identities to display (`locateEndpoints`), from the connection's cache when it has them
+   * at this generation. Replies are the forward direction swapped (locateEndpoints is symmetric).
+   */
+  private locateConnection(p: DecodedPacket, conn: number, dir: number): void {
+    const cache = this.connCache;
+    const ev = this.ev;
+    const gen = this.state.generation;
+    let row = cache.find(conn, gen);
+    if (row >= 0 && cache.hasLocated(row)) {
+      if (dir === CtDir.REPLY) {
+        ev.srcEndpoint = cache.dstEndpoint(row);
+        ev.dstEndpoint = cache.srcEndpoint(row);
+        ev.srcIdentity = cache.dstIdentity(row);
+        ev.dstIdentity = cache.srcIdentity(row);
+      } else {
+        ev.srcEndpoint = cache.srcEndpoint(row);
+        ev.dstEndpoint = cache.dstEndpoint(row);
+        ev.srcIdentity = cache.srcIdentity(row);
+        ev.dstIdentity = cache.dstIdentity(row);
+      }
+      return;
+    }
+    this.locateEndpoints(p);
+    if (row < 0) row = cache.claim(conn, gen);
+    if (dir === CtDir.REPLY) cache.setLocated(row, ev.dstEndpoint, ev.srcEndpoint, ev.dstIdentity, ev.srcIdentity);
+    else cache.setLocated(row, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
   }
 
   /** The policy check of one stage: a verdict as policy.h returns it (after audit). */
