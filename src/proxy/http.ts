@@ -46,6 +46,12 @@
  * Times: each callback's message carries the `ts` of the segment that completed its headers and
  * the one that completed it (the caller's clock, passed through the reassembler).
  *
+ * Deliberate differences (this module reports what was sent; what Envoy would answer is the
+ * caller's decision): an HTTP/1.1 request without Host is parsed (`hasHost` false) although
+ * Envoy answers it 400 before any filter runs; Envoy answers `Expect: 100-continue` itself
+ * (proxy_100_continue is off) where the capture shows the server's 100; an upgrade Envoy's
+ * listener would refuse is still treated as an upgrade; request methods are http_parser's list.
+ *
  * Allocation: per message (its record, header strings); none per segment in steady state (the
  * Buffer view the parser needs is cached per underlying ArrayBuffer).
  */
