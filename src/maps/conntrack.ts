@@ -53,13 +53,19 @@
  *  - Recency has a resolution (`lruResolutionSec`, 1 s of capture time): a key used again within
  *    it of its last refresh keeps its LRU place, which saves the store's four random link writes
  *    on most packets; 0 makes the order exact.
+ *  - The LRU order only decides evictions, and a table below its max never evicts: until a table
+ *    is first full, each use stamps the key's chain head with a per-table counter instead of
+ *    moving the key in an LRUCache, and the LRUCache is built from the stamps (oldest first) when
+ *    the first eviction needs it, in exactly the order eager updates would have left; from then
+ *    on it is kept up to date. A replay that never fills its tables never pays for recency.
  *  - Times are capture seconds, kept at 1 ms resolution (Cilium: whole seconds of
  *    bpf_mono_now()).
  *
  * Layout: per table a 31-bit hash of the tuple in a canonical order (the lower endpoint first)
  * is the key, so a connection's two directions share it and a lookup costs one probe. A `Map`
  * from key to entry is the index every probe reads; an `LRUCache` of the keys keeps their
- * recency and picks the evictions (a probe through LRUCache itself cost twice a Map's, measured).
+ * recency and picks the evictions once the table is full (a probe through LRUCache itself cost
+ * twice a Map's, measured; see above for the stamps it starts from).
  * The full tuple lives in the entry and is compared on every hit; entries whose keys collide
  * are chained through `next` and leave the LRU together. 31 bits,
  * not 52: a key must be a Smi, or every Map probe boxes it into a heap number (an allocation
@@ -298,6 +304,8 @@ export class CtEntry {
   conn: CtEntry | null = null;
   /** @internal When the LRU position of this entry's key was last refreshed (head of a chain). */
   usedMs = NEVER;
+  /** @internal Before the table's LRUCache exists: the table's use counter at that refresh. */
+  lruSeq = 0;
 
   // --- hot: read or written for every packet by touch and the datapath.
   /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
@@ -437,6 +445,11 @@ export interface ConntrackOptions {
    * refresh keeps its place (0 = refresh on every use). Default DEFAULT_LRU_RESOLUTION_SEC.
    */
   lruResolutionSec?: number;
+  /**
+   * @internal Tests only: keep every table's LRUCache from its creation instead of building it
+   * from the use stamps at the first eviction (the two must evict alike).
+   */
+  eagerLru?: boolean;
 }
 
 /** "Never" for ms fields: a Smi far below any time the tables see. */
@@ -461,16 +474,19 @@ const LRU_OPTS = {};
 interface CtTable {
   /** Key -> first entry of its chain: the index every probe reads. */
   readonly index: Map<number, CtEntry>;
-  /** The recency order and eviction of the keys (values are the keys themselves). */
-  lru: LRUCache<number, number>;
-  /** Keys the current LRUCache holds before it would evict by itself (grows up to max). */
-  lruMax: number;
+  /**
+   * The recency order and eviction of the keys (values are the keys themselves), built when the
+   * table first evicts (null before: the chain heads carry `lruSeq` stamps instead).
+   */
+  lru: LRUCache<number, number> | null;
+  /** The last `lruSeq` stamped. */
+  seq: number;
   readonly max: number;
   count: number;
 }
 
-/** First LRUCache size of a table; it doubles as keys are added, up to the table's max. */
-const LRU_INITIAL = 1024;
+/** Stamps stay Smis: past this the live heads are renumbered 1..n (same order). */
+const SEQ_LIMIT = 0x3fffffff;
 
 export class Conntrack {
   readonly tcpMax: number;
@@ -483,6 +499,7 @@ export class Conntrack {
   private readonly tables: Array<CtTable | null> = [null, null, null, null];
   private readonly keyMask: number;
   private readonly lruResolution: number;
+  private readonly eagerLru: boolean;
   private nextId = 1;
   private evictionCount = 0;
   private expiredCount = 0;
@@ -502,6 +519,7 @@ export class Conntrack {
     const res = options.lruResolutionSec ?? DEFAULT_LRU_RESOLUTION_SEC;
     if (!(res >= 0) || !Number.isFinite(res)) throw new RangeError(`conntrack: lruResolutionSec ${res} is not a finite non-negative number`);
     this.lruResolution = Math.round(res * 1000);
+    this.eagerLru = options.eagerLru === true;
   }
 
   /** Entries in all tables, RELATED address-pair entries included. */
@@ -707,7 +725,8 @@ export class Conntrack {
         for (let e: CtEntry | null = head; e !== null; e = e.next) e.inTable = false;
       }
       tab.index.clear();
-      tab.lru.clear();
+      tab.lru = this.eagerLru ? new LRUCache<number, number>({ max: tab.max }) : null;
+      tab.seq = 0;
       tab.count = 0;
     }
     this.evictionCount = 0;
@@ -814,7 +833,8 @@ export class Conntrack {
     const tab = this.table(ti);
     const p = this.pairTuple(t);
     const key = this.key(p, 1);
-    let e: CtEntry | null | undefined = tab.index.get(key);
+    const head = tab.index.get(key);
+    let e: CtEntry | null | undefined = head;
     while (e !== undefined && e !== null) {
       if (e.conn !== null && isTuple(e, p)) break;
       e = e.next;
@@ -822,7 +842,7 @@ export class Conntrack {
     if (e !== undefined && e !== null && conn !== null) {
       // The value is replaced by a copy of the new connection's entry: fresh timers. An update
       // is a use.
-      tab.lru.get(key, LRU_OPTS);
+      useKey(tab, key, head!);
       e.conn = conn;
       this.initTimers(e, now);
       return e;
@@ -877,7 +897,7 @@ export class Conntrack {
   private probe(tab: CtTable, key: number, now: number): CtEntry | undefined {
     const head = tab.index.get(key);
     if (head !== undefined && !(now - head.usedMs < this.lruResolution)) {
-      tab.lru.get(key, LRU_OPTS);
+      useKey(tab, key, head);
       head.usedMs = now;
     }
     return head;
@@ -887,11 +907,7 @@ export class Conntrack {
     let tab = this.tables[ti];
     if (!tab) {
       const max = ti === TCP4 || ti === TCP6 ? this.tcpMax : this.anyMax;
-      // LRUCache allocates arrays of `max` up front (~250 ms for 524,288), so a table starts
-      // small and grows (`link`). makeRoom keeps the entry count (not the key count) at most
-      // max, and link grows the cache before it is full, so it never evicts on its own.
-      const lruMax = Math.min(max, LRU_INITIAL);
-      tab = { index: new Map(), lru: new LRUCache<number, number>({ max: lruMax }), lruMax, max, count: 0 };
+      tab = { index: new Map(), lru: this.eagerLru ? new LRUCache<number, number>({ max }) : null, seq: 0, max, count: 0 };
       this.tables[ti] = tab;
     }
     return tab;
@@ -900,6 +916,7 @@ export class Conntrack {
   /** Evicts least recently used keys (with their chains) until one more entry fits. */
   private makeRoom(tab: CtTable, now: number): void {
     while (tab.count >= tab.max) {
+      tab.lru ??= buildLru(tab);
       const key = tab.lru.pop();
       if (key === undefined) break;
       const head = tab.index.get(key)!;
@@ -916,13 +933,14 @@ export class Conntrack {
 
   private link(tab: CtTable, ti: number, key: number, e: CtEntry, now: number): void {
     const head = tab.index.get(key);
-    if (head === undefined && tab.lru.size >= tab.lruMax) grow(tab);
     e.next = head ?? null;
     e.key = key;
     e.table = ti;
     e.inTable = true;
     tab.index.set(key, e);
-    tab.lru.set(key, key, LRU_OPTS);
+    // A write is a use of the key (LRUCache.set moves an existing key to the MRU end too).
+    if (tab.lru !== null) tab.lru.set(key, key, LRU_OPTS);
+    else stamp(tab, e);
     e.usedMs = now;
     tab.count++;
   }
@@ -949,10 +967,12 @@ export class Conntrack {
     if (head === e) {
       if (e.next === null) {
         tab.index.delete(e.key);
-        tab.lru.delete(e.key);
+        tab.lru?.delete(e.key);
       } else {
+        // The key stays where it was in the recency order.
         tab.index.set(e.key, e.next);
         e.next.usedMs = e.usedMs;
+        e.next.lruSeq = e.lruSeq;
       }
     } else {
       for (let p = head ?? null; p !== null; p = p.next) {
@@ -1014,14 +1034,40 @@ export class Conntrack {
   }
 }
 
-/** Moves a table into an LRUCache twice as large (up to its max), keeping the recency order. */
-function grow(tab: CtTable): void {
-  const lruMax = Math.min(tab.max, tab.lruMax * 2);
-  const lru = new LRUCache<number, number>({ max: lruMax });
-  // rkeys: least recently used first, so re-setting in this order keeps the order.
-  for (const k of tab.lru.rkeys()) lru.set(k, k, LRU_OPTS);
-  tab.lru = lru;
-  tab.lruMax = lruMax;
+// --- recency (see the module comment)
+
+/** Marks `key`, whose chain starts at `head`, most recently used. */
+function useKey(tab: CtTable, key: number, head: CtEntry): void {
+  if (tab.lru !== null) tab.lru.get(key, LRU_OPTS);
+  else stamp(tab, head);
+}
+
+/** Before the LRUCache exists: the next use stamp on a chain head. */
+function stamp(tab: CtTable, head: CtEntry): void {
+  if (tab.seq >= SEQ_LIMIT) renumber(tab);
+  head.lruSeq = ++tab.seq;
+}
+
+/** The chain heads, least recently used first. */
+function headsByUse(tab: CtTable): CtEntry[] {
+  return [...tab.index.values()].sort((a, b) => a.lruSeq - b.lruSeq);
+}
+
+function renumber(tab: CtTable): void {
+  let n = 0;
+  for (const head of headsByUse(tab)) head.lruSeq = ++n;
+  tab.seq = n;
+}
+
+/**
+ * The LRUCache of a table about to evict for the first time: its keys set least recently used
+ * first, which leaves them in the order the same uses would have left in an LRUCache kept from
+ * the start. Sized for the whole table (a key per entry at most), so it never evicts by itself.
+ */
+function buildLru(tab: CtTable): LRUCache<number, number> {
+  const lru = new LRUCache<number, number>({ max: tab.max });
+  for (const head of headsByUse(tab)) lru.set(head.key, head.key, LRU_OPTS);
+  return lru;
 }
 
 // --- timers (conntrack.h)
