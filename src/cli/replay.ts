@@ -24,6 +24,7 @@ import { addFilterOptions, compileFlowFilter, type FlowFilterOptions } from '../
 import { addTextPrinterOptions, formatCompact, TablePrinter, textPrinterOptionsFrom, type TextPrinterFlags } from '../flow/compact.js';
 import { formatFlowJson } from '../flow/flow.js';
 import { FlowSummary } from '../flow/summary.js';
+import { ProxyStage, type ProxyOptions } from '../proxy/stage.js';
 import type { MapsDocument } from '../maps/document.js';
 import { addCompileOptions, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
 import { EXIT_EXPECTATION_FAILED, type CliContext } from './main.js';
@@ -45,6 +46,8 @@ interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags 
   bpfCtGlobalTcpMax: string;
   bpfCtGlobalAnyMax: string;
   progress?: boolean;
+  fqdnMinTtl: string;
+  reassemblyMaxBytes: string;
   quiet?: boolean;
 }
 
@@ -64,6 +67,14 @@ function wholeNumber(flag: string, text: string): number {
     throw new UsageError(`${flag} must be a whole number between 1 and 100000000, got "${text}"`);
   }
   return Number(text);
+}
+
+function proxyOptions(flags: ReplayFlags): Partial<ProxyOptions> {
+  if (!/^\d+$/.test(flags.fqdnMinTtl)) throw new UsageError(`--fqdn-min-ttl must be a whole number of seconds, got "${flags.fqdnMinTtl}"`);
+  return {
+    fqdnMinTtl: Number(flags.fqdnMinTtl),
+    reassemblyMaxBytes: wholeNumber('--reassembly-max-bytes', flags.reassemblyMaxBytes),
+  };
 }
 
 function datapathOptions(flags: ReplayFlags): Partial<DatapathOptions> {
@@ -94,6 +105,8 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
     .option('--enable-sctp', 'SCTP support as Cilium\'s --enable-sctp (off: SCTP is an unknown protocol and dropped)')
     .option('--bpf-ct-global-tcp-max <n>', 'TCP conntrack entries', '524288')
     .option('--bpf-ct-global-any-max <n>', 'non-TCP conntrack entries', '262144')
+    .option('--fqdn-min-ttl <seconds>', 'FQDN addresses stay selected at least this long (Cilium tofqdns-min-ttl)', '3600')
+    .option('--reassembly-max-bytes <n>', 'bytes the L7 proxy may hold per connection direction while reassembling', '1048576')
     .option('--no-progress', 'no progress bar on stderr')
     .option('-q, --quiet', 'do not print the agent\'s notes');
   addCompileOptions(cmd);
@@ -147,6 +160,9 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
     if (print && !out.isClosed && (filter === undefined || filter(ev))) print(ev);
   };
   const datapath = new Datapath(state, sink, options);
+  // The L7 proxies (Envoy's HTTP policy, the DNS proxy and its FQDN learning) see redirected
+  // connections; their events go through the same sink.
+  datapath.l7 = new ProxyStage(state, sink, proxyOptions(flags));
   if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
 
   const source = openCapture(capture);

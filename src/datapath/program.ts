@@ -33,6 +33,7 @@ import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
 import { CachedStage, ConnectionCache, policyInputKey } from './conn-cache.js';
 import { Deduplicator, type DedupFrameView } from './dedup.js';
+import type { L7Stage } from './l7-stage.js';
 import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
 import type { DatapathState, Frontend } from './state.js';
 
@@ -95,6 +96,8 @@ export class Datapath {
   private readonly verdict = new PolicyVerdict();
   /** Per-connection facts (endpoints, identities, policy outcomes) for later packets. */
   private readonly connCache = new ConnectionCache();
+  /** The L7 proxy stage for redirected connections (src/proxy/stage.ts), wired by the caller. */
+  l7: L7Stage | undefined;
   private readonly cachedStage = new CachedStage();
   private readonly ev = new FlowEvent();
   /** Scratch record for a tunnel packet's outer header (decided at the host firewall first). */
@@ -253,6 +256,14 @@ export class Datapath {
       ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
       ev.proxyPort = entry.proxyPort;
       // Replies of a proxied connection go back through the proxy (conntrack.h proxy_redirect).
+      if (entry.proxyPort > 0 && this.l7 !== undefined && !outer && !related) {
+        const l7 = this.l7.onPacket(entry, entry.user1 - 1, true, p, ev);
+        // The server's answer to a request the proxy denied never reached the client.
+        if (l7 < 0) {
+          this.emitDrop(l7, entry.user1 - 1, ev.node >= 0 ? ev.node : this.nodeOf(ev.dstEndpoint), -1, true);
+          return false;
+        }
+      }
       if (!outer) this.emitDelivered(entry.proxyPort > 0 ? entry.user1 - 1 : -1);
       return true;
     }
@@ -309,6 +320,8 @@ export class Datapath {
     }
     this.conntrack.touch(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, now);
     ev.proxyPort = proxyPort;
+    // The proxy sees the client's side of a redirected connection (its L7 events come first).
+    if (proxyPort > 0 && this.l7 !== undefined && !outer) this.l7.onPacket(entry, proxyStage, false, p, ev);
     if (!outer) this.emitDelivered(proxyStage);
     return true;
   }
