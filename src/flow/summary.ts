@@ -18,9 +18,11 @@
  * pair or dropped-connection slot.
  *
  * Hot path (design.md §6; a replay adds one final event per packet): per packet only typed
- * arrays are read and written. Endpoint pairs are an open-addressing table of the two sides (not
- * a Map of Maps: two hash probes and boxed counters per packet), and a dropped connection finds
- * its Space-Saving slot through a typed array indexed by connection number (not a Map).
+ * arrays are read and written. Each connection number has one record (its mask, its
+ * Space-Saving slot, and its endpoint pair with the two sides it was found for) in a typed array
+ * indexed by the number, so the packets of a connection touch one line for all three; endpoint
+ * pairs are an open-addressing table of the two sides (not a Map of Maps), read again only when
+ * a packet's sides differ from its connection's record (an ICMP error, an identity change).
  */
 import { EventKind, ObservationPoint, TrafficDirection, Verdict, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
 import { formatAddress } from '../decode/format.js';
@@ -69,34 +71,66 @@ const OUTCOME_DENY = 1;
 const OUTCOME_AUDIT = 2;
 const OUTCOME_NAMES = ['allowed', 'denied', 'audited'] as const;
 
-/** Connection numbers above this go to a Map instead of the typed array. */
-const DENSE_LIMIT = 1 << 27;
+/** Connection numbers above this go to a Map instead of the typed array (records of 32 bytes). */
+const DENSE_LIMIT = 1 << 24;
 /** Distinct 5-tuples remembered for events without a connection number. */
 const SYNTHETIC_LIMIT = 1 << 20;
 
-/** One bit mask per connection: a typed array indexed by connection number, grown by doubling. */
-class ConnectionMasks {
-  private dense = new Uint16Array(1024);
-  private readonly sparse = new Map<number, number>();
+/** Words of a connection record. */
+const REC = 8;
+/** The connection's bits (verdicts counted, rule outcomes counted, translated). */
+const R_MASK = 0;
+/** Its Space-Saving slot + 1 (0: not tracked). */
+const R_DROP_SLOT = 1;
+/** The endpoint pair of its last final event + 1 (0: none yet) and that event's two sides. */
+const R_PAIR = 2;
+const R_SRC_SIDE = 3;
+const R_DST_SIDE = 4;
 
-  get(conn: number): number {
-    if (conn > 0 && conn < DENSE_LIMIT) return conn < this.dense.length ? this.dense[conn]! : 0;
-    return this.sparse.get(conn) ?? 0;
+/**
+ * One record of REC int32 words per connection number, zero until first used: in a typed array
+ * indexed by the number for ordinary numbers (grown by doubling; the connections alive at one
+ * time have neighbouring numbers, so their records share lines), in a second array through a
+ * Map for synthetic (negative), zero and very large numbers. `at` returns the record's offset in
+ * `data`, which it points at the array holding it.
+ */
+class ConnectionRecords {
+  data: Int32Array;
+  private dense = new Int32Array(1024 * REC);
+  private sparse = new Int32Array(16 * REC);
+  private sparseCount = 0;
+  private readonly sparseIndex = new Map<number, number>();
+
+  constructor() {
+    this.data = this.dense;
   }
 
-  set(conn: number, mask: number): void {
+  at(conn: number): number {
     if (conn > 0 && conn < DENSE_LIMIT) {
-      if (conn >= this.dense.length) {
-        let n = this.dense.length;
-        while (n <= conn) n *= 2;
-        const grown = new Uint16Array(Math.min(n, DENSE_LIMIT));
-        grown.set(this.dense);
-        this.dense = grown;
-      }
-      this.dense[conn] = mask;
-    } else {
-      this.sparse.set(conn, mask);
+      if (conn * REC >= this.dense.length) this.growDense(conn);
+      this.data = this.dense;
+      return conn * REC;
     }
+    let o = this.sparseIndex.get(conn);
+    if (o === undefined) {
+      o = this.sparseCount++ * REC;
+      if (o >= this.sparse.length) {
+        const grown = new Int32Array(this.sparse.length * 2);
+        grown.set(this.sparse);
+        this.sparse = grown;
+      }
+      this.sparseIndex.set(conn, o);
+    }
+    this.data = this.sparse;
+    return o;
+  }
+
+  private growDense(conn: number): void {
+    let n = this.dense.length / REC;
+    while (n <= conn) n *= 2;
+    const grown = new Int32Array(Math.min(n, DENSE_LIMIT) * REC);
+    grown.set(this.dense);
+    this.dense = grown;
   }
 }
 
@@ -166,37 +200,6 @@ class TupleIds {
       this.hashes[2 * i] = h1;
       this.hashes[2 * i + 1] = h2;
       this.ids[i] = oldIds[j]!;
-    }
-  }
-}
-
-/**
- * Connection number -> a small int (0 = none): a typed array indexed by the number for ordinary
- * connection numbers, a Map for synthetic (negative) and very large ones.
- */
-class ConnectionInts {
-  private dense = new Int32Array(1024);
-  private readonly sparse = new Map<number, number>();
-
-  get(conn: number): number {
-    if (conn > 0 && conn < DENSE_LIMIT) return conn < this.dense.length ? this.dense[conn]! : 0;
-    return this.sparse.get(conn) ?? 0;
-  }
-
-  set(conn: number, value: number): void {
-    if (conn > 0 && conn < DENSE_LIMIT) {
-      if (conn >= this.dense.length) {
-        let n = this.dense.length;
-        while (n <= conn) n *= 2;
-        const grown = new Int32Array(Math.min(n, DENSE_LIMIT));
-        grown.set(this.dense);
-        this.dense = grown;
-      }
-      this.dense[conn] = value;
-    } else if (value === 0) {
-      this.sparse.delete(conn);
-    } else {
-      this.sparse.set(conn, value);
     }
   }
 }
@@ -282,8 +285,6 @@ function pairHash(a: number, b: number): number {
  * connection takes the smallest slot when all are used, inheriting its count as `error`.
  */
 class TopDropped {
-  /** Connection -> its slot + 1 (0: not tracked). */
-  private readonly slotOf = new ConnectionInts();
   private readonly key: Float64Array;
   private readonly count: Float64Array;
   private readonly error: Float64Array;
@@ -304,7 +305,11 @@ class TopDropped {
   /** Connections that lost their slot to a newer one (the list is then approximate). */
   evictions = 0;
 
-  constructor(readonly capacity: number) {
+  /** `records`: where a connection's slot is kept (R_DROP_SLOT). */
+  constructor(
+    readonly capacity: number,
+    private readonly records: ConnectionRecords,
+  ) {
     this.key = new Float64Array(capacity);
     this.count = new Float64Array(capacity);
     this.error = new Float64Array(capacity);
@@ -321,9 +326,10 @@ class TopDropped {
     this.pos = new Int32Array(capacity);
   }
 
-  add(conn: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
+  /** One dropped packet of `conn`, whose record is at `rec` in `this.records.data`. */
+  add(conn: number, rec: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
     if (this.capacity === 0) return;
-    const existing = this.slotOf.get(conn) - 1;
+    const existing = this.records.data[rec + R_DROP_SLOT]! - 1;
     if (existing >= 0) {
       const at = this.pos[existing]!;
       this.heapCount[at] = ++this.count[existing]!;
@@ -342,13 +348,15 @@ class TopDropped {
     } else {
       // Space-Saving: the least counted connection gives its slot, and its count, to this one.
       slot = this.heap[0]!;
-      this.slotOf.set(this.key[slot]!, 0);
+      const records = this.records;
+      records.data[records.at(this.key[slot]!) + R_DROP_SLOT] = 0;
       this.error[slot] = this.count[slot]!;
       this.heapCount[0] = ++this.count[slot]!;
       this.evictions++;
     }
     this.key[slot] = conn;
-    this.slotOf.set(conn, slot + 1);
+    const records = this.records;
+    records.data[records.at(conn) + R_DROP_SLOT] = slot + 1;
     this.reason[slot] = ev.dropReason;
     this.srcSide[slot] = srcSide;
     this.dstSide[slot] = dstSide;
@@ -516,7 +524,7 @@ export class FlowSummary {
   private inheritedPackets = 0;
   private translatedConnections = 0;
 
-  private readonly masks = new ConnectionMasks();
+  private readonly records = new ConnectionRecords();
   private readonly synthetic = new TupleIds();
 
   /** Per rule slot (rule index + 1, 0 = no rule) x direction (ingress 0, egress 1) x outcome. */
@@ -534,7 +542,7 @@ export class FlowSummary {
     this.counters = options.counters ?? newSummaryCounters();
     this.top = options.top ?? 10;
     this.maxPairs = options.maxPairs ?? 10_000;
-    this.dropped = new TopDropped(options.trackedDropped ?? 10_000);
+    this.dropped = new TopDropped(options.trackedDropped ?? 10_000, this.records);
     this.ruleConnections = new Float64Array((ctx.doc.rules.length + 1) * 6);
   }
 
@@ -552,10 +560,10 @@ export class FlowSummary {
         break;
     }
     if (ev.verdict === Verdict.TRANSLATED) {
-      const conn = this.connectionOf(ev);
-      const mask = this.masks.get(conn);
-      if ((mask & (1 << BIT_TRANSLATED)) === 0) {
-        this.masks.set(conn, mask | (1 << BIT_TRANSLATED));
+      const rec = this.records.at(this.connectionOf(ev));
+      const r = this.records.data;
+      if ((r[rec + R_MASK]! & (1 << BIT_TRANSLATED)) === 0) {
+        r[rec + R_MASK]! |= 1 << BIT_TRANSLATED;
         this.translatedConnections++;
       }
       return;
@@ -577,11 +585,13 @@ export class FlowSummary {
     this.packets[v]!++;
     if (ev.inherited) this.inheritedPackets++;
     const conn = this.connectionOf(ev);
-    const mask = this.masks.get(conn);
+    const rec = this.records.at(conn);
+    const r = this.records.data;
+    const mask = r[rec + R_MASK]!;
     const bit = 1 << v;
     const firstOfVerdict = (mask & bit) === 0;
     if (firstOfVerdict) {
-      this.masks.set(conn, mask | bit);
+      r[rec + R_MASK] = mask | bit;
       this.connections[v]!++;
     }
     const reason = ev.dropReason & 0xff;
@@ -598,11 +608,23 @@ export class FlowSummary {
       srcSide = dstSide;
       dstSide = t;
     }
-    const pair = this.pairOf(srcSide, dstSide) * 8 + v;
-    this.pairs.packets[pair]!++;
-    if (firstOfVerdict) this.pairs.connections[pair]!++;
+    // The connection's pair, unless this event's sides differ from the ones it was found for.
+    let pair: number;
+    if (r[rec + R_PAIR] !== 0 && r[rec + R_SRC_SIDE] === srcSide && r[rec + R_DST_SIDE] === dstSide) {
+      pair = r[rec + R_PAIR]! - 1;
+    } else {
+      pair = this.pairOf(srcSide, dstSide);
+      // Sides are int32 but for identities above 2^31 - 1 (never cached, always looked up).
+      if ((srcSide | 0) === srcSide && (dstSide | 0) === dstSide) {
+        r[rec + R_PAIR] = pair + 1;
+        r[rec + R_SRC_SIDE] = srcSide;
+        r[rec + R_DST_SIDE] = dstSide;
+      }
+    }
+    this.pairs.packets[pair * 8 + v]!++;
+    if (firstOfVerdict) this.pairs.connections[pair * 8 + v]!++;
 
-    if (v === Verdict.DROPPED && ev.packet !== undefined) this.dropped.add(conn, ev, srcSide, dstSide);
+    if (v === Verdict.DROPPED && ev.packet !== undefined) this.dropped.add(conn, rec, ev, srcSide, dstSide);
   }
 
   private addPolicyVerdict(ev: FlowEvent): void {
@@ -622,11 +644,11 @@ export class FlowSummary {
         return;
     }
     const direction = ev.trafficDirection === TrafficDirection.EGRESS ? 1 : 0;
-    const conn = this.connectionOf(ev);
-    const mask = this.masks.get(conn);
+    const rec = this.records.at(this.connectionOf(ev));
+    const r = this.records.data;
     const bit = 1 << (BIT_RULE_BASE + direction * 3 + outcome);
-    if ((mask & bit) !== 0) return;
-    this.masks.set(conn, mask | bit);
+    if ((r[rec + R_MASK]! & bit) !== 0) return;
+    r[rec + R_MASK]! |= bit;
     const slot = ev.rule >= 0 && ev.rule < this.ctx.doc.rules.length ? ev.rule + 1 : 0;
     this.ruleConnections[slot * 6 + direction * 3 + outcome]!++;
   }
