@@ -90,8 +90,12 @@ export class DatapathState {
   readonly nodeByAddress = new AddressTable<number>();
   /** Frontends by address and port: key addr*65536+port (IPv4) / ip6Hash ^ port (IPv6). */
   private readonly frontendsV4 = new Map<number, Frontend[]>();
-  /** IPv4 frontend addresses (int32 keys): most packets are not for a service, decided by one probe. */
-  private readonly frontendAddrsV4 = new Set<number>();
+  /**
+   * A filter of the frontend addresses (both families): one bit per hash of an address, 2^16
+   * bits (8 KiB, stays in cache). Most packets are neither to nor from a service, and a clear
+   * bit says so without a Map probe; a set bit sends the packet to the exact lookup.
+   */
+  private readonly frontendFilter = new Int32Array(FRONTEND_FILTER_BITS >>> 5);
   private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
   readonly worldIdentity4: number;
@@ -187,7 +191,8 @@ export class DatapathState {
       const fe: Frontend = { index, record: rec, family: ip.family, words: ip.words, protocol: PROTO_BY_NAME[rec.protocol] ?? 0, backends };
       this.frontends.push(fe);
       const key = frontendKey(ip.family, ip.words, rec.port);
-      if (ip.family === 4) this.frontendAddrsV4.add(ip.words[3]! | 0);
+      const bit = frontendFilterBit(ip.family, ip.words);
+      this.frontendFilter[bit >>> 5]! |= 1 << (bit & 31);
       const table = ip.family === 4 ? this.frontendsV4 : this.frontendsV6;
       const list = table.get(key);
       if (list) list.push(fe);
@@ -221,7 +226,8 @@ export class DatapathState {
   }
 
   frontend(family: number, words: Uint32Array, port: number, protocol: number): Frontend | undefined {
-    if (family === 4 && !this.frontendAddrsV4.has(words[3]! | 0)) return undefined;
+    const bit = frontendFilterBit(family, words);
+    if ((this.frontendFilter[bit >>> 5]! & (1 << (bit & 31))) === 0) return undefined;
     const key = frontendKey(family as 4 | 6, words, port);
     const list = family === 4 ? this.frontendsV4.get(key) : this.frontendsV6.get(key);
     if (!list) return undefined;
@@ -239,6 +245,15 @@ export class DatapathState {
   nodeName(node: number): string {
     return node >= 0 ? this.doc.nodes[node]!.name : '';
   }
+}
+
+const FRONTEND_FILTER_BITS = 1 << 16;
+
+/** The filter bit of an address: the top 16 bits of a multiplicative hash of its words. */
+function frontendFilterBit(family: number, words: ArrayLike<number>): number {
+  let h = Math.imul(words[3]! ^ 0x5bd1e995, 0x9e3779b1);
+  if (family !== 4) h = Math.imul(h ^ words[0]! ^ Math.imul(words[1]!, 0x85ebca6b) ^ Math.imul(words[2]!, 0xc2b2ae35), 0x9e3779b1);
+  return h >>> 16;
 }
 
 function frontendKey(family: 4 | 6, words: ArrayLike<number>, port: number): number {
