@@ -12,7 +12,7 @@ import { ADDR, EP, event, ID, packet, starWarsDoc } from './fixtures.js';
 
 const ctx = new FlowContext(starWarsDoc());
 
-function final(connection: number, fields: Partial<FlowEvent>, verdict: number = Verdict.FORWARDED): FlowEvent {
+function final(connection: number, fields: Partial<Omit<FlowEvent, 'origDst' | 'packet'>>, verdict: number = Verdict.FORWARDED): FlowEvent {
   return event({
     kind: verdict === Verdict.DROPPED ? EventKind.DROP : EventKind.TRACE,
     verdict,
