@@ -283,65 +283,60 @@ export class CtTuple {
 
 export class CtEntry {
   // Field order is the memory order: what every probe and every touch reads comes first, so a
-  // hit costs one or two cache lines. No typed arrays unless asked for (`tuple`, `origDst` are
-  // built on first use): a Uint32Array costs ~150 bytes and a pointer chase.
+  // hit costs two or three cache lines: the tuple's four words that differ most, the chain, the
+  // timers the lookup checks and the datapath's fields, then what touch updates. Booleans and
+  // the per-direction flags share one Smi (`bits`), and the tuple's upper address words are not
+  // kept at all for IPv4 (they are the IPv4-mapped prefix). No typed arrays unless asked for
+  // (`tuple`, `origDst` are built on first use): a Uint32Array costs ~150 bytes and a pointer chase.
 
   // --- hot: compared on every probe. The tuple as int32 words (Smi fields).
-  /** @internal family | proto << 8 */ kHead = 0;
   /** @internal sport << 16 | dport */ kPorts = 0;
   /** @internal */ kSrc3 = 0;
   /** @internal */ kDst3 = 0;
-  /** @internal */ kSrc2 = 0;
-  /** @internal */ kDst2 = 0;
-  /** @internal */ kSrc1 = 0;
-  /** @internal */ kDst1 = 0;
-  /** @internal */ kSrc0 = 0;
-  /** @internal */ kDst0 = 0;
+  /** @internal family | proto << 8 */ kHead = 0;
+  /**
+   * @internal Words 0..2 of the source then of the destination address, or null when both are
+   * IPv4-mapped (0, 0, 0xffff): every IPv4 connection.
+   */
+  kUpper: Int32Array | null = null;
   /** Next entry under the same hash key. */
   next: CtEntry | null = null;
   /** For a RELATED address-pair entry: the connection it relates to (itself when an ICMP
    * error created it); null for a connection entry. */
   conn: CtEntry | null = null;
-  /** @internal When the LRU position of this entry's key was last refreshed (head of a chain). */
-  usedMs = NEVER;
-  /** @internal Before the table's LRUCache exists: the table's use counter at that refresh. */
-  lruSeq = 0;
-
-  // --- hot: read or written for every packet by touch and the datapath.
-  /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
-  id = 0;
   // Times are integer milliseconds from the table's epoch (Conntrack.ms): Smi fields, where a
   // fractional second would be a boxed heap number and one more cache miss per packet.
   /** @internal After this the entry is gone (conntrack.h `lifetime`). */
   expMs = 0;
+  /** @internal When the LRU position of this entry's key was last refreshed (head of a chain). */
+  usedMs = NEVER;
+  /** Free for the datapath. */
+  user0 = 0;
+  user1 = 0;
+  /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
+  id = 0;
+  /** L7 proxy port the connection is redirected to (conntrack.h proxy_redirect), 0 none. */
+  proxyPort = 0;
+
+  // --- hot: written for every packet by touch.
   /** @internal */
   seenMs = 0;
-  txPackets = 0;
-  rxPackets = 0;
-  txBytes = 0;
-  rxBytes = 0;
-  /** OR of the TCP flags seen per direction (tx_flags_seen / rx_flags_seen). */
-  txFlagsSeen = 0;
-  rxFlagsSeen = 0;
-  /** FIN or RST seen per direction (tx_closing / rx_closing). */
-  txClosing = false;
-  rxClosing = false;
-  /** A TCP packet without SYN was seen: the established lifetime applies (seen_non_syn). */
-  seenNonSyn = false;
-  seenReply = false;
-  /** Created and its creating packet not yet accounted (the next `touch`). */
-  creating = false;
+  /** @internal BIT_* flags, and the TCP flags seen per direction (bits 8..15 tx, 16..23 rx). */
+  bits = 0;
   /** @internal Last monitor report per direction (last_tx_report / last_rx_report). */
   txReportMs = NEVER;
   /** @internal */
   rxReportMs = NEVER;
-  /** L7 proxy port the connection is redirected to (conntrack.h proxy_redirect), 0 none. */
-  proxyPort = 0;
-  /** Free for the datapath. */
-  user0 = 0;
-  user1 = 0;
+  txPackets = 0;
+  rxPackets = 0;
+  txBytes = 0;
+  rxBytes = 0;
 
   // --- cold
+  /** @internal Before the table's LRUCache exists: the table's use counter at that refresh. */
+  lruSeq = 0;
+  /** LRU key while in a table. */
+  key = 0;
   /** @internal */
   createdMs = 0;
   /** @internal The capture second the ms fields count from. */
@@ -349,12 +344,70 @@ export class CtEntry {
   /** Service translation: frontend index (rev_nat_index), -1 none. */
   revNat = -1;
   origDport = 0;
-  /** LRU key and table index while in a table. */
-  key = 0;
-  table = 0;
-  inTable = false;
   private tupleObj: CtTuple | null = null;
   private origDstWords: Uint32Array | null = null;
+
+  /** OR of the TCP flags seen per direction (tx_flags_seen / rx_flags_seen). */
+  get txFlagsSeen(): number {
+    return (this.bits >>> 8) & 0xff;
+  }
+  set txFlagsSeen(v: number) {
+    this.bits = (this.bits & ~0xff00) | ((v & 0xff) << 8);
+  }
+  get rxFlagsSeen(): number {
+    return (this.bits >>> 16) & 0xff;
+  }
+  set rxFlagsSeen(v: number) {
+    this.bits = (this.bits & ~0xff0000) | ((v & 0xff) << 16);
+  }
+  /** FIN or RST seen per direction (tx_closing / rx_closing). */
+  get txClosing(): boolean {
+    return (this.bits & BIT_TX_CLOSING) !== 0;
+  }
+  set txClosing(v: boolean) {
+    this.setBit(BIT_TX_CLOSING, v);
+  }
+  get rxClosing(): boolean {
+    return (this.bits & BIT_RX_CLOSING) !== 0;
+  }
+  set rxClosing(v: boolean) {
+    this.setBit(BIT_RX_CLOSING, v);
+  }
+  /** A TCP packet without SYN was seen: the established lifetime applies (seen_non_syn). */
+  get seenNonSyn(): boolean {
+    return (this.bits & BIT_SEEN_NON_SYN) !== 0;
+  }
+  set seenNonSyn(v: boolean) {
+    this.setBit(BIT_SEEN_NON_SYN, v);
+  }
+  get seenReply(): boolean {
+    return (this.bits & BIT_SEEN_REPLY) !== 0;
+  }
+  set seenReply(v: boolean) {
+    this.setBit(BIT_SEEN_REPLY, v);
+  }
+  /** Created and its creating packet not yet accounted (the next `touch`). */
+  get creating(): boolean {
+    return (this.bits & BIT_CREATING) !== 0;
+  }
+  set creating(v: boolean) {
+    this.setBit(BIT_CREATING, v);
+  }
+  /** In a table (tracked). */
+  get inTable(): boolean {
+    return (this.bits & BIT_IN_TABLE) !== 0;
+  }
+  set inTable(v: boolean) {
+    this.setBit(BIT_IN_TABLE, v);
+  }
+  /** Table index while in a table (conntrack_map.h: TCP or non-TCP, per family). */
+  get table(): number {
+    return tableIndex(this.kHead & 0xff, this.kHead >>> 8);
+  }
+
+  private setBit(bit: number, v: boolean): void {
+    this.bits = v ? this.bits | bit : this.bits & ~bit;
+  }
 
   /** The tuple as created (the forward direction). Built on first use; do not modify it. */
   get tuple(): CtTuple {
@@ -365,13 +418,14 @@ export class CtEntry {
       t.proto = this.kHead >>> 8;
       t.sport = this.kPorts >>> 16;
       t.dport = this.kPorts & 0xffff;
-      t.src[0] = this.kSrc0;
-      t.src[1] = this.kSrc1;
-      t.src[2] = this.kSrc2;
+      const u = this.kUpper;
+      t.src[0] = u === null ? 0 : u[0]!;
+      t.src[1] = u === null ? 0 : u[1]!;
+      t.src[2] = u === null ? 0xffff : u[2]!;
       t.src[3] = this.kSrc3;
-      t.dst[0] = this.kDst0;
-      t.dst[1] = this.kDst1;
-      t.dst[2] = this.kDst2;
+      t.dst[0] = u === null ? 0 : u[3]!;
+      t.dst[1] = u === null ? 0 : u[4]!;
+      t.dst[2] = u === null ? 0xffff : u[5]!;
       t.dst[3] = this.kDst3;
       t.related = this.conn !== null;
       this.tupleObj = t;
@@ -410,12 +464,9 @@ export class CtEntry {
     this.kPorts = (t.sport << 16) | t.dport;
     this.kSrc3 = t.src[3]! | 0;
     this.kDst3 = t.dst[3]! | 0;
-    this.kSrc2 = t.src[2]! | 0;
-    this.kDst2 = t.dst[2]! | 0;
-    this.kSrc1 = t.src[1]! | 0;
-    this.kDst1 = t.dst[1]! | 0;
-    this.kSrc0 = t.src[0]! | 0;
-    this.kDst0 = t.dst[0]! | 0;
+    const a = t.src;
+    const b = t.dst;
+    this.kUpper = isMapped(a, b) ? null : Int32Array.of(a[0]!, a[1]!, a[2]!, b[0]!, b[1]!, b[2]!);
     this.tupleObj = null;
   }
 
@@ -457,6 +508,14 @@ const NEVER = -0x40000000;
 
 /** See ConntrackOptions.lruResolutionSec. */
 export const DEFAULT_LRU_RESOLUTION_SEC = 1;
+
+/** CtEntry.bits. */
+const BIT_TX_CLOSING = 1;
+const BIT_RX_CLOSING = 2;
+const BIT_SEEN_NON_SYN = 4;
+const BIT_SEEN_REPLY = 8;
+const BIT_CREATING = 16;
+const BIT_IN_TABLE = 32;
 
 /** Table indexes: TCP and non-TCP, per family (conntrack_map.h `get_ct_map4/6`). */
 const TCP4 = 0;
@@ -935,7 +994,6 @@ export class Conntrack {
     const head = tab.index.get(key);
     e.next = head ?? null;
     e.key = key;
-    e.table = ti;
     e.inTable = true;
     tab.index.set(key, e);
     // A write is a use of the key (LRUCache.set moves an existing key to the MRU end too).
@@ -1138,6 +1196,17 @@ function sameTuple(e: CtTuple, t: CtTuple): boolean {
   );
 }
 
+/** Both addresses are IPv4-mapped (words 0..2 are 0, 0, 0xffff). */
+function isMapped(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  return a[2] === 0xffff && b[2] === 0xffff && a[0] === 0 && a[1] === 0 && b[0] === 0 && b[1] === 0;
+}
+
+/** An entry's upper words (`kUpper`) are words 0..2 of `src` then `dst`. */
+function sameUpper(u: Int32Array | null, src: Uint32Array, dst: Uint32Array): boolean {
+  if (u === null) return isMapped(src, dst);
+  return u[0] === (src[0]! | 0) && u[1] === (src[1]! | 0) && u[2] === (src[2]! | 0) && u[3] === (dst[0]! | 0) && u[4] === (dst[1]! | 0) && u[5] === (dst[2]! | 0);
+}
+
 /** Entry `e` holds tuple `t` (its forward direction is `t`). */
 function isTuple(e: CtEntry, t: CtTuple): boolean {
   const ts = t.src;
@@ -1147,12 +1216,7 @@ function isTuple(e: CtEntry, t: CtTuple): boolean {
     e.kSrc3 === (ts[3]! | 0) &&
     e.kDst3 === (td[3]! | 0) &&
     e.kHead === (t.family | (t.proto << 8)) &&
-    e.kSrc2 === (ts[2]! | 0) &&
-    e.kDst2 === (td[2]! | 0) &&
-    e.kSrc1 === (ts[1]! | 0) &&
-    e.kDst1 === (td[1]! | 0) &&
-    e.kSrc0 === (ts[0]! | 0) &&
-    e.kDst0 === (td[0]! | 0)
+    sameUpper(e.kUpper, ts, td)
   );
 }
 
@@ -1165,12 +1229,7 @@ function isReverse(e: CtEntry, t: CtTuple): boolean {
     e.kSrc3 === (td[3]! | 0) &&
     e.kDst3 === (ts[3]! | 0) &&
     e.kHead === (t.family | (t.proto << 8)) &&
-    e.kSrc2 === (td[2]! | 0) &&
-    e.kDst2 === (ts[2]! | 0) &&
-    e.kSrc1 === (td[1]! | 0) &&
-    e.kDst1 === (ts[1]! | 0) &&
-    e.kSrc0 === (td[0]! | 0) &&
-    e.kDst0 === (ts[0]! | 0)
+    sameUpper(e.kUpper, td, ts)
   );
 }
 
