@@ -17,6 +17,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { encodePcap, type PcapPacket } from '../../src/capture/pcap-writer.js';
 import { runHubcap, type CliResult } from './cli.js';
@@ -486,4 +487,158 @@ export function show(flows: Flow[]): string {
       return `${f.time} ${where} type=${f.event_type?.type} ${f.Type} ${f.verdict}${f.drop_reason_desc ? ` ${f.drop_reason_desc}` : ''} ${f.Summary ?? ''}${f.hubcap ? ` ${JSON.stringify(f.hubcap)}` : ''}`;
     })
     .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios (the captures of the L7 tests; also committed as pcaps/l7-*.pcap)
+
+/** A named connection of a scenario: its client port and the segments the tests look at. */
+export interface ScenarioConn {
+  port: number;
+  conv?: TcpConversation;
+  /** Frame indexes of interest, by name. */
+  frames: Record<string, number>;
+}
+
+export interface Scenario {
+  cap: L7Capture;
+  conns: Record<string, ScenarioConn>;
+}
+
+const web = (): Peer => ({ ip: WEB, port: 80 });
+const ok = (body: string): string => httpResponse(200, body);
+
+/**
+ * HTTP to web:80 from client under examples/l7/policies/http. Every request is answered by the
+ * server as it was recorded without the policy (200, or 404 for paths it does not have).
+ */
+export function httpScenario(): Scenario {
+  const cap = new L7Capture();
+  const conns: Record<string, ScenarioConn> = {};
+  let nextPort = 41001;
+  const open = (name: string): TcpConversation => {
+    const conv = cap.tcp({ ip: CLIENT, port: nextPort }, web()).open();
+    conns[name] = { port: nextPort++, conv, frames: {} };
+    return conv;
+  };
+
+  // A request cut into four segments, 100 ms apart: decided when its head is complete.
+  let c = open('split-allowed');
+  let segs = c.send(true, httpRequest('GET', '/public'), { split: [3, 7, 12], gap: 0.1 });
+  conns['split-allowed']!.frames.last = segs[segs.length - 1]!.frame;
+  conns['split-allowed']!.frames.first = segs[0]!.frame;
+  c.send(false, ok('public\n'));
+  c.close();
+
+  c = open('split-denied');
+  segs = c.send(true, httpRequest('GET', '/private'), { split: [5, 5, 5], gap: 0.1 });
+  conns['split-denied']!.frames.last = segs[segs.length - 1]!.frame;
+  c.send(false, httpResponse(404, 'not found\n'));
+  c.close();
+
+  // The head in two segments, the body in a third: the body is not a second request.
+  c = open('split-body');
+  const landing = httpRequest('POST', '/v1/request-landing', { 'Content-Type': 'application/x-www-form-urlencoded' }, { body: 'ship=tiefighter&bay=3' });
+  const headEnd = landing.indexOf('\r\n\r\n') + 4;
+  segs = c.send(true, landing, { split: [20, headEnd - 20] });
+  conns['split-body']!.frames.head = segs[1]!.frame;
+  c.send(false, ok('Ship landed\n'));
+  c.close();
+
+  // Two requests in one segment (HTTP/1.1 pipelining): the first allowed, the second not; the
+  // server answers each in its own segment.
+  c = open('pipelined');
+  segs = c.send(true, httpRequest('GET', '/public') + httpRequest('GET', '/secret'));
+  conns['pipelined']!.frames.requests = segs[0]!.frame;
+  const first = c.send(false, ok('public\n'), { ack: false });
+  const second = c.send(false, httpResponse(404, 'not found\n'));
+  conns['pipelined']!.frames.answer1 = first[0]!.frame;
+  conns['pipelined']!.frames.answer2 = second[0]!.frame;
+  c.close();
+
+  // An allowed request and its answer, each retransmitted once (same sequence numbers).
+  c = open('retransmit-allowed');
+  segs = c.send(true, httpRequest('GET', '/public'), { ack: false });
+  conns['retransmit-allowed']!.frames.retransmission = c.retransmit(segs[0]!).frame;
+  c.segment(false, ACK);
+  let res = c.send(false, ok('public\n'), { ack: false });
+  conns['retransmit-allowed']!.frames.answerRetransmission = c.retransmit(res[0]!).frame;
+  c.segment(true, ACK);
+  c.close();
+
+  // The request in two segments, then one segment re-sending all of it (overlapping both).
+  c = open('retransmit-overlap');
+  const overlapping = httpRequest('GET', '/public');
+  const start = c.next(true);
+  segs = c.send(true, overlapping, { split: [10], ack: false });
+  conns['retransmit-overlap']!.frames.overlap = c.resendFrom(true, start, bytesOf(overlapping)).frame;
+  c.segment(false, ACK);
+  c.send(false, ok('public\n'));
+  c.close();
+
+  // A denied request retransmitted: one denial, one 403.
+  c = open('retransmit-denied');
+  segs = c.send(true, httpRequest('GET', '/secret'), { ack: false });
+  c.retransmit(segs[0]!);
+  c.segment(false, ACK);
+  res = c.send(false, httpResponse(404, 'not found\n'));
+  c.close();
+
+  // Keep-alive: four requests one after the other on one connection; the third is denied and
+  // the connection goes on.
+  c = open('keepalive');
+  c.exchange(httpRequest('GET', '/public'), ok('public\n'));
+  c.exchange(httpRequest('GET', '/path1'), ok('path1\n'));
+  c.exchange(httpRequest('PUT', '/path2'), ok('stored\n'));
+  c.exchange(httpRequest('GET', '/public'), ok('public again\n'));
+  c.close();
+
+  // HTTP/1.0: one request per connection, the server closes after its answer.
+  c = open('http10');
+  c.exchange(httpRequest('GET', '/public', {}, { version: 'HTTP/1.0' }), httpResponse(200, 'public\n', { version: 'HTTP/1.0', close: true }));
+  c.close(false);
+  c = open('http10-denied');
+  c.exchange(httpRequest('GET', '/secret', {}, { version: 'HTTP/1.0' }), httpResponse(404, 'not found\n', { version: 'HTTP/1.0', close: true }));
+  c.close(false);
+
+  // Header rules (web-api.yaml), one keep-alive connection; every request answered 200.
+  c = open('headers');
+  for (const [method, path, headers] of HEADER_CASES) c.exchange(httpRequest(method, path, headers), ok('ok\n'));
+  c.close();
+
+  return { cap, conns };
+}
+
+/**
+ * The requests of the `headers` connection with the verdict docs.cilium.io gives them (test
+ * names repeat the reason): [method, path, headers, allowed].
+ */
+export const HEADER_CASES: ReadonlyArray<[string, string, Record<string, string>, boolean]> = [
+  ['PUT', '/path2', { 'X-My-Header': 'true' }, true],
+  ['PUT', '/path2', {}, false],
+  ['PUT', '/path2', { 'X-My-Header': 'false' }, false],
+  ['GET', '/path1', {}, true],
+  ['GET', '/path1/more', {}, false],
+  ['GET', '/badge', { 'X-Has-Badge': 'yes' }, true],
+  ['GET', '/badge', { 'x-has-badge': 'yes' }, true],
+  ['GET', '/badge', { 'X-Has-Badge': 'no' }, false],
+  ['GET', '/badge', {}, false],
+  ['GET', '/presence', { 'X-Has-Badge': 'whatever' }, true],
+  ['GET', '/presence', {}, false],
+  ['GET', '/vault', { 'X-Token': 'sesame', 'X-Trace-Id': '4bf92f35' }, true],
+  ['GET', '/vault', { 'X-Token': 'sesame' }, false],
+  ['GET', '/vault', { 'X-Token': 'open', 'X-Trace-Id': '4bf92f35' }, false],
+];
+
+/** The committed captures (pcaps/l7-*.pcap): `npx tsx test/helpers/l7-capture.ts` rewrites them. */
+export const COMMITTED: Record<string, () => Scenario> = {
+  'l7-http.pcap': httpScenario,
+};
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [file, build] of Object.entries(COMMITTED)) {
+    const path = join(import.meta.dirname, '..', '..', 'pcaps', file);
+    build().cap.write(path);
+    console.log(`wrote ${path}`);
+  }
 }
