@@ -630,9 +630,96 @@ export const HEADER_CASES: ReadonlyArray<[string, string, Record<string, string>
   ['GET', '/vault', { 'X-Token': 'open', 'X-Trace-Id': '4bf92f35' }, false],
 ];
 
+/** One DNS query of the DNS scenario: who asks what, over which transport, and its fate. */
+export interface DnsCase {
+  client: string;
+  name: string;
+  type: 'A' | 'AAAA';
+  tcp: boolean;
+  /** The server's answer as recorded (without the policy). */
+  answers: DnsAnswer[];
+  rcode?: 'NOERROR' | 'NXDOMAIN';
+  /** The documented verdict under examples/l7/policies/dns. */
+  allowed: boolean;
+  /** Why, for the test name. */
+  why: string;
+}
+
+const A = (name: string, data: string, ttl = 300): DnsAnswer => ({ type: 'A', name, ttl, class: 'IN', data });
+const AAAA = (name: string, data: string, ttl = 300): DnsAnswer => ({ type: 'AAAA', name, ttl, class: 'IN', data });
+const CNAME = (name: string, data: string, ttl = 300): DnsAnswer => ({ type: 'CNAME', name, ttl, class: 'IN', data });
+
+/**
+ * The DNS queries of the DNS scenario (client: matchPattern "*.cilium.io" OR matchName
+ * "api.example.com"; client2: matchPattern "*"), in capture order. Sources: docs.cilium.io, Layer
+ * 7 Policies > "DNS Policy and IP Discovery" (quoted in `why`).
+ */
+export const DNS_CASES: readonly DnsCase[] = [
+  { client: CLIENT, name: 'cilium.io', type: 'A', tcp: false, answers: [A('cilium.io', '192.0.2.10')], allowed: false, why: '"*.cilium.io will match sub.cilium.io but not cilium.io"' },
+  {
+    client: CLIENT,
+    name: 'docs.cilium.io',
+    type: 'A',
+    tcp: false,
+    answers: [CNAME('docs.cilium.io', 'cilium.readthedocs.io'), A('cilium.readthedocs.io', '192.0.2.30')],
+    allowed: true,
+    why: '"*.cilium.io will match sub.cilium.io"',
+  },
+  { client: CLIENT, name: 'a.b.cilium.io', type: 'A', tcp: false, answers: [], rcode: 'NXDOMAIN', allowed: false, why: '"* within a domain allows 0 or more valid DNS characters, except for the . separator"' },
+  { client: CLIENT, name: 'API.Example.COM', type: 'A', tcp: false, answers: [A('API.Example.COM', '203.0.113.7')], allowed: true, why: 'matchName "api.example.com" of the second policy (names compare case-insensitively, RFC 4343)' },
+  { client: CLIENT, name: 'www.example.com', type: 'A', tcp: false, answers: [A('www.example.com', '203.0.113.80')], allowed: false, why: 'matched by no rule: "No other DNS queries will be allowed"' },
+  {
+    client: CLIENT,
+    name: 'docs.cilium.io',
+    type: 'AAAA',
+    tcp: true,
+    answers: [CNAME('docs.cilium.io', 'cilium.readthedocs.io'), AAAA('cilium.readthedocs.io', '2001:db8::30')],
+    allowed: true,
+    why: '"*.cilium.io will match sub.cilium.io", over TCP ("protocol: ANY")',
+  },
+  { client: CLIENT, name: 'cilium.io', type: 'AAAA', tcp: true, answers: [AAAA('cilium.io', '2001:db8::10')], allowed: false, why: '"... but not cilium.io", over TCP' },
+  { client: CLIENT2, name: 'cilium.io', type: 'A', tcp: false, answers: [A('cilium.io', '192.0.2.10')], allowed: true, why: '"* alone matches all names"' },
+  { client: CLIENT2, name: 'a.b.cilium.io', type: 'A', tcp: false, answers: [], rcode: 'NXDOMAIN', allowed: true, why: '"* alone matches all names"' },
+  { client: CLIENT2, name: 'www.example.com', type: 'A', tcp: false, answers: [A('www.example.com', '203.0.113.80')], allowed: true, why: '"* alone matches all names"' },
+];
+
+/**
+ * DNS from client and client2 to CoreDNS (UDP and TCP 53), one query per connection as dig sends
+ * them, each answered as recorded without the policy. Connection names: `dns-<index>` of
+ * DNS_CASES; frames `query` and `answer` (for TCP the segments carrying them).
+ */
+export function dnsScenario(): Scenario {
+  const cap = new L7Capture();
+  const conns: Record<string, ScenarioConn> = {};
+  DNS_CASES.forEach((q, i) => {
+    const port = 50001 + i;
+    const id = 0x4a00 + i;
+    const query = dnsQuery(id, q.name, q.type);
+    const answer = dnsResponse(id, q.name, q.answers, { type: q.type, rcode: q.rcode ?? 'NOERROR' });
+    const client = { ip: q.client, port };
+    const server = { ip: COREDNS, port: 53 };
+    if (!q.tcp) {
+      const qf = cap.udp(client, server, query);
+      cap.wait(0.002);
+      const af = cap.udp(server, client, answer);
+      conns[`dns-${i}`] = { port, frames: { query: qf, answer: af } };
+    } else {
+      const conv = cap.tcp(client, server).open();
+      const qs = conv.send(true, dnsOverTcp(query));
+      cap.wait(0.002);
+      const as = conv.send(false, dnsOverTcp(answer));
+      conv.close();
+      conns[`dns-${i}`] = { port, conv, frames: { query: qs[0]!.frame, answer: as[0]!.frame } };
+    }
+    cap.wait(0.05);
+  });
+  return { cap, conns };
+}
+
 /** The committed captures (pcaps/l7-*.pcap): `npx tsx test/helpers/l7-capture.ts` rewrites them. */
 export const COMMITTED: Record<string, () => Scenario> = {
   'l7-http.pcap': httpScenario,
+  'l7-dns.pcap': dnsScenario,
 };
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
