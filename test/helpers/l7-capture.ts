@@ -716,10 +716,76 @@ export function dnsScenario(): Scenario {
   return { cap, conns };
 }
 
+/** The address api.example.com resolves to in the toFQDNs scenario, and its answer's TTL. */
+export const API_IP = '203.0.113.7';
+export const API_TTL = 60;
+
+const tlsBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i === 0 ? 0x16 : i === 1 ? 0x03 : (i * 37) & 0xff));
+
+/**
+ * toFQDNs under examples/l7/policies/fqdn (DNS to kube-dns allowed and seen; TCP 443 to what
+ * api.example.com resolves to). Times from the first packet:
+ *   0 s   `before`: client:42001 -> 203.0.113.7:443, SYN / SYN-ACK / ACK (no DNS answer yet)
+ *   1 s   `dns`: client:50101 asks api.example.com A, CoreDNS answers 203.0.113.7 TTL 60
+ *   2 s   `after`: the same handshake from client:42002, a few bytes each way, closed at once
+ *         (unless `keepOpen`: then it stays open and exchanges more bytes at 63 s, then closes)
+ *   2 s   `other-ip`: client:42003 -> 203.0.113.8:443 (an address the answer did not give)
+ *   2 s   `other-port`: client:42004 -> 203.0.113.7:80 (the rule allows 443 only)
+ *   63 s  `late`: client:42005 -> 203.0.113.7:443 (62 s after the answer: its TTL has passed)
+ */
+export function fqdnScenario(opts: { keepOpen?: boolean } = {}): Scenario {
+  const cap = new L7Capture();
+  const conns: Record<string, ScenarioConn> = {};
+  const handshake = (name: string, port: number, ip: string, dport: number): TcpConversation => {
+    const conv = cap.tcp({ ip: CLIENT, port }, { ip, port: dport });
+    const syn = conv.segment(true, SYN);
+    conv.segment(false, SYN | ACK);
+    conv.segment(true, ACK);
+    conns[name] = { port, conv, frames: { syn: syn.frame } };
+    return conv;
+  };
+
+  let c = handshake('before', 42001, API_IP, 443);
+  c.send(true, tlsBytes(64));
+  c.segment(true, RST | ACK);
+
+  cap.wait(1);
+  const query = dnsQuery(0x5a01, 'api.example.com');
+  const answer = dnsResponse(0x5a01, 'api.example.com', [A('api.example.com', API_IP, API_TTL)]);
+  const qf = cap.udp({ ip: CLIENT, port: 50101 }, { ip: COREDNS, port: 53 }, query);
+  cap.wait(0.003);
+  const af = cap.udp({ ip: COREDNS, port: 53 }, { ip: CLIENT, port: 50101 }, answer);
+  conns.dns = { port: 50101, frames: { query: qf, answer: af } };
+
+  cap.wait(1);
+  const after = handshake('after', 42002, API_IP, 443);
+  after.send(true, tlsBytes(64));
+  after.send(false, tlsBytes(96));
+  if (!opts.keepOpen) after.close();
+  c = handshake('other-ip', 42003, '203.0.113.8', 443);
+  c.segment(true, RST | ACK);
+  c = handshake('other-port', 42004, API_IP, 80);
+  c.segment(true, RST | ACK);
+
+  cap.wait(61);
+  if (opts.keepOpen) {
+    const more = after.send(true, tlsBytes(48));
+    conns.after!.frames.late = more[0]!.frame;
+    conns.after!.frames.lateAnswer = after.send(false, tlsBytes(80))[0]!.frame;
+    after.close();
+  }
+  c = handshake('late', 42005, API_IP, 443);
+  c.send(true, tlsBytes(64));
+  c.send(false, tlsBytes(96));
+  c.close();
+  return { cap, conns };
+}
+
 /** The committed captures (pcaps/l7-*.pcap): `npx tsx test/helpers/l7-capture.ts` rewrites them. */
 export const COMMITTED: Record<string, () => Scenario> = {
   'l7-http.pcap': httpScenario,
   'l7-dns.pcap': dnsScenario,
+  'l7-fqdn.pcap': () => fqdnScenario(),
 };
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
