@@ -579,7 +579,7 @@ export function httpScenario(): Scenario {
   // A denied request retransmitted: one denial, one 403.
   c = open('retransmit-denied');
   segs = c.send(true, httpRequest('GET', '/secret'), { ack: false });
-  c.retransmit(segs[0]!);
+  conns['retransmit-denied']!.frames.retransmission = c.retransmit(segs[0]!).frame;
   c.segment(false, ACK);
   res = c.send(false, httpResponse(404, 'not found\n'));
   c.close();
