@@ -1,0 +1,62 @@
+// The N-API side of the addon: helpers shared by the binding files and the way other native
+// code reaches the maps behind JS objects.
+//
+// Native boundary (style.md): JS owns the API. src/maps/native.ts validates arguments and turns
+// statuses into errors; the functions here still check types cheaply (a wrong type answers a
+// status, or throws a TypeError outside the hot calls) so a bad call never reads wild memory.
+// Typed arrays cross unconverted, read with one napi_get_typedarray_info each.
+#ifndef HUBCAP_NATIVE_BINDINGS_H_
+#define HUBCAP_NATIVE_BINDINGS_H_
+
+#include <napi.h>
+
+#include "lpm.h"
+#include "policy.h"
+
+namespace hubcap {
+
+// Bump when the JS-visible API changes; src/maps/native.ts refuses an addon of another version.
+constexpr uint32_t kAbiVersion = 1;
+
+// The data of a typed array of the expected element type, or nullptr (then *length is 0).
+template <class T>
+inline T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, size_t* length) {
+  napi_typedarray_type type;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset;
+  *length = 0;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset) != napi_ok || type != want) {
+    *length = 0;
+    return nullptr;
+  }
+  return static_cast<T*>(data);
+}
+
+// A u32 argument (numbers are taken as uint32 the way `x >>> 0` does for integers in range).
+inline uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length()) return 0;
+  napi_value v = info[i];
+  uint32_t out = 0;
+  if (napi_get_value_uint32(info.Env(), v, &out) != napi_ok) return 0;
+  return out;
+}
+
+inline int32_t I32Arg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length()) return 0;
+  int32_t out = 0;
+  if (napi_get_value_int32(info.Env(), info[i], &out) != napi_ok) return 0;
+  return out;
+}
+
+// The core behind a JS Ipcache / PolicyMapSet object (checked by type tag), or nullptr.
+IpcacheCore* UnwrapIpcache(napi_env env, napi_value v);
+PolicySetCore* UnwrapPolicySet(napi_env env, napi_value v);
+
+// Module parts; each adds its exports.
+void InitIpcache(Napi::Env env, Napi::Object exports);
+void InitPolicyMapSet(Napi::Env env, Napi::Object exports);
+
+}  // namespace hubcap
+
+#endif  // HUBCAP_NATIVE_BINDINGS_H_

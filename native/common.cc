@@ -1,0 +1,70 @@
+// Allocation accounting for the native maps (common.h).
+#include "common.h"
+
+#include <atomic>
+
+#if !defined(HUBCAP_SANITIZE)
+#include <sys/mman.h>
+#endif
+
+namespace hubcap {
+
+namespace {
+
+std::atomic<size_t> g_total{0};
+
+#if !defined(HUBCAP_SANITIZE)
+// Blocks from this size on are mappings of their own, advised to use 2 MiB pages.
+constexpr size_t kMapThreshold = size_t{1} << 21;
+constexpr size_t kPage = 4096;
+
+size_t MappedSize(size_t bytes) { return (bytes + kPage - 1) & ~(kPage - 1); }
+#endif
+
+}  // namespace
+
+size_t TotalBytes() { return g_total.load(std::memory_order_relaxed); }
+
+void* TrackedAlloc(size_t bytes, MemCounter* mem) {
+  if (bytes == 0) bytes = 1;
+  void* p = nullptr;
+#if !defined(HUBCAP_SANITIZE)
+  if (bytes >= kMapThreshold) {
+    size_t len = MappedSize(bytes);
+    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);
+#endif
+    bytes = len;
+  } else {
+    p = calloc(1, bytes);
+    if (p == nullptr) return nullptr;
+  }
+#else
+  p = calloc(1, bytes);
+  if (p == nullptr) return nullptr;
+#endif
+  mem->bytes += bytes;
+  g_total.fetch_add(bytes, std::memory_order_relaxed);
+  return p;
+}
+
+void TrackedFree(void* p, size_t bytes, MemCounter* mem) {
+  if (p == nullptr) return;
+  if (bytes == 0) bytes = 1;
+#if !defined(HUBCAP_SANITIZE)
+  if (bytes >= kMapThreshold) {
+    bytes = MappedSize(bytes);
+    munmap(p, bytes);
+  } else {
+    free(p);
+  }
+#else
+  free(p);
+#endif
+  mem->bytes -= bytes;
+  g_total.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+}  // namespace hubcap

@@ -1,0 +1,306 @@
+// Shared building blocks of hubcap's native maps: allocation accounting, hashing and the
+// Robin Hood open-addressing table every map is made of.
+//
+// Mirrors: nothing in Cilium directly. The kernel's maps are BPF hash and LPM-trie maps whose
+// memory the kernel accounts per map (`bpftool map show` prints `memlock`); here every map owns
+// a MemCounter and every byte it allocates goes through it, so `bytesAllocated()` is exact.
+//
+// This header is the library part of the addon: no N-API in here, so other native code (the
+// replay fast path) can use the maps directly.
+#ifndef HUBCAP_NATIVE_COMMON_H_
+#define HUBCAP_NATIVE_COMMON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace hubcap {
+
+// ---------------------------------------------------------------------------------------------
+// Allocation accounting.
+
+// Bytes owned by one map (and, through TotalBytes(), by the whole module).
+struct MemCounter {
+  size_t bytes = 0;
+};
+
+// Every tracked byte of the module, all maps together (for the RSS cross-check).
+size_t TotalBytes();
+
+// Zero-filled memory of `bytes` bytes, counted in `mem`; nullptr when the system is out of
+// memory (callers turn that into a status, never an exception). Large blocks are anonymous
+// mappings advised to use transparent huge pages: a random probe into a 20 MB table then misses
+// the TLB far less often. Sanitizer builds (HUBCAP_SANITIZE) always use calloc so ASan sees every
+// block.
+void* TrackedAlloc(size_t bytes, MemCounter* mem);
+void TrackedFree(void* p, size_t bytes, MemCounter* mem);
+
+// ---------------------------------------------------------------------------------------------
+// Hashing.
+
+// A 64-bit finaliser (the "moremur" constants of Pelle Evensen's mixers): every input bit
+// affects every output bit, so sequential addresses and identities spread over the table.
+inline uint64_t Mix64(uint64_t x) {
+  x ^= x >> 27;
+  x *= 0x3C79AC492BA7B653ULL;
+  x ^= x >> 33;
+  x *= 0x1C69B3F74AC4AE35ULL;
+  x ^= x >> 27;
+  return x;
+}
+
+inline uint64_t Mix64x2(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b + 0x9E3779B97F4A7C15ULL)); }
+
+inline int HighestBit32(uint32_t m) { return 31 - __builtin_clz(m); }
+inline int HighestBit64(uint64_t m) { return 63 - __builtin_clzll(m); }
+
+#define HUBCAP_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+
+// ---------------------------------------------------------------------------------------------
+// Robin Hood hash table with linear probing over an array of fixed-size slots.
+//
+// Ops describes a slot type:
+//   using Slot = ...;                         // trivially copyable
+//   static void InitEmpty(Slot* s, size_t n); // mark n slots empty
+//   static bool Empty(const Slot& s);
+//   static uint64_t HashOf(const Slot& s);    // the hash of the key the slot holds
+//
+// Table size is any number >= 8 (not a power of two): the home of a hash is the high half of
+// (hash >> 32) * capacity, Lemire's "fastrange". The load stays between 0.55 (just after
+// growing) and 0.8, which keeps a 16-byte-slot table under 30 bytes per entry at any size.
+// Robin Hood order (an entry further from home displaces one closer to home) lets a miss stop
+// as soon as it meets an entry closer to its home than the probe is: misses are the common
+// case of an LPM walk. Deletion shifts the following run back, so there are no tombstones.
+template <class Ops>
+class RobinHoodTable {
+ public:
+  using Slot = typename Ops::Slot;
+
+  explicit RobinHoodTable(MemCounter* mem) : mem_(mem) {}
+  ~RobinHoodTable() { Release(); }
+  RobinHoodTable(const RobinHoodTable&) = delete;
+  RobinHoodTable& operator=(const RobinHoodTable&) = delete;
+
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return cap_; }
+  Slot* slots() { return slots_; }
+  const Slot* slots() const { return slots_; }
+
+  inline uint32_t Home(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * cap_) >> 32); }
+
+  // Pulls the home slot of a hash into the cache ahead of a Find (batch lookups).
+  inline void Prefetch(uint64_t h) const {
+    if (cap_ != 0) HUBCAP_PREFETCH(&slots_[Home(h)]);
+  }
+
+  // The slot holding a key equal to `match` (a predicate on a slot), or nullptr.
+  template <class Match>
+  inline Slot* Find(uint64_t h, Match match) const {
+    if (cap_ == 0) return nullptr;
+    uint32_t pos = Home(h);
+    for (uint32_t d = 0;; d++) {
+      Slot* s = &slots_[pos];
+      if (Ops::Empty(*s)) return nullptr;
+      if (match(*s)) return s;
+      // Robin Hood: an entry closer to its home than we are to ours means ours is absent.
+      if (d > 0 && Distance(Ops::HashOf(*s), pos) < d) return nullptr;
+      if (++pos == cap_) pos = 0;
+    }
+  }
+
+  // Inserts a slot whose key is not in the table. Returns the slot where it landed (valid until
+  // the next insert or erase), or nullptr when growing failed for lack of memory.
+  Slot* Insert(const Slot& slot) {
+    if (!Reserve(size_ + 1)) return nullptr;
+    return Place(slot);
+  }
+
+  // Makes room for `n` entries without growing again. False when out of memory.
+  bool Reserve(uint32_t n) {
+    if (static_cast<uint64_t>(n) * 5 <= static_cast<uint64_t>(cap_) * 4) return true;
+    uint64_t want = static_cast<uint64_t>(n) * 100 / 55 + 1;
+    if (want < 8) want = 8;
+    if (want > 0xFFFFFFF0ULL) return false;
+    return Rehash(static_cast<uint32_t>(want));
+  }
+
+  // Removes the entry at `s` (a pointer Find returned) and shifts its run back.
+  void Erase(Slot* s) {
+    uint32_t pos = static_cast<uint32_t>(s - slots_);
+    for (;;) {
+      uint32_t next = pos + 1 == cap_ ? 0 : pos + 1;
+      Slot* n = &slots_[next];
+      if (Ops::Empty(*n) || Distance(Ops::HashOf(*n), next) == 0) break;
+      slots_[pos] = *n;
+      pos = next;
+    }
+    Ops::InitEmpty(&slots_[pos], 1);
+    size_--;
+  }
+
+  // Drops every entry and the memory.
+  void Release() {
+    if (slots_ != nullptr) TrackedFree(slots_, static_cast<size_t>(cap_) * sizeof(Slot), mem_);
+    slots_ = nullptr;
+    cap_ = 0;
+    size_ = 0;
+  }
+
+  template <class Fn>
+  void ForEach(Fn fn) const {
+    for (uint32_t i = 0; i < cap_; i++)
+      if (!Ops::Empty(slots_[i])) fn(slots_[i]);
+  }
+
+ private:
+  inline uint32_t Distance(uint64_t h, uint32_t pos) const {
+    uint32_t home = Home(h);
+    return pos >= home ? pos - home : pos + cap_ - home;
+  }
+
+  Slot* Place(Slot carry) {
+    uint32_t pos = Home(Ops::HashOf(carry));
+    uint32_t d = 0;
+    Slot* landed = nullptr;
+    for (;;) {
+      Slot* s = &slots_[pos];
+      if (Ops::Empty(*s)) {
+        *s = carry;
+        size_++;
+        return landed != nullptr ? landed : s;
+      }
+      uint32_t rd = Distance(Ops::HashOf(*s), pos);
+      if (rd < d) {
+        Slot tmp = *s;
+        *s = carry;
+        carry = tmp;
+        if (landed == nullptr) landed = s;
+        d = rd;
+      }
+      if (++pos == cap_) pos = 0;
+      d++;
+    }
+  }
+
+  bool Rehash(uint32_t newCap) {
+    Slot* fresh = static_cast<Slot*>(TrackedAlloc(static_cast<size_t>(newCap) * sizeof(Slot), mem_));
+    if (fresh == nullptr) return false;
+    Ops::InitEmpty(fresh, newCap);
+    Slot* old = slots_;
+    uint32_t oldCap = cap_;
+    slots_ = fresh;
+    cap_ = newCap;
+    size_ = 0;
+    for (uint32_t i = 0; i < oldCap; i++)
+      if (!Ops::Empty(old[i])) Place(old[i]);
+    if (old != nullptr) TrackedFree(old, static_cast<size_t>(oldCap) * sizeof(Slot), mem_);
+    return true;
+  }
+
+  MemCounter* mem_;
+  Slot* slots_ = nullptr;
+  uint32_t cap_ = 0;
+  uint32_t size_ = 0;
+};
+
+// A growable array of trivially copyable T whose memory is counted.
+template <class T>
+class TrackedVector {
+ public:
+  explicit TrackedVector(MemCounter* mem) : mem_(mem) {}
+  ~TrackedVector() { Release(); }
+  TrackedVector(const TrackedVector&) = delete;
+  TrackedVector& operator=(const TrackedVector&) = delete;
+
+  uint32_t size() const { return size_; }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](uint32_t i) { return data_[i]; }
+  const T& operator[](uint32_t i) const { return data_[i]; }
+  T& back() { return data_[size_ - 1]; }
+  void pop_back() { size_--; }
+  void clear() { size_ = 0; }
+
+  // False when out of memory (nothing changed).
+  bool push_back(const T& v) {
+    if (size_ == cap_ && !Grow(cap_ < 8 ? 8 : cap_ + cap_ / 2)) return false;
+    data_[size_++] = v;
+    return true;
+  }
+
+  void Release() {
+    if (data_ != nullptr) TrackedFree(data_, static_cast<size_t>(cap_) * sizeof(T), mem_);
+    data_ = nullptr;
+    cap_ = size_ = 0;
+  }
+
+ private:
+  bool Grow(uint32_t cap) {
+    T* fresh = static_cast<T*>(TrackedAlloc(static_cast<size_t>(cap) * sizeof(T), mem_));
+    if (fresh == nullptr) return false;
+    if (size_ != 0) memcpy(static_cast<void*>(fresh), data_, static_cast<size_t>(size_) * sizeof(T));
+    if (data_ != nullptr) TrackedFree(data_, static_cast<size_t>(cap_) * sizeof(T), mem_);
+    data_ = fresh;
+    cap_ = cap;
+    return true;
+  }
+
+  MemCounter* mem_;
+  T* data_ = nullptr;
+  uint32_t cap_ = 0;
+  uint32_t size_ = 0;
+};
+
+// A u32 -> u32 counter table (counts per (length, address bits) in the length indexes).
+struct CountSlot32 {
+  uint32_t key;  // 0xFFFFFFFF = empty
+  uint32_t count;
+};
+struct CountOps32 {
+  using Slot = CountSlot32;
+  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0xFF, n * sizeof(Slot)); }
+  static bool Empty(const Slot& s) { return s.key == 0xFFFFFFFFu; }
+  static uint64_t HashOf(const Slot& s) { return Mix64(s.key); }
+};
+
+// A u64 -> u32 counter table.
+struct CountSlot64 {
+  uint64_t key;  // ~0 = empty
+  uint32_t count;
+  uint32_t pad;
+};
+struct CountOps64 {
+  using Slot = CountSlot64;
+  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0xFF, n * sizeof(Slot)); }
+  static bool Empty(const Slot& s) { return s.key == ~0ULL; }
+  static uint64_t HashOf(const Slot& s) { return Mix64(s.key); }
+};
+
+// Adds `delta` (+1 or -1) to the count of `key`; returns the new count, or -1 when memory ran
+// out on an increment.
+template <class Table, class Key>
+inline int64_t BumpCount(Table* t, Key key, int delta) {
+  using Slot = typename Table::Slot;
+  uint64_t h = Mix64(key);
+  Slot* s = t->Find(h, [key](const Slot& x) { return x.key == key; });
+  if (s != nullptr) {
+    int64_t n = static_cast<int64_t>(s->count) + delta;
+    if (n <= 0) {
+      t->Erase(s);
+      return 0;
+    }
+    s->count = static_cast<uint32_t>(n);
+    return n;
+  }
+  if (delta < 0) return 0;
+  Slot fresh;
+  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  fresh.key = key;
+  fresh.count = 1;
+  return t->Insert(fresh) != nullptr ? 1 : -1;
+}
+
+}  // namespace hubcap
+
+#endif  // HUBCAP_NATIVE_COMMON_H_

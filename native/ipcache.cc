@@ -1,0 +1,287 @@
+// JS class `Ipcache`: the native ipcache LPM (lpm.h) behind src/maps/native.ts NativeIpcache.
+//
+//   new Ipcache(capacity)
+//   capacity() size() overflow() bytesAllocated()
+//   upsert4(addr, plen, identity, tunnel, flags) / upsert6(w0, w1, w2, w3, plen, identity, tunnel, flags)
+//       -> 1 stored, 0 full (overflow counted), -1 out of memory
+//   delete4(addr, plen) / delete6(w0, w1, w2, w3, plen) -> boolean
+//   clear()
+//   lookup4(addr) / lookup6(w0, w1, w2, w3) -> identity, or -1
+//   lookupView4(local, addr) / lookupView6(local, w0, w1, w2, w3) -> identity, or -1
+//   lookupEntry4(addr, out) / lookupEntry6(w0, w1, w2, w3, out) -> prefix length or -1;
+//       out (Uint32Array >= 7) = [w0, w1, w2, w3, identity, tunnel, flags]
+//   lookupBatch4(addrs: Uint32Array, out: Int32Array, n) / lookupBatch6(words: Uint32Array (4 per
+//       address), out, n) -> n, or -1 for bad arguments (nothing written)
+//   lookupBatchView4(local, addrs, out, n) / lookupBatchView6(local, words, out, n) -> n or -1
+//   dump() -> Uint32Array, 9 words per entry: [family, w0, w1, w2, w3, plen, identity, tunnel, flags]
+//
+// Batch answers are identities as int32: -1 is a miss (an identity of 0xFFFFFFFF would read as
+// a miss; Cilium's numeric identities stay far below 2^31).
+#include "bindings.h"
+
+namespace hubcap {
+
+namespace {
+
+const napi_type_tag kIpcacheTag = {0x6875626361700001ULL, 0x6970636163686531ULL};
+
+class Ipcache : public Napi::ObjectWrap<Ipcache> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Ipcache",
+                       {
+                           InstanceMethod<&Ipcache::Capacity>("capacity"),
+                           InstanceMethod<&Ipcache::Size>("size"),
+                           InstanceMethod<&Ipcache::Overflow>("overflow"),
+                           InstanceMethod<&Ipcache::BytesAllocated>("bytesAllocated"),
+                           InstanceMethod<&Ipcache::Upsert4>("upsert4"),
+                           InstanceMethod<&Ipcache::Upsert6>("upsert6"),
+                           InstanceMethod<&Ipcache::Delete4>("delete4"),
+                           InstanceMethod<&Ipcache::Delete6>("delete6"),
+                           InstanceMethod<&Ipcache::Clear>("clear"),
+                           InstanceMethod<&Ipcache::Lookup4>("lookup4"),
+                           InstanceMethod<&Ipcache::Lookup6>("lookup6"),
+                           InstanceMethod<&Ipcache::LookupView4>("lookupView4"),
+                           InstanceMethod<&Ipcache::LookupView6>("lookupView6"),
+                           InstanceMethod<&Ipcache::LookupEntry4>("lookupEntry4"),
+                           InstanceMethod<&Ipcache::LookupEntry6>("lookupEntry6"),
+                           InstanceMethod<&Ipcache::LookupBatch4>("lookupBatch4"),
+                           InstanceMethod<&Ipcache::LookupBatch6>("lookupBatch6"),
+                           InstanceMethod<&Ipcache::LookupBatchView4>("lookupBatchView4"),
+                           InstanceMethod<&Ipcache::LookupBatchView6>("lookupBatchView6"),
+                           InstanceMethod<&Ipcache::Dump>("dump"),
+                       });
+  }
+
+  explicit Ipcache(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ipcache>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "Ipcache(capacity): capacity must be a number").ThrowAsJavaScriptException();
+      return;
+    }
+    const double cap = info[0].As<Napi::Number>().DoubleValue();
+    if (!(cap >= 1 && cap <= 4294967295.0)) {
+      Napi::RangeError::New(env, "Ipcache(capacity): capacity must be 1..2^32-1").ThrowAsJavaScriptException();
+      return;
+    }
+    core_ = new IpcacheCore(static_cast<uint32_t>(cap));
+    info.This().As<Napi::Object>().TypeTag(&kIpcacheTag);
+  }
+
+  ~Ipcache() override {
+    delete core_;
+    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+  }
+
+  IpcacheCore* core() { return core_; }
+
+ private:
+  // Tells V8 how much native memory this object holds, so the GC weighs it.
+  void Report(Napi::Env env) {
+    const int64_t now = static_cast<int64_t>(core_->bytesAllocated());
+    if (now != reported_) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, now - reported_);
+      reported_ = now;
+    }
+  }
+
+  Napi::Value Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->capacity()); }
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->size()); }
+  Napi::Value Overflow(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->overflow()); }
+  Napi::Value BytesAllocated(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(core_->bytesAllocated()));
+  }
+
+  Napi::Value Upsert4(const Napi::CallbackInfo& info) {
+    const int plen = I32Arg(info, 1);
+    if (plen < 0 || plen > 32) return Napi::Number::New(info.Env(), -2);
+    const int r = core_->Upsert4(U32Arg(info, 0), plen, U32Arg(info, 2), U32Arg(info, 3), static_cast<uint8_t>(U32Arg(info, 4)));
+    Report(info.Env());
+    return Napi::Number::New(info.Env(), r);
+  }
+
+  Napi::Value Upsert6(const Napi::CallbackInfo& info) {
+    const uint32_t w[4] = {U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3)};
+    const int plen = I32Arg(info, 4);
+    if (plen < 0 || plen > 128) return Napi::Number::New(info.Env(), -2);
+    const int r = core_->Upsert6(w, plen, U32Arg(info, 5), U32Arg(info, 6), static_cast<uint8_t>(U32Arg(info, 7)));
+    Report(info.Env());
+    return Napi::Number::New(info.Env(), r);
+  }
+
+  Napi::Value Delete4(const Napi::CallbackInfo& info) {
+    const int plen = I32Arg(info, 1);
+    const bool ok = plen >= 0 && plen <= 32 && core_->Delete4(U32Arg(info, 0), plen);
+    Report(info.Env());
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  Napi::Value Delete6(const Napi::CallbackInfo& info) {
+    const uint32_t w[4] = {U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3)};
+    const int plen = I32Arg(info, 4);
+    const bool ok = plen >= 0 && plen <= 128 && core_->Delete6(w, plen);
+    Report(info.Env());
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  Napi::Value Clear(const Napi::CallbackInfo& info) {
+    core_->Clear();
+    Report(info.Env());
+    return info.Env().Undefined();
+  }
+
+  static Napi::Value Identity(Napi::Env env, const V4Slot* s) {
+    return Napi::Number::New(env, s != nullptr ? static_cast<double>(s->identity) : -1.0);
+  }
+
+  Napi::Value Lookup4(const Napi::CallbackInfo& info) { return Identity(info.Env(), core_->Find4(U32Arg(info, 0))); }
+
+  Napi::Value Lookup6(const Napi::CallbackInfo& info) {
+    const uint32_t w[4] = {U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3)};
+    const V6Slot* s = core_->Find6(w);
+    return Napi::Number::New(info.Env(), s != nullptr ? static_cast<double>(s->identity) : -1.0);
+  }
+
+  // An int32 batch/view answer back to a u32 identity (-1 stays the miss).
+  static Napi::Value ViewAnswer(Napi::Env env, int32_t id) {
+    return Napi::Number::New(env, id == -1 ? -1.0 : static_cast<double>(static_cast<uint32_t>(id)));
+  }
+
+  Napi::Value LookupView4(const Napi::CallbackInfo& info) {
+    IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
+    if (local == nullptr) return Napi::Number::New(info.Env(), -1);
+    return ViewAnswer(info.Env(), hubcap::LookupView4(*core_, *local, U32Arg(info, 1)));
+  }
+
+  Napi::Value LookupView6(const Napi::CallbackInfo& info) {
+    IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
+    if (local == nullptr) return Napi::Number::New(info.Env(), -1);
+    const uint32_t w[4] = {U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3), U32Arg(info, 4)};
+    return ViewAnswer(info.Env(), hubcap::LookupView6(*core_, *local, w));
+  }
+
+  Napi::Value LookupEntry4(const Napi::CallbackInfo& info) {
+    size_t len = 0;
+    uint32_t* out = info.Length() > 1 ? TypedData<uint32_t>(info.Env(), info[1], napi_uint32_array, &len) : nullptr;
+    if (out == nullptr || len < 7) return Napi::Number::New(info.Env(), -1);
+    const V4Slot* s = core_->Find4(U32Arg(info, 0));
+    if (s == nullptr) return Napi::Number::New(info.Env(), -1);
+    out[0] = 0;
+    out[1] = 0;
+    out[2] = 0xFFFF;
+    out[3] = s->addr;
+    out[4] = s->identity;
+    out[5] = s->tunnel;
+    out[6] = s->flags;
+    return Napi::Number::New(info.Env(), s->plen);
+  }
+
+  Napi::Value LookupEntry6(const Napi::CallbackInfo& info) {
+    size_t len = 0;
+    uint32_t* out = info.Length() > 4 ? TypedData<uint32_t>(info.Env(), info[4], napi_uint32_array, &len) : nullptr;
+    if (out == nullptr || len < 7) return Napi::Number::New(info.Env(), -1);
+    const uint32_t w[4] = {U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3)};
+    const V6Slot* s = core_->Find6(w);
+    if (s == nullptr) return Napi::Number::New(info.Env(), -1);
+    memcpy(out, s->w, sizeof(s->w));
+    out[4] = s->identity;
+    out[5] = s->tunnel;
+    out[6] = s->flags;
+    return Napi::Number::New(info.Env(), s->plen);
+  }
+
+  // Reads (words per address, addresses, out, n) at argument `at`; false when they do not fit.
+  static bool BatchArgs(const Napi::CallbackInfo& info, size_t at, size_t wordsPer, const uint32_t** in, int32_t** out, uint32_t* n) {
+    if (info.Length() < at + 3) return false;
+    size_t inLen = 0, outLen = 0;
+    *in = TypedData<uint32_t>(info.Env(), info[at], napi_uint32_array, &inLen);
+    *out = TypedData<int32_t>(info.Env(), info[at + 1], napi_int32_array, &outLen);
+    *n = U32Arg(info, at + 2);
+    return *in != nullptr && *out != nullptr && static_cast<uint64_t>(*n) * wordsPer <= inLen && *n <= outLen;
+  }
+
+  Napi::Value LookupBatch4(const Napi::CallbackInfo& info) {
+    const uint32_t* in;
+    int32_t* out;
+    uint32_t n;
+    if (!BatchArgs(info, 0, 1, &in, &out, &n)) return Napi::Number::New(info.Env(), -1);
+    core_->LookupBatch4(in, out, nullptr, n);
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value LookupBatch6(const Napi::CallbackInfo& info) {
+    const uint32_t* in;
+    int32_t* out;
+    uint32_t n;
+    if (!BatchArgs(info, 0, 4, &in, &out, &n)) return Napi::Number::New(info.Env(), -1);
+    core_->LookupBatch6(in, out, nullptr, n);
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value LookupBatchView4(const Napi::CallbackInfo& info) {
+    IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
+    const uint32_t* in;
+    int32_t* out;
+    uint32_t n;
+    if (local == nullptr || !BatchArgs(info, 1, 1, &in, &out, &n)) return Napi::Number::New(info.Env(), -1);
+    LookupViewBatch4(*core_, *local, in, out, n);
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value LookupBatchView6(const Napi::CallbackInfo& info) {
+    IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
+    const uint32_t* in;
+    int32_t* out;
+    uint32_t n;
+    if (local == nullptr || !BatchArgs(info, 1, 4, &in, &out, &n)) return Napi::Number::New(info.Env(), -1);
+    LookupViewBatch6(*core_, *local, in, out, n);
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value Dump(const Napi::CallbackInfo& info) {
+    const uint32_t count = core_->size();
+    Napi::Uint32Array rows = Napi::Uint32Array::New(info.Env(), static_cast<size_t>(count) * 9);
+    uint32_t* r = rows.Data();
+    uint32_t i = 0;
+    core_->ForEach4([&](const V4Slot& s) {
+      uint32_t* o = r + 9 * i++;
+      o[0] = 4;
+      o[1] = 0;
+      o[2] = 0;
+      o[3] = 0xFFFF;
+      o[4] = s.addr;
+      o[5] = s.plen;
+      o[6] = s.identity;
+      o[7] = s.tunnel;
+      o[8] = s.flags;
+    });
+    core_->ForEach6([&](const V6Slot& s) {
+      uint32_t* o = r + 9 * i++;
+      o[0] = 6;
+      memcpy(o + 1, s.w, sizeof(s.w));
+      o[5] = s.plen;
+      o[6] = s.identity;
+      o[7] = s.tunnel;
+      o[8] = s.flags;
+    });
+    return rows;
+  }
+
+  IpcacheCore* core_ = nullptr;
+  int64_t reported_ = 0;
+};
+
+}  // namespace
+
+IpcacheCore* UnwrapIpcache(napi_env env, napi_value v) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_object) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, &kIpcacheTag, &tagged) != napi_ok || !tagged) return nullptr;
+  Ipcache* wrap = Ipcache::Unwrap(Napi::Object(env, v));
+  return wrap != nullptr ? wrap->core() : nullptr;
+}
+
+void InitIpcache(Napi::Env env, Napi::Object exports) { exports.Set("Ipcache", Ipcache::Define(env)); }
+
+}  // namespace hubcap

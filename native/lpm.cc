@@ -1,0 +1,458 @@
+// The ipcache's longest-prefix match (lpm.h): updates, the length indexes and the lookups.
+#include "lpm.h"
+
+#include <algorithm>
+
+namespace hubcap {
+
+// ---------------------------------------------------------------------------------------------
+// Dir16Index
+
+Dir16Index::~Dir16Index() { Reset(); }
+
+void Dir16Index::Reset() {
+  if (masks_ != nullptr) TrackedFree(masks_, 65536 * sizeof(uint32_t), mem_);
+  masks_ = nullptr;
+  counts_.Release();
+}
+
+bool Dir16Index::Init() {
+  if (masks_ != nullptr) return true;
+  masks_ = static_cast<uint32_t*>(TrackedAlloc(65536 * sizeof(uint32_t), mem_));
+  return masks_ != nullptr;
+}
+
+bool Dir16Index::Add(uint32_t value, int len) {
+  const uint32_t bit = 1u << (len - 1);
+  const uint32_t top = value >> 16;
+  if (len <= 16) {
+    // Same-length prefixes up to /16 are disjoint: each owns its whole range of top-16 values.
+    const uint32_t end = top + (1u << (16 - len));
+    for (uint32_t i = top; i < end; i++) masks_[i] |= bit;
+    return true;
+  }
+  if (BumpCount(&counts_, (static_cast<uint32_t>(len) << 16) | top, +1) < 0) return false;
+  masks_[top] |= bit;
+  return true;
+}
+
+void Dir16Index::Remove(uint32_t value, int len) {
+  const uint32_t bit = 1u << (len - 1);
+  const uint32_t top = value >> 16;
+  if (len <= 16) {
+    const uint32_t end = top + (1u << (16 - len));
+    for (uint32_t i = top; i < end; i++) masks_[i] &= ~bit;
+    return;
+  }
+  if (BumpCount(&counts_, (static_cast<uint32_t>(len) << 16) | top, -1) == 0) masks_[top] &= ~bit;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IpcacheCore: IPv4
+
+IpcacheCore::IpcacheCore(uint32_t capacity)
+    : capacity_(capacity), v4_(&mem_), dir4_(&mem_), v6_(&mem_), dir6_(&mem_), w0_(&mem_), w0Counts_(&mem_) {}
+
+IpcacheCore::~IpcacheCore() = default;
+
+namespace {
+
+struct Match4 {
+  uint32_t key;
+  int plen;
+  bool operator()(const V4Slot& s) const { return s.addr == key && s.plen == plen; }
+};
+
+struct Match6 {
+  uint32_t m0, m1, m2, m3;
+  int plen;
+  bool operator()(const V6Slot& s) const {
+    return s.plen == plen && s.w[0] == m0 && s.w[1] == m1 && s.w[2] == m2 && s.w[3] == m3;
+  }
+};
+
+}  // namespace
+
+int IpcacheCore::Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
+  const uint32_t key = addr & Mask32(plen);
+  V4Slot* s = v4_.Find(Hash4(key, plen), Match4{key, plen});
+  if (s != nullptr) {
+    s->identity = identity;
+    s->tunnel = tunnel;
+    s->flags = flags;
+    return kUpsertOk;
+  }
+  if (size() >= capacity_) {
+    overflow_++;
+    return kUpsertFull;
+  }
+  if (!IndexAdd4(key, plen)) return kUpsertNoMemory;
+  V4Slot fresh;
+  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  fresh.addr = key;
+  fresh.identity = identity;
+  fresh.tunnel = tunnel;
+  fresh.flags = flags;
+  fresh.plen = static_cast<uint8_t>(plen);
+  fresh.used = 1;
+  if (v4_.Insert(fresh) == nullptr) {
+    IndexRemove4(key, plen);
+    return kUpsertNoMemory;
+  }
+  // Without memory for the index the lookups fall back to probing every length present.
+  if (!dir4_.built() && v4_.size() >= kIndexMinEntries) BuildIndex4();
+  return kUpsertOk;
+}
+
+bool IpcacheCore::Delete4(uint32_t addr, int plen) {
+  const uint32_t key = addr & Mask32(plen);
+  V4Slot* s = v4_.Find(Hash4(key, plen), Match4{key, plen});
+  if (s == nullptr) return false;
+  v4_.Erase(s);
+  IndexRemove4(key, plen);
+  return true;
+}
+
+bool IpcacheCore::IndexAdd4(uint32_t key, int plen) {
+  if (plen > 0 && dir4_.built() && !dir4_.Add(key, plen)) return false;
+  if (count4_[plen]++ == 0 && plen > 0) small4_ |= 1u << (plen - 1);
+  return true;
+}
+
+void IpcacheCore::IndexRemove4(uint32_t key, int plen) {
+  if (--count4_[plen] == 0 && plen > 0) small4_ &= ~(1u << (plen - 1));
+  if (plen > 0 && dir4_.built()) dir4_.Remove(key, plen);
+}
+
+bool IpcacheCore::BuildIndex4() {
+  if (!dir4_.Init()) return false;
+  bool ok = true;
+  v4_.ForEach([&](const V4Slot& s) {
+    if (ok && s.plen > 0) ok = dir4_.Add(s.addr, s.plen);
+  });
+  if (!ok) dir4_.Reset();
+  return ok;
+}
+
+const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
+  // Longest first; the lengths of lenBits are bit L-1.
+  while (lenBits != 0) {
+    const int b = HighestBit32(lenBits);
+    lenBits &= ~(1u << b);
+    const int len = b + 1;
+    const uint32_t key = addr & Mask32(len);
+    const V4Slot* s = v4_.Find(Hash4(key, len), Match4{key, len});
+    if (s != nullptr) return s;
+  }
+  if (count4_[0] != 0) return v4_.Find(Hash4(0, 0), Match4{0, 0});
+  return nullptr;
+}
+
+const V4Slot* IpcacheCore::Find4(uint32_t addr) const { return Probe4(addr, Lengths4(addr)); }
+
+void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
+  constexpr uint32_t G = kBatchGroup;
+  uint32_t rest[G];
+  uint32_t key[G];
+  uint64_t hash[G];
+  int8_t len[G];
+  for (uint32_t base = 0; base < n; base += G) {
+    const uint32_t k = std::min(G, n - base);
+    // 1. Each address's longest candidate length; its slot is prefetched.
+    for (uint32_t i = 0; i < k; i++) {
+      const uint32_t a = addrs[base + i];
+      uint32_t bits = Lengths4(a);
+      if (bits == 0) {
+        len[i] = -1;
+        continue;
+      }
+      const int b = HighestBit32(bits);
+      rest[i] = bits & ~(1u << b);
+      len[i] = static_cast<int8_t>(b + 1);
+      key[i] = a & Mask32(b + 1);
+      hash[i] = Hash4(key[i], b + 1);
+      v4_.Prefetch(hash[i]);
+    }
+    // 2. Resolve: the prefetched probe, then the shorter lengths (and /0) when it missed.
+    for (uint32_t i = 0; i < k; i++) {
+      const V4Slot* s;
+      if (len[i] > 0) {
+        s = v4_.Find(hash[i], Match4{key[i], len[i]});
+        if (s == nullptr) s = Probe4(addrs[base + i], rest[i]);
+      } else {
+        s = Probe4(addrs[base + i], 0);
+      }
+      outId[base + i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+      if (outPlen != nullptr) outPlen[base + i] = s != nullptr ? s->plen : 0xFF;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// IpcacheCore: IPv6
+
+int IpcacheCore::Upsert6(const uint32_t* w, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
+  const uint32_t m[4] = {w[0] & Mask6(plen, 0), w[1] & Mask6(plen, 1), w[2] & Mask6(plen, 2), w[3] & Mask6(plen, 3)};
+  V6Slot* s = v6_.Find(Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen});
+  if (s != nullptr) {
+    s->identity = identity;
+    s->tunnel = tunnel;
+    s->flags = flags;
+    return kUpsertOk;
+  }
+  if (size() >= capacity_) {
+    overflow_++;
+    return kUpsertFull;
+  }
+  if (!IndexAdd6(m, plen)) return kUpsertNoMemory;
+  V6Slot fresh;
+  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  memcpy(fresh.w, m, sizeof(m));
+  fresh.identity = identity;
+  fresh.tunnel = tunnel;
+  fresh.flags = flags;
+  fresh.plen = static_cast<uint8_t>(plen);
+  fresh.used = 1;
+  if (v6_.Insert(fresh) == nullptr) {
+    IndexRemove6(m, plen);
+    return kUpsertNoMemory;
+  }
+  if (!index6_ && v6_.size() >= kIndexMinEntries) BuildIndex6();
+  return kUpsertOk;
+}
+
+bool IpcacheCore::Delete6(const uint32_t* w, int plen) {
+  const uint32_t m[4] = {w[0] & Mask6(plen, 0), w[1] & Mask6(plen, 1), w[2] & Mask6(plen, 2), w[3] & Mask6(plen, 3)};
+  V6Slot* s = v6_.Find(Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen});
+  if (s == nullptr) return false;
+  v6_.Erase(s);
+  IndexRemove6(m, plen);
+  return true;
+}
+
+namespace {
+
+// Word-0 index: one more prefix of length `len` (33..128) under `w0`. False when out of memory.
+bool W0Add(RobinHoodTable<W0Ops>* t, RobinHoodTable<CountOps64>* counts, uint32_t w0, int len) {
+  const uint64_t ckey = (static_cast<uint64_t>(w0) << 8) | static_cast<uint64_t>(len);
+  const int64_t c = BumpCount(counts, ckey, +1);
+  if (c < 0) return false;
+  W0Slot* g = t->Find(Mix64(w0), [w0](const W0Slot& s) { return s.w0 == w0; });
+  if (g == nullptr) {
+    W0Slot fresh;
+    memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+    fresh.w0 = w0;
+    fresh.count = 1;
+    g = t->Insert(fresh);
+    if (g == nullptr) {
+      BumpCount(counts, ckey, -1);
+      return false;
+    }
+  } else {
+    g->count++;
+  }
+  const int b = len - 33;
+  g->masks[b >> 5] |= 1u << (b & 31);
+  return true;
+}
+
+void W0Remove(RobinHoodTable<W0Ops>* t, RobinHoodTable<CountOps64>* counts, uint32_t w0, int len) {
+  const uint64_t ckey = (static_cast<uint64_t>(w0) << 8) | static_cast<uint64_t>(len);
+  const int64_t c = BumpCount(counts, ckey, -1);
+  W0Slot* g = t->Find(Mix64(w0), [w0](const W0Slot& s) { return s.w0 == w0; });
+  if (g == nullptr) return;  // unreachable while the index and the table agree
+  if (c == 0) {
+    const int b = len - 33;
+    g->masks[b >> 5] &= ~(1u << (b & 31));
+  }
+  if (--g->count == 0) t->Erase(g);
+}
+
+}  // namespace
+
+bool IpcacheCore::IndexAdd6(const uint32_t* m, int plen) {
+  if (index6_) {
+    if (plen > 32) {
+      if (!W0Add(&w0_, &w0Counts_, m[0], plen)) return false;
+    } else if (plen > 0) {
+      if (!dir6_.Add(m[0], plen)) return false;
+    }
+  }
+  if (count6_[plen]++ == 0 && plen > 0) small6_[(plen - 1) >> 6] |= 1ULL << ((plen - 1) & 63);
+  return true;
+}
+
+void IpcacheCore::IndexRemove6(const uint32_t* m, int plen) {
+  if (--count6_[plen] == 0 && plen > 0) small6_[(plen - 1) >> 6] &= ~(1ULL << ((plen - 1) & 63));
+  if (!index6_ || plen == 0) return;
+  if (plen > 32) W0Remove(&w0_, &w0Counts_, m[0], plen);
+  else dir6_.Remove(m[0], plen);
+}
+
+bool IpcacheCore::BuildIndex6() {
+  if (!dir6_.Init()) return false;
+  bool ok = true;
+  v6_.ForEach([&](const V6Slot& s) {
+    if (!ok || s.plen == 0) return;
+    ok = s.plen > 32 ? W0Add(&w0_, &w0Counts_, s.w[0], s.plen) : dir6_.Add(s.w[0], s.plen);
+  });
+  if (!ok) {
+    dir6_.Reset();
+    w0_.Release();
+    w0Counts_.Release();
+    return false;
+  }
+  index6_ = true;
+  return true;
+}
+
+namespace {
+
+inline const V6Slot* ProbeAt6(const RobinHoodTable<V6Ops>& t, const uint32_t* w, int len) {
+  const uint32_t m0 = w[0] & Mask6(len, 0);
+  const uint32_t m1 = w[1] & Mask6(len, 1);
+  const uint32_t m2 = w[2] & Mask6(len, 2);
+  const uint32_t m3 = w[3] & Mask6(len, 3);
+  return t.Find(Hash6(m0, m1, m2, m3, len), Match6{m0, m1, m2, m3, len});
+}
+
+}  // namespace
+
+const V6Slot* IpcacheCore::Probe6Long(const uint32_t* w, const W0Slot* g) const {
+  for (int k = 2; k >= 0; k--) {
+    uint32_t bits = g->masks[k];
+    while (bits != 0) {
+      const int b = HighestBit32(bits);
+      bits &= ~(1u << b);
+      const V6Slot* s = ProbeAt6(v6_, w, 33 + 32 * k + b);
+      if (s != nullptr) return s;
+    }
+  }
+  return nullptr;
+}
+
+const V6Slot* IpcacheCore::Probe6Short(const uint32_t* w, uint32_t lenBits) const {
+  while (lenBits != 0) {
+    const int b = HighestBit32(lenBits);
+    lenBits &= ~(1u << b);
+    const V6Slot* s = ProbeAt6(v6_, w, b + 1);
+    if (s != nullptr) return s;
+  }
+  if (count6_[0] != 0) return ProbeAt6(v6_, w, 0);
+  return nullptr;
+}
+
+const V6Slot* IpcacheCore::Find6(const uint32_t* w) const {
+  if (index6_) {
+    const uint32_t w0 = w[0];
+    const W0Slot* g = w0_.Find(Mix64(w0), [w0](const W0Slot& s) { return s.w0 == w0; });
+    if (g != nullptr) {
+      const V6Slot* s = Probe6Long(w, g);
+      if (s != nullptr) return s;
+    }
+    return Probe6Short(w, dir6_.masks()[w0 >> 16]);
+  }
+  // Small map: every length present, longest first.
+  for (int k = 1; k >= 0; k--) {
+    uint64_t bits = small6_[k];
+    while (bits != 0) {
+      const int b = HighestBit64(bits);
+      bits &= ~(1ULL << b);
+      const V6Slot* s = ProbeAt6(v6_, w, 64 * k + b + 1);
+      if (s != nullptr) return s;
+    }
+  }
+  if (count6_[0] != 0) return ProbeAt6(v6_, w, 0);
+  return nullptr;
+}
+
+void IpcacheCore::LookupBatch6(const uint32_t* words, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
+  constexpr uint32_t G = kBatchGroup;
+  for (uint32_t base = 0; base < n; base += G) {
+    const uint32_t k = std::min(G, n - base);
+    // 1. Prefetch each address's word-0 group (or its /128 slot in a small map).
+    for (uint32_t i = 0; i < k; i++) {
+      const uint32_t* w = words + 4 * (base + i);
+      if (index6_) w0_.Prefetch(Mix64(w[0]));
+      else v6_.Prefetch(Hash6(w[0], w[1], w[2], w[3], 128));
+    }
+    // 2. Resolve.
+    for (uint32_t i = 0; i < k; i++) {
+      const V6Slot* s = Find6(words + 4 * (base + i));
+      outId[base + i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+      if (outPlen != nullptr) outPlen[base + i] = s != nullptr ? s->plen : 0xFF;
+    }
+  }
+}
+
+void IpcacheCore::Clear() {
+  v4_.Release();
+  v6_.Release();
+  w0_.Release();
+  w0Counts_.Release();
+  dir4_.Reset();
+  dir6_.Reset();
+  index6_ = false;
+  memset(count4_, 0, sizeof(count4_));
+  memset(count6_, 0, sizeof(count6_));
+  small4_ = 0;
+  small6_[0] = small6_[1] = 0;
+  overflow_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+namespace {
+
+template <class Slot>
+inline int32_t Pick(const Slot* l, const Slot* s) {
+  if (l == nullptr) return s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+  if (s == nullptr || l->plen >= s->plen) return static_cast<int32_t>(l->identity);
+  return static_cast<int32_t>(s->identity);
+}
+
+constexpr uint32_t kViewChunk = 256;
+
+}  // namespace
+
+int32_t LookupView4(const IpcacheCore& shared, const IpcacheCore& local, uint32_t addr) {
+  const V4Slot* l = local.Find4(addr);
+  // A local host entry cannot be beaten.
+  if (l != nullptr && l->plen == 32) return static_cast<int32_t>(l->identity);
+  return Pick(l, shared.Find4(addr));
+}
+
+int32_t LookupView6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* w) {
+  const V6Slot* l = local.Find6(w);
+  if (l != nullptr && l->plen == 128) return static_cast<int32_t>(l->identity);
+  return Pick(l, shared.Find6(w));
+}
+
+void LookupViewBatch4(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* addrs, int32_t* out, uint32_t n) {
+  uint8_t plen[kViewChunk];
+  for (uint32_t base = 0; base < n; base += kViewChunk) {
+    const uint32_t k = std::min(kViewChunk, n - base);
+    shared.LookupBatch4(addrs + base, out + base, plen, k);
+    if (local.size() == 0) continue;
+    for (uint32_t i = 0; i < k; i++) {
+      const V4Slot* l = local.Find4(addrs[base + i]);
+      if (l != nullptr && (plen[i] == 0xFF || l->plen >= plen[i])) out[base + i] = static_cast<int32_t>(l->identity);
+    }
+  }
+}
+
+void LookupViewBatch6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* words, int32_t* out, uint32_t n) {
+  uint8_t plen[kViewChunk];
+  for (uint32_t base = 0; base < n; base += kViewChunk) {
+    const uint32_t k = std::min(kViewChunk, n - base);
+    shared.LookupBatch6(words + 4 * base, out + base, plen, k);
+    if (local.size() == 0) continue;
+    for (uint32_t i = 0; i < k; i++) {
+      const V6Slot* l = local.Find6(words + 4 * (base + i));
+      if (l != nullptr && (plen[i] == 0xFF || l->plen >= plen[i])) out[base + i] = static_cast<int32_t>(l->identity);
+    }
+  }
+}
+
+}  // namespace hubcap

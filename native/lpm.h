@@ -1,0 +1,199 @@
+// The ipcache's longest-prefix match, native: hubcap's C++ counterpart of src/maps/ipcache.ts.
+//
+// Mirrors: bpf/lib/eps.h (`ipcache_lookup4`, `ipcache_lookup6`) and the LPM-trie map
+// `cilium_ipcache_v2` (512,000 entries by default), with the semantics src/maps/ipcache.ts
+// states at its top, exactly:
+//  - address bits beyond the prefix are ignored (masked) on upsert, delete and lookup;
+//  - upsert of an existing (family, prefix) replaces its value; a new prefix when
+//    size == capacity fails and counts one overflow (both families share the capacity);
+//  - a lookup that matches nothing answers -1.
+//
+// Layout (no 16M-slot DIR-24-8 table; memory grows with the prefixes):
+//  - One Robin Hood hash per family keyed by (masked address, prefix length), holding the value
+//    in the slot: 16 bytes per IPv4 prefix, 32 per IPv6 prefix, at a load of 0.55..0.8. A /32
+//    (or /128) host entry, the common case, is found with one probe of one cache line.
+//  - Which lengths to probe, longest first:
+//      small maps (< 64 prefixes of a family): every length present (a bit set);
+//      IPv4 and IPv6 lengths 1..32: a DIR-16 length index, for each value of the top 16 address
+//        bits the set of lengths with a prefix there (256 KiB, built at 64 prefixes); lengths up
+//        to 16 are exact (such a prefix covers all of its top-16 values), longer ones are
+//        counted per (length, top 16 bits) so a bit is cleared when its last prefix goes;
+//      IPv6 lengths 33..128: per word 0 (such prefixes keep all of it), the set of lengths
+//        present under it, in a hash keyed by word 0.
+//    The /0 default is probed last when present.
+//  So a host entry costs one probe; an address under a CIDR costs one probe per longer length
+//  present in its /16, then the hit.
+//
+// Batch lookups run in groups of kBatchGroup addresses: first every address's length set is
+// read and its first probe's slot prefetched, then the group is resolved; the cache misses of a
+// group overlap instead of following one another.
+#ifndef HUBCAP_NATIVE_LPM_H_
+#define HUBCAP_NATIVE_LPM_H_
+
+#include <cstdint>
+
+#include "common.h"
+
+namespace hubcap {
+
+// One IPv4 prefix: 16 bytes.
+struct V4Slot {
+  uint32_t addr;  // masked, host byte order (the value of src/net/addr.ts word 3)
+  uint32_t identity;
+  uint32_t tunnel;
+  uint8_t flags;
+  uint8_t plen;  // 0..32
+  uint8_t used;  // 0 = empty slot
+  uint8_t pad;
+};
+
+// One IPv6 prefix: 32 bytes.
+struct V6Slot {
+  uint32_t w[4];  // masked, each word host byte order of the big-endian address words
+  uint32_t identity;
+  uint32_t tunnel;
+  uint8_t flags;
+  uint8_t plen;  // 0..128
+  uint8_t used;
+  uint8_t pad[5];
+};
+
+inline uint32_t Mask32(int len) { return len <= 0 ? 0u : len >= 32 ? 0xFFFFFFFFu : (0xFFFFFFFFu << (32 - len)); }
+// The mask of word `k` (0..3) of an IPv6 prefix of length `len`.
+inline uint32_t Mask6(int len, int k) { return Mask32(len - 32 * k); }
+
+inline uint64_t Hash4(uint32_t addr, int plen) { return Mix64((static_cast<uint64_t>(plen) << 32) | addr); }
+inline uint64_t Hash6(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int plen) {
+  return Mix64(Mix64x2((static_cast<uint64_t>(w0) << 32) | w1, (static_cast<uint64_t>(w2) << 32) | w3) ^ static_cast<uint64_t>(plen));
+}
+
+struct V4Ops {
+  using Slot = V4Slot;
+  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0, n * sizeof(Slot)); }
+  static bool Empty(const Slot& s) { return s.used == 0; }
+  static uint64_t HashOf(const Slot& s) { return Hash4(s.addr, s.plen); }
+};
+
+struct V6Ops {
+  using Slot = V6Slot;
+  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0, n * sizeof(Slot)); }
+  static bool Empty(const Slot& s) { return s.used == 0; }
+  static uint64_t HashOf(const Slot& s) { return Hash6(s.w[0], s.w[1], s.w[2], s.w[3], s.plen); }
+};
+
+// Per word 0 of IPv6 prefixes longer than /32: the lengths 33..128 present under it.
+struct W0Slot {
+  uint32_t w0;
+  uint32_t count;     // 0 = empty slot
+  uint32_t masks[3];  // bit b of masks[k]: length 33 + 32k + b
+};
+struct W0Ops {
+  using Slot = W0Slot;
+  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0, n * sizeof(Slot)); }
+  static bool Empty(const Slot& s) { return s.count == 0; }
+  static uint64_t HashOf(const Slot& s) { return Mix64(s.w0); }
+};
+
+// The DIR-16 length index over 32-bit values: for each top-16 value, bit L-1 set when some
+// prefix of length L (1..32) may cover values starting with it.
+class Dir16Index {
+ public:
+  explicit Dir16Index(MemCounter* mem) : mem_(mem), counts_(mem) {}
+  ~Dir16Index();
+  // Allocates the 256 KiB table; false when out of memory.
+  bool Init();
+  // Frees the table and the counts (the index is then unbuilt).
+  void Reset();
+  bool built() const { return masks_ != nullptr; }
+  const uint32_t* masks() const { return masks_; }
+  // `value` already masked to `len` (1..32). False when out of memory (nothing changed).
+  bool Add(uint32_t value, int len);
+  void Remove(uint32_t value, int len);
+
+ private:
+  MemCounter* mem_;
+  uint32_t* masks_ = nullptr;
+  RobinHoodTable<CountOps32> counts_;  // (len << 16 | top16) -> prefixes, for len > 16
+};
+
+enum UpsertStatus { kUpsertOk = 1, kUpsertFull = 0, kUpsertNoMemory = -1 };
+
+class IpcacheCore {
+ public:
+  static constexpr uint32_t kBatchGroup = 16;
+  // Prefixes of a family from which its length index pays for its 256 KiB.
+  static constexpr uint32_t kIndexMinEntries = 64;
+
+  explicit IpcacheCore(uint32_t capacity);
+  ~IpcacheCore();
+  IpcacheCore(const IpcacheCore&) = delete;
+  IpcacheCore& operator=(const IpcacheCore&) = delete;
+
+  uint32_t capacity() const { return capacity_; }
+  uint32_t size() const { return v4_.size() + v6_.size(); }
+  uint32_t overflow() const { return overflow_; }
+  size_t bytesAllocated() const { return mem_.bytes; }
+
+  // `addr` / `w` need not be masked. UpsertStatus.
+  int Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags);
+  int Upsert6(const uint32_t* w, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags);
+  bool Delete4(uint32_t addr, int plen);
+  bool Delete6(const uint32_t* w, int plen);
+  void Clear();
+
+  // The longest prefix covering the address, or nullptr. Valid until the next change.
+  const V4Slot* Find4(uint32_t addr) const;
+  const V6Slot* Find6(const uint32_t* w) const;
+
+  // Identities (-1 on a miss) of n addresses; `outPlen` (may be null) gets the matched prefix
+  // length (0 on a miss). IPv6 addresses are 4 words each.
+  void LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* outPlen, uint32_t n) const;
+  void LookupBatch6(const uint32_t* words, int32_t* outId, uint8_t* outPlen, uint32_t n) const;
+
+  template <class Fn>
+  void ForEach4(Fn fn) const { v4_.ForEach(fn); }
+  template <class Fn>
+  void ForEach6(Fn fn) const { v6_.ForEach(fn); }
+
+ private:
+  const V4Slot* Probe4(uint32_t addr, uint32_t lenBits) const;
+  const V6Slot* Probe6Long(const uint32_t* w, const W0Slot* g) const;
+  const V6Slot* Probe6Short(const uint32_t* w, uint32_t lenBits) const;
+  uint32_t Lengths4(uint32_t addr) const { return dir4_.built() ? dir4_.masks()[addr >> 16] : small4_; }
+  bool IndexAdd4(uint32_t addr, int plen);
+  void IndexRemove4(uint32_t addr, int plen);
+  bool IndexAdd6(const uint32_t* w, int plen);
+  void IndexRemove6(const uint32_t* w, int plen);
+  bool BuildIndex4();
+  bool BuildIndex6();
+
+  MemCounter mem_;
+  uint32_t capacity_;
+  uint32_t overflow_ = 0;
+
+  RobinHoodTable<V4Ops> v4_;
+  uint32_t count4_[33] = {};
+  // Small maps: bit L-1 for lengths 1..32 present (the DIR-16 encoding).
+  uint32_t small4_ = 0;
+  Dir16Index dir4_;
+
+  RobinHoodTable<V6Ops> v6_;
+  uint32_t count6_[129] = {};
+  // Small maps: lengths 1..128 present, bit (L-1) & 63 of word (L-1) >> 6.
+  uint64_t small6_[2] = {};
+  Dir16Index dir6_;          // lengths 1..32 over word 0
+  RobinHoodTable<W0Ops> w0_;  // lengths 33..128 per word 0
+  RobinHoodTable<CountOps64> w0Counts_;  // (w0 << 8 | L) -> prefixes
+  bool index6_ = false;
+};
+
+// A node's view (src/maps/ipcache.ts IpcacheView): the longest prefix over both maps, the local
+// entry on a tie. -1 on a miss.
+int32_t LookupView4(const IpcacheCore& shared, const IpcacheCore& local, uint32_t addr);
+int32_t LookupView6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* w);
+void LookupViewBatch4(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* addrs, int32_t* out, uint32_t n);
+void LookupViewBatch6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* words, int32_t* out, uint32_t n);
+
+}  // namespace hubcap
+
+#endif  // HUBCAP_NATIVE_LPM_H_
