@@ -174,6 +174,12 @@ export class FlowEvent {
   service = -1;
   /** Set when the policy entry was an L7 redirect whose parser hubcap did not evaluate (Kafka). */
   l7NotEvaluated = false;
+  /**
+   * A drop of a packet the L7 proxy answered in its place: the server's answer to a request the
+   * proxy denied (Envoy's 403, the DNS proxy's REFUSED went to the client instead). The
+   * connection itself stays up, so summaries and expectations do not count it as dropped.
+   */
+  replacedByProxy = false;
   /** The access log record of an L7 event (kind L7); null otherwise. Read only when kind is L7. */
   l7: L7Record | null = null;
 

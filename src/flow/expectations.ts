@@ -353,6 +353,9 @@ export class ExpectationChecker {
     }
     if (!ev.isFinal) return;
     rec.packets++;
+    // The server's answer to a request the proxy denied: the proxy answered instead, and the
+    // connection stays up (Envoy's 403, the DNS proxy's REFUSED).
+    if (ev.replacedByProxy) return;
     if (ev.verdict === Verdict.DROPPED && !rec.dropped) {
       rec.dropped = true;
       rec.dropReason = ev.dropReason;

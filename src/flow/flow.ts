@@ -545,6 +545,8 @@ export interface HubcapExtras {
   source?: string;
   /** The verdict was inherited from the connection's dropped opening packet (design.md §5). */
   inherited?: true;
+  /** The packet was the server's answer to a request the L7 proxy denied and answered itself. */
+  replaced_by_proxy?: true;
   /** The L7 rules behind the redirect were not evaluated (a parser hubcap does not have). */
   l7_not_evaluated?: true;
   /** Audit mode: the drop reason policy would have given (Cilium reports verdict 0). */
@@ -789,6 +791,7 @@ function hubcapExtras(ev: FlowEvent, ctx: FlowContext, sock: boolean): HubcapExt
     if (r.source !== undefined) x.source = r.source;
   }
   if (ev.inherited) (x ??= {}).inherited = true;
+  if (ev.replacedByProxy) (x ??= {}).replaced_by_proxy = true;
   if (ev.l7NotEvaluated) (x ??= {}).l7_not_evaluated = true;
   if ((ev.verdict === Verdict.AUDIT || ev.audited) && ev.dropReason !== 0) {
     (x ??= {}).audit_drop_reason_desc = dropReasonDesc(ev.dropReason);
