@@ -8,6 +8,7 @@
  * `--summary` adds it after the flows.
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { openCapture } from '../capture/open.js';
@@ -16,7 +17,8 @@ import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { Datapath, type DatapathOptions } from '../datapath/program.js';
 import { DatapathState } from '../datapath/state.js';
-import type { FlowEvent } from '../datapath/events.js';
+import { EventKind, type FlowEvent } from '../datapath/events.js';
+import { EnforcedCaptureWriter, Fate } from '../capture/enforced-writer.js';
 import { UsageError } from '../errors.js';
 import { FlowContext } from '../flow/context.js';
 import { ExpectationChecker, loadExpectations } from '../flow/expectations.js';
@@ -48,6 +50,7 @@ interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags 
   progress?: boolean;
   fqdnMinTtl: string;
   reassemblyMaxBytes: string;
+  writeEnforced?: string;
   quiet?: boolean;
 }
 
@@ -107,6 +110,7 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
     .option('--bpf-ct-global-any-max <n>', 'non-TCP conntrack entries', '262144')
     .option('--fqdn-min-ttl <seconds>', 'FQDN addresses stay selected at least this long (Cilium tofqdns-min-ttl)', '3600')
     .option('--reassembly-max-bytes <n>', 'bytes the L7 proxy may hold per connection direction while reassembling', '1048576')
+    .option('--write-enforced <file>', "write the capture as the wire would carry it after enforcement (pcap): dropped packets removed, the proxies' 403 and REFUSED answers in place of the servers', TCP sequence numbers and checksums fixed up")
     .option('--no-progress', 'no progress bar on stderr')
     .option('-q, --quiet', 'do not print the agent\'s notes');
   addCompileOptions(cmd);
@@ -154,7 +158,14 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   else if (table) print = (ev) => table.add(ev);
 
   let summary: FlowSummary | undefined;
+  // --write-enforced: the final event of each packet decides whether it stays on the wire.
+  if (flags.writeEnforced !== undefined && capture !== '-' && resolve(flags.writeEnforced) === resolve(capture)) {
+    throw new UsageError('--write-enforced must name another file than the capture it reads');
+  }
+  const enforced = flags.writeEnforced !== undefined ? new EnforcedCaptureWriter(flags.writeEnforced) : undefined;
+  let fate: number = Fate.KEEP;
   const sink = (ev: FlowEvent): void => {
+    if (ev.isFinal && ev.kind === EventKind.DROP) fate = Fate.DROP;
     summary?.add(ev);
     expectations?.observe(ev);
     if (print && !out.isClosed && (filter === undefined || filter(ev))) print(ev);
@@ -162,19 +173,31 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   const datapath = new Datapath(state, sink, options);
   // The L7 proxies (Envoy's HTTP policy, the DNS proxy and its FQDN learning) see redirected
   // connections; their events go through the same sink.
-  datapath.l7 = new ProxyStage(state, sink, proxyOptions(flags));
+  const proxy = new ProxyStage(state, sink, proxyOptions(flags));
+  proxy.enforced = enforced;
+  datapath.l7 = proxy;
   if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
 
   const source = openCapture(capture);
   const progress = startProgress(capture, flags.progress !== false);
   const pkt = new DecodedPacket();
   let n = 0;
+  const counters = datapath.counters;
   const stats = await source.run((frame: Frame) => {
     decodeFrame(frame, pkt);
-    datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+    if (enforced === undefined) {
+      datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+    } else {
+      enforced.begin(frame, pkt);
+      fate = Fate.KEEP;
+      const duplicates = counters.duplicates;
+      datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+      enforced.end(counters.duplicates !== duplicates ? Fate.DUPLICATE : fate);
+    }
     if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
   });
   progress?.stop();
+  enforced?.close();
 
   if (table) for (const l of table.lines()) out.line(l);
   if (summary) {

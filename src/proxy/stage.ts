@@ -24,12 +24,13 @@ import type { HttpRule } from '../policy/types.js';
 import { EventKind, FlowEvent, TrafficDirection, Verdict, type FlowSink, type L7Record } from '../datapath/events.js';
 import type { L7Stage } from '../datapath/l7-stage.js';
 import type { DatapathState } from '../datapath/state.js';
+import type { EnforcedEdits } from '../capture/enforced-writer.js';
 import { FqdnUpdater } from '../agent/fqdn.js';
-import { DnsRcode, DnsStreamDecoder, buildRefused, parseDnsMessage, toL7Dns, type DnsMessage } from './dns.js';
+import { DnsRcode, DnsStreamDecoder, buildRefused, frameDnsTcp, parseDnsMessage, toL7Dns, type DnsMessage } from './dns.js';
 import { DnsPolicy, compileFqdnSelector } from './dns-rules.js';
-import { l7HttpRecord } from './envoy.js';
+import { ENVOY_ACCESS_DENIED_BODY, envoyAccessDenied, l7HttpRecord } from './envoy.js';
 import { DEFAULT_FQDN_MIN_TTL, FqdnCache, learnFromResponse } from './fqdn-cache.js';
-import { HttpConnection, HttpDirection, type HttpRequest, type HttpResponse } from './http.js';
+import { HttpConnection, HttpDirection, headerValue, type HttpRequest, type HttpResponse } from './http.js';
 import { compileHttpRules, type CompiledHttpRules } from './http-rules.js';
 import {
   DEFAULT_REASSEMBLY_MAX_BYTES,
@@ -110,6 +111,10 @@ interface HttpSession {
   allowedBytes: number;
   /** Response currently being received. */
   current: HttpResponse | null;
+  /** --write-enforced: the server's first sequence number of the response stream (-1 until seen). */
+  responseBase: number;
+  /** --write-enforced: the 403 replies waiting for the place of the answers they replace. */
+  denials: Map<HttpRequest, number> | null;
 }
 
 interface DnsSession {
@@ -121,6 +126,11 @@ interface DnsSession {
   tcpResponse?: DnsStreamDecoder;
   requestStream?: TcpStreamReassembler;
   responseStream?: TcpStreamReassembler;
+  /** --write-enforced: REFUSED replies by query id, waiting for the answers they replace. */
+  replies?: Map<number, number>;
+  /** --write-enforced, TCP: the response stream's first sequence number, bytes framed so far. */
+  responseBase?: number;
+  responseConsumed?: number;
 }
 
 /** Endpoint and identity fields copied from a datapath event. */
@@ -151,6 +161,17 @@ export class ProxyStage implements L7Stage {
   private packet: DecodedPacket | undefined;
   private tsSec = 0;
   private tsNsec = 0;
+  /**
+   * `--write-enforced`: where the proxies' changes to the wire go (src/capture/enforced-writer.ts):
+   * the server bytes a denial removed and the 403/REFUSED replies in their place. Always about
+   * the packet being handled.
+   */
+  enforced: EnforcedEdits | undefined;
+  /** DNS over TCP: the verdict of the messages completed by the packet being handled. */
+  private dnsVerdict = 0;
+  /** DNS over TCP, with `enforced`: the sequence number and framed length of the response message being handled. */
+  private dnsFrameSeq = 0;
+  private dnsFrameLength = 0;
 
   constructor(
     state: DatapathState,
@@ -261,6 +282,8 @@ export class ProxyStage implements L7Stage {
       deniedBytes: 0,
       allowedBytes: 0,
       current: null,
+      responseBase: -1,
+      denials: null,
     };
     http.conn = new HttpConnection({
       onRequestHeaders: (req) => this.onRequest(session, http, req),
@@ -275,8 +298,12 @@ export class ProxyStage implements L7Stage {
       const before = http.current;
       responseSink(b, o, n, ts);
       const res = http.current ?? before;
-      if (res?.request && res.request.verdict < 0) http.deniedBytes += n;
-      else http.allowedBytes += n;
+      if (res?.request && res.request.verdict < 0 && !isEnvoyDenial(res)) {
+        http.deniedBytes += n;
+        if (this.enforced) this.removeDenied(http, res.request, n);
+      } else {
+        http.allowedBytes += n;
+      }
     });
     return http;
   }
@@ -289,6 +316,7 @@ export class ProxyStage implements L7Stage {
     http.allowedBytes = 0;
     const len = p.payloadOffset >= 0 ? Math.min(p.payloadLength, p.captureEnd - p.payloadOffset) : 0;
     const before = stream.retransmittedBytes;
+    if (isReply && http.responseBase < 0 && this.enforced) http.responseBase = streamStart(p);
     stream.segment(p.tcpSeq, p.tcpFlags, p.data, p.payloadOffset < 0 ? 0 : p.payloadOffset, len < 0 ? 0 : len, ts);
     this.counters.retransmittedBytes += stream.retransmittedBytes - before;
     if (stream.errored && !session.errorReported) {
@@ -316,7 +344,22 @@ export class ProxyStage implements L7Stage {
       // Envoy's local reply: the client gets the 403, the server never sees the request.
       const response: L7Record = { type: 'RESPONSE', latencyNs: 0, http: l7HttpRecord(req, { code: 403 }) };
       this.emitL7(session, true, Verdict.FORWARDED, response, http.rule);
+      if (this.enforced) (http.denials ??= new Map()).set(req, this.enforced.deferReply(envoyAccessDenied(req, this.tsSec), this.tsSec, this.tsNsec));
     }
+  }
+
+  /**
+   * --write-enforced: `n` bytes just delivered of the server's answer to denied request `req`
+   * never went on the wire; the first of them is where Envoy's 403 goes instead.
+   */
+  private removeDenied(http: HttpSession, req: HttpRequest, n: number): void {
+    const seq = (http.responseBase + http.response.deliveredBytes - n) >>> 0;
+    const handle = http.denials?.get(req);
+    if (handle !== undefined) {
+      http.denials!.delete(req);
+      this.enforced!.anchorReply(handle, seq);
+    }
+    this.enforced!.removeBytes(seq, n);
   }
 
   private onResponse(session: Session, http: HttpSession, res: HttpResponse): void {
@@ -346,26 +389,37 @@ export class ProxyStage implements L7Stage {
       const end = Math.min(p.captureEnd, p.payloadOffset + p.payloadLength);
       return this.dnsMessage(session, dns, isReply, p.data, p.payloadOffset, end - p.payloadOffset, nowSec);
     }
-    // DNS over TCP: reassemble, then split the 2-byte length framing.
-    let verdict = 0;
-    const onMessage = (reply: boolean) => (bytes: Uint8Array, off: number, len: number): void => {
-      const v = this.dnsMessage(session, dns, reply, bytes, off, len, nowSec);
-      if (v < 0) verdict = v;
-    };
+    // DNS over TCP: reassemble, then split the 2-byte length framing. The verdict of the
+    // messages this packet completes is kept in a field: the stream sinks outlive this call.
+    this.dnsVerdict = 0;
     if (!dns.requestStream) {
       dns.tcpRequest = new DnsStreamDecoder();
       dns.tcpResponse = new DnsStreamDecoder();
       const feed = (decoder: DnsStreamDecoder, reply: boolean) => (b: Uint8Array, o: number, n: number): void => {
-        for (const m of decoder.push(b.subarray(o, o + n))) onMessage(reply)(m.bytes, 0, m.bytes.length);
+        for (const m of decoder.push(b.subarray(o, o + n))) {
+          if (reply && this.enforced) {
+            // Where this framed message sits in the server's stream (2-byte length + message).
+            this.dnsFrameSeq = ((dns.responseBase ?? 0) + (dns.responseConsumed ?? 0)) >>> 0;
+            this.dnsFrameLength = 2 + m.bytes.length;
+            dns.responseConsumed = (dns.responseConsumed ?? 0) + this.dnsFrameLength;
+          }
+          const v = this.dnsMessage(session, dns, reply, m.bytes, 0, m.bytes.length, this.nowSec);
+          if (v < 0) this.dnsVerdict = v;
+        }
       };
       dns.requestStream = new TcpStreamReassembler(this.budget, this.options.reassemblyMaxBytes, feed(dns.tcpRequest, false));
       dns.responseStream = new TcpStreamReassembler(this.budget, this.options.reassemblyMaxBytes, feed(dns.tcpResponse, true));
     }
     const stream = isReply ? dns.responseStream! : dns.requestStream;
     const len = p.payloadOffset >= 0 ? Math.min(p.payloadLength, p.captureEnd - p.payloadOffset) : 0;
+    if (isReply && dns.responseBase === undefined && this.enforced) dns.responseBase = streamStart(p);
+    this.nowSec = nowSec;
     stream.segment(p.tcpSeq, p.tcpFlags, p.data, p.payloadOffset < 0 ? 0 : p.payloadOffset, len < 0 ? 0 : len, this.tsSec * 1e9 + this.tsNsec);
-    return verdict;
+    return this.dnsVerdict;
   }
+
+  /** Capture time of the packet being handled, in seconds (for the DNS stream sinks). */
+  private nowSec = 0;
 
   private dnsMessage(session: Session, dns: DnsSession, isReply: boolean, bytes: Uint8Array, off: number, len: number, nowSec: number): number {
     const parsed = parseDnsMessage(bytes, off, len);
@@ -391,6 +445,10 @@ export class ProxyStage implements L7Stage {
         this.counters.dnsRefused++;
         dns.refused.add(msg.id);
         const refused = buildRefused(bytes, off, len);
+        if (refused && this.enforced) {
+          const reply = session.protocol === IpProto.TCP ? frameDnsTcp(refused) : refused;
+          (dns.replies ??= new Map()).set(msg.id, this.enforced.deferReply(reply, this.tsSec, this.tsNsec));
+        }
         const answer = refused ? parseDnsMessage(refused) : undefined;
         const rl7 = answer?.ok ? toL7Dns(answer.message) : undefined;
         this.emitL7(session, true, Verdict.FORWARDED, { type: 'RESPONSE', latencyNs: 0, ...(rl7 ? { dns: rl7 } : {}) }, rule);
@@ -399,9 +457,22 @@ export class ProxyStage implements L7Stage {
     }
     if (!msg.qr) return 0;
     if (dns.refused.has(msg.id)) {
-      // The proxy answered REFUSED; the server's answer in the capture never reached the client.
       dns.refused.delete(msg.id);
+      // A REFUSED answer here is the proxy's own, seen on the wire (a capture recorded with the
+      // proxy in place, or written by --write-enforced): delivered, already logged at the query.
+      if (msg.rcode === DnsRcode.REFUSED) return 0;
+      // The proxy answered REFUSED; the server's answer in the capture never reached the client.
       learnFromResponse(this.fqdnCache, msg, false, nowSec);
+      const handle = dns.replies?.get(msg.id);
+      if (handle !== undefined && this.enforced) {
+        dns.replies!.delete(msg.id);
+        if (session.protocol === IpProto.TCP) {
+          this.enforced.anchorReply(handle, this.dnsFrameSeq);
+          this.enforced.removeBytes(this.dnsFrameSeq, this.dnsFrameLength);
+        } else {
+          this.enforced.replaceWithReply(handle);
+        }
+      }
       return DROP_POLICY;
     }
     const sent = dns.allowed.get(msg.id);
@@ -511,6 +582,27 @@ export class ProxyStage implements L7Stage {
     this.sink(ev);
     ev.l7 = null;
   }
+}
+
+/**
+ * The first stream sequence number of a direction whose first segment is `p`, as the reassembler
+ * starts it (after a SYN; an RST or any other segment starts it at its own sequence number).
+ */
+function streamStart(p: DecodedPacket): number {
+  return (p.tcpFlags & (TcpFlag.SYN | TcpFlag.RST)) === TcpFlag.SYN ? (p.tcpSeq + 1) >>> 0 : p.tcpSeq >>> 0;
+}
+
+/**
+ * Envoy's own 403 local reply (src/proxy/envoy.ts), seen on the wire as the answer to a denied
+ * request (a capture recorded with the proxy in place, or written by --write-enforced): the
+ * client does receive it, so it is delivered, not dropped as the server's answer would be.
+ */
+function isEnvoyDenial(res: HttpResponse): boolean {
+  return (
+    res.status === 403 &&
+    res.contentLength === ENVOY_ACCESS_DENIED_BODY.length &&
+    headerValue(res.rawHeaders, 'server') === 'envoy'
+  );
 }
 
 function ruleKey(endpoint: string, direction: string, protocol: number): string {
