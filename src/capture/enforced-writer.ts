@@ -933,8 +933,9 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
     const re = rs + len;
     const last = closing ? re : re - 1; // replies anchored at or before this position go now
     let cursor = rs;
-    let wrote = false;
-    let keptEnd = -1;
+    /** Some of the frame was written (a kept run, or its FIN/RST); the last kept run ends at re. */
+    let kept = false;
+    let keptToEnd = false;
     const keepRun = (a: number, b: number): void => {
       if (!keep || b <= a) return;
       const off = a - rs;
@@ -942,8 +943,8 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
       const isLast = b === re;
       const f = isLast ? flags : flags & ~(FIN | RST);
       this.writeTcp(data, base, lay, d.map((d.origin + a) >>> 0, true), ack, f, data, payloadAt + off, cap, b - a, frame.tsSec, frame.tsNsec, o);
-      wrote = true;
-      keptEnd = b;
+      kept = true;
+      keptToEnd = isLast;
     };
     const edits = d.edits;
     let i = d.unwritten > 0 ? 0 : Math.max(0, d.countBefore(rs, false) - 1);
@@ -958,26 +959,24 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
       const rep = e.reply;
       if (rep !== null && rep.state === ReplyState.ANCHORED && ra <= last) {
         this.writeTcpReply(rep, d, o, ack, hasAck);
-        wrote = true;
+        keptToEnd = false;
       }
       const rEnd = ra + e.removed;
       if (rEnd > cursor) cursor = Math.min(rEnd, re);
     }
     if (cursor < re) keepRun(cursor, re);
-    if (keep && closing && keptEnd !== re) {
+    if (keep && closing && !keptToEnd) {
       // The FIN/RST follows the replies written before it: a segment of its own.
       this.writeTcp(data, base, lay, d.map((seq + len) >>> 0, true), ack, flags & ~PSH, data, payloadAt, 0, 0, frame.tsSec, frame.tsNsec, o);
-      wrote = true;
-      keptEnd = re;
+      kept = true;
     }
-    if (keptEnd >= 0) {
+    if (kept) {
       this.stats.rewritten++;
       if (hasAck) this.noteAck(d, ack);
       return true;
     }
-    // Only removed bytes (or dropped): not on the wire. Replies written in its place count as
-    // written output, but the frame itself is dropped (so are its duplicates).
-    void wrote;
+    // Only removed bytes (or dropped): not on the wire. Replies written in its place are output
+    // of their own; the frame itself counts as dropped (so do its duplicates).
     return false;
   }
 
