@@ -1,7 +1,7 @@
 /**
- * What the per-packet program derived for a connection, kept for its later packets: the
- * endpoints at both ends with their identities, and the outcome of the egress and ingress policy
- * lookups of its forward packets.
+ * What the per-packet program derived for a connection, kept for its later packets: the outcome
+ * of the egress and ingress policy lookups of its forward packets (the endpoints at both ends and
+ * their identities, which every packet needs, live in the conntrack entry itself).
  *
  * Mirrors: Cilium keeps per-connection facts in the conntrack entry (bpf/lib/conntrack.h
  * `struct ct_entry`: `src_sec_id`, `rev_nat_index`, `proxy_redirect`), but re-reads the policy
@@ -19,19 +19,14 @@
  * MAX_ROWS; nothing is allocated per packet.
  */
 
-/** Words per row. */
-const STRIDE = 20;
+/** Words per row: one 64-byte line. */
+const STRIDE = 16;
 const ID_LO = 0;
 const ID_HI = 1;
 const GEN = 2;
 const FLAGS = 3;
-/** Located endpoints and identities, in the connection's forward orientation. */
-const SRC_EP = 4;
-const DST_EP = 5;
-const SRC_ID = 6;
-const DST_ID = 7;
 /** Per stage (egress 0, ingress 1) a block of six words from STAGE_BASE + stage * 6. */
-const STAGE_BASE = 8;
+const STAGE_BASE = 4;
 const S_KEY = 0;
 const S_VERDICT = 1;
 const S_STAGE_VERDICT = 2;
@@ -39,7 +34,6 @@ const S_MATCH = 3;
 const S_RULE = 4;
 const S_REMOTE = 5;
 
-const F_LOCATED = 1;
 /** Per stage flags, shifted by 4 * stage. */
 const F_STAGE = 2;
 const F_BYPASS = 4;
@@ -48,7 +42,7 @@ const F_FROM_VNI = 16;
 const STAGE_FLAGS = F_STAGE | F_BYPASS | F_AUDITED | F_FROM_VNI;
 
 const INITIAL_ROWS = 4096;
-/** 2^18 rows of 80 bytes (21 MB): the connections of a quarter million ids. */
+/** 2^18 rows of 64 bytes (16 MiB): the connections of a quarter million ids. */
 const MAX_ROWS = 1 << 18;
 const TWO32 = 4294967296;
 
@@ -91,34 +85,6 @@ export class ConnectionCache {
     r[o + GEN] = gen | 0;
     r[o + FLAGS] = 0;
     return o;
-  }
-
-  /** Row `o` holds the connection's located endpoints. */
-  hasLocated(o: number): boolean {
-    return (this.rows[o + FLAGS]! & F_LOCATED) !== 0;
-  }
-
-  srcEndpoint(o: number): number {
-    return this.rows[o + SRC_EP]!;
-  }
-  dstEndpoint(o: number): number {
-    return this.rows[o + DST_EP]!;
-  }
-  srcIdentity(o: number): number {
-    return this.rows[o + SRC_ID]! >>> 0;
-  }
-  dstIdentity(o: number): number {
-    return this.rows[o + DST_ID]! >>> 0;
-  }
-
-  /** Records the endpoints and identities of the connection's forward direction. */
-  setLocated(o: number, srcEndpoint: number, dstEndpoint: number, srcIdentity: number, dstIdentity: number): void {
-    const r = this.rows;
-    r[o + SRC_EP] = srcEndpoint;
-    r[o + DST_EP] = dstEndpoint;
-    r[o + SRC_ID] = srcIdentity | 0;
-    r[o + DST_ID] = dstIdentity | 0;
-    r[o + FLAGS]! |= F_LOCATED;
   }
 
   /**
@@ -165,13 +131,14 @@ export class ConnectionCache {
     this.mask = rows - 1;
     // Two rows never meet in the larger table: ids equal modulo the new size are equal modulo
     // the old one, and there they had one row.
+    const rowsNow = this.rows;
     for (let i = 0; i < oldRows; i++) {
       const from = i * STRIDE;
       const lo = old[from + ID_LO]!;
       const hi = old[from + ID_HI]!;
       if (lo === 0 && hi === 0) continue; // never claimed (ids start at 1)
       const to = ((lo & this.mask) >>> 0) * STRIDE;
-      this.rows.set(old.subarray(from, from + STRIDE), to);
+      for (let k = 0; k < STRIDE; k++) rowsNow[to + k] = old[from + k]!;
     }
   }
 }

@@ -94,7 +94,7 @@ export class Datapath {
   private readonly dedup: Deduplicator | undefined;
   private readonly tuple = new CtTuple();
   private readonly verdict = new PolicyVerdict();
-  /** Per-connection facts (endpoints, identities, policy outcomes) for later packets. */
+  /** Per-connection policy outcomes for later packets (the endpoints are kept in the entry). */
   private readonly connCache = new ConnectionCache();
   /** The L7 proxy stage for redirected connections (src/proxy/stage.ts), wired by the caller. */
   l7: L7Stage | undefined;
@@ -201,7 +201,7 @@ export class Datapath {
         }
         ev.origDst.set(p.dst);
         ev.origDport = p.dport;
-        const b = translated.backends[flowHash(p.src, p.sport, p.dst, p.dport, p.ipProto) % translated.backends.length]!;
+        const b = translated.backends[backendIndex(p.src, p.sport, p.dst, p.dport, p.ipProto, translated.backends.length)]!;
         p.dst.set(b.words);
         p.dport = b.port;
         ev.service = translated.index;
@@ -210,7 +210,7 @@ export class Datapath {
         // backend the forward direction chose, so conntrack sees the translated connection.
         const fe = this.state.frontend(p.ipVersion, p.src, p.sport, p.ipProto);
         if (fe && fe.backends.length > 0) {
-          const b = fe.backends[flowHash(p.dst, p.dport, p.src, p.sport, p.ipProto) % fe.backends.length]!;
+          const b = fe.backends[backendIndex(p.dst, p.dport, p.src, p.sport, p.ipProto, fe.backends.length)]!;
           p.src.set(b.words);
           p.sport = b.port;
         }
@@ -230,7 +230,7 @@ export class Datapath {
     const related = entry !== null && this.conntrack.lastRelated;
     // A packet found through its tuple carries its connection's addresses: the endpoints at
     // both ends are the connection's (cached). An ICMP error's addresses are its own.
-    if (entry !== null && !related) this.locateConnection(p, entry.id, dir);
+    if (entry !== null && !related) this.locateConnection(p, entry, dir);
     else this.locateEndpoints(p);
 
     if (entry && entry.user0 !== 0 && !this.options.perPacket) {
@@ -280,8 +280,7 @@ export class Datapath {
         entry.origDst.set(ev.origDst);
         entry.origDport = ev.origDport;
       }
-      const row = this.connCache.claim(entry.id, this.state.generation);
-      this.connCache.setLocated(row, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
+      rememberLocated(entry, this.state.generation, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
     }
     ev.connection = entry.id;
     if (isNew && translated) this.emitTranslated();
@@ -371,33 +370,32 @@ export class Datapath {
   }
 
   /**
-   * The endpoints at both ends of a packet of connection `conn` travelling in `dir`, and the
-   * identities to display (`locateEndpoints`), from the connection's cache when it has them
-   * at this generation. Replies are the forward direction swapped (locateEndpoints is symmetric).
+   * The endpoints at both ends of a packet of connection `entry` travelling in `dir`, and the
+   * identities to display (`locateEndpoints`), from the connection's entry when they were
+   * derived at this generation. Replies are the forward direction swapped (locateEndpoints is
+   * symmetric in the two addresses).
    */
-  private locateConnection(p: DecodedPacket, conn: number, dir: number): void {
-    const cache = this.connCache;
+  private locateConnection(p: DecodedPacket, entry: CtEntry, dir: number): void {
     const ev = this.ev;
     const gen = this.state.generation;
-    let row = cache.find(conn, gen);
-    if (row >= 0 && cache.hasLocated(row)) {
+    if (entry.userGen === gen) {
+      // Identities are kept as int32 (Smi fields), read back as u32.
       if (dir === CtDir.REPLY) {
-        ev.srcEndpoint = cache.dstEndpoint(row);
-        ev.dstEndpoint = cache.srcEndpoint(row);
-        ev.srcIdentity = cache.dstIdentity(row);
-        ev.dstIdentity = cache.srcIdentity(row);
+        ev.srcEndpoint = entry.userDstEndpoint;
+        ev.dstEndpoint = entry.userSrcEndpoint;
+        ev.srcIdentity = entry.userDstIdentity >>> 0;
+        ev.dstIdentity = entry.userSrcIdentity >>> 0;
       } else {
-        ev.srcEndpoint = cache.srcEndpoint(row);
-        ev.dstEndpoint = cache.dstEndpoint(row);
-        ev.srcIdentity = cache.srcIdentity(row);
-        ev.dstIdentity = cache.dstIdentity(row);
+        ev.srcEndpoint = entry.userSrcEndpoint;
+        ev.dstEndpoint = entry.userDstEndpoint;
+        ev.srcIdentity = entry.userSrcIdentity >>> 0;
+        ev.dstIdentity = entry.userDstIdentity >>> 0;
       }
       return;
     }
     this.locateEndpoints(p);
-    if (row < 0) row = cache.claim(conn, gen);
-    if (dir === CtDir.REPLY) cache.setLocated(row, ev.dstEndpoint, ev.srcEndpoint, ev.dstIdentity, ev.srcIdentity);
-    else cache.setLocated(row, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
+    if (dir === CtDir.REPLY) rememberLocated(entry, gen, ev.dstEndpoint, ev.srcEndpoint, ev.dstIdentity, ev.srcIdentity);
+    else rememberLocated(entry, gen, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
   }
 
   /** The policy check of one stage: a verdict as policy.h returns it (after audit). */
@@ -621,6 +619,15 @@ export class Datapath {
   }
 }
 
+/** Keeps a connection's endpoints and identities (forward direction) in its entry, for `gen`. */
+function rememberLocated(entry: CtEntry, gen: number, srcEndpoint: number, dstEndpoint: number, srcIdentity: number, dstIdentity: number): void {
+  entry.userGen = gen;
+  entry.userSrcEndpoint = srcEndpoint;
+  entry.userDstEndpoint = dstEndpoint;
+  entry.userSrcIdentity = srcIdentity | 0;
+  entry.userDstIdentity = dstIdentity | 0;
+}
+
 /** A tunnel packet's outer IP/UDP header as a packet of its own. */
 class OuterPacket {
   readonly packet = new DecodedPacket();
@@ -647,12 +654,21 @@ class OuterPacket {
  * the reply direction finds the same backend, stable across runs.
  */
 export function flowHash(src: Uint32Array, sport: number, dst: Uint32Array, dport: number, proto: number): number {
+  return flowHash32(src, sport, dst, dport, proto) >>> 0;
+}
+
+/** `flowHash(...) % n` without the u32 above 2^31 crossing a call (a boxed heap number). */
+function backendIndex(src: Uint32Array, sport: number, dst: Uint32Array, dport: number, proto: number, n: number): number {
+  return (flowHash32(src, sport, dst, dport, proto) >>> 0) % n;
+}
+
+/** flowHash as an int32. */
+function flowHash32(src: Uint32Array, sport: number, dst: Uint32Array, dport: number, proto: number): number {
   let h = 0x811c9dc5 ^ proto;
   for (let i = 0; i < 4; i++) {
     h = Math.imul(h ^ src[i]!, 0x01000193);
     h = Math.imul(h ^ dst[i]!, 0x01000193);
   }
   h = Math.imul(h ^ ((sport << 16) | dport), 0x01000193);
-  h ^= h >>> 15;
-  return h >>> 0;
+  return h ^ (h >>> 15);
 }

@@ -313,6 +313,16 @@ export class CtEntry {
   /** Free for the datapath. */
   user0 = 0;
   user1 = 0;
+  /**
+   * Free for the datapath, which keeps what it derived for the connection here (as Cilium's
+   * ct_entry carries `src_sec_id`): program.ts stores the endpoints at both ends and their
+   * identities, stamped with the map generation they were derived at.
+   */
+  userGen = -1;
+  userSrcEndpoint = -1;
+  userDstEndpoint = -1;
+  userSrcIdentity = 0;
+  userDstIdentity = 0;
   /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
   id = 0;
   /** L7 proxy port the connection is redirected to (conntrack.h proxy_redirect), 0 none. */

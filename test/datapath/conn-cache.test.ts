@@ -28,18 +28,30 @@ import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 describe('ConnectionCache rows', () => {
+  const key80 = policyInputKey(6, true, 80, -1, -1);
+  /** Stage `stage` of connection `id` recorded with verdict `v` at generation `gen`. */
+  const remember = (c: ConnectionCache, id: number, gen: number, stage: number, v: number): void => {
+    const row = c.find(id, gen) >= 0 ? c.find(id, gen) : c.claim(id, gen);
+    c.setStage(row, stage, key80, false, 0, Object.assign(new CachedStage(), { verdict: v, stageVerdict: v, rule: id % 1000 }));
+  };
+  /** The cached verdict of stage `stage` of connection `id` at `gen`, or null. */
+  const recall = (c: ConnectionCache, id: number, gen: number, stage: number): number | null => {
+    const row = c.find(id, gen);
+    const out = new CachedStage();
+    return row >= 0 && c.stage(row, stage, key80, false, 0, out) ? out.verdict : null;
+  };
+
   test('a row answers for its connection and generation only', () => {
     const c = new ConnectionCache();
     expect(c.find(7, 0)).toBe(-1);
-    const row = c.claim(7, 3);
-    c.setLocated(row, 1, 2, 0xfffffff0, 9);
-    expect(c.find(7, 3)).toBe(row);
-    expect(c.hasLocated(row)).toBe(true);
-    expect([c.srcEndpoint(row), c.dstEndpoint(row), c.srcIdentity(row), c.dstIdentity(row)]).toEqual([1, 2, 0xfffffff0, 9]);
-    expect(c.find(7, 4)).toBe(-1); // another generation: stale
-    expect(c.find(8, 3)).toBe(-1); // another connection
+    remember(c, 7, 3, 0, -133);
+    remember(c, 7, 3, 1, 10001);
+    expect([recall(c, 7, 3, 0), recall(c, 7, 3, 1)]).toEqual([-133, 10001]);
+    expect(recall(c, 7, 4, 0)).toBeNull(); // another generation: stale
+    expect(recall(c, 8, 3, 0)).toBeNull(); // another connection
     // Reclaimed at a new generation: no facts.
-    expect(c.hasLocated(c.claim(7, 4))).toBe(false);
+    c.claim(7, 4);
+    expect([recall(c, 7, 4, 0), recall(c, 7, 4, 1)]).toEqual([null, null]);
   });
 
   test('stage outcomes are keyed by the policy inputs and, from the VNI, by the remote identity', () => {
@@ -68,17 +80,13 @@ describe('ConnectionCache rows', () => {
 
   test('growth keeps every row; a younger connection on the same row replaces the older', () => {
     const c = new ConnectionCache();
-    for (let id = 1; id <= 20_000; id++) c.setLocated(c.claim(id, 0), id, -1, id * 3, 0);
-    for (const id of [1, 4095, 4096, 4097, 12_345, 20_000]) {
-      const row = c.find(id, 0);
-      expect(row).toBeGreaterThanOrEqual(0);
-      expect([c.srcEndpoint(row), c.srcIdentity(row)]).toEqual([id, id * 3]);
-    }
+    for (let id = 1; id <= 20_000; id++) remember(c, id, 0, id % 2, -id);
+    for (const id of [1, 4095, 4096, 4097, 12_345, 20_000]) expect(recall(c, id, 0, id % 2)).toBe(-id);
     // Past the largest table (2^18 rows) ids share rows: the younger wins, the older misses.
     const big = 1 + 2 ** 18;
-    c.setLocated(c.claim(big, 0), 5, 5, 5, 5);
-    expect(c.find(big, 0)).toBeGreaterThanOrEqual(0);
-    expect(c.find(1, 0)).toBe(-1);
+    remember(c, big, 0, 1, 5);
+    expect(recall(c, big, 0, 1)).toBe(5);
+    expect(recall(c, 1, 0, 1)).toBeNull();
     expect(c.find(2 ** 32 + 2, 0)).toBe(-1); // same low word as connection 2, another id
   });
 });
