@@ -18,19 +18,22 @@ namespace hubcap {
 // Bump when the JS-visible API changes; src/maps/native.ts refuses an addon of another version.
 constexpr uint32_t kAbiVersion = 1;
 
-// The data of a typed array of the expected element type, or nullptr (then *length is 0).
+// Reads a typed array of the expected element type: false for anything else. An empty array
+// may have a null data pointer (its length is then 0).
 template <class T>
-inline T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, size_t* length) {
+inline bool TypedArg(napi_env env, napi_value v, napi_typedarray_type want, T** data, size_t* length) {
   napi_typedarray_type type;
-  void* data = nullptr;
+  void* p = nullptr;
   napi_value buffer;
   size_t offset;
+  *data = nullptr;
   *length = 0;
-  if (napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset) != napi_ok || type != want) {
+  if (napi_get_typedarray_info(env, v, &type, length, &p, &buffer, &offset) != napi_ok || type != want) {
     *length = 0;
-    return nullptr;
+    return false;
   }
-  return static_cast<T*>(data);
+  *data = static_cast<T*>(p);
+  return true;
 }
 
 // A u32 argument (numbers are taken as uint32 the way `x >>> 0` does for integers in range).

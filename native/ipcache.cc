@@ -162,8 +162,8 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
 
   Napi::Value LookupEntry4(const Napi::CallbackInfo& info) {
     size_t len = 0;
-    uint32_t* out = info.Length() > 1 ? TypedData<uint32_t>(info.Env(), info[1], napi_uint32_array, &len) : nullptr;
-    if (out == nullptr || len < 7) return Napi::Number::New(info.Env(), -1);
+    uint32_t* out = nullptr;
+    if (info.Length() < 2 || !TypedArg(info.Env(), info[1], napi_uint32_array, &out, &len) || len < 7) return Napi::Number::New(info.Env(), -1);
     const V4Slot* s = core_->Find4(U32Arg(info, 0));
     if (s == nullptr) return Napi::Number::New(info.Env(), -1);
     out[0] = 0;
@@ -178,8 +178,8 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
 
   Napi::Value LookupEntry6(const Napi::CallbackInfo& info) {
     size_t len = 0;
-    uint32_t* out = info.Length() > 4 ? TypedData<uint32_t>(info.Env(), info[4], napi_uint32_array, &len) : nullptr;
-    if (out == nullptr || len < 7) return Napi::Number::New(info.Env(), -1);
+    uint32_t* out = nullptr;
+    if (info.Length() < 5 || !TypedArg(info.Env(), info[4], napi_uint32_array, &out, &len) || len < 7) return Napi::Number::New(info.Env(), -1);
     const uint32_t w[4] = {U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3)};
     const V6Slot* s = core_->Find6(w);
     if (s == nullptr) return Napi::Number::New(info.Env(), -1);
@@ -194,10 +194,12 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
   static bool BatchArgs(const Napi::CallbackInfo& info, size_t at, size_t wordsPer, const uint32_t** in, int32_t** out, uint32_t* n) {
     if (info.Length() < at + 3) return false;
     size_t inLen = 0, outLen = 0;
-    *in = TypedData<uint32_t>(info.Env(), info[at], napi_uint32_array, &inLen);
-    *out = TypedData<int32_t>(info.Env(), info[at + 1], napi_int32_array, &outLen);
+    uint32_t* inData = nullptr;
+    if (!TypedArg(info.Env(), info[at], napi_uint32_array, &inData, &inLen)) return false;
+    if (!TypedArg(info.Env(), info[at + 1], napi_int32_array, out, &outLen)) return false;
+    *in = inData;
     *n = U32Arg(info, at + 2);
-    return *in != nullptr && *out != nullptr && static_cast<uint64_t>(*n) * wordsPer <= inLen && *n <= outLen;
+    return static_cast<uint64_t>(*n) * wordsPer <= inLen && *n <= outLen;
   }
 
   Napi::Value LookupBatch4(const Napi::CallbackInfo& info) {

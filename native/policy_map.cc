@@ -122,8 +122,8 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
 
   Napi::Value BindScratch(const Napi::CallbackInfo& info) {
     size_t len = 0;
-    uint32_t* p = info.Length() > 0 ? TypedData<uint32_t>(info.Env(), info[0], napi_uint32_array, &len) : nullptr;
-    if (p == nullptr || len < 8) return Bool(info, false);
+    uint32_t* p = nullptr;
+    if (info.Length() < 1 || !TypedArg(info.Env(), info[0], napi_uint32_array, &p, &len) || len < 8) return Bool(info, false);
     scratchRef_ = Napi::Persistent(info[0].As<Napi::Object>());
     scratch_ = p;
     return Bool(info, true);
@@ -204,12 +204,12 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   Napi::Value LookupBatchPacked(const Napi::CallbackInfo& info) {
     if (info.Length() < 3) return Num(info, -1);
     size_t inLen = 0, outLen = 0;
-    const uint32_t* in = TypedData<uint32_t>(info.Env(), info[0], napi_uint32_array, &inLen);
-    int32_t* out = TypedData<int32_t>(info.Env(), info[1], napi_int32_array, &outLen);
-    const uint32_t n = U32Arg(info, 2);
-    if (in == nullptr || out == nullptr || static_cast<uint64_t>(n) * kPackedInWords > inLen ||
-        static_cast<uint64_t>(n) * kPackedOutWords > outLen)
+    uint32_t* in = nullptr;
+    int32_t* out = nullptr;
+    if (!TypedArg(info.Env(), info[0], napi_uint32_array, &in, &inLen) || !TypedArg(info.Env(), info[1], napi_int32_array, &out, &outLen))
       return Num(info, -1);
+    const uint32_t n = U32Arg(info, 2);
+    if (static_cast<uint64_t>(n) * kPackedInWords > inLen || static_cast<uint64_t>(n) * kPackedOutWords > outLen) return Num(info, -1);
     return Num(info, core_->LookupBatchPacked(in, out, n));
   }
 
@@ -218,34 +218,27 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     napi_env env = info.Env();
     const uint32_t n = U32Arg(info, 8);
     size_t len = 0;
-    const uint32_t* mapIds = nullptr;
+    uint32_t* mapIds = nullptr;
     uint32_t map = 0;
     if (info[0].IsNumber()) {
       map = U32Arg(info, 0);
-    } else {
-      mapIds = TypedData<uint32_t>(env, info[0], napi_uint32_array, &len);
-      if (mapIds == nullptr || len < n) return Num(info, -1);
+    } else if (!TypedArg(env, info[0], napi_uint32_array, &mapIds, &len) || len < n) {
+      return Num(info, -1);
     }
-    const uint32_t* remotes = TypedData<uint32_t>(env, info[1], napi_uint32_array, &len);
-    if (remotes == nullptr || len < n) return Num(info, -1);
-    const uint8_t* dirs = TypedData<uint8_t>(env, info[2], napi_uint8_array, &len);
-    if (dirs == nullptr || len < n) return Num(info, -1);
-    const uint8_t* protos = TypedData<uint8_t>(env, info[3], napi_uint8_array, &len);
-    if (protos == nullptr || len < n) return Num(info, -1);
-    const uint16_t* dports = TypedData<uint16_t>(env, info[4], napi_uint16_array, &len);
-    if (dports == nullptr || len < n) return Num(info, -1);
-    int32_t* verdict = TypedData<int32_t>(env, info[5], napi_int32_array, &len);
-    if (verdict == nullptr || len < n) return Num(info, -1);
+    uint32_t* remotes = nullptr;
+    if (!TypedArg(env, info[1], napi_uint32_array, &remotes, &len) || len < n) return Num(info, -1);
+    uint8_t* dirs = nullptr;
+    if (!TypedArg(env, info[2], napi_uint8_array, &dirs, &len) || len < n) return Num(info, -1);
+    uint8_t* protos = nullptr;
+    if (!TypedArg(env, info[3], napi_uint8_array, &protos, &len) || len < n) return Num(info, -1);
+    uint16_t* dports = nullptr;
+    if (!TypedArg(env, info[4], napi_uint16_array, &dports, &len) || len < n) return Num(info, -1);
+    int32_t* verdict = nullptr;
+    if (!TypedArg(env, info[5], napi_int32_array, &verdict, &len) || len < n) return Num(info, -1);
     uint8_t* match = nullptr;
-    if (!info[6].IsNull() && !info[6].IsUndefined()) {
-      match = TypedData<uint8_t>(env, info[6], napi_uint8_array, &len);
-      if (match == nullptr || len < n) return Num(info, -1);
-    }
+    if (!info[6].IsNull() && !info[6].IsUndefined() && (!TypedArg(env, info[6], napi_uint8_array, &match, &len) || len < n)) return Num(info, -1);
     uint32_t* cookie = nullptr;
-    if (!info[7].IsNull() && !info[7].IsUndefined()) {
-      cookie = TypedData<uint32_t>(env, info[7], napi_uint32_array, &len);
-      if (cookie == nullptr || len < n) return Num(info, -1);
-    }
+    if (!info[7].IsNull() && !info[7].IsUndefined() && (!TypedArg(env, info[7], napi_uint32_array, &cookie, &len) || len < n)) return Num(info, -1);
     return Num(info, core_->LookupBatch(mapIds, map, remotes, dirs, protos, dports, verdict, match, cookie, n));
   }
 

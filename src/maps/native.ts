@@ -126,7 +126,7 @@ export function defaultAddonPath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'hubcap.node');
 }
 
-interface LoadResult {
+export interface LoadResult {
   path: string;
   module?: NativeModule;
   reason?: string;
@@ -134,24 +134,25 @@ interface LoadResult {
 
 let loaded: LoadResult | undefined;
 
-function load(): LoadResult {
-  if (loaded) return loaded;
-  const path = process.env[NATIVE_ADDON_ENV] || defaultAddonPath();
+/** Loads the addon at `path` (not cached): the module, or the reason it is unusable. */
+export function loadNativeFrom(path: string): LoadResult {
   if (!existsSync(path)) {
-    loaded = { path, reason: `${path} is not built (\`npm install\` builds it with node-gyp; it needs python3, make and g++)` };
-    return loaded;
+    return { path, reason: `${path} is not built (\`npm install\` builds it with node-gyp; it needs python3, make and g++)` };
   }
   try {
     const mod = createRequire(import.meta.url)(path) as NativeModule;
     if (mod.abiVersion !== NATIVE_ABI_VERSION) {
-      loaded = { path, reason: `${path} has ABI version ${String(mod.abiVersion)}, this hubcap needs ${NATIVE_ABI_VERSION} (rebuild: npx node-gyp rebuild)` };
-    } else {
-      loaded = { path, module: mod };
+      return { path, reason: `${path} has ABI version ${String(mod.abiVersion)}, this hubcap needs ${NATIVE_ABI_VERSION} (rebuild: npx node-gyp rebuild)` };
     }
+    return { path, module: mod };
   } catch (err) {
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    loaded = { path, reason: `loading ${path} failed: ${message}` };
+    return { path, reason: `loading ${path} failed: ${message}` };
   }
+}
+
+function load(): LoadResult {
+  loaded ??= loadNativeFrom(process.env[NATIVE_ADDON_ENV] || defaultAddonPath());
   return loaded;
 }
 
