@@ -58,8 +58,9 @@ const valueArb: fc.Arbitrary<EntryValue> = fc.record({
 });
 
 /** Keys of one rule: a wildcard, protocol only, an exact port, a masked port, a range, an ICMP type. */
-const keysArb: fc.Arbitrary<Array<{ protocol: number; port: number; prefixLen: number }>> = fc.oneof(
-  fc.constant([{ protocol: 0, port: 0, prefixLen: 0 }]),
+type Key = { protocol: number; port: number; prefixLen: number };
+const keysArb: fc.Arbitrary<Key[]> = fc.oneof(
+  fc.constant<Key[]>([{ protocol: 0, port: 0, prefixLen: 0 }]),
   fc.constantFrom(TCP, UDP, SCTP).map((protocol) => [{ protocol, port: 0, prefixLen: 8 }]),
   fc.tuple(fc.constantFrom(TCP, UDP, SCTP), portArb).map(([protocol, port]) => [{ protocol, port, prefixLen: 24 }]),
   fc.tuple(fc.constantFrom(TCP, UDP), portArb, fc.integer({ min: 9, max: 23 })).map(([protocol, port, prefixLen]) => [{ protocol, port, prefixLen }]),
