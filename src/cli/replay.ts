@@ -197,7 +197,11 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
     if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
   });
   progress?.stop();
-  enforced?.close();
+  if (enforced) {
+    enforced.close();
+    const s = enforced.stats;
+    if (!flags.quiet) warn(`note: ${enforced.name}: ${s.written} packets written (${s.dropped} of ${s.frames} dropped, ${s.rewritten} rewritten, ${s.replies} proxy replies)`);
+  }
 
   if (table) for (const l of table.lines()) out.line(l);
   if (summary) {
