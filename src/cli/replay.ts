@@ -175,6 +175,7 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   // connections; their events go through the same sink.
   const proxy = new ProxyStage(state, sink, proxyOptions(flags));
   proxy.enforced = enforced;
+  proxy.attachConntrack(datapath.conntrack);
   datapath.l7 = proxy;
   if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
 
@@ -207,6 +208,7 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   if (summary) {
     if (format !== 'summary') out.line('');
     for (const l of summary.lines()) out.line(l);
+    for (const l of proxySummaryLines(proxy)) out.line(l);
   }
   out.flush();
   for (const w of stats.warnings) warn(w);
@@ -216,6 +218,21 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
     return report.ok;
   }
   return true;
+}
+
+/** The L7 proxy's part of the summary: requests and queries decided, what it could not judge. */
+function proxySummaryLines(proxy: ProxyStage): string[] {
+  const c = proxy.counters;
+  if (c.httpRequests + c.dnsQueries + c.kafkaNotEvaluated + c.reassemblyErrors === 0) return [];
+  const lines = ['', 'L7 proxy'];
+  if (c.httpRequests > 0) lines.push(`HTTP requests ${c.httpRequests}, denied with 403 ${c.httpDenied}`);
+  if (c.dnsQueries > 0) lines.push(`DNS queries ${c.dnsQueries}, refused ${c.dnsRefused}, FQDN addresses learned ${c.fqdnLearned}`);
+  if (c.kafkaNotEvaluated > 0) {
+    lines.push(`Kafka connections ${c.kafkaNotEvaluated}: kafka rules not evaluated (decided at L3/L4; hubcap does not parse Kafka)`);
+  }
+  if (c.reassemblyErrors > 0) lines.push(`connections the proxy stopped reassembling (limit exceeded or malformed) ${c.reassemblyErrors}`);
+  if (c.retransmittedBytes > 0) lines.push(`retransmitted bytes seen by the proxy (delivered once) ${c.retransmittedBytes}`);
+  return lines;
 }
 
 interface Progress {

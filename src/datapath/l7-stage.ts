@@ -29,4 +29,10 @@ export interface L7Stage {
    * request): the datapath then reports it as an inherited drop.
    */
   onPacket(conn: CtEntry, side: number, isReply: boolean, p: DecodedPacket, ev: FlowEvent): number;
+
+  /**
+   * Every IP packet (redirected or not), before it is decided: the proxy's clock (FQDN
+   * addresses expire in capture time) and which learned addresses still carry traffic.
+   */
+  tick(p: DecodedPacket, nowSec: number): void;
 }

@@ -17,13 +17,14 @@
  * "kafka rules not evaluated".
  */
 import { DecodedPacket, IpProto, TcpFlag } from '../decode/packet.js';
-import type { CtEntry } from '../maps/conntrack.js';
+import type { Conntrack, CtEntry } from '../maps/conntrack.js';
 import { DROP_POLICY } from '../maps/codes.js';
 import type { L7RuleSetRecord, MapsDocument } from '../maps/document.js';
 import type { HttpRule } from '../policy/types.js';
 import { EventKind, FlowEvent, TrafficDirection, Verdict, type FlowSink, type L7Record } from '../datapath/events.js';
 import type { L7Stage } from '../datapath/l7-stage.js';
-import type { DatapathState } from '../datapath/state.js';
+import { ip6Hash, type DatapathState } from '../datapath/state.js';
+import { parseIp } from '../net/addr.js';
 import type { EnforcedEdits } from '../capture/enforced-writer.js';
 import { FqdnUpdater } from '../agent/fqdn.js';
 import { DnsRcode, DnsStreamDecoder, buildRefused, frameDnsTcp, parseDnsMessage, toL7Dns, type DnsMessage } from './dns.js';
@@ -115,6 +116,13 @@ interface HttpSession {
   responseBase: number;
   /** --write-enforced: the 403 replies waiting for the place of the answers they replace. */
   denials: Map<HttpRequest, number> | null;
+  /**
+   * Requests in arrival order until answered: HTTP/1.1 answers in request order (RFC 9112
+   * §9.3.2), so Envoy's 403 for a pipelined request waits for the answers before it.
+   */
+  order: HttpRequest[];
+  /** Requests whose answer went out (the server's for allowed ones, the proxy's 403 for denied). */
+  answered: Set<HttpRequest>;
 }
 
 interface DnsSession {
@@ -200,7 +208,6 @@ export class ProxyStage implements L7Stage {
     this.tsSec = ev.tsSec;
     this.tsNsec = ev.tsNsec;
     const nowSec = ev.tsSec + ev.tsNsec / 1e9;
-    this.expireFqdn(nowSec);
     let session = this.sessions.get(conn.id);
     if (!session) {
       if (isReply) return 0; // a reply before any forward packet: nothing to attribute it to
@@ -284,10 +291,18 @@ export class ProxyStage implements L7Stage {
       current: null,
       responseBase: -1,
       denials: null,
+      order: [],
+      answered: new Set(),
     };
     http.conn = new HttpConnection({
       onRequestHeaders: (req) => this.onRequest(session, http, req),
       onResponseHeaders: (res) => this.onResponse(session, http, res),
+      onResponseComplete: (res) => {
+        if (res.request && res.request.verdict > 0) {
+          http.answered.add(res.request);
+          this.flushLocalReplies(session, http);
+        }
+      },
       onError: (direction, code, reason, ts) => this.onHttpError(session, direction, `${code}: ${reason}`, ts),
     });
     const requestSink = http.conn.requestSink;
@@ -342,9 +357,28 @@ export class ProxyStage implements L7Stage {
     if (!allowed) {
       this.counters.httpDenied++;
       // Envoy's local reply: the client gets the 403, the server never sees the request.
-      const response: L7Record = { type: 'RESPONSE', latencyNs: 0, http: l7HttpRecord(req, { code: 403 }) };
-      this.emitL7(session, true, Verdict.FORWARDED, response, http.rule);
       if (this.enforced) (http.denials ??= new Map()).set(req, this.enforced.deferReply(envoyAccessDenied(req, this.tsSec), this.tsSec, this.tsNsec));
+    }
+    http.order.push(req);
+    this.flushLocalReplies(session, http);
+  }
+
+  /**
+   * Envoy's local replies as flows, in request order: from the oldest unanswered request, every
+   * denied request whose predecessors are answered gets its 403 now.
+   */
+  private flushLocalReplies(session: Session, http: HttpSession): void {
+    while (http.order.length > 0) {
+      const req = http.order[0]!;
+      if (req.verdict < 0 && !http.answered.has(req)) {
+        const latencyNs = Math.max(0, this.tsSec * 1e9 + this.tsNsec - req.headersTs);
+        const response: L7Record = { type: 'RESPONSE', latencyNs, http: l7HttpRecord(req, { code: 403 }) };
+        this.emitL7(session, true, Verdict.FORWARDED, response, http.rule);
+        http.answered.add(req);
+      }
+      if (!http.answered.has(req)) break;
+      http.answered.delete(req);
+      http.order.shift();
     }
   }
 
@@ -492,17 +526,64 @@ export class ProxyStage implements L7Stage {
   private learn(msg: DnsMessage, queryAllowed: boolean, nowSec: number): void {
     const result = learnFromResponse(this.fqdnCache, msg, queryAllowed, nowSec);
     if (result.learned) this.counters.fqdnLearned += result.ips.length;
-    if (result.changes.length > 0) this.fqdnUpdater.apply(result.changes, this.fqdnCache);
+    this.applyFqdn(result.changes);
   }
 
   /** FQDN addresses whose TTL (at least --fqdn-min-ttl) ran out leave the ipcache and maps. */
+  /** Every packet: FQDN addresses expire in capture time, checked once per capture second. */
+  tick(_p: DecodedPacket, nowSec: number): void {
+    if (nowSec >= this.nextExpiryCheck) this.expireFqdn(nowSec);
+  }
+
+  /** The datapath's conntrack, to keep expired addresses that live connections still use. */
+  attachConntrack(ct: Conntrack): void {
+    this.conntrack = ct;
+  }
+
+  private conntrack: Conntrack | undefined;
   private nextExpiryCheck = 0;
+
   private expireFqdn(nowSec: number): void {
-    if (nowSec < this.nextExpiryCheck) return;
     this.nextExpiryCheck = nowSec + 1;
     const changes = this.fqdnCache.advance(nowSec);
+    if (changes.length === 0) return;
+    // Cilium keeps an expired address while a connection to it is alive (DNS "zombies": the
+    // conntrack GC marks them alive, pkg/fqdn/cache.go DNSZombieMappings): such an address is
+    // learned again for another minute and looked at then.
+    const expiring = new Map<number, { name: string; ip: string }[]>();
+    for (const c of changes) {
+      if (c.kind !== 'remove') continue;
+      const key = addressKeyOfText(c.ip);
+      if (key === undefined) continue;
+      const list = expiring.get(key);
+      if (list) list.push(c);
+      else expiring.set(key, [c]);
+    }
+    const kept: typeof changes = [];
+    if (this.conntrack && expiring.size > 0) {
+      const live = new Set<number>();
+      for (const e of this.conntrack.entries()) {
+        // A live connection: not expired, not closed both ways, not one hubcap marked dropped.
+        if (e.user0 !== 0 || !e.alive || e.expiresSec <= nowSec) continue;
+        const t = e.tuple;
+        const a = addressKey(t.family, t.src);
+        const b = addressKey(t.family, t.dst);
+        if (expiring.has(a)) live.add(a);
+        if (expiring.has(b)) live.add(b);
+      }
+      for (const key of live) {
+        for (const c of expiring.get(key)!) kept.push(...this.fqdnCache.learn(c.name, [c.ip], ZOMBIE_GRACE_SEC, nowSec));
+      }
+    }
+    this.applyFqdn([...changes, ...kept]);
+  }
+
+  /** Applies FQDN cache changes to the ipcache and policy maps. */
+  private applyFqdn(changes: ReadonlyArray<{ kind: 'add' | 'remove'; ip: string }>): void {
     if (changes.length > 0) this.fqdnUpdater.apply(changes, this.fqdnCache);
   }
+
+
 
   // --- events -----------------------------------------------------------------------------
 
@@ -603,6 +684,19 @@ function isEnvoyDenial(res: HttpResponse): boolean {
     res.contentLength === ENVOY_ACCESS_DENIED_BODY.length &&
     headerValue(res.rawHeaders, 'server') === 'envoy'
   );
+}
+
+/** How long a live connection keeps an expired FQDN address before it is looked at again. */
+const ZOMBIE_GRACE_SEC = 60;
+
+/** A numeric key for an address (IPv4 as int32, IPv6 hashed): no strings per packet. */
+function addressKey(family: number, words: Uint32Array): number {
+  return family === 4 ? words[3]! | 0 : ip6Hash(words[0]!, words[1]!, words[2]!, words[3]!);
+}
+
+function addressKeyOfText(text: string): number | undefined {
+  const ip = parseIp(text);
+  return ip === undefined ? undefined : addressKey(ip.family, ip.words);
 }
 
 function ruleKey(endpoint: string, direction: string, protocol: number): string {
