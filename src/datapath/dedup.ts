@@ -21,9 +21,10 @@
  * never merged however close in time. Up to four points are remembered per packet.
  *
  * Memory is bounded: a set-associative table of `capacity` recent packets (4 ways per bucket,
- * the oldest way replaced) in one Int32Array, each bucket contiguous (a probe touches one
- * bucket, not one slot in each of several arrays), nothing allocated per packet, no strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
- * differ in a compared field are never merged, since every hit compares the whole record.
+ * the oldest way replaced), in typed arrays laid out so that a probe reads one cache line
+ * (below), nothing allocated per packet, no strings. Packets evicted early only weaken
+ * suppression (a copy may be kept); two packets that differ in a compared field are never
+ * merged, since every hit compares the whole record.
  */
 import { PacketKind, type DecodedPacket } from '../decode/packet.js';
 
@@ -50,16 +51,24 @@ const HEAD_BYTES = 64;
 const TAIL_BYTES = 32;
 
 /*
- * Table layout: one Int32Array of buckets, each contiguous, so a probe touches one bucket:
+ * Table layout: the bucket headers in one Int32Array, one 64-byte line per bucket, and the ways'
+ * records in another, two lines per way:
  *
- *   header (12 words): hash[4] (0 = empty way), sec[4] (seconds from the epoch), nsec[4]
- *   way x 4 (30 words): points seen (1), point hi/lo x 4 (8), record (K = 21)
+ *   header (16 words): hash[4] (0 = empty way), sec[4] (seconds from the epoch), nsec[4],
+ *                      points seen[4]
+ *   way (32 words):    point hi/lo x 4 (8), record (K = 21), 3 unused
  *
- * The header alone decides a miss (no way's hash matches) and the way to replace (the oldest).
+ * The header alone decides a miss (no way's hash matches) and the way to replace (the oldest),
+ * so the common probe reads one line of a compact array (the default table's 2,048 headers take
+ * 128 KiB and stay in cache where the records' 1 MiB would not) and only writes the replaced
+ * way; records are read on a hash match.
  */
-const HDR = 12;
-const WAY = 1 + 2 * POINTS + K;
-const BUCKET = HDR + WAYS * WAY;
+const HDR = 16;
+const H_SEC = 4;
+const H_NSEC = 8;
+const H_POINTS = 12;
+const WAY = 32;
+const W_RECORD = 2 * POINTS;
 const TWO32 = 4294967296;
 
 export class Deduplicator {
@@ -67,7 +76,8 @@ export class Deduplicator {
   readonly capacity: number;
   private dupCount = 0;
   private readonly bucketMask: number;
-  private readonly table: Int32Array;
+  private readonly headers: Int32Array;
+  private readonly ways: Int32Array;
   private readonly row = new Int32Array(K);
   /** Capture second the stored seconds count from (int32 fields), set by the first packet. */
   private epoch = -1;
@@ -80,7 +90,8 @@ export class Deduplicator {
     this.windowNs = windowNs;
     this.capacity = slots;
     this.bucketMask = slots / WAYS - 1;
-    this.table = new Int32Array((slots / WAYS) * BUCKET);
+    this.headers = new Int32Array((slots / WAYS) * HDR);
+    this.ways = new Int32Array(slots * WAY);
   }
 
   /** Packets found to be duplicates so far. */
@@ -107,8 +118,9 @@ export class Deduplicator {
     // The bucket: a hash of the words that vary most between packets (the whole record is
     // compared on a hit, so the others need not be hashed). Never 0, which marks an empty way.
     const h = fmix(mix(mix(mix(mix(mix(mix(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
-    const t = this.table;
-    const b = ((h >>> 1) & this.bucketMask) * BUCKET;
+    const t = this.headers;
+    const bucket = (h >>> 1) & this.bucketMask;
+    const b = bucket * HDR;
     let victim = 0;
     let victimAge = -1;
     for (let w = 0; w < WAYS; w++) {
@@ -120,21 +132,21 @@ export class Deduplicator {
         }
         continue;
       }
-      const dt = (sec - t[b + 4 + w]!) * 1e9 + (tsNsec - t[b + 8 + w]!);
-      const o = b + HDR + w * WAY;
-      if (hw === h && sameRow(t, o + 1 + 2 * POINTS, r)) {
-        const n = t[o]!;
-        if (dt <= this.windowNs && dt >= -this.windowNs && !seenAt(t, o, n, pointHi, pointLo)) {
+      const dt = (sec - t[b + H_SEC + w]!) * 1e9 + (tsNsec - t[b + H_NSEC + w]!);
+      const o = (bucket * WAYS + w) * WAY;
+      if (hw === h && sameRow(this.ways, o + W_RECORD, r)) {
+        const n = t[b + H_POINTS + w]!;
+        if (dt <= this.windowNs && dt >= -this.windowNs && !seenAt(this.ways, o, n, pointHi, pointLo)) {
           if (n < POINTS) {
-            t[o + 1 + 2 * n] = pointHi;
-            t[o + 2 + 2 * n] = pointLo;
-            t[o] = n + 1;
+            this.ways[o + 2 * n] = pointHi;
+            this.ways[o + 1 + 2 * n] = pointLo;
+            t[b + H_POINTS + w] = n + 1;
           }
           this.dupCount++;
           return true;
         }
         // Outside the window, or again at a point it was seen at: a new packet.
-        this.store(b, w, h, sec, tsNsec, pointHi, pointLo);
+        this.store(bucket, w, h, sec, tsNsec, pointHi, pointLo);
         return false;
       }
       const age = dt < 0 ? 0 : dt;
@@ -143,29 +155,31 @@ export class Deduplicator {
         victimAge = age;
       }
     }
-    this.store(b, victim, h, sec, tsNsec, pointHi, pointLo);
+    this.store(bucket, victim, h, sec, tsNsec, pointHi, pointLo);
     return false;
   }
 
   /** Forgets every packet and resets the counter. */
   clear(): void {
-    this.table.fill(0);
+    this.headers.fill(0);
     this.epoch = -1;
     this.dupCount = 0;
   }
 
-  private store(b: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number): void {
-    const t = this.table;
+  private store(bucket: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number): void {
+    const t = this.headers;
+    const b = bucket * HDR;
     t[b + w] = h;
-    t[b + 4 + w] = sec;
-    t[b + 8 + w] = nsec;
-    const o = b + HDR + w * WAY;
-    t[o] = 1;
-    t[o + 1] = pointHi;
-    t[o + 2] = pointLo;
+    t[b + H_SEC + w] = sec;
+    t[b + H_NSEC + w] = nsec;
+    t[b + H_POINTS + w] = 1;
+    const ways = this.ways;
+    const o = (bucket * WAYS + w) * WAY;
+    ways[o] = pointHi;
+    ways[o + 1] = pointLo;
     const r = this.row;
-    const q = o + 1 + 2 * POINTS;
-    for (let i = 0; i < K; i++) t[q + i] = r[i]!;
+    const q = o + W_RECORD;
+    for (let i = 0; i < K; i++) ways[q + i] = r[i]!;
   }
 }
 
@@ -174,8 +188,9 @@ function sameRow(t: Int32Array, o: number, r: Int32Array): boolean {
   return true;
 }
 
-function seenAt(t: Int32Array, o: number, n: number, hi: number, lo: number): boolean {
-  for (let i = 0; i < n; i++) if (t[o + 1 + 2 * i] === hi && t[o + 2 + 2 * i] === lo) return true;
+/** Way `o` was seen at point (hi, lo) among its first `n` points. */
+function seenAt(ways: Int32Array, o: number, n: number, hi: number, lo: number): boolean {
+  for (let i = 0; i < n; i++) if (ways[o + 2 * i] === hi && ways[o + 1 + 2 * i] === lo) return true;
   return false;
 }
 
