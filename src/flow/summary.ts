@@ -286,7 +286,6 @@ function pairHash(a: number, b: number): number {
  */
 class TopDropped {
   private readonly key: Float64Array;
-  private readonly count: Float64Array;
   private readonly error: Float64Array;
   private readonly reason: Uint16Array;
   private readonly srcSide: Float64Array;
@@ -297,8 +296,11 @@ class TopDropped {
   private readonly dport: Uint16Array;
   private readonly words: Uint32Array;
   private readonly heap: Int32Array;
-  /** count of the slot at each heap position (heapCount[i] === count[heap[i]]): sifts compare
-   * neighbours in one array instead of chasing heap[] into count[]. */
+  /**
+   * The packet count of the slot at each heap position (a slot's count is heapCount[pos[slot]]):
+   * kept in heap order only, so an increment and its sift touch one array, not a count per slot
+   * as well.
+   */
   private readonly heapCount: Float64Array;
   private readonly pos: Int32Array;
   private size = 0;
@@ -311,7 +313,6 @@ class TopDropped {
     private readonly records: ConnectionRecords,
   ) {
     this.key = new Float64Array(capacity);
-    this.count = new Float64Array(capacity);
     this.error = new Float64Array(capacity);
     this.reason = new Uint16Array(capacity);
     this.srcSide = new Float64Array(capacity);
@@ -332,7 +333,7 @@ class TopDropped {
     const existing = this.records.data[rec + R_DROP_SLOT]! - 1;
     if (existing >= 0) {
       const at = this.pos[existing]!;
-      this.heapCount[at] = ++this.count[existing]!;
+      this.heapCount[at]!++;
       this.siftDown(at);
       return;
     }
@@ -342,7 +343,6 @@ class TopDropped {
       slot = this.size++;
       this.heap[slot] = slot;
       this.pos[slot] = slot;
-      this.count[slot] = 1;
       this.heapCount[slot] = 1;
       this.error[slot] = 0;
     } else {
@@ -350,8 +350,8 @@ class TopDropped {
       slot = this.heap[0]!;
       const records = this.records;
       records.data[records.at(this.key[slot]!) + R_DROP_SLOT] = 0;
-      this.error[slot] = this.count[slot]!;
-      this.heapCount[0] = ++this.count[slot]!;
+      this.error[slot] = this.heapCount[0]!;
+      this.heapCount[0]!++;
       this.evictions++;
     }
     this.key[slot] = conn;
@@ -418,7 +418,7 @@ class TopDropped {
       out.push({
         slot: s,
         connection: this.key[s]!,
-        packets: this.count[s]!,
+        packets: this.heapCount[this.pos[s]!]!,
         error: this.error[s]!,
         reason: this.reason[s]!,
         srcSide: this.srcSide[s]!,
