@@ -43,8 +43,9 @@
  * Memory: streaming; a frame is written (or not) before the next is read. State is kept only for
  * connections some edit touched (at most `maxConnections`, least recently used forgotten first,
  * their pending replies written then): per direction the edits, the replies waiting and a copy of
- * the last packet's headers. Frames of other connections are copied straight to the output
- * buffer: no allocation per frame.
+ * the last packet's headers. Frames of other connections go straight to the pcap encoder's
+ * buffer; the per-frame work for them is a layout read, two hashes and a map probe (none while no
+ * connection is tracked), no state.
  *
  * Deliberate differences and limits:
  *  - A whole-stream view is not available while streaming: a segment written before the proxy
@@ -991,21 +992,18 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
    */
   private writeTcpReply(rep: Reply, d: Direction, o: Direction, ack: number, hasAck: boolean): void {
     const frame = this.frame!;
-    const same = this.conn !== null && rep.conn === this.conn && rep.dir === this.dir;
-    let hdr: Uint8Array;
-    let lay: Layout;
-    let ackValue = ack;
-    if (same) {
-      hdr = frame.data;
-      lay = this.layout;
-      if (!hasAck) ackValue = o.seen ? o.map(o.maxEnd, false) : rep.ack0;
-      this.emitReplySegments(rep, hdr, frame.offset, lay, d, ackValue, rep.ownTime ? rep.tsSec : frame.tsSec, rep.ownTime ? rep.tsNsec : frame.tsNsec, o);
-    } else {
+    if (this.conn === null || rep.conn !== this.conn || rep.dir !== this.dir) {
       this.writeStandaloneReply(rep);
+      return;
     }
+    const ackValue = hasAck ? ack : o.seen ? o.map(o.maxEnd, false) : rep.ack0;
+    const tsSec = rep.ownTime ? rep.tsSec : frame.tsSec;
+    const tsNsec = rep.ownTime ? rep.tsNsec : frame.tsNsec;
+    this.emitReplySegments(rep, frame.data, frame.offset, this.layout, d, ackValue, tsSec, tsNsec);
   }
 
-  private emitReplySegments(rep: Reply, hdr: Uint8Array, hdrStart: number, lay: Layout, d: Direction, ack: number, tsSec: number, tsNsec: number, o: Direction): void {
+  /** The reply's bytes as segments of at most `insertSegmentBytes`, from its mapped position on. */
+  private emitReplySegments(rep: Reply, hdr: Uint8Array, hdrStart: number, lay: Layout, d: Direction, ack: number, tsSec: number, tsNsec: number): void {
     const start = d.map(rep.at, false);
     const bytes = rep.bytes;
     const max = this.options.insertSegmentBytes;
@@ -1018,7 +1016,6 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
     d.unwritten--;
     this.replies.delete(rep.id);
     this.stats.replies++;
-    void o;
   }
 
   /**
@@ -1045,7 +1042,7 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
     }
     const t = d.seen ? d.last : rep.template;
     const ack = o.seen ? o.map(o.maxEnd, false) : rep.ack0;
-    this.emitReplySegments(rep, t.bytes, 0, t.layout, d, ack, rep.tsSec, rep.tsNsec, o);
+    this.emitReplySegments(rep, t.bytes, 0, t.layout, d, ack, rep.tsSec, rep.tsNsec);
   }
 
   /** Writes the replies a connection still holds (capture over, or forgotten). */

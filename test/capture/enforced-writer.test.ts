@@ -493,6 +493,14 @@ describe('a denied request: the server answer replaced by the proxy reply', () =
     }
   });
 
+  test('Ethernet padding of short frames is not payload: rewritten frames drop it, numbers stay right', () => {
+    const { conv } = deniedInTheMiddle({ link: 'ethernet', family: 4 });
+    for (const st of conv.steps) if (st.bytes.length < 60) st.bytes = concat(st.bytes, new Uint8Array(60 - st.bytes.length));
+    const { out, pcap } = run(conv.steps);
+    expect(tcpBookkeeping(out, CLIENT)).toMatchObject({ problems: [], toClient: OK_1 + DENIED_403 + OK_3 });
+    expect(tshark(pcap)).toMatchObject({ bad: [], problems: [] });
+  });
+
   test('a truncated frame (snaplen) keeps its lengths; only its numbers move', () => {
     const { conv } = deniedInTheMiddle({ link: 'ethernet', family: 4 });
     const third = conv.steps.find((st) => latin1(st.payload) === OK_3)!;
