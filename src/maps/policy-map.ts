@@ -43,12 +43,16 @@
  *  - `entries()` is ordered by (direction, identity, protocol, port, prefixLen), masked keys.
  *  - `delete` removes exactly one key, never a covering or covered one.
  *
- * TS layout: entries live in a growable struct-of-arrays indexed by slot. A KeyTable maps
- * (identity, packed key word) -> slot for exact access; per direction, another maps identity ->
- * group. A group is one (identity, direction): a linked list of its entries, a 25-bit mask of
- * the prefix lengths present and a count per length. A lookup finds the group (one probe; the
- * any-peer groups are cached), then scans a small group's entries, or probes a large group
- * once per prefix length present, longest first. Nothing is allocated per lookup.
+ * TS layout: entries live in growable records of ENTRY int32 words indexed by slot (key word,
+ * identity, cookie, value, priority, list links): an array of structs, not of arrays, since a
+ * replay reads one entry of one of a thousand endpoints' maps, cold, and each of its fields from
+ * a separate array cost a cache miss of its own. A KeyTable maps (identity, packed key word) ->
+ * slot for exact access; per direction, another maps identity -> group. A group is one
+ * (identity, direction): a record with a 25-bit mask of the prefix lengths present, its entry
+ * count and the head of the linked list of its entries, and a count per length. A lookup finds
+ * the group (one probe; the any-peer groups are cached), then scans a small group's entries, or
+ * probes a large group once per prefix length present, longest first. Nothing is allocated per
+ * lookup.
  */
 
 import {
@@ -139,6 +143,27 @@ const SCAN_MAX = 8;
 
 const FLAG_DENY = 1;
 const FLAG_EXPLICIT_AUTH = 2;
+
+/** Entry record: ENTRY int32 words per slot. */
+const ENTRY = 8;
+/** The key word (keyWord), as int32. */
+const E_KEY = 0;
+/** Remote identity, as int32 (read back as u32). */
+const E_IDENTITY = 1;
+/** Cookie, as int32 (read back as u32). */
+const E_COOKIE = 2;
+/** Proxy port (bits 0..15), FLAG_* (16..17), auth type (24..30). */
+const E_VALUE = 3;
+const E_PRIO = 4;
+/** The group's doubly linked list of entries (-1 ends it). */
+const E_NEXT = 5;
+const E_PREV = 6;
+
+/** Group record: GROUP int32 words per group: prefix lengths present (bit p), entries, list head. */
+const GROUP = 4;
+const G_MASK = 0;
+const G_SIZE = 1;
+const G_HEAD = 2;
 /** Valid prefix lengths as a bit set: 0 and 8..24. */
 const VALID_PREFIXES = (1 | (0x1ffff << 8)) >>> 0;
 
@@ -186,24 +211,11 @@ export class PolicyMap {
   private readonly slots = new SlotAllocator();
   private readonly groupSlots = new SlotAllocator();
 
-  // Entries, by slot.
-  private eIdentity = new Uint32Array(8);
-  private eKey = new Uint32Array(8);
-  private eProxyPort = new Uint16Array(8);
-  private eFlags = new Uint8Array(8);
-  private eAuth = new Uint8Array(8);
-  private ePrio = new Uint8Array(8);
-  private eCookie = new Uint32Array(8);
-  /** The group's doubly linked list of entries (-1 ends it). */
-  private eNext = new Int32Array(8);
-  private ePrev = new Int32Array(8);
-
-  // Groups, by group: prefix lengths present (bit p), an entry count per prefix length, the
-  // number of entries and the head of their list.
-  private gMask = new Uint32Array(8);
+  /** Entries, ENTRY words per slot. */
+  private ent = new Int32Array(8 * ENTRY);
+  /** Groups, GROUP words per group, and an entry count per prefix length (25 per group). */
+  private grp = new Int32Array(8 * GROUP);
   private gCounts = new Int32Array(8 * 25);
-  private gSize = new Int32Array(8);
-  private gHead = new Int32Array(8);
   /** The group of identity 0 (any peer) per direction, or -1: the second lookup skips its probe. */
   private readonly anyPeerGroup = new Int32Array([-1, -1]);
 
@@ -252,15 +264,15 @@ export class PolicyMap {
       slot = this.slots.alloc();
       this.growEntries(this.slots.used);
       this.index.set(slot, identity, kw);
-      this.eIdentity[slot] = identity;
-      this.eKey[slot] = kw;
+      this.ent[slot * ENTRY + E_IDENTITY] = identity | 0;
+      this.ent[slot * ENTRY + E_KEY] = kw | 0;
       this.addToGroup(slot, identity, direction, prefixLen);
     }
-    this.eProxyPort[slot] = entry.proxyPort;
-    this.eFlags[slot] = (entry.deny ? FLAG_DENY : 0) | (entry.hasExplicitAuthType ? FLAG_EXPLICIT_AUTH : 0);
-    this.eAuth[slot] = entry.authType;
-    this.ePrio[slot] = entry.proxyPortPriority;
-    this.eCookie[slot] = entry.cookie >>> 0;
+    const flags = (entry.deny ? FLAG_DENY : 0) | (entry.hasExplicitAuthType ? FLAG_EXPLICIT_AUTH : 0);
+    const o = slot * ENTRY;
+    this.ent[o + E_VALUE] = entry.proxyPort | (flags << 16) | (entry.authType << 24);
+    this.ent[o + E_PRIO] = entry.proxyPortPriority;
+    this.ent[o + E_COOKIE] = entry.cookie | 0;
     this.onChange?.();
     return true;
   }
@@ -297,29 +309,30 @@ export class PolicyMap {
    */
   private lookupInGroup(g: number, identity: number, direction: number, protocol: number, port: number): number {
     if (g < 0) return -1;
-    const hi = ((direction << 31) | ((protocol & 0xff) << 16)) >>> 0;
+    const hi = (direction << 31) | ((protocol & 0xff) << 16);
     // p === 0 is the any-protocol entry: protocol and port are not part of its key.
-    const any = (direction << 31) >>> 0;
-    if (this.gSize[g]! <= SCAN_MAX) {
-      const keys = this.eKey;
-      const next = this.eNext;
+    const any = direction << 31;
+    const grp = this.grp;
+    if (grp[g * GROUP + G_SIZE]! <= SCAN_MAX) {
+      // Key words compared as int32 (the direction bit is the sign).
+      const ent = this.ent;
       let best = -1;
       let bestP = -1;
-      for (let s = this.gHead[g]!; s >= 0; s = next[s]!) {
-        const kw = keys[s]!;
+      for (let s = grp[g * GROUP + G_HEAD]!; s >= 0; s = ent[s * ENTRY + E_NEXT]!) {
+        const kw = ent[s * ENTRY + E_KEY]!;
         const p = (kw >>> 24) & 0x1f;
-        if (p > bestP && kw === (p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : any)) {
+        if (p > bestP && kw === (p >= LPM_PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any)) {
           best = s;
           bestP = p;
         }
       }
       return best;
     }
-    let mask = this.gMask[g]!;
+    let mask = grp[g * GROUP + G_MASK]!;
     while (mask !== 0) {
       const p = 31 - Math.clz32(mask);
       mask ^= 1 << p;
-      const kw = p >= LPM_PROTO_PREFIX_BITS ? (hi | (p << 24) | (port & PORT_MASK[p]!)) >>> 0 : any;
+      const kw = p >= LPM_PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any;
       const slot = this.index.get2(identity, kw);
       if (slot >= 0) return slot;
     }
@@ -347,16 +360,16 @@ export class PolicyMap {
   lookup(remoteIdentity: number, direction: 0 | 1, protocol: number, dport: number, out: PolicyVerdict, isUntrackedFragment = false): number {
     out.reset();
     const l3 = this.lookupSlot(remoteIdentity, direction, protocol, dport);
-    const flags = this.eFlags;
+    const ent = this.ent;
     // 1. An L3 deny is chosen without the second lookup.
-    if (l3 >= 0 && (flags[l3]! & FLAG_DENY) !== 0) return this.checkL3(l3, -1, remoteIdentity, out);
+    if (l3 >= 0 && (flagsOf(ent, l3) & FLAG_DENY) !== 0) return this.checkL3(l3, -1, remoteIdentity, out);
     const l4 = this.lookupInGroup(this.anyPeerGroup[direction & 1]!, 0, direction, protocol, dport);
     if (l4 >= 0) {
-      if (l3 < 0 || (flags[l4]! & FLAG_DENY) !== 0) return this.checkL4(l4, l3, out);
-      const p4 = this.ePrio[l4]!;
-      const p3 = this.ePrio[l3]!;
+      if (l3 < 0 || (flagsOf(ent, l4) & FLAG_DENY) !== 0) return this.checkL4(l4, l3, out);
+      const p4 = ent[l4 * ENTRY + E_PRIO]!;
+      const p3 = ent[l3 * ENTRY + E_PRIO]!;
       // 2. Higher proxy port priority; 3. equal priority and strictly longer prefix.
-      if (p4 > p3 || (p4 === p3 && ((this.eKey[l4]! >>> 24) & 0x1f) > ((this.eKey[l3]! >>> 24) & 0x1f))) {
+      if (p4 > p3 || (p4 === p3 && prefixOf(ent, l4) > prefixOf(ent, l3))) {
         return this.checkL4(l4, l3, out);
       }
     }
@@ -367,14 +380,14 @@ export class PolicyMap {
   }
 
   private checkL3(slot: number, other: number, remoteIdentity: number, out: PolicyVerdict): number {
-    const p = (this.eKey[slot]! >>> 24) & 0x1f;
+    const p = prefixOf(this.ent, slot);
     out.matchType = p > LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_L3_L4 : p > 0 ? POLICY_MATCH_L3_PROTO : POLICY_MATCH_L3_ONLY;
     out.matchedIdentity = remoteIdentity >>> 0;
     return this.check(slot, other, p, out);
   }
 
   private checkL4(slot: number, other: number, out: PolicyVerdict): number {
-    const p = (this.eKey[slot]! >>> 24) & 0x1f;
+    const p = prefixOf(this.ent, slot);
     out.matchType = p === 0 ? POLICY_MATCH_ALL : p <= LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_PROTO_ONLY : POLICY_MATCH_L4_ONLY;
     out.matchedIdentity = 0;
     return this.check(slot, other, p, out);
@@ -384,18 +397,19 @@ export class PolicyMap {
   private check(slot: number, other: number, prefixLen: number, out: PolicyVerdict): number {
     out.slot = slot;
     out.prefixLen = prefixLen;
-    out.cookie = this.eCookie[slot]!;
-    const flags = this.eFlags[slot]!;
+    const ent = this.ent;
+    out.cookie = ent[slot * ENTRY + E_COOKIE]! >>> 0;
+    const flags = flagsOf(ent, slot);
     if ((flags & FLAG_DENY) !== 0) {
       out.verdict = DROP_POLICY_DENY;
       return out.verdict;
     }
-    const proxyPort = this.eProxyPort[slot]!;
+    const proxyPort = ent[slot * ENTRY + E_VALUE]! & 0xffff;
     out.proxyPort = proxyPort;
     // The auth type comes from the chosen entry, or from the other (less specific) one when that
     // one's is greater and the chosen entry has no explicit auth type.
-    let auth = this.eAuth[slot]!;
-    if (other >= 0 && this.eAuth[other]! > auth && (flags & FLAG_EXPLICIT_AUTH) === 0) auth = this.eAuth[other]!;
+    let auth = authOf(ent, slot);
+    if (other >= 0 && authOf(ent, other) > auth && (flags & FLAG_EXPLICIT_AUTH) === 0) auth = authOf(ent, other);
     if (auth !== 0) {
       out.authType = auth;
       out.verdict = DROP_POLICY_AUTH_REQUIRED;
@@ -407,20 +421,22 @@ export class PolicyMap {
 
   /** The entry stored at a slot returned by `lookupSlot` / `PolicyVerdict.slot` (allocates). */
   entryAt(slot: number): PolicyEntry {
-    const kw = this.eKey[slot]!;
-    const flags = this.eFlags[slot]!;
+    const ent = this.ent;
+    const o = slot * ENTRY;
+    const kw = ent[o + E_KEY]! >>> 0;
+    const flags = flagsOf(ent, slot);
     return {
-      identity: this.eIdentity[slot]!,
+      identity: ent[o + E_IDENTITY]! >>> 0,
       direction: (kw >>> 31) as 0 | 1,
       protocol: (kw >>> 16) & 0xff,
       port: kw & 0xffff,
       prefixLen: (kw >>> 24) & 0x1f,
       deny: (flags & FLAG_DENY) !== 0,
-      proxyPort: this.eProxyPort[slot]!,
-      proxyPortPriority: this.ePrio[slot]!,
-      authType: this.eAuth[slot]!,
+      proxyPort: ent[o + E_VALUE]! & 0xffff,
+      proxyPortPriority: ent[o + E_PRIO]!,
+      authType: authOf(ent, slot),
       hasExplicitAuthType: (flags & FLAG_EXPLICIT_AUTH) !== 0,
-      cookie: this.eCookie[slot]!,
+      cookie: ent[o + E_COOKIE]! >>> 0,
     };
   }
 
@@ -428,15 +444,14 @@ export class PolicyMap {
   *entries(): IterableIterator<PolicyEntry> {
     const slots: number[] = [];
     this.index.forEachSlot((s) => slots.push(s));
-    const id = this.eIdentity;
-    const kw = this.eKey;
+    const ent = this.ent;
     // Sort key: direction, identity, protocol, port, prefix length.
     slots.sort((a, b) => {
-      const ka = kw[a]!;
-      const kb = kw[b]!;
+      const ka = ent[a * ENTRY + E_KEY]! >>> 0;
+      const kb = ent[b * ENTRY + E_KEY]! >>> 0;
       return (
         (ka >>> 31) - (kb >>> 31) ||
-        id[a]! - id[b]! ||
+        (ent[a * ENTRY + E_IDENTITY]! >>> 0) - (ent[b * ENTRY + E_IDENTITY]! >>> 0) ||
         ((ka >>> 16) & 0xff) - ((kb >>> 16) & 0xff) ||
         (ka & 0xffff) - (kb & 0xffff) ||
         ((ka >>> 24) & 0x1f) - ((kb >>> 24) & 0x1f)
@@ -446,16 +461,8 @@ export class PolicyMap {
   }
 
   private growEntries(n: number): void {
-    if (n <= this.eIdentity.length) return;
-    this.eIdentity = ensureLength(this.eIdentity, n);
-    this.eKey = ensureLength(this.eKey, n);
-    this.eProxyPort = ensureLength(this.eProxyPort, n);
-    this.eFlags = ensureLength(this.eFlags, n);
-    this.eAuth = ensureLength(this.eAuth, n);
-    this.ePrio = ensureLength(this.ePrio, n);
-    this.eCookie = ensureLength(this.eCookie, n);
-    this.eNext = ensureLength(this.eNext, n);
-    this.ePrev = ensureLength(this.ePrev, n);
+    if (n * ENTRY <= this.ent.length) return;
+    this.ent = ensureLength(this.ent, n * ENTRY);
   }
 
   private addToGroup(slot: number, identity: number, direction: number, prefixLen: number): void {
@@ -464,48 +471,65 @@ export class PolicyMap {
     if (g < 0) {
       g = this.groupSlots.alloc();
       const n = this.groupSlots.used;
-      if (n > this.gMask.length) {
-        this.gMask = ensureLength(this.gMask, n);
-        this.gSize = ensureLength(this.gSize, n);
-        this.gHead = ensureLength(this.gHead, n);
-        this.gCounts = ensureLength(this.gCounts, this.gMask.length * 25);
+      if (n * GROUP > this.grp.length) {
+        this.grp = ensureLength(this.grp, n * GROUP);
+        this.gCounts = ensureLength(this.gCounts, (this.grp.length / GROUP) * 25);
       }
-      this.gMask[g] = 0;
-      this.gSize[g] = 0;
-      this.gHead[g] = -1;
+      this.grp[g * GROUP + G_MASK] = 0;
+      this.grp[g * GROUP + G_SIZE] = 0;
+      this.grp[g * GROUP + G_HEAD] = -1;
       this.gCounts.fill(0, g * 25, g * 25 + 25);
       table.set(g, identity);
       if (identity === 0) this.anyPeerGroup[direction] = g;
     }
     this.gCounts[g * 25 + prefixLen]!++;
-    this.gMask[g] = (this.gMask[g]! | (1 << prefixLen)) >>> 0;
-    this.gSize[g]!++;
-    const head = this.gHead[g]!;
-    this.eNext[slot] = head;
-    this.ePrev[slot] = -1;
-    if (head >= 0) this.ePrev[head] = slot;
-    this.gHead[g] = slot;
+    const grp = this.grp;
+    const ent = this.ent;
+    grp[g * GROUP + G_MASK]! |= 1 << prefixLen;
+    grp[g * GROUP + G_SIZE]!++;
+    const head = grp[g * GROUP + G_HEAD]!;
+    ent[slot * ENTRY + E_NEXT] = head;
+    ent[slot * ENTRY + E_PREV] = -1;
+    if (head >= 0) ent[head * ENTRY + E_PREV] = slot;
+    grp[g * GROUP + G_HEAD] = slot;
   }
 
   private removeFromGroup(slot: number, identity: number, direction: number, prefixLen: number): void {
     const table = this.groupIndex[direction & 1]!;
     const g = table.get(identity);
     if (g < 0) return; // unreachable while the index and groups agree
-    const next = this.eNext[slot]!;
-    const prev = this.ePrev[slot]!;
-    if (prev >= 0) this.eNext[prev] = next;
-    else this.gHead[g] = next;
-    if (next >= 0) this.ePrev[next] = prev;
-    this.gSize[g]!--;
+    const grp = this.grp;
+    const ent = this.ent;
+    const next = ent[slot * ENTRY + E_NEXT]!;
+    const prev = ent[slot * ENTRY + E_PREV]!;
+    if (prev >= 0) ent[prev * ENTRY + E_NEXT] = next;
+    else grp[g * GROUP + G_HEAD] = next;
+    if (next >= 0) ent[next * ENTRY + E_PREV] = prev;
+    grp[g * GROUP + G_SIZE]!--;
     if (--this.gCounts[g * 25 + prefixLen]! === 0) {
-      this.gMask[g] = (this.gMask[g]! & ~(1 << prefixLen)) >>> 0;
-      if (this.gMask[g] === 0) {
+      grp[g * GROUP + G_MASK]! &= ~(1 << prefixLen);
+      if (grp[g * GROUP + G_MASK] === 0) {
         table.delete(identity);
         this.groupSlots.release(g);
         if (identity === 0) this.anyPeerGroup[direction] = -1;
       }
     }
   }
+}
+
+/** FLAG_* bits of entry `slot`. */
+function flagsOf(ent: Int32Array, slot: number): number {
+  return (ent[slot * ENTRY + E_VALUE]! >>> 16) & 0xff;
+}
+
+/** Auth type of entry `slot`. */
+function authOf(ent: Int32Array, slot: number): number {
+  return (ent[slot * ENTRY + E_VALUE]! >>> 24) & 0x7f;
+}
+
+/** Proto/port prefix length of entry `slot`. */
+function prefixOf(ent: Int32Array, slot: number): number {
+  return (ent[slot * ENTRY + E_KEY]! >>> 24) & 0x1f;
 }
 
 /**
