@@ -5,8 +5,13 @@
  * by side with read+decode alone in the same run. Target (issue 4): >= 1 Mpps end to end on one
  * core with `-o summary` (formatting excluded), TS backend.
  *
+ * A second table splits the time by stage: each row runs the pipeline up to one more stage
+ * (duplicate suppression, conntrack, the rest of the datapath, the summary), interleaved, so the
+ * difference between two rows is what that stage costs in the pipeline (with the cache pressure
+ * of the stages before it).
+ *
  * Knobs: BENCH_REPLAY_PACKETS (1000000), BENCH_REPLAY_PODS (1000), BENCH_REPLAY_POLICIES (200),
- * BENCH_REPLAY_RUNS (5).
+ * BENCH_REPLAY_RUNS (5), BENCH_REPLAY_STAGES (1: the stage table; 0 skips it).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,17 +22,19 @@ import { openCapture } from '../../src/capture/open.js';
 import { decodeFrame } from '../../src/decode/decode.js';
 import { DecodedPacket } from '../../src/decode/packet.js';
 import { EventKind, type FlowEvent } from '../../src/datapath/events.js';
+import { Deduplicator } from '../../src/datapath/dedup.js';
 import { Datapath } from '../../src/datapath/program.js';
 import { DatapathState } from '../../src/datapath/state.js';
 import { FlowContext } from '../../src/flow/context.js';
 import { FlowSummary } from '../../src/flow/summary.js';
 import { loadClusterText } from '../../src/k8s/load.js';
+import { Conntrack, CtTuple } from '../../src/maps/conntrack.js';
 import type { MapsDocument } from '../../src/maps/document.js';
 import { parsePolicies } from '../../src/policy/parse.js';
 import { ensureCapture, type AddressPools } from '../lib/gen-capture.js';
 import { generateCluster, writeGeneratedCluster, type GeneratedCluster } from '../lib/gen-cluster.js';
 import { median } from '../lib/measure.js';
-import { fmt, ratio, type Suite } from '../lib/suite.js';
+import { fmt, ratio, type Suite, type SuiteReport } from '../lib/suite.js';
 
 function poolsFor(cluster: GeneratedCluster, doc: MapsDocument): AddressPools {
   const appPort = new Map(cluster.apps.map((a) => [`${a.namespace}/${a.app}`, a.port]));
@@ -77,11 +84,56 @@ async function replay(path: string, doc: MapsDocument, perPacket: boolean): Prom
   const t0 = process.hrtime.bigint();
   await openCapture(path).run((frame) => {
     decodeFrame(frame, pkt);
-    dp.process(pkt, frame.tsSec, frame.tsNsec);
+    // As `hubcap replay` calls it: the frame lets dedup hash content and tell interfaces apart.
+    dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   summary.lines();
   return { ms, packets: dp.counters.frames, finals, dropped };
+}
+
+/** read + decode + dedup (the datapath's table and window). */
+async function upToDedup(path: string): Promise<number> {
+  const pkt = new DecodedPacket();
+  const dedup = new Deduplicator(1_000_000, 8192);
+  const t0 = process.hrtime.bigint();
+  await openCapture(path).run((frame) => {
+    decodeFrame(frame, pkt);
+    dedup.isDuplicate(pkt, frame.tsSec, frame.tsNsec, frame);
+  });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** read + decode + dedup + conntrack (lookup, create, touch of every packet's connection). */
+async function upToConntrack(path: string): Promise<number> {
+  const pkt = new DecodedPacket();
+  const dedup = new Deduplicator(1_000_000, 8192);
+  const ct = new Conntrack();
+  const tuple = new CtTuple();
+  const t0 = process.hrtime.bigint();
+  await openCapture(path).run((frame) => {
+    decodeFrame(frame, pkt);
+    if (pkt.ipVersion === 0 || dedup.isDuplicate(pkt, frame.tsSec, frame.tsNsec, frame)) return;
+    const now = frame.tsSec + frame.tsNsec / 1e9;
+    tuple.setFromPacket(pkt);
+    let e = ct.lookup(tuple, now, pkt.tcpFlags);
+    const dir = ct.lastDir;
+    if (e === null) e = ct.create(tuple, now);
+    ct.touch(e, dir, pkt.tcpFlags, pkt.ipLength, now);
+  });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** The whole datapath with a sink that drops every event (no summary). */
+async function datapathOnly(path: string, doc: MapsDocument): Promise<number> {
+  const dp = new Datapath(new DatapathState(doc), () => {});
+  const pkt = new DecodedPacket();
+  const t0 = process.hrtime.bigint();
+  await openCapture(path).run((frame) => {
+    decodeFrame(frame, pkt);
+    dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
+  });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 export const suite: Suite = {
@@ -91,6 +143,7 @@ export const suite: Suite = {
     const pods = Number(process.env.BENCH_REPLAY_PODS ?? 1000);
     const policies = Number(process.env.BENCH_REPLAY_POLICIES ?? 200);
     const runs = Number(process.env.BENCH_REPLAY_RUNS ?? (ctx.quick ? 2 : 5));
+    const stages = (process.env.BENCH_REPLAY_STAGES ?? '1') !== '0';
 
     ctx.log(`generating a ${pods}-pod cluster with ${policies} policies`);
     const cluster = generateCluster({ pods, policies });
@@ -108,10 +161,18 @@ export const suite: Suite = {
     const rd: number[] = [];
     const rp: number[] = [];
     const pp: number[] = [];
+    const sd: number[] = [];
+    const sc: number[] = [];
+    const sp: number[] = [];
     for (let i = 0; i < runs; i++) {
       rd.push((await readDecode(capture.path)).ms);
       rp.push((await replay(capture.path, doc, false)).ms);
       pp.push((await replay(capture.path, doc, true)).ms);
+      if (stages) {
+        sd.push(await upToDedup(capture.path));
+        sc.push(await upToConntrack(capture.path));
+        sp.push(await datapathOnly(capture.path, doc));
+      }
       ctx.log(`run ${i + 1}/${runs}: read+decode ${fmt(rd.at(-1)!, 0)} ms, replay ${fmt(rp.at(-1)!, 0)} ms, per-packet ${fmt(pp.at(-1)!, 0)} ms`);
     }
     const mpps = (ms: number): string => fmt(packets / ms / 1000, 2);
@@ -135,6 +196,25 @@ export const suite: Suite = {
     const medRd = median(rd);
     const medRp = median(rp);
     const medPp = median(pp);
+    const tables: SuiteReport['tables'] = [];
+    if (stages) {
+      // Each row adds one stage; "stage ms" is its median minus the row above's median.
+      const rows: Array<[string, number]> = [
+        ['read + decode', medRd],
+        ['+ duplicate suppression (dedup table)', median(sd)],
+        ['+ conntrack (lookup, create, touch)', median(sc)],
+        ['+ the rest of the datapath (services, endpoints, policy, events; no sink)', median(sp)],
+        ['+ summary (`-o summary` counting, no formatting)', medRp],
+      ];
+      tables.push({
+        title: 'Where the time goes: the pipeline up to each stage',
+        columns: ['up to', 'median ms', 'stage ms', 'ns per packet (stage)', 'Mpps'],
+        rows: rows.map(([name, ms], i) => {
+          const stage = i === 0 ? ms : ms - rows[i - 1]![1];
+          return [name, fmt(ms, 0), fmt(stage, 0), fmt((stage * 1e6) / packets, 0), mpps(ms)];
+        }),
+      });
+    }
     return {
       summary:
         `Replaying ${packets.toLocaleString('en-US')} packets (${fmt(capture.bytes / 1e6, 1)} MB, ~100k connections between ${pods} pods, nodes, ` +
@@ -150,6 +230,7 @@ export const suite: Suite = {
             ['`hubcap replay -o summary` (CLI, compile from YAML included), once', fmt(cliMs, 0), fmt(cliMs, 0), mpps(cliMs), ratio(cliMs, medRd)],
           ],
         },
+        ...tables,
       ],
       notes: [
         `End to end ${mpps(medRp)} Mpps (target >= 1 Mpps): ${packets / medRp / 1000 >= 1 ? 'met' : 'NOT met'}.`,
