@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isHubcapError } from '../errors.js';
+import { registerBenchCommand } from './bench.js';
 import { registerMapsCommand } from './maps.js';
 import { registerPacketsCommand } from './packets.js';
 import { registerReplayCommand } from './replay.js';
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPacketsCommand(program, ctx);
   registerMapsCommand(program, ctx);
   registerReplayCommand(program, ctx);
+  registerBenchCommand(program, ctx);
   return program;
 }
 
