@@ -133,7 +133,6 @@ export class Datapath {
       return;
     }
     const ev = this.ev;
-    const now = tsSec + tsNsec / 1e9;
     this.resetEvent(p, tsSec, tsNsec);
     if (p.error !== DecodeError.NONE && this.undecidable(p)) {
       c.decodeErrors++;
@@ -150,7 +149,7 @@ export class Datapath {
     if (p.encap !== 0 && this.outerNeedsHostPolicy(p)) {
       this.outer.fillOuterOf(p);
       this.resetEvent(this.outer.packet, tsSec, tsNsec);
-      if (!this.decide(this.outer.packet, now, true)) return;
+      if (!this.decide(this.outer.packet, true)) return;
       this.resetEvent(p, tsSec, tsNsec);
     }
     // The frame lets dedup tell observation points apart (pcapng interface) and hash content.
@@ -159,7 +158,8 @@ export class Datapath {
       return;
     }
     c.ipPackets++;
-    this.decide(p, now, false);
+    if (this.l7 !== undefined) this.l7.tick(p, tsSec + tsNsec / 1e9);
+    this.decide(p, false);
   }
 
   /** True when either end of the outer header is a node with a host endpoint. */
@@ -175,11 +175,13 @@ export class Datapath {
    * tunnel's outer header, so an allowed packet emits no final event (its inner packet will).
    * Returns false when the packet was dropped.
    */
-  private decide(p: DecodedPacket, now: number, outer: boolean): boolean {
+  private decide(p: DecodedPacket, outer: boolean): boolean {
     const c = this.counters;
     const ev = this.ev;
     // --- fragments (bpf/lib/ipv4.h): later fragments take the first one's ports.
     if (p.isFragment) {
+      // Capture seconds for the fragment tracker; conntrack gets its integer clock (below).
+      const now = ev.tsSec + ev.tsNsec / 1e9;
       if (p.fragOffset === 0) this.fragments.recordFirst(p, now);
       else if (!this.fragments.lookup(p, now)) {
         c.fragmentsNotFound++;
@@ -225,7 +227,9 @@ export class Datapath {
     const tuple = this.tuple.setFromPacket(p);
     // ct_lookup4/6: the flags let a SYN reopen a closing connection; an ICMP error is related
     // through the entry of its address pair (conntrack.h), never by guessing.
-    let entry = this.conntrack.lookup(tuple, now, p.tcpFlags);
+    // The table clock as a Smi (Conntrack.clockMs): a fractional second passed on would be boxed.
+    const nowMs = this.conntrack.clockMs(ev.tsSec, ev.tsNsec);
+    let entry = this.conntrack.lookupMs(tuple, nowMs, p.tcpFlags);
     const dir: number = this.conntrack.lastDir;
     const related = entry !== null && this.conntrack.lastRelated;
     // A packet found through its tuple carries its connection's addresses: the endpoints at
@@ -235,7 +239,7 @@ export class Datapath {
 
     if (entry && entry.user0 !== 0 && !this.options.perPacket) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
-      if (!related) this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      if (!related) this.conntrack.touchMs(entry, dir, p.tcpFlags, p.ipLength, nowMs);
       const info = entry.user1;
       const stage = info & 1;
       const node = (Math.floor(info / 2) % 4096) - 1;
@@ -250,7 +254,7 @@ export class Datapath {
     if (entry && dir === CtDir.REPLY) {
       // REPLY and RELATED skip policy (bpf_lxc.c: ct_status == CT_REPLY || CT_RELATED). A related
       // ICMP error refreshes its pair entry inside lookup, not the connection.
-      if (!related) this.conntrack.touch(entry, dir, p.tcpFlags, p.ipLength, now);
+      if (!related) this.conntrack.touchMs(entry, dir, p.tcpFlags, p.ipLength, nowMs);
       ev.connection = entry.id;
       ev.isReply = true;
       ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
@@ -260,6 +264,7 @@ export class Datapath {
         const l7 = this.l7.onPacket(entry, entry.user1 - 1, true, p, ev);
         // The server's answer to a request the proxy denied never reached the client.
         if (l7 < 0) {
+          ev.replacedByProxy = true;
           this.emitDrop(l7, entry.user1 - 1, ev.node >= 0 ? ev.node : this.nodeOf(ev.dstEndpoint), -1, true);
           return false;
         }
@@ -274,7 +279,7 @@ export class Datapath {
     // The entry exists before policy so every event of this packet names its connection; a
     // drop either marks it (inheritance) or removes it again (--per-packet), as if never made.
     if (!entry) {
-      entry = this.conntrack.create(tuple, now);
+      entry = this.conntrack.createMs(tuple, nowMs);
       if (translated) {
         entry.revNat = translated.index;
         entry.origDst.set(ev.origDst);
@@ -296,7 +301,7 @@ export class Datapath {
       const node = this.nodeOf(src);
       const v = this.stagePolicy(entry.id, STAGE_EGRESS, src, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
-      if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_EGRESS, node);
+      if (v < 0) return this.dropPacket(entry, isNew, nowMs, v, STAGE_EGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_EGRESS;
@@ -306,7 +311,7 @@ export class Datapath {
       const node = this.nodeOf(dst);
       const v = this.stagePolicy(entry.id, STAGE_INGRESS, dst, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
-      if (v < 0) return this.dropPacket(entry, isNew, now, v, STAGE_INGRESS, node);
+      if (v < 0) return this.dropPacket(entry, isNew, nowMs, v, STAGE_INGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_INGRESS;
@@ -317,7 +322,7 @@ export class Datapath {
       entry.proxyPort = proxyPort;
       entry.user1 = proxyStage + 1;
     }
-    this.conntrack.touch(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, now);
+    this.conntrack.touchMs(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, nowMs);
     ev.proxyPort = proxyPort;
     // The proxy sees the client's side of a redirected connection (its L7 events come first).
     if (proxyPort > 0 && this.l7 !== undefined && !outer) this.l7.onPacket(entry, proxyStage, false, p, ev);
@@ -469,7 +474,7 @@ export class Datapath {
   }
 
   /** A policy drop of a forward packet: its final drop event, and what its connection remembers. */
-  private dropPacket(entry: CtEntry, isNew: boolean, now: number, v: number, stage: number, node: number): false {
+  private dropPacket(entry: CtEntry, isNew: boolean, nowMs: number, v: number, stage: number, node: number): false {
     if (isNew) {
       if (this.options.perPacket) {
         this.conntrack.delete(entry);
@@ -477,7 +482,7 @@ export class Datapath {
         // Remember the drop so the rest of this connection inherits it (design.md §5).
         entry.user0 = -v;
         entry.user1 = packDropInfo(stage, node, this.stageRule);
-        this.conntrack.touch(entry, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, now);
+        this.conntrack.touchMs(entry, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, nowMs);
       }
     }
     this.emitDrop(v, stage, node, this.stageRule, false);
@@ -506,6 +511,7 @@ export class Datapath {
     ev.connection = 0;
     ev.service = -1;
     ev.l7NotEvaluated = false;
+    ev.replacedByProxy = false;
   }
 
   /** Finds the managed endpoints at both ends and the identities to display. */

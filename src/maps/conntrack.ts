@@ -636,9 +636,23 @@ export class Conntrack {
    * so do not `touch` the returned entry for an ICMP error.
    */
   lookup(t: CtTuple, nowSec: number, tcpFlags = 0): CtEntry | null {
+    return this.lookupMs(t, this.ms(nowSec), tcpFlags);
+  }
+
+  /**
+   * The table clock of a capture time `tsSec` + `tsNsec`: integer milliseconds from the epoch,
+   * exactly what the methods taking seconds compute from `tsSec + tsNsec / 1e9`. For the `*Ms`
+   * methods: a fractional second passed to a call V8 does not inline is boxed into a heap number,
+   * an allocation per packet; this Smi is not.
+   */
+  clockMs(tsSec: number, tsNsec: number): number {
+    return this.ms(tsSec + tsNsec / 1e9);
+  }
+
+  /** `lookup` at table clock `now` (`clockMs`). */
+  lookupMs(t: CtTuple, now: number, tcpFlags = 0): CtEntry | null {
     this.lastDir = CtDir.FORWARD;
     this.lastRelated = false;
-    const now = this.ms(nowSec);
     if (t.related) return this.lookupPair(t, now);
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return null;
@@ -697,7 +711,11 @@ export class Conntrack {
    * mid-connection gets the SYN timeout until the next packet, as in Cilium).
    */
   create(t: CtTuple, nowSec: number): CtEntry {
-    const now = this.ms(nowSec);
+    return this.createMs(t, this.ms(nowSec));
+  }
+
+  /** `create` at table clock `now` (`clockMs`). */
+  createMs(t: CtTuple, now: number): CtEntry {
     if (t.related) {
       // An ICMP error that was not related to anything and was allowed: ct_create4 writes its
       // tuple, which is itself a RELATED pair key, so later errors between the two addresses
@@ -730,7 +748,11 @@ export class Conntrack {
    * seconds since the last report, or closing).
    */
   touch(e: CtEntry, dir: number, flags: number, bytes: number, nowSec: number): boolean {
-    const now = this.ms(nowSec);
+    return this.touchMs(e, dir, flags, bytes, this.ms(nowSec));
+  }
+
+  /** `touch` at table clock `now` (`clockMs`). */
+  touchMs(e: CtEntry, dir: number, flags: number, bytes: number, now: number): boolean {
     e.seenMs = now;
     if (dir === CtDir.REPLY) {
       e.rxPackets++;
