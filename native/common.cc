@@ -13,6 +13,14 @@ namespace {
 
 std::atomic<size_t> g_total{0};
 
+// Zeroed memory aligned to a cache line (hash buckets are one line each).
+void* AlignedZeroed(size_t bytes) {
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, bytes) != 0) return nullptr;
+  memset(p, 0, bytes);
+  return p;
+}
+
 #if !defined(HUBCAP_SANITIZE)
 // Blocks from this size on are mappings of their own, advised to use 2 MiB pages.
 constexpr size_t kMapThreshold = size_t{1} << 21;
@@ -38,11 +46,11 @@ void* TrackedAlloc(size_t bytes, MemCounter* mem) {
 #endif
     bytes = len;
   } else {
-    p = calloc(1, bytes);
+    p = AlignedZeroed(bytes);
     if (p == nullptr) return nullptr;
   }
 #else
-  p = calloc(1, bytes);
+  p = AlignedZeroed(bytes);
   if (p == nullptr) return nullptr;
 #endif
   mem->bytes += bytes;

@@ -1,5 +1,5 @@
 // Shared building blocks of hubcap's native maps: allocation accounting, hashing and the
-// Robin Hood open-addressing table every map is made of.
+// bucketed open-addressing table every map is made of.
 //
 // Mirrors: nothing in Cilium directly. The kernel's maps are BPF hash and LPM-trie maps whose
 // memory the kernel accounts per map (`bpftool map show` prints `memlock`); here every map owns
@@ -31,7 +31,7 @@ size_t TotalBytes();
 // Zero-filled memory of `bytes` bytes, counted in `mem`; nullptr when the system is out of
 // memory (callers turn that into a status, never an exception). Large blocks are anonymous
 // mappings advised to use transparent huge pages: a random probe into a 20 MB table then misses
-// the TLB far less often. Sanitizer builds (HUBCAP_SANITIZE) always use calloc so ASan sees every
+// the TLB far less often. Sanitizer builds (HUBCAP_SANITIZE) always use the heap so ASan sees every
 // block.
 void* TrackedAlloc(size_t bytes, MemCounter* mem);
 void TrackedFree(void* p, size_t bytes, MemCounter* mem);
@@ -58,59 +58,67 @@ inline int HighestBit64(uint64_t m) { return 63 - __builtin_clzll(m); }
 #define HUBCAP_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
 // ---------------------------------------------------------------------------------------------
-// Robin Hood hash table with linear probing over an array of fixed-size slots.
+// Bucketed open-addressing hash table over an array of fixed-size slots.
 //
-// Ops describes a slot type:
-//   using Slot = ...;                         // trivially copyable
+// Ops describes a slot type (Find's predicates should combine compares with `&`, not `&&`):
+//   using Slot = ...;                         // trivially copyable, 16 or 32 bytes
 //   static void InitEmpty(Slot* s, size_t n); // mark n slots empty
 //   static bool Empty(const Slot& s);
 //   static uint64_t HashOf(const Slot& s);    // the hash of the key the slot holds
 //
-// Table size is any number >= 8 (not a power of two): the home of a hash is the high half of
-// (hash >> 32) * capacity, Lemire's "fastrange". The load stays between 0.55 (just after
-// growing) and 0.8, which keeps a 16-byte-slot table under 30 bytes per entry at any size.
-// Robin Hood order (an entry further from home displaces one closer to home) lets a miss stop
-// as soon as it meets an entry closer to its home than the probe is: misses are the common
-// case of an LPM walk. Deletion shifts the following run back, so there are no tombstones.
+// Slots come in buckets of one cache line (64 bytes, aligned). A key lives in its home bucket or,
+// when that is full, in one of the following buckets (linear probing by bucket); each bucket
+// counts the keys of its own that overflowed past it (F14's "outbound overflow count"), so a
+// lookup reads the home line and stops there unless keys did overflow. Deletion empties the slot
+// and decrements the counts on the way: no tombstones and no moves, so a slot pointer stays valid
+// until the table grows. The number of buckets is any number (not a power of two): the home of a
+// hash is the high half of (hash >> 32) * buckets, Lemire's "fastrange". The load stays between
+// 0.6 (just after growing) and 0.85, which keeps a 16-byte-slot table under 27 bytes per entry.
+// The counts live in their own byte array (one byte per 64-byte bucket).
 template <class Ops>
-class RobinHoodTable {
+class BucketTable {
  public:
   using Slot = typename Ops::Slot;
+  static constexpr uint32_t kPerBucket = 64 / sizeof(Slot);
+  static_assert(sizeof(Slot) * kPerBucket == 64, "a slot must divide a cache line");
 
-  explicit RobinHoodTable(MemCounter* mem) : mem_(mem) {}
-  ~RobinHoodTable() { Release(); }
-  RobinHoodTable(const RobinHoodTable&) = delete;
-  RobinHoodTable& operator=(const RobinHoodTable&) = delete;
+  explicit BucketTable(MemCounter* mem) : mem_(mem) {}
+  ~BucketTable() { Release(); }
+  BucketTable(const BucketTable&) = delete;
+  BucketTable& operator=(const BucketTable&) = delete;
 
   uint32_t size() const { return size_; }
-  uint32_t capacity() const { return cap_; }
+  // Slots (buckets * kPerBucket); slots() indexes 0..capacity()-1.
+  uint32_t capacity() const { return buckets_ * kPerBucket; }
   Slot* slots() { return slots_; }
   const Slot* slots() const { return slots_; }
 
-  inline uint32_t Home(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * cap_) >> 32); }
+  inline uint32_t Home(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * buckets_) >> 32); }
 
-  // Pulls the home slot of a hash into the cache ahead of a Find (batch lookups).
+  // Pulls the home bucket of a hash into the cache ahead of a Find (batch lookups).
   inline void Prefetch(uint64_t h) const {
-    if (cap_ != 0) HUBCAP_PREFETCH(&slots_[Home(h)]);
+    if (buckets_ != 0) HUBCAP_PREFETCH(&slots_[static_cast<size_t>(Home(h)) * kPerBucket]);
   }
 
   // The slot holding a key equal to `match` (a predicate on a slot), or nullptr.
   template <class Match>
   inline Slot* Find(uint64_t h, Match match) const {
-    if (cap_ == 0) return nullptr;
-    uint32_t pos = Home(h);
-    for (uint32_t d = 0;; d++) {
-      Slot* s = &slots_[pos];
-      if (Ops::Empty(*s)) return nullptr;
-      if (match(*s)) return s;
-      // Robin Hood: an entry closer to its home than we are to ours means ours is absent.
-      if (d > 0 && Distance(Ops::HashOf(*s), pos) < d) return nullptr;
-      if (++pos == cap_) pos = 0;
+    if (buckets_ == 0) return nullptr;
+    uint32_t b = Home(h);
+    for (;;) {
+      Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
+      // Every slot of the line is compared without branches (`&`, not `&&`: which slot holds the
+      // key is random, and a mispredicted branch per lookup costs more than the compares).
+      uint32_t hits = 0;
+      for (uint32_t j = 0; j < kPerBucket; j++) hits |= static_cast<uint32_t>(!Ops::Empty(bucket[j]) & match(bucket[j])) << j;
+      if (hits != 0) return &bucket[__builtin_ctz(hits)];
+      if (overflow_[b] == 0) return nullptr;
+      if (++b == buckets_) b = 0;
     }
   }
 
-  // Inserts a slot whose key is not in the table. Returns the slot where it landed (valid until
-  // the next insert or erase), or nullptr when growing failed for lack of memory.
+  // Inserts a slot whose key is not in the table. Returns where it landed (valid until the table
+  // grows), or nullptr when growing failed for lack of memory.
   Slot* Insert(const Slot& slot) {
     if (!Reserve(size_ + 1)) return nullptr;
     return Place(slot);
@@ -118,89 +126,88 @@ class RobinHoodTable {
 
   // Makes room for `n` entries without growing again. False when out of memory.
   bool Reserve(uint32_t n) {
-    if (static_cast<uint64_t>(n) * 5 <= static_cast<uint64_t>(cap_) * 4) return true;
-    uint64_t want = static_cast<uint64_t>(n) * 100 / 55 + 1;
-    if (want < 8) want = 8;
-    if (want > 0xFFFFFFF0ULL) return false;
+    if (static_cast<uint64_t>(n) * 20 <= static_cast<uint64_t>(capacity()) * 17) return true;
+    uint64_t want = (static_cast<uint64_t>(n) * 10 / 6 + kPerBucket) / kPerBucket;
+    if (want < 1) want = 1;
+    if (want * kPerBucket > 0xFFFFFFF0ULL) return false;
     return Rehash(static_cast<uint32_t>(want));
   }
 
-  // Removes the entry at `s` (a pointer Find returned) and shifts its run back.
+  // Removes the entry at `s` (a pointer Find returned).
   void Erase(Slot* s) {
-    uint32_t pos = static_cast<uint32_t>(s - slots_);
-    for (;;) {
-      uint32_t next = pos + 1 == cap_ ? 0 : pos + 1;
-      Slot* n = &slots_[next];
-      if (Ops::Empty(*n) || Distance(Ops::HashOf(*n), next) == 0) break;
-      slots_[pos] = *n;
-      pos = next;
+    const uint32_t at = static_cast<uint32_t>((s - slots_) / kPerBucket);
+    for (uint32_t b = Home(Ops::HashOf(*s)); b != at; b = b + 1 == buckets_ ? 0 : b + 1) {
+      if (overflow_[b] != 0xFF) overflow_[b]--;
     }
-    Ops::InitEmpty(&slots_[pos], 1);
+    Ops::InitEmpty(s, 1);
     size_--;
   }
 
   // Drops every entry and the memory.
   void Release() {
-    if (slots_ != nullptr) TrackedFree(slots_, static_cast<size_t>(cap_) * sizeof(Slot), mem_);
+    if (slots_ != nullptr) {
+      TrackedFree(slots_, static_cast<size_t>(buckets_) * 64, mem_);
+      TrackedFree(overflow_, buckets_, mem_);
+    }
     slots_ = nullptr;
-    cap_ = 0;
+    overflow_ = nullptr;
+    buckets_ = 0;
     size_ = 0;
   }
 
   template <class Fn>
   void ForEach(Fn fn) const {
-    for (uint32_t i = 0; i < cap_; i++)
+    for (uint32_t i = 0, n = capacity(); i < n; i++)
       if (!Ops::Empty(slots_[i])) fn(slots_[i]);
   }
 
  private:
-  inline uint32_t Distance(uint64_t h, uint32_t pos) const {
-    uint32_t home = Home(h);
-    return pos >= home ? pos - home : pos + cap_ - home;
-  }
-
-  Slot* Place(Slot carry) {
-    uint32_t pos = Home(Ops::HashOf(carry));
-    uint32_t d = 0;
-    Slot* landed = nullptr;
+  Slot* Place(const Slot& slot) {
+    uint32_t b = Home(Ops::HashOf(slot));
     for (;;) {
-      Slot* s = &slots_[pos];
-      if (Ops::Empty(*s)) {
-        *s = carry;
-        size_++;
-        return landed != nullptr ? landed : s;
+      Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
+      for (uint32_t j = 0; j < kPerBucket; j++) {
+        if (Ops::Empty(bucket[j])) {
+          bucket[j] = slot;
+          size_++;
+          return &bucket[j];
+        }
       }
-      uint32_t rd = Distance(Ops::HashOf(*s), pos);
-      if (rd < d) {
-        Slot tmp = *s;
-        *s = carry;
-        carry = tmp;
-        if (landed == nullptr) landed = s;
-        d = rd;
-      }
-      if (++pos == cap_) pos = 0;
-      d++;
+      // Saturated counts stay saturated: lookups then always look further, which is only slower.
+      if (overflow_[b] != 0xFF) overflow_[b]++;
+      if (++b == buckets_) b = 0;
     }
   }
 
-  bool Rehash(uint32_t newCap) {
-    Slot* fresh = static_cast<Slot*>(TrackedAlloc(static_cast<size_t>(newCap) * sizeof(Slot), mem_));
+  bool Rehash(uint32_t buckets) {
+    Slot* fresh = static_cast<Slot*>(TrackedAlloc(static_cast<size_t>(buckets) * 64, mem_));
     if (fresh == nullptr) return false;
-    Ops::InitEmpty(fresh, newCap);
+    uint8_t* freshOverflow = static_cast<uint8_t*>(TrackedAlloc(buckets, mem_));
+    if (freshOverflow == nullptr) {
+      TrackedFree(fresh, static_cast<size_t>(buckets) * 64, mem_);
+      return false;
+    }
+    Ops::InitEmpty(fresh, static_cast<size_t>(buckets) * kPerBucket);
     Slot* old = slots_;
-    uint32_t oldCap = cap_;
+    uint8_t* oldOverflow = overflow_;
+    const uint32_t oldBuckets = buckets_;
     slots_ = fresh;
-    cap_ = newCap;
+    overflow_ = freshOverflow;
+    buckets_ = buckets;
     size_ = 0;
-    for (uint32_t i = 0; i < oldCap; i++)
+    for (size_t i = 0, n = static_cast<size_t>(oldBuckets) * kPerBucket; i < n; i++)
       if (!Ops::Empty(old[i])) Place(old[i]);
-    if (old != nullptr) TrackedFree(old, static_cast<size_t>(oldCap) * sizeof(Slot), mem_);
+    if (old != nullptr) {
+      TrackedFree(old, static_cast<size_t>(oldBuckets) * 64, mem_);
+      TrackedFree(oldOverflow, oldBuckets, mem_);
+    }
     return true;
   }
 
   MemCounter* mem_;
   Slot* slots_ = nullptr;
-  uint32_t cap_ = 0;
+  uint8_t* overflow_ = nullptr;
+  uint32_t buckets_ = 0;
   uint32_t size_ = 0;
 };
 

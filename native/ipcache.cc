@@ -142,22 +142,18 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
     return Napi::Number::New(info.Env(), s != nullptr ? static_cast<double>(s->identity) : -1.0);
   }
 
-  // An int32 batch/view answer back to a u32 identity (-1 stays the miss).
-  static Napi::Value ViewAnswer(Napi::Env env, int32_t id) {
-    return Napi::Number::New(env, id == -1 ? -1.0 : static_cast<double>(static_cast<uint32_t>(id)));
-  }
-
   Napi::Value LookupView4(const Napi::CallbackInfo& info) {
     IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
     if (local == nullptr) return Napi::Number::New(info.Env(), -1);
-    return ViewAnswer(info.Env(), hubcap::LookupView4(*core_, *local, U32Arg(info, 1)));
+    return Identity(info.Env(), FindView4(*core_, *local, U32Arg(info, 1)));
   }
 
   Napi::Value LookupView6(const Napi::CallbackInfo& info) {
     IpcacheCore* local = info.Length() > 0 ? UnwrapIpcache(info.Env(), info[0]) : nullptr;
     if (local == nullptr) return Napi::Number::New(info.Env(), -1);
     const uint32_t w[4] = {U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3), U32Arg(info, 4)};
-    return ViewAnswer(info.Env(), hubcap::LookupView6(*core_, *local, w));
+    const V6Slot* s = FindView6(*core_, *local, w);
+    return Napi::Number::New(info.Env(), s != nullptr ? static_cast<double>(s->identity) : -1.0);
   }
 
   Napi::Value LookupEntry4(const Napi::CallbackInfo& info) {

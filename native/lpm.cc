@@ -60,14 +60,14 @@ namespace {
 struct Match4 {
   uint32_t key;
   int plen;
-  bool operator()(const V4Slot& s) const { return s.addr == key && s.plen == plen; }
+  bool operator()(const V4Slot& s) const { return (s.addr == key) & (s.plen == plen); }
 };
 
 struct Match6 {
   uint32_t m0, m1, m2, m3;
   int plen;
   bool operator()(const V6Slot& s) const {
-    return s.plen == plen && s.w[0] == m0 && s.w[1] == m1 && s.w[2] == m2 && s.w[3] == m3;
+    return (s.plen == plen) & (s.w[0] == m0) & (s.w[1] == m1) & (s.w[2] == m2) & (s.w[3] == m3);
   }
 };
 
@@ -151,40 +151,54 @@ const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
 const V4Slot* IpcacheCore::Find4(uint32_t addr) const { return Probe4(addr, Lengths4(addr)); }
 
 void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
-  constexpr uint32_t G = kBatchGroup;
-  uint32_t rest[G];
-  uint32_t key[G];
-  uint64_t hash[G];
-  int8_t len[G];
-  for (uint32_t base = 0; base < n; base += G) {
-    const uint32_t k = std::min(G, n - base);
-    // 1. Each address's longest candidate length; its slot is prefetched.
-    for (uint32_t i = 0; i < k; i++) {
-      const uint32_t a = addrs[base + i];
-      uint32_t bits = Lengths4(a);
-      if (bits == 0) {
-        len[i] = -1;
-        continue;
-      }
-      const int b = HighestBit32(bits);
-      rest[i] = bits & ~(1u << b);
-      len[i] = static_cast<int8_t>(b + 1);
-      key[i] = a & Mask32(b + 1);
-      hash[i] = Hash4(key[i], b + 1);
-      v4_.Prefetch(hash[i]);
+  // A software pipeline: address i + D has its first two probes prefetched while address i is
+  // resolved, so about D cache misses are in flight at any time instead of one.
+  constexpr uint32_t D = kPrefetchDistance;
+  struct Pending {
+    uint32_t rest;  // the lengths left after the first probe
+    uint32_t key;
+    uint64_t hash;
+    int len;  // of the first probe; 0 = only /0 can answer
+  };
+  Pending ring[D];
+  auto start = [&](uint32_t j) {
+    Pending& p = ring[j % D];
+    const uint32_t a = addrs[j];
+    const uint32_t bits = Lengths4(a);
+    if (bits == 0) {
+      p.len = 0;
+      return;
     }
-    // 2. Resolve: the prefetched probe, then the shorter lengths (and /0) when it missed.
-    for (uint32_t i = 0; i < k; i++) {
-      const V4Slot* s;
-      if (len[i] > 0) {
-        s = v4_.Find(hash[i], Match4{key[i], len[i]});
-        if (s == nullptr) s = Probe4(addrs[base + i], rest[i]);
-      } else {
-        s = Probe4(addrs[base + i], 0);
-      }
-      outId[base + i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
-      if (outPlen != nullptr) outPlen[base + i] = s != nullptr ? s->plen : 0xFF;
+    const int b = HighestBit32(bits);
+    p.rest = bits & ~(1u << b);
+    p.len = b + 1;
+    p.key = a & Mask32(p.len);
+    p.hash = Hash4(p.key, p.len);
+    v4_.Prefetch(p.hash);
+    if (p.rest != 0) {
+      const int len2 = HighestBit32(p.rest) + 1;
+      v4_.Prefetch(Hash4(a & Mask32(len2), len2));
     }
+  };
+  // The length index is 256 KiB: its cells are prefetched a stage earlier.
+  const uint32_t* dir = dir4_.built() ? dir4_.masks() : nullptr;
+  const uint32_t lead = std::min(D, n);
+  if (dir != nullptr)
+    for (uint32_t j = 0; j < std::min(2 * D, n); j++) HUBCAP_PREFETCH(&dir[addrs[j] >> 16]);
+  for (uint32_t j = 0; j < lead; j++) start(j);
+  for (uint32_t i = 0; i < n; i++) {
+    const Pending p = ring[i % D];
+    if (dir != nullptr && i + 2 * D < n) HUBCAP_PREFETCH(&dir[addrs[i + 2 * D] >> 16]);
+    if (i + D < n) start(i + D);
+    const V4Slot* s;
+    if (p.len > 0) {
+      s = v4_.Find(p.hash, Match4{p.key, p.len});
+      if (s == nullptr) s = Probe4(addrs[i], p.rest);
+    } else {
+      s = Probe4(addrs[i], 0);
+    }
+    outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+    if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;
   }
 }
 
@@ -233,7 +247,7 @@ bool IpcacheCore::Delete6(const uint32_t* w, int plen) {
 namespace {
 
 // Word-0 index: one more prefix of length `len` (33..128) under `w0`. False when out of memory.
-bool W0Add(RobinHoodTable<W0Ops>* t, RobinHoodTable<CountOps64>* counts, uint32_t w0, int len) {
+bool W0Add(BucketTable<W0Ops>* t, BucketTable<CountOps64>* counts, uint32_t w0, int len) {
   const uint64_t ckey = (static_cast<uint64_t>(w0) << 8) | static_cast<uint64_t>(len);
   const int64_t c = BumpCount(counts, ckey, +1);
   if (c < 0) return false;
@@ -256,7 +270,7 @@ bool W0Add(RobinHoodTable<W0Ops>* t, RobinHoodTable<CountOps64>* counts, uint32_
   return true;
 }
 
-void W0Remove(RobinHoodTable<W0Ops>* t, RobinHoodTable<CountOps64>* counts, uint32_t w0, int len) {
+void W0Remove(BucketTable<W0Ops>* t, BucketTable<CountOps64>* counts, uint32_t w0, int len) {
   const uint64_t ckey = (static_cast<uint64_t>(w0) << 8) | static_cast<uint64_t>(len);
   const int64_t c = BumpCount(counts, ckey, -1);
   W0Slot* g = t->Find(Mix64(w0), [w0](const W0Slot& s) { return s.w0 == w0; });
@@ -308,7 +322,7 @@ bool IpcacheCore::BuildIndex6() {
 
 namespace {
 
-inline const V6Slot* ProbeAt6(const RobinHoodTable<V6Ops>& t, const uint32_t* w, int len) {
+inline const V6Slot* ProbeAt6(const BucketTable<V6Ops>& t, const uint32_t* w, int len) {
   const uint32_t m0 = w[0] & Mask6(len, 0);
   const uint32_t m1 = w[1] & Mask6(len, 1);
   const uint32_t m2 = w[2] & Mask6(len, 2);
@@ -367,21 +381,21 @@ const V6Slot* IpcacheCore::Find6(const uint32_t* w) const {
 }
 
 void IpcacheCore::LookupBatch6(const uint32_t* words, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
-  constexpr uint32_t G = kBatchGroup;
-  for (uint32_t base = 0; base < n; base += G) {
-    const uint32_t k = std::min(G, n - base);
-    // 1. Prefetch each address's word-0 group (or its /128 slot in a small map).
-    for (uint32_t i = 0; i < k; i++) {
-      const uint32_t* w = words + 4 * (base + i);
-      if (index6_) w0_.Prefetch(Mix64(w[0]));
-      else v6_.Prefetch(Hash6(w[0], w[1], w[2], w[3], 128));
-    }
-    // 2. Resolve.
-    for (uint32_t i = 0; i < k; i++) {
-      const V6Slot* s = Find6(words + 4 * (base + i));
-      outId[base + i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
-      if (outPlen != nullptr) outPlen[base + i] = s != nullptr ? s->plen : 0xFF;
-    }
+  // The same pipeline as LookupBatch4, one stage shallower: address i + D has its word-0 group
+  // (or, in a small map, its /128 slot) prefetched while address i is resolved.
+  constexpr uint32_t D = kPrefetchDistance;
+  auto start = [&](uint32_t j) {
+    const uint32_t* w = words + 4 * static_cast<size_t>(j);
+    if (index6_) w0_.Prefetch(Mix64(w[0]));
+    else v6_.Prefetch(Hash6(w[0], w[1], w[2], w[3], 128));
+  };
+  const uint32_t lead = std::min(D, n);
+  for (uint32_t j = 0; j < lead; j++) start(j);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + D < n) start(i + D);
+    const V6Slot* s = Find6(words + 4 * static_cast<size_t>(i));
+    outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+    if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;
   }
 }
 
@@ -406,26 +420,26 @@ void IpcacheCore::Clear() {
 namespace {
 
 template <class Slot>
-inline int32_t Pick(const Slot* l, const Slot* s) {
-  if (l == nullptr) return s != nullptr ? static_cast<int32_t>(s->identity) : -1;
-  if (s == nullptr || l->plen >= s->plen) return static_cast<int32_t>(l->identity);
-  return static_cast<int32_t>(s->identity);
+inline const Slot* Pick(const Slot* l, const Slot* s) {
+  if (l == nullptr) return s;
+  if (s == nullptr || l->plen >= s->plen) return l;
+  return s;
 }
 
 constexpr uint32_t kViewChunk = 256;
 
 }  // namespace
 
-int32_t LookupView4(const IpcacheCore& shared, const IpcacheCore& local, uint32_t addr) {
+const V4Slot* FindView4(const IpcacheCore& shared, const IpcacheCore& local, uint32_t addr) {
   const V4Slot* l = local.Find4(addr);
   // A local host entry cannot be beaten.
-  if (l != nullptr && l->plen == 32) return static_cast<int32_t>(l->identity);
+  if (l != nullptr && l->plen == 32) return l;
   return Pick(l, shared.Find4(addr));
 }
 
-int32_t LookupView6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* w) {
+const V6Slot* FindView6(const IpcacheCore& shared, const IpcacheCore& local, const uint32_t* w) {
   const V6Slot* l = local.Find6(w);
-  if (l != nullptr && l->plen == 128) return static_cast<int32_t>(l->identity);
+  if (l != nullptr && l->plen == 128) return l;
   return Pick(l, shared.Find6(w));
 }
 

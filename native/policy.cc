@@ -1,59 +1,237 @@
-// Per-endpoint policy maps (policy.h): updates, the LPM over proto/port and the two-lookup
-// verdict of bpf/lib/policy.h.
+// Per-endpoint policy maps (policy.h): the lines of small groups, big groups' private tables,
+// the LPM over proto/port and the two-lookup verdict of bpf/lib/policy.h.
 #include "policy.h"
 
 #include <algorithm>
 
 namespace hubcap {
 
+const uint16_t kPortMask[32] = {
+    0,      0,      0,      0,      0,      0,      0,      0,       // 0..7 (only 0 is valid)
+    0,                                                                // 8: protocol only
+    0x8000, 0xC000, 0xE000, 0xF000, 0xF800, 0xFC00, 0xFE00, 0xFF00,  // 9..16
+    0xFF80, 0xFFC0, 0xFFE0, 0xFFF0, 0xFFF8, 0xFFFC, 0xFFFE, 0xFFFF,  // 17..24
+    0,      0,      0,      0,      0,      0,      0,               // 25..31 (31: big marker)
+};
+
+struct PolicySetCore::GroupScan {
+  uint32_t small = 0;                        // entries of a small group
+  PolicySlot* slots[kMaxSmallGroup] = {};    // where they are
+  PolicySlot* exact = nullptr;               // the small entry with the key asked for
+  PolicySlot* marker = nullptr;              // a big group's marker
+};
+
+PolicySetCore::PolicySetCore() : bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), freeMaps_(&mem_) {}
+
+PolicySetCore::~PolicySetCore() {
+  for (uint32_t i = 0; i < bigs_.size(); i++)
+    if (bigs_[i].table != nullptr) TrackedFree(bigs_[i].table, static_cast<size_t>(bigs_[i].cap) * sizeof(PolicyValue), &mem_);
+  if (lines_ != nullptr) TrackedFree(lines_, static_cast<size_t>(nlines_) * sizeof(PolicyLine), &mem_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+bool PolicySetCore::ReserveSlots(uint32_t n) {
+  const uint64_t cap = static_cast<uint64_t>(nlines_) * PolicyLine::kSlots;
+  if (static_cast<uint64_t>(n) * 20 <= cap * 17) return true;  // load <= 0.85
+  const uint64_t want = static_cast<uint64_t>(n) * 10 / 6 / PolicyLine::kSlots + 1;  // load 0.6
+  if (want > 0x3FFFFFFF) return false;
+  PolicyLine* fresh = static_cast<PolicyLine*>(TrackedAlloc(want * sizeof(PolicyLine), &mem_));
+  if (fresh == nullptr) return false;
+  for (uint64_t b = 0; b < want; b++)
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) fresh[b].slot[j].mapDir = kNone;
+  PolicyLine* old = lines_;
+  const uint32_t oldLines = nlines_;
+  lines_ = fresh;
+  nlines_ = static_cast<uint32_t>(want);
+  slotsUsed_ = 0;
+  for (uint32_t b = 0; b < oldLines; b++)
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++)
+      if (old[b].slot[j].mapDir != kNone) PlaceSlot(old[b].slot[j]);
+  if (old != nullptr) TrackedFree(old, static_cast<size_t>(oldLines) * sizeof(PolicyLine), &mem_);
+  return true;
+}
+
+// Puts a slot in the first line from its home with room (ReserveSlots made sure there is room).
+PolicySlot* PolicySetCore::PlaceSlot(const PolicySlot& s) {
+  uint32_t b = HomeLine(GroupHash(s.mapDir, s.identity));
+  for (;;) {
+    PolicyLine& line = lines_[b];
+    if (line.used < PolicyLine::kSlots) {
+      for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
+        if (line.slot[j].mapDir == kNone) {
+          line.slot[j] = s;
+          line.used++;
+          slotsUsed_++;
+          return &line.slot[j];
+        }
+      }
+    }
+    // A saturated count stays saturated: lookups then always look further, which is only slower.
+    if (line.overflow != 0xFF) line.overflow++;
+    if (++b == nlines_) b = 0;
+  }
+}
+
+// Empties a slot; nothing moves, so other slot pointers stay valid.
+void PolicySetCore::EraseSlot(PolicySlot* s) {
+  const uint32_t at = static_cast<uint32_t>((reinterpret_cast<char*>(s) - reinterpret_cast<char*>(lines_)) / sizeof(PolicyLine));
+  for (uint32_t b = HomeLine(GroupHash(s->mapDir, s->identity)); b != at; b = b + 1 == nlines_ ? 0 : b + 1) {
+    if (lines_[b].overflow != 0xFF) lines_[b].overflow--;
+  }
+  s->mapDir = kNone;
+  lines_[at].used--;
+  slotsUsed_--;
+}
+
+void PolicySetCore::Scan(uint32_t mapDir, uint32_t identity, uint32_t kw, GroupScan* g) const {
+  if (nlines_ == 0) return;
+  uint32_t b = HomeLine(GroupHash(mapDir, identity));
+  for (;;) {
+    PolicyLine& line = lines_[b];
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
+      PolicySlot& s = line.slot[j];
+      if (s.mapDir != mapDir || s.identity != identity) continue;
+      if (KwPrefix(s.v.kw) == kBigMarkerPrefix) {
+        g->marker = &s;
+        continue;
+      }
+      if (g->small < kMaxSmallGroup) g->slots[g->small] = &s;
+      g->small++;
+      if ((s.v.kw & kKwKeyBits) == kw) g->exact = &s;
+    }
+    if (line.overflow == 0) return;
+    if (++b == nlines_) b = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Big groups: a private linear-probing table per group (power of two, load <= 1/2).
+
 namespace {
 
-// A scratch array for rare whole-table passes (clear, dump, refresh); counted while it lives.
-template <class T>
-class TempArray {
- public:
-  explicit TempArray(size_t n) : n_(n == 0 ? 1 : n) { p_ = static_cast<T*>(TrackedAlloc(n_ * sizeof(T), &mem_)); }
-  ~TempArray() { TrackedFree(p_, n_ * sizeof(T), &mem_); }
-  TempArray(const TempArray&) = delete;
-  TempArray& operator=(const TempArray&) = delete;
-  bool ok() const { return p_ != nullptr; }
-  T& operator[](size_t i) { return p_[i]; }
-
- private:
-  MemCounter mem_;
-  size_t n_;
-  T* p_;
-};
+inline uint32_t BigSlotOf(uint32_t kw, uint32_t cap) { return static_cast<uint32_t>(Mix64(kw)) & (cap - 1); }
 
 }  // namespace
 
-PolicySetCore::PolicySetCore() : groups_(&mem_), entries_(&mem_), gidCount_(&mem_), freeGids_(&mem_), maps_(&mem_), freeMaps_(&mem_) {}
+int64_t PolicySetCore::NewBig(uint32_t identity, uint32_t mapDir) {
+  uint32_t i;
+  if (freeBigs_.size() != 0) {
+    i = freeBigs_.back();
+    freeBigs_.pop_back();
+  } else {
+    BigGroup blank;
+    memset(static_cast<void*>(&blank), 0, sizeof(blank));
+    if (!bigs_.push_back(blank)) return -1;
+    i = bigs_.size() - 1;
+  }
+  BigGroup& b = bigs_[i];
+  memset(static_cast<void*>(&b), 0, sizeof(b));
+  b.identity = identity;
+  b.mapDir = mapDir;
+  bigGroupsLive_++;
+  return i;
+}
 
-PolicySetCore::~PolicySetCore() = default;
+void PolicySetCore::FreeBig(uint32_t i) {
+  BigGroup& b = bigs_[i];
+  if (b.table != nullptr) TrackedFree(b.table, static_cast<size_t>(b.cap) * sizeof(PolicyValue), &mem_);
+  memset(static_cast<void*>(&b), 0, sizeof(b));
+  b.mapDir = kNone;
+  bigGroupsLive_--;
+  freeBigs_.push_back(i);  // out of memory here only loses the record for reuse
+}
+
+PolicyValue* PolicySetCore::BigFind(const BigGroup& b, uint32_t kw) const {
+  if (b.cap == 0) return nullptr;
+  kw &= kKwKeyBits;
+  for (uint32_t i = BigSlotOf(kw, b.cap);; i = (i + 1) & (b.cap - 1)) {
+    PolicyValue* v = &b.table[i];
+    if (v->kw == kNone) return nullptr;
+    if ((v->kw & kKwKeyBits) == kw) return v;
+  }
+}
+
+bool PolicySetCore::BigGrow(BigGroup* b, uint32_t cap) {
+  PolicyValue* fresh = static_cast<PolicyValue*>(TrackedAlloc(static_cast<size_t>(cap) * sizeof(PolicyValue), &mem_));
+  if (fresh == nullptr) return false;
+  for (uint32_t i = 0; i < cap; i++) fresh[i].kw = kNone;
+  for (uint32_t i = 0; i < b->cap; i++) {
+    const PolicyValue& v = b->table[i];
+    if (v.kw == kNone) continue;
+    uint32_t k = BigSlotOf(v.kw & kKwKeyBits, cap);
+    while (fresh[k].kw != kNone) k = (k + 1) & (cap - 1);
+    fresh[k] = v;
+  }
+  if (b->table != nullptr) TrackedFree(b->table, static_cast<size_t>(b->cap) * sizeof(PolicyValue), &mem_);
+  b->table = fresh;
+  b->cap = cap;
+  return true;
+}
+
+// Adds an entry whose key is absent.
+bool PolicySetCore::BigInsert(BigGroup* b, const PolicyValue& v) {
+  if ((b->count + 1) * 2 > b->cap && !BigGrow(b, b->cap < 16 ? 16 : b->cap * 2)) return false;
+  uint32_t i = BigSlotOf(v.kw & kKwKeyBits, b->cap);
+  while (b->table[i].kw != kNone) i = (i + 1) & (b->cap - 1);
+  b->table[i] = v;
+  b->count++;
+  const int p = KwPrefix(v.kw);
+  if (b->lenCount[p]++ == 0) b->mask |= 1u << p;
+  return true;
+}
+
+// Removes an entry (linear probing's backward-shift deletion: no tombstones).
+bool PolicySetCore::BigErase(BigGroup* b, uint32_t kw) {
+  PolicyValue* v = BigFind(*b, kw);
+  if (v == nullptr) return false;
+  const int p = KwPrefix(v->kw);
+  const uint32_t m = b->cap - 1;
+  uint32_t i = static_cast<uint32_t>(v - b->table);
+  for (uint32_t j = (i + 1) & m; b->table[j].kw != kNone; j = (j + 1) & m) {
+    const uint32_t home = BigSlotOf(b->table[j].kw & kKwKeyBits, b->cap);
+    // Move j back to i unless its home lies cyclically in (i, j].
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!stays) {
+      b->table[i] = b->table[j];
+      i = j;
+    }
+  }
+  b->table[i].kw = kNone;
+  b->count--;
+  if (--b->lenCount[p] == 0) b->mask &= ~(1u << p);
+  return true;
+}
+
+const PolicyValue* PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const {
+  uint32_t mask = b.mask;
+  while (mask != 0) {
+    const int p = HighestBit32(mask);
+    mask &= ~(1u << p);
+    const PolicyValue* v = BigFind(b, KeyWord(p, proto, port));
+    if (v != nullptr) return v;
+  }
+  return nullptr;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Maps
 
 int64_t PolicySetCore::CreateMap(uint32_t capacity) {
-  MapInfo info;
-  info.capacity = capacity;
-  info.size = 0;
-  info.overflow = 0;
-  info.alive = 1;
-  info.anyGid[0] = info.anyGid[1] = kNone;
-  info.anyMask[0] = info.anyMask[1] = 0;
+  MapInfo info{capacity, 0, 0, 1};
   if (freeMaps_.size() != 0) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
     maps_[id] = info;
     return id;
   }
-  if (maps_.size() >= 0x7FFFFFFFu || !maps_.push_back(info)) return -1;
+  if (maps_.size() >= kMaxMaps || !maps_.push_back(info)) return -1;
   return maps_.size() - 1;
 }
 
 bool PolicySetCore::DeleteMap(uint32_t id) {
-  if (!HasMap(id) || !ClearMap(id)) return false;
+  if (!ClearMap(id)) return false;
   maps_[id].alive = 0;
   freeMaps_.push_back(id);  // out of memory here only loses the id for reuse
   return true;
@@ -62,217 +240,182 @@ bool PolicySetCore::DeleteMap(uint32_t id) {
 bool PolicySetCore::ClearMap(uint32_t id) {
   if (!HasMap(id)) return false;
   MapInfo& mi = maps_[id];
-  if (mi.size == 0) {
-    mi.overflow = 0;
-    return true;
-  }
-  // Mark the map's groups, collect their keys, then erase (erasing while scanning would shift
-  // entries past the scan).
-  const uint32_t ngid = gidCount_.size();
-  TempArray<uint8_t> mine(ngid);
-  TempArray<PolicyGroupSlot> groupKeys(groups_.size());
-  TempArray<PolicyEntrySlot> entryKeys(mi.size);
-  if (!mine.ok() || !groupKeys.ok() || !entryKeys.ok()) return false;
-  for (uint32_t i = 0; i < ngid; i++) mine[i] = 0;
-  uint32_t ng = 0;
-  groups_.ForEach([&](const PolicyGroupSlot& g) {
-    if ((g.mapDir >> 1) == id) {
-      mine[g.gid] = 1;
-      groupKeys[ng++] = g;
-    }
-  });
-  uint32_t ne = 0;
-  entries_.ForEach([&](const PolicyEntrySlot& e) {
-    if (mine[e.gid] != 0 && ne < mi.size) entryKeys[ne++] = e;
-  });
-  for (uint32_t i = 0; i < ne; i++) {
-    PolicyEntrySlot* s = FindEntry(entryKeys[i].gid, entryKeys[i].kw);
-    if (s != nullptr) entries_.Erase(s);
-  }
-  for (uint32_t i = 0; i < ng; i++) {
-    PolicyGroupSlot* g = FindGroup(groupKeys[i].mapDir, groupKeys[i].identity);
-    if (g == nullptr) continue;
-    const uint32_t gid = g->gid;
-    groups_.Erase(g);
-    gidCount_[gid] = 0;
-    freeGids_.push_back(gid);
-  }
-  mi.size = 0;
   mi.overflow = 0;
-  mi.anyGid[0] = mi.anyGid[1] = kNone;
-  mi.anyMask[0] = mi.anyMask[1] = 0;
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Probes
-
-PolicyGroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
-  return groups_.Find(GroupHash(mapDir, identity), [=](const PolicyGroupSlot& s) { return s.identity == identity && s.mapDir == mapDir; });
-}
-
-PolicyEntrySlot* PolicySetCore::FindEntry(uint32_t gid, uint32_t kw) const {
-  kw &= kKwKeyBits;
-  return entries_.Find(EntryHash(gid, kw), [=](const PolicyEntrySlot& s) { return s.gid == gid && (s.kw & kKwKeyBits) == kw; });
-}
-
-// The LPM within one group: one probe per prefix length present, longest first.
-const PolicyEntrySlot* PolicySetCore::FindInGroup(uint32_t gid, uint32_t mask, uint32_t proto, uint32_t port) const {
-  while (mask != 0) {
-    const int p = HighestBit32(mask);
-    mask &= ~(1u << p);
-    const PolicyEntrySlot* s = FindEntry(gid, KeyWord(p, proto, port));
-    if (s != nullptr) return s;
+  if (mi.size == 0) return true;
+  // Erasing moves nothing, so the lines can be swept in place. A big group goes with its marker;
+  // a small group when its last slot goes.
+  uint32_t erasedEntries = 0;
+  for (uint32_t b = 0; b < nlines_; b++) {
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
+      PolicySlot* s = &lines_[b].slot[j];
+      if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
+      if (KwPrefix(s->v.kw) == kBigMarkerPrefix) {
+        erasedEntries += bigs_[s->v.cookie].count;
+        FreeBig(s->v.cookie);
+        groups_--;
+      } else {
+        erasedEntries++;
+        // A small group goes when its last slot goes: count it at the slot that is alone.
+        GroupScan g;
+        Scan(s->mapDir, s->identity, kNone, &g);
+        if (g.small == 1) groups_--;
+      }
+      EraseSlot(s);
+    }
   }
-  return nullptr;
+  entries_ -= erasedEntries;
+  mi.size = 0;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Updates
 
-void PolicySetCore::SyncAnyPeer(uint32_t mapDir, uint32_t identity, const PolicyGroupSlot* g) {
-  if (identity != 0) return;
-  MapInfo& mi = maps_[mapDir >> 1];
-  mi.anyGid[mapDir & 1] = g != nullptr ? g->gid : kNone;
-  mi.anyMask[mapDir & 1] = g != nullptr ? g->mask : 0;
-}
-
 int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   if (!HasMap(map)) return kSetNoMap;
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
-  const uint32_t value = kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0);
-  PolicyGroupSlot* g = FindGroup(mapDir, e.identity);
-  if (g != nullptr) {
-    PolicyEntrySlot* s = FindEntry(g->gid, kw);
-    if (s != nullptr) {
-      s->kw = value;
-      s->cookie = e.cookie;
-      s->proxyPort = e.proxyPort;
-      s->prio = e.prio;
-      s->auth = e.auth;
+  const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), e.cookie, e.proxyPort, e.prio, e.auth};
+  GroupScan g;
+  Scan(mapDir, e.identity, kw, &g);
+  if (g.marker != nullptr) {
+    BigGroup& b = bigs_[g.marker->v.cookie];
+    PolicyValue* x = BigFind(b, kw);
+    if (x != nullptr) {
+      *x = value;
       return kSetOk;
     }
-  }
-  if (maps_[map].size >= maps_[map].capacity) {
-    maps_[map].overflow++;
-    return kSetFull;
-  }
-  bool newGroup = false;
-  uint32_t gid;
-  if (g != nullptr) {
-    gid = g->gid;
+    if (maps_[map].size >= maps_[map].capacity) {
+      maps_[map].overflow++;
+      return kSetFull;
+    }
+    if (!BigInsert(&b, value)) return kSetNoMemory;
+  } else if (g.exact != nullptr) {
+    g.exact->v = value;
+    return kSetOk;
   } else {
-    if (freeGids_.size() != 0) {
-      gid = freeGids_.back();
-      freeGids_.pop_back();
-      gidCount_[gid] = 0;
+    if (maps_[map].size >= maps_[map].capacity) {
+      maps_[map].overflow++;
+      return kSetFull;
+    }
+    if (g.small < kMaxSmallGroup) {
+      if (!InsertSlot(PolicySlot{e.identity, mapDir, value})) return kSetNoMemory;
+      if (g.small == 0) groups_++;
     } else {
-      gid = gidCount_.size();
-      if (gid >= kNone - 1 || !gidCount_.push_back(0)) return kSetNoMemory;
+      // The group outgrows the lines: its entries and the new one move to a private table, and
+      // its first slot becomes the marker (in place: nothing is inserted into the lines).
+      const int64_t bi = NewBig(e.identity, mapDir);
+      if (bi < 0) return kSetNoMemory;
+      BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
+      bool ok = true;
+      for (uint32_t k = 0; k < g.small && ok; k++) ok = BigInsert(b, g.slots[k]->v);
+      if (!ok || !BigInsert(b, value)) {
+        FreeBig(static_cast<uint32_t>(bi));
+        return kSetNoMemory;
+      }
+      g.slots[0]->v = PolicyValue{kKwBigMarker, static_cast<uint32_t>(bi), 0, 0, 0};
+      for (uint32_t k = 1; k < g.small; k++) EraseSlot(g.slots[k]);
     }
-    PolicyGroupSlot fresh{e.identity, mapDir, 0, gid};
-    g = groups_.Insert(fresh);
-    if (g == nullptr) {
-      freeGids_.push_back(gid);
-      return kSetNoMemory;
-    }
-    newGroup = true;
   }
-  PolicyEntrySlot ent{gid, value, e.cookie, e.proxyPort, e.prio, e.auth};
-  if (entries_.Insert(ent) == nullptr) {
-    if (newGroup) {
-      groups_.Erase(g);
-      freeGids_.push_back(gid);
-    }
-    return kSetNoMemory;
-  }
-  g->mask |= 1u << e.prefixLen;
-  gidCount_[gid]++;
   maps_[map].size++;
-  SyncAnyPeer(mapDir, e.identity, g);
+  entries_++;
   return kSetOk;
 }
 
 bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen) {
   if (!HasMap(map)) return false;
   const uint32_t mapDir = (map << 1) | (direction & 1);
-  PolicyGroupSlot* g = FindGroup(mapDir, identity);
-  if (g == nullptr) return false;
-  PolicyEntrySlot* s = FindEntry(g->gid, KeyWord(prefixLen, protocol, port));
-  if (s == nullptr) return false;
-  entries_.Erase(s);
+  const uint32_t kw = KeyWord(prefixLen, protocol, port);
+  GroupScan g;
+  Scan(mapDir, identity, kw, &g);
+  if (g.marker != nullptr) {
+    const uint32_t bi = g.marker->v.cookie;
+    if (!BigErase(&bigs_[bi], kw)) return false;
+    if (bigs_[bi].count == 0) {
+      FreeBig(bi);
+      EraseSlot(g.marker);
+      groups_--;
+    }
+  } else {
+    if (g.exact == nullptr) return false;
+    EraseSlot(g.exact);
+    if (g.small == 1) groups_--;
+  }
   maps_[map].size--;
-  const uint32_t gid = g->gid;
-  if (--gidCount_[gid] == 0) {
-    groups_.Erase(g);
-    freeGids_.push_back(gid);
-    SyncAnyPeer(mapDir, identity, nullptr);
-  } else if (++staleDeletes_ > entries_.size() / 2 + 1024) {
-    RefreshMasks();
-  }
+  entries_--;
   return true;
 }
 
-bool PolicySetCore::RefreshMasks() {
-  const uint32_t ngid = gidCount_.size();
-  TempArray<uint32_t> pos(ngid);
-  if (!pos.ok()) return false;
-  PolicyGroupSlot* gs = groups_.slots();
-  for (uint32_t i = 0, n = groups_.capacity(); i < n; i++) {
-    if (PolicyGroupOps::Empty(gs[i])) continue;
-    pos[gs[i].gid] = i;
-    gs[i].mask = 0;
-  }
-  entries_.ForEach([&](const PolicyEntrySlot& e) { gs[pos[e.gid]].mask |= 1u << KwPrefix(e.kw); });
-  for (uint32_t m = 0; m < maps_.size(); m++) {
-    MapInfo& mi = maps_[m];
-    for (int d = 0; d < 2; d++) mi.anyMask[d] = mi.anyGid[d] != kNone ? gs[pos[mi.anyGid[d]]].mask : 0;
-  }
-  staleDeletes_ = 0;
-  return true;
-}
-
-const PolicyEntrySlot* PolicySetCore::Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port,
-                                          int prefixLen) const {
+const PolicyValue* PolicySetCore::Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port,
+                                      int prefixLen) const {
   if (!HasMap(map)) return nullptr;
-  const PolicyGroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
-  return g != nullptr ? FindEntry(g->gid, KeyWord(prefixLen, protocol, port)) : nullptr;
+  const uint32_t kw = KeyWord(prefixLen, protocol, port);
+  GroupScan g;
+  Scan((map << 1) | (direction & 1), identity, kw, &g);
+  if (g.marker != nullptr) return BigFind(bigs_[g.marker->v.cookie], kw);
+  return g.exact != nullptr ? &g.exact->v : nullptr;
 }
 
 bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
   if (!HasMap(map)) return false;
-  if (maps_[map].size == 0) return true;
-  const uint32_t ngid = gidCount_.size();
-  // gid -> group slot of this map (kNone: another map's)
-  TempArray<uint32_t> slotOf(ngid);
-  const PolicyGroupSlot* gs = groups_.slots();
   const uint32_t limit = maps_[map].size;
   uint32_t row = 0;
-  if (!slotOf.ok()) return false;
-  for (uint32_t i = 0; i < ngid; i++) slotOf[i] = kNone;
-  for (uint32_t i = 0, n = groups_.capacity(); i < n; i++)
-    if (!PolicyGroupOps::Empty(gs[i]) && (gs[i].mapDir >> 1) == map) slotOf[gs[i].gid] = i;
-  entries_.ForEach([&](const PolicyEntrySlot& e) {
-    if (row >= limit || slotOf[e.gid] == kNone) return;
-    const PolicyGroupSlot* g = &gs[slotOf[e.gid]];
+  auto put = [&](uint32_t identity, uint32_t mapDir, const PolicyValue& v) {
+    if (row >= limit) return;
     uint32_t* r = out + kDumpWords * row++;
-    r[0] = g->identity;
-    r[1] = ((g->mapDir & 1) << 31) | e.kw;
-    r[2] = e.cookie;
-    r[3] = static_cast<uint32_t>(e.proxyPort) | (static_cast<uint32_t>(e.prio) << 16) | (static_cast<uint32_t>(e.auth) << 24);
-  });
+    r[0] = identity;
+    r[1] = ((mapDir & 1) << 31) | v.kw;
+    r[2] = v.cookie;
+    r[3] = static_cast<uint32_t>(v.proxyPort) | (static_cast<uint32_t>(v.prio) << 16) | (static_cast<uint32_t>(v.auth) << 24);
+  };
+  for (uint32_t b = 0; b < nlines_; b++) {
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
+      const PolicySlot& s = lines_[b].slot[j];
+      if (s.mapDir == kNone || (s.mapDir >> 1) != map) continue;
+      if (KwPrefix(s.v.kw) != kBigMarkerPrefix) {
+        put(s.identity, s.mapDir, s.v);
+        continue;
+      }
+      const BigGroup& big = bigs_[s.v.cookie];
+      for (uint32_t i = 0; i < big.cap; i++)
+        if (big.table[i].kw != kNone) put(s.identity, s.mapDir, big.table[i]);
+    }
+  }
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
 
-const PolicyEntrySlot* PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol,
-                                                 uint32_t port) const {
+// The LPM of one group: every slot of its lines is compared without branches and the longest
+// matching prefix kept (a small group); a big group's marker sends the lookup to its table.
+const PolicyValue* PolicySetCore::FindBest(uint64_t h, uint32_t mapDir, uint32_t identity, uint32_t proto, uint32_t port) const {
+  if (nlines_ == 0) return nullptr;
+  uint32_t b = HomeLine(h);
+  const PolicyValue* best = nullptr;
+  int bestP = -1;
+  for (;;) {
+    const PolicyLine& line = lines_[b];
+    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
+      const PolicySlot& s = line.slot[j];
+      const bool mine = (s.mapDir == mapDir) & (s.identity == identity);
+      const int p = KwPrefix(s.v.kw);
+      if (mine & (p == kBigMarkerPrefix)) return FindInBig(bigs_[s.v.cookie], proto, port);
+      const uint32_t want = p >= kLpmProtoPrefixBits ? (static_cast<uint32_t>(p) << 24) | (proto << 16) | (port & kPortMask[p]) : 0;
+      const bool hit = mine & ((s.v.kw & kKwKeyBits) == want) & (p > bestP);
+      best = hit ? &s.v : best;
+      bestP = hit ? p : bestP;
+    }
+    if (line.overflow == 0) return best;
+    if (++b == nlines_) b = 0;
+  }
+}
+
+const PolicyValue* PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol,
+                                             uint32_t port) const {
   if (!HasMap(map)) return nullptr;
-  const PolicyGroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
-  return g != nullptr ? FindInGroup(g->gid, g->mask, protocol & 0xFF, port & 0xFFFF) : nullptr;
+  const uint32_t mapDir = (map << 1) | (direction & 1);
+  return FindBest(GroupHash(mapDir, identity), mapDir, identity, protocol & 0xFF, port & 0xFFFF);
 }
 
 namespace {
@@ -280,7 +423,7 @@ namespace {
 // `__policy_check(policy, policy2)`: the chosen entry's verdict; the auth type comes from the
 // chosen entry, or from the other (less specific) one when that one's is greater and the chosen
 // entry has no explicit auth type.
-inline int32_t Check(const PolicyEntrySlot* s, const PolicyEntrySlot* other, PolicyResult* out) {
+inline int32_t Check(const PolicyValue* s, const PolicyValue* other, PolicyResult* out) {
   out->entry = s;
   out->prefixLen = static_cast<uint8_t>(KwPrefix(s->kw));
   out->cookie = s->cookie;
@@ -295,14 +438,14 @@ inline int32_t Check(const PolicyEntrySlot* s, const PolicyEntrySlot* other, Pol
   return out->verdict = s->proxyPort > 0 ? static_cast<int32_t>(s->proxyPort) : kCtxActOk;
 }
 
-inline int32_t CheckL3(const PolicyEntrySlot* s, const PolicyEntrySlot* other, uint32_t remote, PolicyResult* out) {
+inline int32_t CheckL3(const PolicyValue* s, const PolicyValue* other, uint32_t remote, PolicyResult* out) {
   const int p = KwPrefix(s->kw);
   out->matchType = p > kLpmProtoPrefixBits ? kMatchL3L4 : p > 0 ? kMatchL3Proto : kMatchL3Only;
   out->matchedIdentity = remote;
   return Check(s, other, out);
 }
 
-inline int32_t CheckL4(const PolicyEntrySlot* s, const PolicyEntrySlot* other, PolicyResult* out) {
+inline int32_t CheckL4(const PolicyValue* s, const PolicyValue* other, PolicyResult* out) {
   const int p = KwPrefix(s->kw);
   out->matchType = p == 0 ? kMatchAll : p <= kLpmProtoPrefixBits ? kMatchProtoOnly : kMatchL4Only;
   out->matchedIdentity = 0;
@@ -329,7 +472,7 @@ inline void Reset(PolicyResult* out) {
 //  3. On equal priority, the L4-only entry only with a strictly longer proto/port prefix.
 //  4. Otherwise the L3 entry.
 // Nothing matched: DROP_FRAG_NOSUPPORT for an untracked fragment, else DROP_POLICY.
-int32_t PolicySetCore::Decide(const PolicyEntrySlot* l3, const PolicyEntrySlot* l4, uint32_t remote, bool untrackedFragment,
+int32_t PolicySetCore::Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment,
                               PolicyResult* out) const {
   Reset(out);
   // 1. An L3 deny is chosen without the second lookup (l4 is ignored).
@@ -347,16 +490,12 @@ int32_t PolicySetCore::Decide(const PolicyEntrySlot* l3, const PolicyEntrySlot* 
 int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction, uint32_t protocol, uint32_t dport,
                               bool untrackedFragment, PolicyResult* out) const {
   if (!HasMap(map)) return Decide(nullptr, nullptr, remote, untrackedFragment, out);
-  const uint32_t dir = direction & 1;
+  const uint32_t mapDir = (map << 1) | (direction & 1);
   const uint32_t proto = protocol & 0xFF;
   const uint32_t port = dport & 0xFFFF;
-  const PolicyGroupSlot* g = FindGroup((map << 1) | dir, remote);
-  const PolicyEntrySlot* l3 = g != nullptr ? FindInGroup(g->gid, g->mask, proto, port) : nullptr;
-  const PolicyEntrySlot* l4 = nullptr;
-  if (l3 == nullptr || (l3->kw & kKwDeny) == 0) {
-    const MapInfo& mi = maps_[map];
-    if (mi.anyGid[dir] != kNone) l4 = FindInGroup(mi.anyGid[dir], mi.anyMask[dir], proto, port);
-  }
+  const PolicyValue* l3 = FindBest(GroupHash(mapDir, remote), mapDir, remote, proto, port);
+  const PolicyValue* l4 = nullptr;
+  if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = FindBest(GroupHash(mapDir, 0), mapDir, 0, proto, port);
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -407,79 +546,54 @@ struct SoaOut {
   }
 };
 
-}  // namespace
-
-struct PolicySetCore::Pending {
+struct Pending {
   uint32_t map, remote, bits;
-  uint64_t groupHash;
-  uint32_t gid, mask;
   bool valid;
+  uint64_t peerHash, anyHash;
 };
+
+}  // namespace
 
 template <class In, class Out>
 uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  constexpr uint32_t G = kBatchGroup;
-  Pending pend[G];
+  // A software pipeline: lookup i + D has the home lines of its peer group and of its map's
+  // any-peer group prefetched while lookup i is resolved.
+  constexpr uint32_t D = kPrefetchDistance;
+  Pending ring[D];
   PolicyResult r;
   uint32_t unknown = 0;
-  for (uint32_t base = 0; base < n; base += G) {
-    const uint32_t k = std::min(G, n - base);
-    // 1. Read the lookups; prefetch each peer group's slot.
-    for (uint32_t i = 0; i < k; i++) {
-      Pending& q = pend[i];
-      q.map = in.Map(base + i);
-      q.remote = in.Remote(base + i);
-      q.bits = in.Bits(base + i);
-      q.valid = HasMap(q.map);
-      if (!q.valid) continue;
-      q.groupHash = GroupHash((q.map << 1) | ((q.bits >> 24) & 1), q.remote);
-      groups_.Prefetch(q.groupHash);
+  auto start = [&](uint32_t j) {
+    Pending& q = ring[j % D];
+    q.map = in.Map(j);
+    q.remote = in.Remote(j);
+    q.bits = in.Bits(j);
+    q.valid = HasMap(q.map);
+    if (!q.valid) return;
+    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
+    q.peerHash = GroupHash(mapDir, q.remote);
+    q.anyHash = GroupHash(mapDir, 0);
+    PrefetchGroup(q.peerHash);
+    PrefetchGroup(q.anyHash);
+  };
+  for (uint32_t j = 0; j < std::min(D, n); j++) start(j);
+  for (uint32_t i = 0; i < n; i++) {
+    const Pending q = ring[i % D];
+    if (i + D < n) start(i + D);
+    const bool frag = ((q.bits >> 25) & 1) != 0;
+    if (!q.valid) {
+      unknown++;
+      Decide(nullptr, nullptr, q.remote, frag, &r);
+      out.Put(i, r);
+      continue;
     }
-    // 2. Find the groups; prefetch the first entry probe of the peer and of the any-peer group.
-    for (uint32_t i = 0; i < k; i++) {
-      Pending& q = pend[i];
-      if (!q.valid) continue;
-      const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
-      const uint32_t remote = q.remote;
-      const PolicyGroupSlot* g =
-          groups_.Find(q.groupHash, [=](const PolicyGroupSlot& s) { return s.identity == remote && s.mapDir == mapDir; });
-      const uint32_t proto = (q.bits >> 16) & 0xFF;
-      const uint32_t port = q.bits & 0xFFFF;
-      if (g != nullptr) {
-        q.gid = g->gid;
-        q.mask = g->mask;
-        if (q.mask != 0) entries_.Prefetch(EntryHash(q.gid, KeyWord(HighestBit32(q.mask), proto, port)));
-      } else {
-        q.gid = kNone;
-        q.mask = 0;
-      }
-      const MapInfo& mi = maps_[q.map];
-      const uint32_t dir = mapDir & 1;
-      if (mi.anyGid[dir] != kNone && mi.anyMask[dir] != 0)
-        entries_.Prefetch(EntryHash(mi.anyGid[dir], KeyWord(HighestBit32(mi.anyMask[dir]), proto, port)));
-    }
-    // 3. Resolve.
-    for (uint32_t i = 0; i < k; i++) {
-      const Pending& q = pend[i];
-      const bool frag = ((q.bits >> 25) & 1) != 0;
-      if (!q.valid) {
-        unknown++;
-        Decide(nullptr, nullptr, q.remote, frag, &r);
-        out.Put(base + i, r);
-        continue;
-      }
-      const uint32_t dir = (q.bits >> 24) & 1;
-      const uint32_t proto = (q.bits >> 16) & 0xFF;
-      const uint32_t port = q.bits & 0xFFFF;
-      const PolicyEntrySlot* l3 = q.gid != kNone ? FindInGroup(q.gid, q.mask, proto, port) : nullptr;
-      const PolicyEntrySlot* l4 = nullptr;
-      if (l3 == nullptr || (l3->kw & kKwDeny) == 0) {
-        const MapInfo& mi = maps_[q.map];
-        if (mi.anyGid[dir] != kNone) l4 = FindInGroup(mi.anyGid[dir], mi.anyMask[dir], proto, port);
-      }
-      Decide(l3, l4, q.remote, frag, &r);
-      out.Put(base + i, r);
-    }
+    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
+    const uint32_t proto = (q.bits >> 16) & 0xFF;
+    const uint32_t port = q.bits & 0xFFFF;
+    const PolicyValue* l3 = FindBest(q.peerHash, mapDir, q.remote, proto, port);
+    const PolicyValue* l4 = nullptr;
+    if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = FindBest(q.anyHash, mapDir, 0, proto, port);
+    Decide(l3, l4, q.remote, frag, &r);
+    out.Put(i, r);
   }
   return unknown;
 }

@@ -5,29 +5,35 @@
 // `__policy_check`) and pkg/maps/policymap, with the semantics src/maps/policy-map.ts states at
 // its top, exactly: key bits beyond the prefix ignored; set of an existing key replaces it in
 // place; a new key in a full map fails and counts one overflow; the precedence list of
-// `PolicyMap.lookup` (numbered the same way in Decide below).
+// `PolicyMap.lookup` (numbered the same way in Decide, policy.cc).
 //
 // One PolicySetCore holds many maps (one per endpoint), so a batch can mix endpoints and
-// 1,000 maps cost no more than one map of the same total size. Layout:
+// 1,000 maps cost no more than one map of the same total size.
 //
-//   groups:  Robin Hood hash (mapId << 1 | direction, identity) -> {mask, gid}    16 bytes
-//            mask: the proto/port prefix lengths present in the group (bit P, P = 0 | 8..24)
-//            gid:  a stable group number; the entries are keyed by it
-//   entries: Robin Hood hash (gid, key word) -> the policy_entry value          16 bytes
-//            key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's
-//            LPM trie ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth
-//            type ride along and are not part of the key
-//   counts:  entries per gid (4 bytes per group), so an empty group goes away
+// Layout. A lookup of one (map, direction, identity) is the LPM over the protocol/port entries of
+// that "group" (the kernel's trie walk over the key's last 24 bits). Groups are small in
+// practice (an identity allowed on a few ports), so:
 //
-// A lookup of one (map, identity, direction) is a group probe, then one entry probe per length
-// present, longest first, until one hits (the LPM of the kernel's trie over proto/port). The
-// any-peer group (identity 0) of each map and direction is cached in the map's record. Mask bits
-// are set on insert and cleared when the group empties; a deleted length's bit may linger (it
-// costs a probe, never an answer) until RefreshMasks, which runs once deletes reach half the
-// entries.
+//   lines:  a hash of 64-byte cache lines, each holding three 20-byte entry slots and an overflow
+//           count. Every entry of a small group (<= kMaxSmallGroup entries) lives in the line its
+//           group key (mapId << 1 | direction, identity) hashes to, or when that line is full in
+//           the following ones (linear probing by line; the count says whether keys homed at or
+//           before a line went past it, F14's "outbound overflow count"). A lookup reads the home
+//           line, compares the three slots without branches and keeps the longest matching
+//           prefix: one cache miss for the usual group, whatever its prefix lengths.
+//   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
+//           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
+//           length; a marker slot in the lines points to it. Its lookup probes the lengths
+//           present, longest first. The any-peer group of a map (identity 0, L4-only rules) is
+//           often big and is used by every lookup of the map, so its private table stays hot.
 //
-// Batch lookups run in groups of kBatchGroup: the group slots of all lookups are prefetched, then
-// the first entry probe of each, then the group is resolved, so cache misses overlap.
+//   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
+//   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
+//   are not part of the key. P = 31 marks a big group's slot.
+//
+// Batch lookups are a software pipeline: lookup i + kPrefetchDistance has the home lines of its
+// peer group and its any-peer group prefetched while lookup i is resolved, so the cache misses of
+// many lookups overlap.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
@@ -61,61 +67,68 @@ constexpr uint32_t kNone = 0xFFFFFFFFu;
 constexpr uint32_t kKwKeyBits = 0x1FFFFFFFu;
 constexpr uint32_t kKwDeny = 1u << 29;
 constexpr uint32_t kKwExplicitAuth = 1u << 30;
+constexpr int kBigMarkerPrefix = 31;
+constexpr uint32_t kKwBigMarker = static_cast<uint32_t>(kBigMarkerPrefix) << 24;
 
-struct PolicyGroupSlot {
-  uint32_t identity;
-  uint32_t mapDir;  // mapId << 1 | direction
-  uint32_t mask;    // bit P for each proto/port prefix length present
-  uint32_t gid;     // kNone = empty slot
-};
+inline int KwPrefix(uint32_t kw) { return static_cast<int>((kw >> 24) & 0x1F); }
 
-struct PolicyEntrySlot {
-  uint32_t gid;  // kNone = empty slot
-  uint32_t kw;
+// Port mask of a proto/port prefix length (0 for lengths up to 8 and for the marker).
+extern const uint16_t kPortMask[32];
+
+// The key word of a (protocol, port) at prefix length p (0 | 8..24), masked.
+inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
+  if (p < kLpmProtoPrefixBits) return 0;
+  return (static_cast<uint32_t>(p) << 24) | ((proto & 0xFF) << 16) | (port & kPortMask[p]);
+}
+
+inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) { return Mix64((static_cast<uint64_t>(mapDir) << 32) | identity); }
+
+// A policy_entry value with its key word: 12 bytes.
+struct PolicyValue {
+  uint32_t kw;  // key word and flags; kNone = empty (big-group tables)
   uint32_t cookie;
   uint16_t proxyPort;
   uint8_t prio;  // proxy port priority
   uint8_t auth;  // auth type, 0..127
 };
 
-inline int KwPrefix(uint32_t kw) { return static_cast<int>((kw >> 24) & 0x1F); }
-
-// Port mask of a proto/port prefix length.
-inline uint32_t PortMask(int p) { return p <= 8 ? 0u : (0xFFFFu << (24 - p)) & 0xFFFFu; }
-
-// The key word of a (protocol, port) at prefix length p, masked.
-inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
-  if (p < kLpmProtoPrefixBits) return 0;
-  return (static_cast<uint32_t>(p) << 24) | ((proto & 0xFF) << 16) | (port & PortMask(p));
-}
-
-inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) { return Mix64((static_cast<uint64_t>(mapDir) << 32) | identity); }
-inline uint64_t EntryHash(uint32_t gid, uint32_t kw) { return Mix64(((static_cast<uint64_t>(gid) << 32) | (kw & kKwKeyBits)) ^ 0x5851F42D4C957F2DULL); }
-
-struct PolicyGroupOps {
-  using Slot = PolicyGroupSlot;
-  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0xFF, n * sizeof(Slot)); }
-  static bool Empty(const Slot& s) { return s.gid == kNone; }
-  static uint64_t HashOf(const Slot& s) { return GroupHash(s.mapDir, s.identity); }
+// One entry of a small group, or a big group's marker (kw P = 31, cookie = its index): 20 bytes.
+struct PolicySlot {
+  uint32_t identity;
+  uint32_t mapDir;  // mapId << 1 | direction; kNone = empty slot
+  PolicyValue v;
 };
 
-struct PolicyEntryOps {
-  using Slot = PolicyEntrySlot;
-  static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0xFF, n * sizeof(Slot)); }
-  static bool Empty(const Slot& s) { return s.gid == kNone; }
-  static uint64_t HashOf(const Slot& s) { return EntryHash(s.gid, s.kw); }
+struct alignas(64) PolicyLine {
+  static constexpr uint32_t kSlots = 3;
+  uint8_t overflow;  // entries homed at or before this line stored past it (saturates at 255)
+  uint8_t used;      // slots in use
+  uint8_t pad[2];
+  PolicySlot slot[kSlots];
+};
+static_assert(sizeof(PolicyLine) == 64, "a policy line is one cache line");
+
+// A group that outgrew the lines: a private open-addressing table of its entries.
+struct BigGroup {
+  PolicyValue* table;  // cap slots, kw kNone = empty; nullptr = a free record
+  uint32_t cap;        // a power of two
+  uint32_t count;
+  uint32_t mask;  // bit P for each prefix length present (exact: from lenCount)
+  uint32_t identity;
+  uint32_t mapDir;
+  uint32_t lenCount[25];
 };
 
 // The answer of one `__policy_can_access` (src/maps/policy-map.ts PolicyVerdict).
 struct PolicyResult {
-  int32_t verdict;       // < 0 drop code, 0 allow, > 0 proxy port
-  uint32_t cookie;       // of the chosen entry, 0 on a miss
-  uint8_t matchType;     // PolicyMatch
-  uint8_t prefixLen;     // of the chosen entry
-  uint8_t authType;      // when the verdict is kDropPolicyAuthRequired, else 0
-  uint16_t proxyPort;    // of the chosen entry when read (allow, auth required), else 0
+  int32_t verdict;     // < 0 drop code, 0 allow, > 0 proxy port
+  uint32_t cookie;     // of the chosen entry, 0 on a miss
+  uint8_t matchType;   // PolicyMatch
+  uint8_t prefixLen;   // of the chosen entry
+  uint8_t authType;    // when the verdict is kDropPolicyAuthRequired, else 0
+  uint16_t proxyPort;  // of the chosen entry when read (allow, auth required), else 0
   uint32_t matchedIdentity;
-  const PolicyEntrySlot* entry;  // the chosen entry (valid until the next change), or nullptr
+  const PolicyValue* entry;  // the chosen entry (valid until the next change), or nullptr
 };
 
 // The packed batch layout: 3 words in, 3 words out per lookup.
@@ -152,7 +165,12 @@ constexpr uint32_t kDumpWords = 4;
 
 class PolicySetCore {
  public:
-  static constexpr uint32_t kBatchGroup = 16;
+  // How many lookups ahead a batch prefetches (a power of two).
+  static constexpr uint32_t kPrefetchDistance = 16;
+  // Entries a group keeps in the lines before it moves to a private table.
+  static constexpr uint32_t kMaxSmallGroup = 6;
+  // Map ids stay below this (mapDir = id << 1 | direction never reaches kNone).
+  static constexpr uint32_t kMaxMaps = 0x7FFFFFFFu;
 
   PolicySetCore();
   ~PolicySetCore();
@@ -172,17 +190,18 @@ class PolicySetCore {
   uint32_t MapCapacity(uint32_t id) const { return maps_[id].capacity; }
   uint32_t MapSize(uint32_t id) const { return maps_[id].size; }
   uint32_t MapOverflow(uint32_t id) const { return maps_[id].overflow; }
-  uint32_t TotalEntries() const { return entries_.size(); }
-  uint32_t TotalGroups() const { return groups_.size(); }
+  uint32_t TotalEntries() const { return entries_; }
+  uint32_t TotalGroups() const { return groups_; }
+  uint32_t BigGroups() const { return bigGroupsLive_; }
   size_t bytesAllocated() const { return mem_.bytes; }
 
   // SetStatus.
   int Set(uint32_t map, const PolicyEntryArgs& e);
   bool Delete(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen);
-  const PolicyEntrySlot* Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen) const;
+  const PolicyValue* Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen) const;
 
   // One LPM lookup of (identity, direction) over proto/port: one `map_lookup_elem`.
-  const PolicyEntrySlot* LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port) const;
+  const PolicyValue* LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port) const;
 
   // `__policy_can_access` (the two lookups and `__policy_check`). Returns out->verdict. An unknown
   // map answers as an empty one.
@@ -197,14 +216,7 @@ class PolicySetCore {
                        const uint16_t* dports, int32_t* outVerdict, uint8_t* outMatch, uint32_t* outCookie, uint32_t n) const;
 
   // Rows (kDumpWords each) of every entry of a map, unordered. `out` must hold MapSize rows.
-  // False for an unknown map or when out of memory for the scratch.
   bool DumpMap(uint32_t map, uint32_t* out) const;
-
-  // The index of an entry slot (PolicyResult.entry): valid until the next change.
-  uint32_t SlotIndex(const PolicyEntrySlot* s) const { return static_cast<uint32_t>(s - entries_.slots()); }
-
-  // Recomputes every group's length mask from its entries (drops lingering bits).
-  bool RefreshMasks();
 
  private:
   struct MapInfo {
@@ -212,28 +224,49 @@ class PolicySetCore {
     uint32_t size;
     uint32_t overflow;
     uint32_t alive;
-    uint32_t anyGid[2];   // the identity-0 group per direction, kNone if none
-    uint32_t anyMask[2];  // its mask
   };
 
-  struct Pending;  // batch scratch (policy.cc)
+  // Where a group's slots are: the small entries found, the exact key's slot, the marker.
+  struct GroupScan;
+
   template <class In, class Out>
   uint32_t RunBatch(const In& in, Out& out, uint32_t n) const;
 
-  PolicyGroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
-  PolicyEntrySlot* FindEntry(uint32_t gid, uint32_t kw) const;
-  const PolicyEntrySlot* FindInGroup(uint32_t gid, uint32_t mask, uint32_t proto, uint32_t port) const;
-  int32_t Decide(const PolicyEntrySlot* l3, const PolicyEntrySlot* l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
-  void SyncAnyPeer(uint32_t mapDir, uint32_t identity, const PolicyGroupSlot* g);
+  inline uint32_t HomeLine(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * nlines_) >> 32); }
+  inline void PrefetchGroup(uint64_t h) const {
+    if (nlines_ != 0) HUBCAP_PREFETCH(&lines_[HomeLine(h)]);
+  }
+  void Scan(uint32_t mapDir, uint32_t identity, uint32_t kw, GroupScan* g) const;
+  // The LPM of one group from its home line on; `h` is its GroupHash.
+  const PolicyValue* FindBest(uint64_t h, uint32_t mapDir, uint32_t identity, uint32_t proto, uint32_t port) const;
+  const PolicyValue* FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
+  int32_t Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
+
+  // Lines.
+  bool ReserveSlots(uint32_t n);
+  PolicySlot* PlaceSlot(const PolicySlot& s);
+  void EraseSlot(PolicySlot* s);
+  bool InsertSlot(const PolicySlot& s) { return ReserveSlots(slotsUsed_ + 1) && PlaceSlot(s) != nullptr; }
+
+  // Big groups.
+  int64_t NewBig(uint32_t identity, uint32_t mapDir);
+  void FreeBig(uint32_t index);
+  bool BigInsert(BigGroup* b, const PolicyValue& v);
+  bool BigErase(BigGroup* b, uint32_t kw);
+  PolicyValue* BigFind(const BigGroup& b, uint32_t kw) const;
+  bool BigGrow(BigGroup* b, uint32_t cap);
 
   MemCounter mem_;
-  RobinHoodTable<PolicyGroupOps> groups_;
-  RobinHoodTable<PolicyEntryOps> entries_;
-  TrackedVector<uint32_t> gidCount_;  // entries per gid
-  TrackedVector<uint32_t> freeGids_;
+  PolicyLine* lines_ = nullptr;
+  uint32_t nlines_ = 0;
+  uint32_t slotsUsed_ = 0;  // slots in use in the lines (entries of small groups + markers)
+  uint32_t entries_ = 0;
+  uint32_t groups_ = 0;
+  uint32_t bigGroupsLive_ = 0;
+  TrackedVector<BigGroup> bigs_;
+  TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
   TrackedVector<uint32_t> freeMaps_;
-  uint32_t staleDeletes_ = 0;
 };
 
 }  // namespace hubcap

@@ -5,7 +5,7 @@
 //   createMap(capacity) -> id (>= 0), -1 out of memory
 //   deleteMap(id) clearMap(id) hasMap(id) -> boolean
 //   mapSize(id) mapCapacity(id) mapOverflow(id) -> number (-1 for an unknown map)
-//   totalEntries() totalGroups() bytesAllocated() refreshMasks()
+//   totalEntries() totalGroups() bigGroups() bytesAllocated()
 //   bindScratch(Uint32Array >= 8): the array the single-entry calls below write into (kept)
 //   set(map, identity, dir, proto, port, plen, flags (1 deny | 2 explicit auth), proxyPort, prio,
 //       auth, cookie) -> 1 stored, 0 full (overflow counted), -1 out of memory, -2 unknown map,
@@ -14,7 +14,7 @@
 //   get(map, identity, dir, proto, port, plen) / lookupSlot(map, identity, dir, proto, port)
 //       -> boolean; scratch[0..3] = the entry as a dump row
 //   lookup(map, remote, dir, proto, dport, untrackedFragment) -> verdict;
-//       scratch[0..4] = [verdict, cookie, info, matchedIdentity, entry slot or 0xFFFFFFFF]
+//       scratch[0..4] = [verdict, cookie, info, matchedIdentity, 0 when an entry matched or 0xFFFFFFFF]
 //   lookupBatchPacked(in: Uint32Array, out: Int32Array, n) -> lookups naming an unknown map, or
 //       -1 for bad arguments (nothing written); layout in policy.h (3 words in, 3 out)
 //   lookupBatch(mapIds: Uint32Array | mapId, remotes: Uint32Array, dirs: Uint8Array,
@@ -47,7 +47,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
                            InstanceMethod<&PolicyMapSet::TotalEntries>("totalEntries"),
                            InstanceMethod<&PolicyMapSet::TotalGroups>("totalGroups"),
                            InstanceMethod<&PolicyMapSet::BytesAllocated>("bytesAllocated"),
-                           InstanceMethod<&PolicyMapSet::RefreshMasks>("refreshMasks"),
+                           InstanceMethod<&PolicyMapSet::BigGroups>("bigGroups"),
                            InstanceMethod<&PolicyMapSet::BindScratch>("bindScratch"),
                            InstanceMethod<&PolicyMapSet::Set>("set"),
                            InstanceMethod<&PolicyMapSet::Delete>("delete"),
@@ -118,7 +118,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   Napi::Value TotalEntries(const Napi::CallbackInfo& info) { return Num(info, core_->TotalEntries()); }
   Napi::Value TotalGroups(const Napi::CallbackInfo& info) { return Num(info, core_->TotalGroups()); }
   Napi::Value BytesAllocated(const Napi::CallbackInfo& info) { return Num(info, static_cast<double>(core_->bytesAllocated())); }
-  Napi::Value RefreshMasks(const Napi::CallbackInfo& info) { return Bool(info, core_->RefreshMasks()); }
+  Napi::Value BigGroups(const Napi::CallbackInfo& info) { return Num(info, core_->BigGroups()); }
 
   Napi::Value BindScratch(const Napi::CallbackInfo& info) {
     size_t len = 0;
@@ -159,7 +159,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   }
 
   // The dump row of an entry whose group is (identity, direction).
-  void WriteRow(uint32_t identity, uint32_t direction, const PolicyEntrySlot* s) {
+  void WriteRow(uint32_t identity, uint32_t direction, const PolicyValue* s) {
     scratch_[0] = identity;
     scratch_[1] = ((direction & 1) << 31) | s->kw;
     scratch_[2] = s->cookie;
@@ -171,7 +171,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr || !ValidPrefix(plen)) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyEntrySlot* s = core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen);
+    const PolicyValue* s = core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen);
     if (s == nullptr) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
@@ -181,7 +181,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyEntrySlot* s = core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4));
+    const PolicyValue* s = core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4));
     if (s == nullptr) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
@@ -196,7 +196,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
       scratch_[1] = r.cookie;
       scratch_[2] = PackInfo(r);
       scratch_[3] = r.matchedIdentity;
-      scratch_[4] = r.entry != nullptr ? core_->SlotIndex(r.entry) : kNone;
+      scratch_[4] = r.entry != nullptr ? 0 : kNone;
     }
     return Num(info, v);
   }

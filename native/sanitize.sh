@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer and UBSan (binding.gyp hubcap_sanitize=1: -O1 -g
-# -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all, plain calloc for
+# -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all, heap blocks for
 # every block so ASan sees them) into build/asan, then runs the native differential suites
 # (test/maps/native-*.test.ts) against it. Node itself is not instrumented, so the ASan runtime is
 # preloaded (LD_PRELOAD) ahead of everything else; leak checking is off (V8 keeps memory alive

@@ -15,8 +15,8 @@
  * `nativeUnavailableReason()` says why; `selectBackend` turns that into the `--backend` choice.
  *
  * Deliberate differences from the TypeScript classes:
- *  - `PolicyVerdict.slot` is the native entry's slot number (valid until the next change), and
- *    batch answers have no slot (0 when an entry matched, -1 on a miss); there is no `entryAt`.
+ *  - `PolicyVerdict.slot` is 0 when an entry matched and -1 on a miss (the native maps have no
+ *    stable slot numbers); there is no `entryAt`.
  *  - Batch identities are int32: -1 is a miss (an identity of 0xFFFFFFFF would read as one).
  *  - Native memory is freed when the wrapper is garbage collected, or at once by `dispose()`
  *    for a policy map.
@@ -73,8 +73,8 @@ export interface NativePolicySetHandle {
   mapOverflow(id: number): number;
   totalEntries(): number;
   totalGroups(): number;
+  bigGroups(): number;
   bytesAllocated(): number;
-  refreshMasks(): boolean;
   bindScratch(scratch: Uint32Array): boolean;
   set(
     map: number,
