@@ -11,10 +11,10 @@
  * limit and IPv4 checksum blanked) in a Map of strings.
  */
 import { execFileSync } from 'node:child_process';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { countGcs } from '../helpers/gc-count.js';
 import { LinkType } from '../../src/capture/frame.js';
 import { readAllFrames, type CopiedFrame } from '../../src/capture/open.js';
 import { decodeBytes } from '../../src/decode/decode.js';
@@ -318,18 +318,7 @@ describe('Deduplicator', () => {
     };
     loop(200_000);
     await new Promise((r) => setTimeout(r, 200));
-    const gcs = await new Promise<number>((done) => {
-      let n = 0;
-      const obs = new PerformanceObserver((list) => {
-        n += list.getEntries().length;
-      });
-      obs.observe({ entryTypes: ['gc'] });
-      loop(1_000_000);
-      setTimeout(() => {
-        obs.disconnect();
-        done(n);
-      }, 50);
-    });
+    const gcs = await countGcs(() => loop(1_000_000));
     expect(dups).toBeGreaterThan(0);
     expect(gcs).toBe(0);
   });

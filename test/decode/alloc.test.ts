@@ -4,8 +4,8 @@
  * small typed array per frame triggers several (so the detector works). The habit of
  * cilium/ebpf's zero-allocation tests, with GC events as the counter.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { expect, test } from 'vitest';
+import { countGcs } from '../helpers/gc-count.js';
 import { LinkType, type Frame } from '../../src/capture/frame.js';
 import { decodeFrame } from '../../src/decode/decode.js';
 import { DecodedPacket, EtherType, IpProto, TcpFlag } from '../../src/decode/packet.js';
@@ -35,22 +35,6 @@ const FRAMES: Frame[] = [
   frameOf(ipv4({ src: '1.1.1.1', dst: '2.2.2.2', proto: IpProto.ICMP }, icmp4({ type: 3, code: 3 }, ipv4({ src: '2.2.2.2', dst: '1.1.1.1', proto: 17 }, udp({ sport: 5, dport: 53 })))), LinkType.RAW),
   frameOf(tcp4, LinkType.RAW, { caplen: 30 }),
 ];
-
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let gcs = 0;
-    const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    run();
-    // GC entries are delivered asynchronously; give them a turn before counting.
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(gcs);
-    }, 50);
-  });
-}
 
 const N = 1_000_000;
 

@@ -4,8 +4,8 @@
  * connections, pairs and dropped-connection slots are known, while a control loop that allocates
  * one small array per event is detected. GC events are the counter, as test/decode/alloc.test.ts.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
+import { countGcs } from '../helpers/gc-count.js';
 import type { FlowEvent } from '../../src/datapath/events.js';
 import { FlowContext } from '../../src/flow/context.js';
 import { compileFlowFilter } from '../../src/flow/filter.js';
@@ -13,21 +13,6 @@ import { FlowSummary } from '../../src/flow/summary.js';
 import { cases, starWarsDoc } from './fixtures.js';
 
 const ctx = new FlowContext(starWarsDoc());
-
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let gcs = 0;
-    const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    run();
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(gcs);
-    }, 50);
-  });
-}
 
 /** Lets concurrent optimizing compiles finish and install before measuring. */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));

@@ -6,25 +6,10 @@
  * are whole seconds: a fractional time passed to a function V8 does not inline is boxed once
  * by the caller (16 bytes per call site and value), which is the caller's cost, not the map's.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { expect, test } from 'vitest';
+import { countGcs } from '../helpers/gc-count.js';
 import { Conntrack, CtDir, CtTuple } from '../../src/maps/conntrack.js';
 import { ACK, UDP, tup } from './conntrack-helpers.js';
-
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let gcs = 0;
-    const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    run();
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(gcs);
-    }, 50);
-  });
-}
 
 const N = 1_000_000;
 

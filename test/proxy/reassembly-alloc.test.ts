@@ -6,24 +6,9 @@
  * range here: a larger one passed to a function V8 does not inline is boxed by the caller (the
  * caller's cost, see test/maps/conntrack-alloc.test.ts).
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { expect, test } from 'vitest';
+import { countGcs } from '../helpers/gc-count.js';
 import { ReassemblyBudget, SegmentResult, TcpStreamReassembler } from '../../src/proxy/reassembly.js';
-
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let gcs = 0;
-    const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    run();
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(gcs);
-    }, 50);
-  });
-}
 
 const STREAMS = 1000;
 const SEG = 100;
