@@ -155,7 +155,7 @@ export function protocolName(p: DecodedPacket): string {
 }
 
 /** TCP flags in the order and spelling of Hubble's `TCPFlags` JSON (flow.proto). */
-const TCP_FLAG_JSON: ReadonlyArray<readonly [number, string]> = [
+export const TCP_FLAG_JSON: ReadonlyArray<readonly [number, string]> = [
   [TcpFlag.FIN, 'FIN'],
   [TcpFlag.SYN, 'SYN'],
   [TcpFlag.RST, 'RST'],

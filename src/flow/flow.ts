@@ -31,7 +31,7 @@ import {
   type FlowEvent,
   type L7Record,
 } from '../datapath/events.js';
-import { formatAddress, formatTimeRfc3339 } from '../decode/format.js';
+import { TCP_FLAG_JSON, formatAddress, formatTimeRfc3339 } from '../decode/format.js';
 import { IpProto, TcpFlag, type DecodedPacket } from '../decode/packet.js';
 import { DROP_POLICY_DENY, dropReasonName, dropReasonText, policyMatchTypeName } from '../maps/codes.js';
 import type { FlowContext, HubbleEndpoint, HubblePolicy, HubbleService } from './context.js';
@@ -155,19 +155,6 @@ const TCP_FLAG_SUMMARY_ORDER: ReadonlyArray<readonly [number, string]> = [
   [TcpFlag.NS, 'NS'],
 ];
 
-/** flow.proto TCPFlags field order, for the JSON object. */
-const TCP_FLAG_JSON_ORDER: ReadonlyArray<readonly [number, string]> = [
-  [TcpFlag.FIN, 'FIN'],
-  [TcpFlag.SYN, 'SYN'],
-  [TcpFlag.RST, 'RST'],
-  [TcpFlag.PSH, 'PSH'],
-  [TcpFlag.ACK, 'ACK'],
-  [TcpFlag.URG, 'URG'],
-  [TcpFlag.ECE, 'ECE'],
-  [TcpFlag.CWR, 'CWR'],
-  [TcpFlag.NS, 'NS'],
-];
-
 const tcpSummaryCache: string[] = new Array<string>(512).fill('');
 const tcpFlagsObjectCache: Array<Readonly<Record<string, true>> | undefined> = new Array(512);
 
@@ -187,7 +174,7 @@ export function tcpFlagsObject(flags: number): Readonly<Record<string, true>> {
   let o = tcpFlagsObjectCache[f];
   if (o === undefined) {
     const built: Record<string, true> = {};
-    for (const [bit, name] of TCP_FLAG_JSON_ORDER) if ((f & bit) !== 0) built[name] = true;
+    for (const [bit, name] of TCP_FLAG_JSON) if ((f & bit) !== 0) built[name] = true;
     o = tcpFlagsObjectCache[f] = Object.freeze(built);
   }
   return o;
