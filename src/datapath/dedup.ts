@@ -27,6 +27,7 @@
  * merged, since every hit compares the whole record.
  */
 import { PacketKind, type DecodedPacket } from '../decode/packet.js';
+import { murmur3Finish, murmur3Round } from '../net/hash.js';
 
 /** The frame a packet was decoded from (a capture Frame or CopiedFrame fits). */
 export interface DedupFrameView {
@@ -117,7 +118,7 @@ export class Deduplicator {
     const sec = tsSec - this.epoch;
     // The bucket: a hash of the words that vary most between packets (the whole record is
     // compared on a hit, so the others need not be hashed). Never 0, which marks an empty way.
-    const h = fmix(mix(mix(mix(mix(mix(mix(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
+    const h = murmur3Finish(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
     const t = this.headers;
     const bucket = (h >>> 1) & this.bucketMask;
     const b = bucket * HDR;
@@ -257,7 +258,7 @@ function contentHash(p: DecodedPacket, frame: DedupFrameView): number {
       ce = start + 12;
     }
   }
-  let h = mix(0x6a09e667, end - start);
+  let h = murmur3Round(0x6a09e667, end - start);
   const headEnd = end < start + HEAD_BYTES ? end : start + HEAD_BYTES;
   if (cs < 0) h = hashBytes(data, start, headEnd, h);
   else {
@@ -265,16 +266,16 @@ function contentHash(p: DecodedPacket, frame: DedupFrameView): number {
     if (ce < headEnd) h = hashBytes(data, ce, headEnd, h);
   }
   const tailStart = end - TAIL_BYTES > headEnd ? end - TAIL_BYTES : headEnd;
-  return fmix(hashBytes(data, tailStart, end, h));
+  return murmur3Finish(hashBytes(data, tailStart, end, h));
 }
 
 /** murmur3 rounds over d[from, to), four bytes at a time (big-endian words), then the rest. */
 function hashBytes(d: Uint8Array, from: number, to: number, h: number): number {
   let i = from;
-  for (; i + 4 <= to; i += 4) h = mix(h, (d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!);
+  for (; i + 4 <= to; i += 4) h = murmur3Round(h, (d[i]! << 24) | (d[i + 1]! << 16) | (d[i + 2]! << 8) | d[i + 3]!);
   let k = 0;
   for (; i < to; i++) k = (k << 8) | d[i]!;
-  return to > from ? mix(h, k ^ (to - from)) : h;
+  return to > from ? murmur3Round(h, k ^ (to - from)) : h;
 }
 
 /**
@@ -289,18 +290,3 @@ function pointOf(p: DecodedPacket, interfaceId: number): number {
   return (iface & 0x3fffffff) * 8388608 + low;
 }
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}

@@ -77,6 +77,7 @@
  */
 
 import { LRUCache } from 'lru-cache';
+import { murmur3Finish, murmur3Round, xxhashRound } from '../net/hash.js';
 
 /** Which way a packet travels relative to its connection's entry. */
 export const CtDir = { FORWARD: 0, REPLY: 1 } as const;
@@ -1113,14 +1114,14 @@ export class Conntrack {
     }
     const head = t.family | (t.proto << 8) | (related << 16);
     const v4 = t.family === 4 && a2 === 0xffff && b2 === 0xffff && (a0 | a1 | b0 | b1) === 0;
-    let h = m3(m3(m3(0x9747b28c ^ head, a3), b3), ports);
-    if (!v4) h = m3(m3(m3(m3(m3(m3(h, a0), a1), a2), b0), b1), b2);
-    h = fmix(h);
+    let h = murmur3Round(murmur3Round(murmur3Round(0x9747b28c ^ head, a3), b3), ports);
+    if (!v4) h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(h, a0), a1), a2), b0), b1), b2);
+    h = murmur3Finish(h);
     if (this.keyMask !== 0) return h & this.keyMask;
     let h2 = Math.imul(0x165667b1 ^ head, 0x9e3779b1);
-    h2 = xx(xx(xx(h2, a3), b3), ports);
-    if (!v4) h2 = xx(xx(xx(xx(xx(xx(h2, a0), a1), a2), b0), b1), b2);
-    return (fmix(h2 ^ h) >>> 12) * 4294967296 + (h >>> 0);
+    h2 = xxhashRound(xxhashRound(xxhashRound(h2, a3), b3), ports);
+    if (!v4) h2 = xxhashRound(xxhashRound(xxhashRound(xxhashRound(xxhashRound(xxhashRound(h2, a0), a1), a2), b0), b1), b2);
+    return (murmur3Finish(h2 ^ h) >>> 12) * 4294967296 + (h >>> 0);
   }
 }
 
@@ -1263,34 +1264,6 @@ function isReverse(e: CtEntry, t: CtTuple): boolean {
     e.kHead === (t.family | (t.proto << 8)) &&
     sameUpper(e.kUpper, td, ts)
   );
-}
-
-// --- hashing
-
-/** One murmur3 32-bit block round. */
-function m3(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/** One xxhash32 lane round. */
-function xx(h: number, k: number): number {
-  h = (h + Math.imul(k, 0x85ebca77)) | 0;
-  h = (h << 13) | (h >>> 19);
-  return Math.imul(h, 0x9e3779b1);
-}
-
-/** murmur3 finalizer. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
 
 function checkMax(name: string, v: number): number {

@@ -41,6 +41,7 @@
  */
 
 import { LRUCache } from 'lru-cache';
+import { murmur3Finish, murmur3Round } from '../net/hash.js';
 
 /** `--bpf-fragments-map-max` default (defaults.FragmentsMapEntries), per family. */
 export const DEFAULT_FRAGMENTS_MAP_MAX = 8192;
@@ -238,27 +239,12 @@ function sameKey(k: Uint32Array, o: number, p: FragPacketView): boolean {
 function fragKey(p: FragPacketView): number {
   const s = p.src;
   const d = p.dst;
-  let h = mix(0x3c6ef372 ^ p.ipProto ^ (p.ipVersion << 8), p.fragId | 0);
-  h = mix(mix(h, s[3]! | 0), d[3]! | 0);
+  let h = murmur3Round(0x3c6ef372 ^ p.ipProto ^ (p.ipVersion << 8), p.fragId | 0);
+  h = murmur3Round(murmur3Round(h, s[3]! | 0), d[3]! | 0);
   if (p.ipVersion === 6) {
-    h = mix(mix(mix(h, s[0]! | 0), s[1]! | 0), s[2]! | 0);
-    h = mix(mix(mix(h, d[0]! | 0), d[1]! | 0), d[2]! | 0);
+    h = murmur3Round(murmur3Round(murmur3Round(h, s[0]! | 0), s[1]! | 0), s[2]! | 0);
+    h = murmur3Round(murmur3Round(murmur3Round(h, d[0]! | 0), d[1]! | 0), d[2]! | 0);
   }
-  return fmix(h) & 0x7fffffff;
+  return murmur3Finish(h) & 0x7fffffff;
 }
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
