@@ -92,7 +92,8 @@ for (let p = 0; p <= 128; p++) {
   }
 }
 
-function checkEntryArgs(family: number, words: ArrayLike<number>, prefixLen: number): void {
+/** @internal Argument checks shared with the native backend (same RangeErrors). */
+export function checkEntryArgs(family: number, words: ArrayLike<number>, prefixLen: number): void {
   if (family !== 4 && family !== 6) throw new RangeError(`ipcache: family ${family} is not 4 or 6`);
   if (words.length !== 4) throw new RangeError(`ipcache: an address is 4 words, got ${words.length}`);
   const max = family === 4 ? 32 : 128;
@@ -101,7 +102,8 @@ function checkEntryArgs(family: number, words: ArrayLike<number>, prefixLen: num
   }
 }
 
-function checkU32(name: string, v: number): void {
+/** @internal */
+export function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`ipcache: ${name} ${v} is not a u32`);
 }
 

@@ -27,8 +27,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError, UsageError } from '../errors.js';
 import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from './interfaces.js';
-import { DEFAULT_IPCACHE_CAPACITY, type IpcacheEntry } from './ipcache.js';
-import { DEFAULT_POLICY_MAP_CAPACITY, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
+import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkU32 as checkIpcacheU32, type IpcacheEntry } from './ipcache.js';
+import { DEFAULT_POLICY_MAP_CAPACITY, checkKey, checkRange, checkU32 as checkPolicyU32, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
 import { POLICY_MATCH_L3_L4, POLICY_MATCH_L3_ONLY, POLICY_MATCH_L3_PROTO, POLICY_MATCH_NONE } from './codes.js';
 
 /** native/bindings.h kAbiVersion: an addon built from other sources is refused. */
@@ -196,40 +196,7 @@ export function selectBackend(requested?: string): BackendChoice {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Argument checks: the same as ipcache.ts / policy-map.ts, with the same messages.
-
-function checkEntryArgs(family: number, words: ArrayLike<number>, prefixLen: number): void {
-  if (family !== 4 && family !== 6) throw new RangeError(`ipcache: family ${family} is not 4 or 6`);
-  if (words.length !== 4) throw new RangeError(`ipcache: an address is 4 words, got ${words.length}`);
-  const max = family === 4 ? 32 : 128;
-  if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > max) {
-    throw new RangeError(`ipcache: prefix length ${prefixLen} is outside 0..${max} for IPv${family}`);
-  }
-}
-
-function checkIpcacheU32(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`ipcache: ${name} ${v} is not a u32`);
-}
-
-function checkPolicyU32(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`policy map: ${name} ${v} is not a u32`);
-}
-
-function checkRange(name: string, v: number, max: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`policy map: ${name} ${v} is outside 0..${max}`);
-}
-
-function isValidPrefix(p: number): boolean {
-  return Number.isInteger(p) && (p === 0 || (p >= 8 && p <= 24));
-}
-
-function checkKey(identity: number, direction: number, protocol: number, port: number, prefixLen: number): void {
-  checkPolicyU32('identity', identity);
-  if (direction !== 0 && direction !== 1) throw new RangeError(`policy map: direction ${direction} is not 0 or 1`);
-  checkRange('protocol', protocol, 0xff);
-  checkRange('port', port, 0xffff);
-  if (!isValidPrefix(prefixLen)) throw new RangeError(`policy map: prefix length ${prefixLen} is not 0 or 8..24`);
-}
+// Argument checks: ipcache.ts's and policy-map.ts's own (same RangeErrors on both backends).
 
 /** A batch count: an integer that fits every array (words per item for each). */
 function checkBatch(what: string, n: number, arrays: Array<[ArrayLike<number>, number]>): void {

@@ -180,14 +180,17 @@ function keyWord(direction: number, prefixLen: number, protocol: number, port: n
   return ((direction << 31) | (prefixLen << 24) | (proto << 16) | (port & PORT_MASK[prefixLen]!)) >>> 0;
 }
 
-function checkU32(name: string, v: number): void {
+/** @internal Argument checks shared with the native backend (same RangeErrors). */
+export function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`policy map: ${name} ${v} is not a u32`);
 }
-function checkRange(name: string, v: number, max: number): void {
+/** @internal */
+export function checkRange(name: string, v: number, max: number): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`policy map: ${name} ${v} is outside 0..${max}`);
 }
 
-function checkKey(identity: number, direction: number, protocol: number, port: number, prefixLen: number): void {
+/** @internal */
+export function checkKey(identity: number, direction: number, protocol: number, port: number, prefixLen: number): void {
   checkU32('identity', identity);
   if (direction !== 0 && direction !== 1) throw new RangeError(`policy map: direction ${direction} is not 0 or 1`);
   checkRange('protocol', protocol, 0xff);
