@@ -44,7 +44,8 @@ import type {
   PolicyMapRecord,
 } from '../maps/document.js';
 import type { DatapathState } from '../datapath/state.js';
-import { PolicyMap, type PolicyEntry } from '../maps/policy-map.js';
+import type { PolicyMapLike } from '../maps/interfaces.js';
+import type { PolicyEntry } from '../maps/policy-map.js';
 import { fnv1a32, LOCAL_RANGE } from '../identity/allocator.js';
 import { LabelSet, parseLabel } from '../identity/labels.js';
 import { isLocalIdentity, ReservedIdentity } from '../identity/reserved.js';
@@ -197,7 +198,7 @@ interface FqdnIdentity {
   parent: number;
   refs: number;
   /** Policy maps holding its entries. */
-  maps: Set<PolicyMap>;
+  maps: Set<PolicyMapLike>;
   /** L7 rule sets added to the document for it. */
   l7: L7RuleSetRecord[];
 }
@@ -514,7 +515,7 @@ export class FqdnUpdater {
     });
 
     // Endpoints by the map object they use now.
-    const groups = new Map<PolicyMap, number[]>();
+    const groups = new Map<PolicyMapLike, number[]>();
     state.endpoints.forEach((_, i) => {
       const map = state.policyMaps[i]!;
       const list = groups.get(map);
@@ -532,7 +533,7 @@ export class FqdnUpdater {
       // Endpoints that get nothing keep the map as it is; so does the first group when all get
       // something. Every other group gets its own copy, taken before anything is written.
       const keeper = byKey.has('') ? '' : byKey.keys().next().value!;
-      const targets: Array<[PolicyMap, string, number[]]> = [];
+      const targets: Array<[PolicyMapLike, string, number[]]> = [];
       for (const [k, eps] of byKey) {
         if (k === keeper) {
           targets.push([map, k, eps]);
@@ -558,8 +559,8 @@ export class FqdnUpdater {
    * state has it (it hooks the map's changes to the generation), else directly (apply bumps the
    * generation itself either way).
    */
-  private replaceMap(i: number, map: PolicyMap): void {
-    const replace = (this.state as { replacePolicyMap?: (endpoint: number, map: PolicyMap) => void }).replacePolicyMap;
+  private replaceMap(i: number, map: PolicyMapLike): void {
+    const replace = (this.state as { replacePolicyMap?: (endpoint: number, map: PolicyMapLike) => void }).replacePolicyMap;
     if (replace) replace.call(this.state, i, map);
     else this.state.policyMaps[i] = map;
   }
@@ -578,9 +579,12 @@ export class FqdnUpdater {
     return byId;
   }
 
-  /** A copy of a policy map; identities with entries in the source also own them in the copy. */
-  private cloneMap(source: PolicyMap): PolicyMap {
-    const copy = new PolicyMap(source.capacity);
+  /**
+   * A copy of a policy map, of the state's backend; identities with entries in the source also
+   * own them in the copy.
+   */
+  private cloneMap(source: PolicyMapLike): PolicyMapLike {
+    const copy = this.state.createPolicyMap(source.capacity);
     for (const e of source.entries()) copy.set(e);
     for (const ident of this.byId.values()) if (ident.maps.has(source)) ident.maps.add(copy);
     return copy;

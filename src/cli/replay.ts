@@ -6,6 +6,10 @@
  * so memory depends on the connections, not on the capture's length. Output formats follow
  * `hubble observe`: compact (default), json, table; `-o summary` prints only the summary and
  * `--summary` adds it after the flows.
+ *
+ * `--backend ts|native` picks the maps the lookups run on (design.md §3): native by default when
+ * the addon is built, else the TypeScript maps with one note line on stderr saying why (not with
+ * `-q`). Both give the same flows; only the speed differs.
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,6 +32,7 @@ import { formatFlowJson } from '../flow/flow.js';
 import { FlowSummary } from '../flow/summary.js';
 import { ProxyStage, type ProxyOptions } from '../proxy/stage.js';
 import type { MapsDocument } from '../maps/document.js';
+import { selectBackend } from '../maps/native.js';
 import { addCompileOptions, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
 import { EXIT_EXPECTATION_FAILED, type CliContext } from './main.js';
 import { LineWriter, warn } from './output.js';
@@ -51,6 +56,7 @@ interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags 
   fqdnMinTtl: string;
   reassemblyMaxBytes: string;
   writeEnforced?: string;
+  backend?: string;
   quiet?: boolean;
 }
 
@@ -111,8 +117,9 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
     .option('--fqdn-min-ttl <seconds>', 'FQDN addresses stay selected at least this long (Cilium tofqdns-min-ttl)', '3600')
     .option('--reassembly-max-bytes <n>', 'bytes the L7 proxy may hold per connection direction while reassembling', '1048576')
     .option('--write-enforced <file>', "write the capture as the wire would carry it after enforcement (pcap): dropped packets removed, the proxies' 403 and REFUSED answers in place of the servers', TCP sequence numbers and checksums fixed up")
+    .option('--backend <name>', 'maps the lookups run on: ts (TypeScript) or native (the addon); default native when the addon is built')
     .option('--no-progress', 'no progress bar on stderr')
-    .option('-q, --quiet', 'do not print the agent\'s notes');
+    .option('-q, --quiet', 'do not print notes on stderr (the agent\'s, and the fallback to the ts backend)');
   addCompileOptions(cmd);
   addFilterOptions(cmd);
   addTextPrinterOptions(cmd);
@@ -132,6 +139,8 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   const format = parseFormat(flags.output);
   const textOptions = textPrinterOptionsFrom(flags);
   const options = datapathOptions(flags);
+  const backend = selectBackend(flags.backend);
+  if (backend.note !== undefined && !flags.quiet) process.stderr.write(`${backend.note}\n`);
   let doc: MapsDocument;
   if (flags.maps !== undefined) {
     if ((flags.cluster?.length ?? 0) > 0 || (flags.policy?.length ?? 0) > 0) {
@@ -150,7 +159,7 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   const out = new LineWriter(fd);
   const table = format === 'table' ? new TablePrinter(flowCtx, textOptions) : undefined;
   const wantSummary = format === 'summary' || flags.summary === true;
-  const state = new DatapathState(doc);
+  const state = new DatapathState(doc, { backend: backend.backend });
 
   let print: ((ev: FlowEvent) => void) | undefined;
   if (format === 'json' || format === 'jsonpb') print = (ev) => out.line(formatFlowJson(ev, flowCtx));

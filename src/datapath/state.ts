@@ -7,9 +7,16 @@
  * `host` on their own node), the endpoints map (bpf/lib/eps.h lookup_ip4_endpoint: which
  * addresses are local endpoints), one policy map per endpoint, and the service map
  * (bpf/lib/lb.h: frontends -> backends).
+ *
+ * The ipcache and policy maps come from one of two backends (design.md §1, §3 `--backend`): the
+ * TypeScript reference maps (ipcache.ts, policy-map.ts) or the native addon's (native.ts). The
+ * datapath sees them only through the interfaces of maps/interfaces.ts, so a replay gives the
+ * same answers on both; which one is chosen once, here, not per packet.
  */
 import type { EndpointRecord, MapsDocument, ServiceFrontendRecord } from '../maps/document.js';
+import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from '../maps/interfaces.js';
 import { Ipcache, IpcacheView } from '../maps/ipcache.js';
+import { NativeIpcache, NativeIpcacheView, NativePolicyMapSet, type Backend as MapBackend } from '../maps/native.js';
 import { PolicyMap } from '../maps/policy-map.js';
 import { ReservedIdentity } from '../identity/reserved.js';
 import { parseCidr, parseIp } from '../net/addr.js';
@@ -70,20 +77,54 @@ export class AddressTable<T> {
   }
 }
 
+export interface DatapathStateOptions {
+  /**
+   * Which maps hold the ipcache and the policy maps: `ts` (the reference) or `native` (the
+   * addon; a NativeError when it is unavailable). The CLI picks it with `selectBackend`.
+   * @default 'ts'
+   */
+  backend: MapBackend;
+}
+
+/** Makes the maps of one backend (chosen at construction, style.md: not re-checked per packet). */
+interface MapFactory<I extends IpcacheLike> {
+  ipcache(capacity: number): I;
+  view(shared: I, local: I): IpcacheViewLike;
+  policyMap(capacity: number): PolicyMapLike;
+}
+
+const TS_MAPS: MapFactory<Ipcache> = {
+  ipcache: (capacity) => new Ipcache(capacity),
+  view: (shared, local) => new IpcacheView(shared, local),
+  policyMap: (capacity) => new PolicyMap(capacity),
+};
+
+/** Native maps; every policy map of one state lives in one set (one store for the replay). */
+function nativeMaps(): MapFactory<NativeIpcache> {
+  const set = new NativePolicyMapSet();
+  return {
+    ipcache: (capacity) => new NativeIpcache(capacity),
+    view: (shared, local) => new NativeIpcacheView(shared, local),
+    policyMap: (capacity) => set.createMap(capacity),
+  };
+}
+
 export class DatapathState {
   readonly doc: MapsDocument;
+  /** The backend of every map built here (and by `createPolicyMap`). */
+  readonly backend: MapBackend;
   readonly nodeIndex = new Map<string, number>();
   /** Per node index: that node's ipcache view. */
-  readonly views: IpcacheView[] = [];
+  readonly views: IpcacheViewLike[];
   /** View for endpoints on a node the document does not list: the shared entries only. */
-  readonly sharedView: IpcacheView;
+  readonly sharedView: IpcacheViewLike;
   readonly endpoints: EndpointRecord[];
   /** Per endpoint: node index (-1 unknown). */
   readonly endpointNode: Int32Array;
   readonly endpointIdentity: Uint32Array;
   readonly endpointIsHost: Uint8Array;
   /** Per endpoint: its policy map (endpoints with the same entries share one). */
-  readonly policyMaps: PolicyMap[];
+  readonly policyMaps: PolicyMapLike[];
   /** Address -> endpoint index (pod addresses, and node addresses -> host endpoint). */
   readonly endpointByAddress = new AddressTable<number>();
   /** Address -> node index, for node addresses (host firewall off: no host endpoint). */
@@ -113,25 +154,22 @@ export class DatapathState {
   private readonly bump = (): void => {
     this.generation++;
   };
+  private readonly newPolicyMap: (capacity: number) => PolicyMapLike;
 
-  constructor(doc: MapsDocument) {
+  constructor(doc: MapsDocument, options: Partial<DatapathStateOptions> = {}) {
     this.doc = doc;
+    this.backend = options.backend ?? 'ts';
+    if (this.backend !== 'ts' && this.backend !== 'native') throw new RangeError(`datapath state: backend ${String(this.backend)} is not ts or native`);
     const dual = doc.options.dualStack;
     this.worldIdentity4 = dual ? ReservedIdentity.WORLD_IPV4 : ReservedIdentity.WORLD;
     this.worldIdentity6 = dual ? ReservedIdentity.WORLD_IPV6 : ReservedIdentity.WORLD;
 
-    const shared = new Ipcache(doc.ipcache.capacity);
-    for (const r of doc.ipcache.shared) upsertPrefix(shared, r.prefix, r.identity);
-    shared.onChange = this.bump;
-    this.sharedView = new IpcacheView(shared, new Ipcache(16));
-    this.sharedView.local.onChange = this.bump;
+    const ipcaches = this.backend === 'native' ? buildIpcaches(doc, nativeMaps(), this.bump) : buildIpcaches(doc, TS_MAPS, this.bump);
+    this.newPolicyMap = ipcaches.policyMap;
+    this.sharedView = ipcaches.sharedView;
+    this.views = ipcaches.views;
     doc.nodes.forEach((n, i) => {
       this.nodeIndex.set(n.name, i);
-      const local = new Ipcache(Math.max(16, doc.nodes.length * 4));
-      const view = doc.ipcache.views.find((v) => v.node === n.name);
-      for (const r of view?.entries ?? []) upsertPrefix(local, r.prefix, r.identity);
-      local.onChange = this.bump;
-      this.views.push(new IpcacheView(shared, local));
       for (const a of n.addresses) {
         const ip = parseIp(a);
         if (ip) this.nodeByAddress.set(ip.family, ip.words, i);
@@ -143,9 +181,9 @@ export class DatapathState {
     this.endpointNode = new Int32Array(n);
     this.endpointIdentity = new Uint32Array(n);
     this.endpointIsHost = new Uint8Array(n);
-    this.policyMaps = new Array<PolicyMap>(n);
+    this.policyMaps = new Array<PolicyMapLike>(n);
     const byName = new Map(doc.policyMaps.map((m) => [m.endpoint, m]));
-    const shared_ = new Map<unknown, PolicyMap>();
+    const shared_ = new Map<unknown, PolicyMapLike>();
     doc.endpoints.forEach((ep, i) => {
       this.endpointNode[i] = this.nodeIndex.get(ep.node) ?? -1;
       this.endpointIdentity[i] = ep.identity;
@@ -157,7 +195,7 @@ export class DatapathState {
       const rec = byName.get(ep.name);
       let map = rec ? shared_.get(rec.entries) : undefined;
       if (!map) {
-        map = new PolicyMap(rec?.capacity ?? doc.options.policyMapMax);
+        map = this.newPolicyMap(rec?.capacity ?? doc.options.policyMapMax);
         for (const e of rec?.entries ?? []) {
           map.set({
             identity: e.identity,
@@ -205,14 +243,24 @@ export class DatapathState {
    * in a new map) and bumps the generation, so live connections are decided by it from their
    * next packet; later changes to `map` bump it too.
    */
-  replacePolicyMap(endpoint: number, map: PolicyMap): void {
+  replacePolicyMap(endpoint: number, map: PolicyMapLike): void {
     if (!(endpoint >= 0 && endpoint < this.policyMaps.length)) throw new RangeError(`datapath state: no endpoint ${endpoint}`);
     this.policyMaps[endpoint] = map;
     map.onChange = this.bump;
     this.generation++;
   }
 
-  viewOf(node: number): IpcacheView {
+  /** A new empty policy map of this state's backend (put in place with `replacePolicyMap`). */
+  createPolicyMap(capacity: number = this.doc.options.policyMapMax): PolicyMapLike {
+    return this.newPolicyMap(capacity);
+  }
+
+  /** The ipcache entries every node shares (FQDN updates write here). */
+  get ipcache(): IpcacheLike {
+    return this.sharedView.shared;
+  }
+
+  viewOf(node: number): IpcacheViewLike {
     return node >= 0 ? this.views[node]! : this.sharedView;
   }
 
@@ -261,7 +309,32 @@ function frontendKey(family: 4 | 6, words: ArrayLike<number>, port: number): num
   return ip6Hash(words[0]!, words[1]!, words[2]!, words[3]! ^ port);
 }
 
-function upsertPrefix(map: Ipcache, prefix: string, identity: number): void {
+/**
+ * The shared ipcache with the document's entries, and each node's view over it (its local
+ * entries in a map of its own), all reporting changes to `bump`.
+ */
+function buildIpcaches<I extends IpcacheLike>(
+  doc: MapsDocument,
+  f: MapFactory<I>,
+  bump: () => void,
+): { sharedView: IpcacheViewLike; views: IpcacheViewLike[]; policyMap: (capacity: number) => PolicyMapLike } {
+  const shared = f.ipcache(doc.ipcache.capacity);
+  for (const r of doc.ipcache.shared) upsertPrefix(shared, r.prefix, r.identity);
+  shared.onChange = bump;
+  const emptyLocal = f.ipcache(16);
+  emptyLocal.onChange = bump;
+  const sharedView = f.view(shared, emptyLocal);
+  const views = doc.nodes.map((n) => {
+    const local = f.ipcache(Math.max(16, doc.nodes.length * 4));
+    const view = doc.ipcache.views.find((v) => v.node === n.name);
+    for (const r of view?.entries ?? []) upsertPrefix(local, r.prefix, r.identity);
+    local.onChange = bump;
+    return f.view(shared, local);
+  });
+  return { sharedView, views, policyMap: (capacity) => f.policyMap(capacity) };
+}
+
+function upsertPrefix(map: IpcacheLike, prefix: string, identity: number): void {
   const c = parseCidr(prefix);
   if (!c) throw new NativeError(`maps document: bad ipcache prefix ${prefix}`);
   // The agent already trimmed the shared entries to capacity; anything else that does not fit

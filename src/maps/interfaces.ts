@@ -34,6 +34,10 @@ export interface IpcacheLike {
 
 /** A node's view: node-specific entries over a shared ipcache (ipcache.ts IpcacheView). */
 export interface IpcacheViewLike {
+  /** The entries every node shares (where the agent and FQDN updates write). */
+  readonly shared: IpcacheLike;
+  /** This node's own entries (its addresses as `host`), winning ties over `shared`. */
+  readonly local: IpcacheLike;
   lookup4(addr: number): number;
   lookup(family: 4 | 6, words: ArrayLike<number>): number;
   lookupEntry(family: 4 | 6, words: ArrayLike<number>): IpcacheEntry | undefined;
