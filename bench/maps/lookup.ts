@@ -39,6 +39,7 @@
  * BENCH_MAPS_ENDPOINTS (maps of the spread layout, 1000). `--quick`: sizes 1000,10000, 16,384
  * lookups, 3 samples.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Bench } from 'tinybench';
@@ -1017,6 +1018,7 @@ export const suite: Suite = {
     const s = settings(ctx);
     ctx.log(`sizes ${s.sizes.join(', ')}; ${sizeText(s.lookups)} lookups per set; tinybench ${s.timeMs} ms and >= ${s.runs} samples per task`);
     const started = Date.now();
+    const loadStart = loadavg()[0]!;
     const ip: IpcacheRow[] = [];
     const pol: PolicyRow[] = [];
     for (const n of s.sizes) {
@@ -1102,6 +1104,7 @@ export const suite: Suite = {
         'Native bytes are the addon\'s own accounting (every allocation of the map); the RSS delta around the native build is the cross-check (huge-page rounding and allocator slack make it noisy at small sizes). TS bytes are the heapUsed + arrayBuffers delta around its build after a full GC.',
         'The ipcache memory target counts IPv4 prefixes: the "IPv4 only" row is a map of N IPv4 prefixes (the same generator).',
         'Build time is upserts through the public wrappers (argument checks included), from pre-generated typed arrays.',
+        `Machine load (1-minute load average) ${fmt(loadStart, 2)} at the start and ${fmt(loadavg()[0]!, 2)} at the end of the run, on ${availableParallelism()} cores: other work on the machine inflates the native (memory-latency-bound) numbers most.`,
       ],
     };
   },
