@@ -61,11 +61,12 @@
  *  - The output is classic pcap with nanosecond timestamps (lossless for every input), so every
  *    frame must share one link type (a pcapng file with several is refused).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { CaptureError } from '../errors.js';
 import { LinkType, type Frame } from './frame.js';
 import { MAX_CAPLEN } from './format.js';
 import { PcapEncoder } from './pcap-writer.js';
+import { writeSomeSync } from './write-sync.js';
 
 /** What the replay decided about a frame. */
 export const Fate = {
@@ -623,7 +624,7 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
       let done = 0;
       while (done < bytes.length) {
         try {
-          done += writeSyncAll(fd, bytes, done);
+          done += writeSomeSync(fd, bytes, done);
         } catch (err) {
           throw new CaptureError(this.name, offset + done, `write failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
         }
@@ -1266,17 +1267,3 @@ function identityHash(p: EnforcedPacketView): number {
   return h | 1;
 }
 
-/** One writeSync; EAGAIN (a non-blocking pipe, as pcap-writer.ts handles it) waits 1 ms and writes nothing. */
-function writeSyncAll(fd: number, bytes: Uint8Array, from: number): number {
-  try {
-    return writeSync(fd, bytes, from, bytes.length - from);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-      Atomics.wait(sleepCell, 0, 0, 1);
-      return 0;
-    }
-    throw err;
-  }
-}
-
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));

@@ -9,10 +9,11 @@
  * Used by tests, recorded samples and the "enforced output" capture. Writes are synchronous
  * (fs.writeSync of whole buffers): one syscall per `bufferSize` bytes, no promise per packet.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { CaptureError } from '../errors.js';
 import { type Frame, LinkType } from './frame.js';
 import { MAX_CAPLEN, PCAP_FILE_HEADER_LEN, PCAP_RECORD_HEADER_LEN, PcapMagic } from './format.js';
+import { writeSomeSync } from './write-sync.js';
 
 export interface PcapWriterOptions {
   /** LINKTYPE_* of every record. @default LinkType.ETHERNET (1) */
@@ -178,19 +179,12 @@ export function encodePcap(packets: Iterable<PcapPacket>, options: PcapWriterOpt
   return out;
 }
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
 function writeFully(name: string, fd: number, bytes: Uint8Array, fileOffset: number): void {
   let off = 0;
   while (off < bytes.length) {
     try {
-      off += writeSync(fd, bytes, off, bytes.length - off);
+      off += writeSomeSync(fd, bytes, off);
     } catch (err) {
-      // A non-blocking pipe (stdout to a slow reader) reports EAGAIN: wait a moment, retry.
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(sleepCell, 0, 0, 1);
-        continue;
-      }
       throw new CaptureError(name, fileOffset + off, `write failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }

@@ -3,7 +3,7 @@
  * written synchronously (stdout is synchronous for files and pipes on Linux), so output keeps
  * up with the pipeline and a closed pipe (`| head`) ends the program quietly instead of throwing.
  */
-import { writeSync } from 'node:fs';
+import { writeSomeSync, writeAllSync } from '../capture/write-sync.js';
 
 const FLUSH_AT = 64 * 1024;
 
@@ -29,11 +29,9 @@ export class LineWriter {
     let written = 0;
     while (written < block.length) {
       try {
-        written += writeSync(this.fd, block, written);
+        written += writeSomeSync(this.fd, block, written);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') continue;
-        if (code === 'EPIPE') {
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
           this.closed = true;
           return;
         }
@@ -51,8 +49,9 @@ export class LineWriter {
 /** One line on stderr, unbuffered (warnings and notes). */
 export function warn(text: string): void {
   try {
-    writeSync(2, `hubcap: ${text}\n`);
+    // A non-blocking stderr pipe answers EAGAIN when full: the line waits instead of vanishing.
+    writeAllSync(2, Buffer.from(`hubcap: ${text}\n`));
   } catch {
-    // stderr gone: nothing sensible left to do.
+    // stderr gone (EPIPE, closed): nothing sensible left to do.
   }
 }
