@@ -236,6 +236,20 @@ class TrackedVector {
     return true;
   }
 
+  // Appends `k` elements (unset); false when out of memory (nothing changed).
+  bool Extend(uint32_t k) {
+    const uint64_t want = static_cast<uint64_t>(size_) + k;
+    if (want > 0xFFFFFFF0ULL) return false;
+    if (want > cap_) {
+      uint64_t cap = cap_ < 8 ? 8 : cap_ + cap_ / 2;
+      if (cap < want) cap = want;
+      if (cap > 0xFFFFFFF0ULL) cap = want;
+      if (!Grow(static_cast<uint32_t>(cap))) return false;
+    }
+    size_ = static_cast<uint32_t>(want);
+    return true;
+  }
+
   void Release() {
     if (data_ != nullptr) TrackedFree(data_, static_cast<size_t>(cap_) * sizeof(T), mem_);
     data_ = nullptr;

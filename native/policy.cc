@@ -1,5 +1,5 @@
-// Per-endpoint policy maps (policy.h): the lines of small groups, big groups' private tables,
-// the LPM over proto/port and the two-lookup verdict of bpf/lib/policy.h.
+// Per-endpoint policy maps (policy.h): the group directory, the entry blocks, big groups'
+// private tables, the LPM over proto/port and the two-lookup verdict of bpf/lib/policy.h.
 #include "policy.h"
 
 #include <algorithm>
@@ -11,99 +11,107 @@ const uint16_t kPortMask[32] = {
     0,                                                                // 8: protocol only
     0x8000, 0xC000, 0xE000, 0xF000, 0xF800, 0xFC00, 0xFE00, 0xFF00,  // 9..16
     0xFF80, 0xFFC0, 0xFFE0, 0xFFF0, 0xFFF8, 0xFFFC, 0xFFFE, 0xFFFF,  // 17..24
-    0,      0,      0,      0,      0,      0,      0,               // 25..31 (31: big marker)
+    0,      0,      0,      0,      0,      0,      0,               // 25..31 (unused)
 };
 
-struct PolicySetCore::GroupScan {
-  uint32_t small = 0;                        // entries of a small group
-  PolicySlot* slots[kMaxSmallGroup] = {};    // where they are
-  PolicySlot* exact = nullptr;               // the small entry with the key asked for
-  PolicySlot* marker = nullptr;              // a big group's marker
+const uint32_t kKeyMask[32] = {
+    0,          0,          0,          0,          0,          0,          0,          0,           // 0..7
+    0x00FF0000,                                                                                      // 8
+    0x00FF8000, 0x00FFC000, 0x00FFE000, 0x00FFF000, 0x00FFF800, 0x00FFFC00, 0x00FFFE00, 0x00FFFF00,  // 9..16
+    0x00FFFF80, 0x00FFFFC0, 0x00FFFFE0, 0x00FFFFF0, 0x00FFFFF8, 0x00FFFFFC, 0x00FFFFFE, 0x00FFFFFF,  // 17..24
+    0,          0,          0,          0,          0,          0,          0,                       // 25..31
 };
 
-PolicySetCore::PolicySetCore() : bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), freeMaps_(&mem_) {}
+namespace {
+
+// Entries per block of each size class: the classes grow by about 1.5 so a block wastes a third
+// of itself at most; the last is kMaxSmallGroup.
+constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+static_assert(kClassCap[PolicySetCore::kClasses - 1] == PolicySetCore::kMaxSmallGroup, "the last class holds a full small group");
+
+inline uint32_t ClassFor(uint32_t n) {
+  uint32_t c = 0;
+  while (kClassCap[c] < n) c++;
+  return c;
+}
+
+// The longest prefix of a block (sorted longest first) covering (proto, port): the first match.
+inline const PolicyValue* ScanBlock(const PolicyValue* e, uint32_t n, uint32_t pp) {
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t kw = e[i].kw;
+    if (((kw ^ pp) & kKeyMask[KwPrefix(kw)]) == 0) return &e[i];
+  }
+  return nullptr;
+}
+
+struct GroupMatch {
+  uint32_t mapDir, identity;
+  bool operator()(const GroupSlot& s) const { return (s.mapDir == mapDir) & (s.identity == identity); }
+};
+
+inline GroupSlot NoGroup() {
+  GroupSlot g;
+  memset(static_cast<void*>(&g), 0, sizeof(g));
+  g.mapDir = kNone;
+  return g;
+}
+
+}  // namespace
+
+PolicySetCore::PolicySetCore() : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), freeMaps_(&mem_) {
+  for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
+}
 
 PolicySetCore::~PolicySetCore() {
   for (uint32_t i = 0; i < bigs_.size(); i++)
     if (bigs_[i].table != nullptr) TrackedFree(bigs_[i].table, static_cast<size_t>(bigs_[i].cap) * sizeof(PolicyValue), &mem_);
-  if (lines_ != nullptr) TrackedFree(lines_, static_cast<size_t>(nlines_) * sizeof(PolicyLine), &mem_);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lines
+// Directory and blocks
 
-bool PolicySetCore::ReserveSlots(uint32_t n) {
-  const uint64_t cap = static_cast<uint64_t>(nlines_) * PolicyLine::kSlots;
-  if (static_cast<uint64_t>(n) * 20 <= cap * 17) return true;  // load <= 0.85
-  const uint64_t want = static_cast<uint64_t>(n) * 10 / 6 / PolicyLine::kSlots + 1;  // load 0.6
-  if (want > 0x3FFFFFFF) return false;
-  PolicyLine* fresh = static_cast<PolicyLine*>(TrackedAlloc(want * sizeof(PolicyLine), &mem_));
-  if (fresh == nullptr) return false;
-  for (uint64_t b = 0; b < want; b++)
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) fresh[b].slot[j].mapDir = kNone;
-  PolicyLine* old = lines_;
-  const uint32_t oldLines = nlines_;
-  lines_ = fresh;
-  nlines_ = static_cast<uint32_t>(want);
-  slotsUsed_ = 0;
-  for (uint32_t b = 0; b < oldLines; b++)
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++)
-      if (old[b].slot[j].mapDir != kNone) PlaceSlot(old[b].slot[j]);
-  if (old != nullptr) TrackedFree(old, static_cast<size_t>(oldLines) * sizeof(PolicyLine), &mem_);
+GroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
+  return dir_.Find(GroupHash(mapDir, identity), GroupMatch{mapDir, identity});
+}
+
+bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
+  if (freeHead_[cls] != kNone) {
+    *ref = freeHead_[cls];
+    freeHead_[cls] = arena_[*ref].cookie;
+    return true;
+  }
+  const uint32_t at = arena_.size();
+  if (!arena_.Extend(kClassCap[cls])) return false;
+  *ref = at;
   return true;
 }
 
-// Puts a slot in the first line from its home with room (ReserveSlots made sure there is room).
-PolicySlot* PolicySetCore::PlaceSlot(const PolicySlot& s) {
-  uint32_t b = HomeLine(GroupHash(s.mapDir, s.identity));
-  for (;;) {
-    PolicyLine& line = lines_[b];
-    if (line.used < PolicyLine::kSlots) {
-      for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
-        if (line.slot[j].mapDir == kNone) {
-          line.slot[j] = s;
-          line.used++;
-          slotsUsed_++;
-          return &line.slot[j];
-        }
-      }
-    }
-    // A saturated count stays saturated: lookups then always look further, which is only slower.
-    if (line.overflow != 0xFF) line.overflow++;
-    if (++b == nlines_) b = 0;
-  }
+void PolicySetCore::FreeBlock(uint32_t ref, uint32_t cls) {
+  arena_[ref].cookie = freeHead_[cls];
+  freeHead_[cls] = ref;
 }
 
-// Empties a slot; nothing moves, so other slot pointers stay valid.
-void PolicySetCore::EraseSlot(PolicySlot* s) {
-  const uint32_t at = static_cast<uint32_t>((reinterpret_cast<char*>(s) - reinterpret_cast<char*>(lines_)) / sizeof(PolicyLine));
-  for (uint32_t b = HomeLine(GroupHash(s->mapDir, s->identity)); b != at; b = b + 1 == nlines_ ? 0 : b + 1) {
-    if (lines_[b].overflow != 0xFF) lines_[b].overflow--;
-  }
-  s->mapDir = kNone;
-  lines_[at].used--;
-  slotsUsed_--;
+void PolicySetCore::FreeGroupEntries(const GroupSlot& g) {
+  if (g.cls == kBigClass) FreeBig(g.ref);
+  else FreeBlock(g.ref, g.cls);
 }
 
-void PolicySetCore::Scan(uint32_t mapDir, uint32_t identity, uint32_t kw, GroupScan* g) const {
-  if (nlines_ == 0) return;
-  uint32_t b = HomeLine(GroupHash(mapDir, identity));
-  for (;;) {
-    PolicyLine& line = lines_[b];
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
-      PolicySlot& s = line.slot[j];
-      if (s.mapDir != mapDir || s.identity != identity) continue;
-      if (KwPrefix(s.v.kw) == kBigMarkerPrefix) {
-        g->marker = &s;
-        continue;
-      }
-      if (g->small < kMaxSmallGroup) g->slots[g->small] = &s;
-      g->small++;
-      if ((s.v.kw & kKwKeyBits) == kw) g->exact = &s;
-    }
-    if (line.overflow == 0) return;
-    if (++b == nlines_) b = 0;
-  }
+PolicyValue* PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw) const {
+  if (g.cls == kBigClass) return BigFind(bigs_[g.ref], kw);
+  PolicyValue* e = const_cast<PolicyValue*>(arena_.data()) + g.ref;
+  for (uint32_t i = 0; i < g.count; i++)
+    if ((e[i].kw & kKwKeyBits) == kw) return &e[i];
+  return nullptr;
+}
+
+inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const {
+  if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], proto, port);
+  return ScanBlock(arena_.data() + g.ref, g.count, (proto << 16) | port);
+}
+
+void PolicySetCore::RefreshAny(uint32_t mapDir) {
+  const GroupSlot* g = FindGroup(mapDir, 0);
+  maps_[mapDir >> 1].any[mapDir & 1] = g != nullptr ? *g : NoGroup();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ const PolicyValue* PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, u
 // Maps
 
 int64_t PolicySetCore::CreateMap(uint32_t capacity) {
-  MapInfo info{capacity, 0, 0, 1};
+  MapInfo info{capacity, 0, 0, 1, {NoGroup(), NoGroup()}};
   if (freeMaps_.size() != 0) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
@@ -242,29 +250,20 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   MapInfo& mi = maps_[id];
   mi.overflow = 0;
   if (mi.size == 0) return true;
-  // Erasing moves nothing, so the lines can be swept in place. A big group goes with its marker;
-  // a small group when its last slot goes.
+  // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
-  for (uint32_t b = 0; b < nlines_; b++) {
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
-      PolicySlot* s = &lines_[b].slot[j];
-      if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
-      if (KwPrefix(s->v.kw) == kBigMarkerPrefix) {
-        erasedEntries += bigs_[s->v.cookie].count;
-        FreeBig(s->v.cookie);
-        groups_--;
-      } else {
-        erasedEntries++;
-        // A small group goes when its last slot goes: count it at the slot that is alone.
-        GroupScan g;
-        Scan(s->mapDir, s->identity, kNone, &g);
-        if (g.small == 1) groups_--;
-      }
-      EraseSlot(s);
-    }
+  GroupSlot* slots = dir_.slots();
+  for (uint32_t i = 0, n = dir_.capacity(); i < n; i++) {
+    GroupSlot* s = &slots[i];
+    if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
+    erasedEntries += s->cls == kBigClass ? bigs_[s->ref].count : s->count;
+    FreeGroupEntries(*s);
+    dir_.Erase(s);
+    groups_--;
   }
   entries_ -= erasedEntries;
   mi.size = 0;
+  mi.any[0] = mi.any[1] = NoGroup();
   return true;
 }
 
@@ -276,49 +275,74 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), e.cookie, e.proxyPort, e.prio, e.auth};
-  GroupScan g;
-  Scan(mapDir, e.identity, kw, &g);
-  if (g.marker != nullptr) {
-    BigGroup& b = bigs_[g.marker->v.cookie];
-    PolicyValue* x = BigFind(b, kw);
+  GroupSlot* g = FindGroup(mapDir, e.identity);
+  if (g != nullptr) {
+    PolicyValue* x = ExactIn(*g, kw);
     if (x != nullptr) {
       *x = value;
       return kSetOk;
     }
-    if (maps_[map].size >= maps_[map].capacity) {
-      maps_[map].overflow++;
-      return kSetFull;
+  }
+  if (maps_[map].size >= maps_[map].capacity) {
+    maps_[map].overflow++;
+    return kSetFull;
+  }
+  if (g == nullptr) {
+    uint32_t ref;
+    if (!AllocBlock(0, &ref)) return kSetNoMemory;
+    arena_[ref] = value;
+    GroupSlot fresh = NoGroup();
+    fresh.mapDir = mapDir;
+    fresh.identity = e.identity;
+    fresh.ref = ref;
+    fresh.count = 1;
+    fresh.cls = 0;
+    if (dir_.Insert(fresh) == nullptr) {
+      FreeBlock(ref, 0);
+      return kSetNoMemory;
     }
-    if (!BigInsert(&b, value)) return kSetNoMemory;
-  } else if (g.exact != nullptr) {
-    g.exact->v = value;
-    return kSetOk;
+    groups_++;
+  } else if (g->cls == kBigClass) {
+    if (!BigInsert(&bigs_[g->ref], value)) return kSetNoMemory;
+  } else if (g->count < kMaxSmallGroup) {
+    const uint32_t n = g->count;
+    if (n == kClassCap[g->cls]) {
+      // The block is full: move to one of the next class (AllocBlock may move the arena).
+      const uint32_t cls = g->cls + 1u;
+      uint32_t ref;
+      if (!AllocBlock(cls, &ref)) return kSetNoMemory;
+      memcpy(static_cast<void*>(&arena_[ref]), &arena_[g->ref], static_cast<size_t>(n) * sizeof(PolicyValue));
+      FreeBlock(g->ref, g->cls);
+      g->ref = ref;
+      g->cls = static_cast<uint8_t>(cls);
+    }
+    // Sorted longest prefix first: the new entry goes after the entries at least as long.
+    PolicyValue* b = &arena_[g->ref];
+    const int p = KwPrefix(kw);
+    uint32_t at = 0;
+    while (at < n && KwPrefix(b[at].kw) >= p) at++;
+    memmove(static_cast<void*>(&b[at + 1]), &b[at], static_cast<size_t>(n - at) * sizeof(PolicyValue));
+    b[at] = value;
+    g->count = static_cast<uint16_t>(n + 1);
   } else {
-    if (maps_[map].size >= maps_[map].capacity) {
-      maps_[map].overflow++;
-      return kSetFull;
+    // The group outgrows the blocks: its entries and the new one move to a private table.
+    const int64_t bi = NewBig(e.identity, mapDir);
+    if (bi < 0) return kSetNoMemory;
+    BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
+    bool ok = true;
+    for (uint32_t k = 0; k < g->count && ok; k++) ok = BigInsert(b, arena_[g->ref + k]);
+    if (!ok || !BigInsert(b, value)) {
+      FreeBig(static_cast<uint32_t>(bi));
+      return kSetNoMemory;
     }
-    if (g.small < kMaxSmallGroup) {
-      if (!InsertSlot(PolicySlot{e.identity, mapDir, value})) return kSetNoMemory;
-      if (g.small == 0) groups_++;
-    } else {
-      // The group outgrows the lines: its entries and the new one move to a private table, and
-      // its first slot becomes the marker (in place: nothing is inserted into the lines).
-      const int64_t bi = NewBig(e.identity, mapDir);
-      if (bi < 0) return kSetNoMemory;
-      BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
-      bool ok = true;
-      for (uint32_t k = 0; k < g.small && ok; k++) ok = BigInsert(b, g.slots[k]->v);
-      if (!ok || !BigInsert(b, value)) {
-        FreeBig(static_cast<uint32_t>(bi));
-        return kSetNoMemory;
-      }
-      g.slots[0]->v = PolicyValue{kKwBigMarker, static_cast<uint32_t>(bi), 0, 0, 0};
-      for (uint32_t k = 1; k < g.small; k++) EraseSlot(g.slots[k]);
-    }
+    FreeBlock(g->ref, g->cls);
+    g->ref = static_cast<uint32_t>(bi);
+    g->cls = kBigClass;
+    g->count = 0;
   }
   maps_[map].size++;
   entries_++;
+  if (e.identity == 0) RefreshAny(mapDir);
   return kSetOk;
 }
 
@@ -326,34 +350,38 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   if (!HasMap(map)) return false;
   const uint32_t mapDir = (map << 1) | (direction & 1);
   const uint32_t kw = KeyWord(prefixLen, protocol, port);
-  GroupScan g;
-  Scan(mapDir, identity, kw, &g);
-  if (g.marker != nullptr) {
-    const uint32_t bi = g.marker->v.cookie;
-    if (!BigErase(&bigs_[bi], kw)) return false;
-    if (bigs_[bi].count == 0) {
-      FreeBig(bi);
-      EraseSlot(g.marker);
-      groups_--;
-    }
+  GroupSlot* g = FindGroup(mapDir, identity);
+  if (g == nullptr) return false;
+  bool empty;
+  if (g->cls == kBigClass) {
+    BigGroup& b = bigs_[g->ref];
+    if (!BigErase(&b, kw)) return false;
+    empty = b.count == 0;
   } else {
-    if (g.exact == nullptr) return false;
-    EraseSlot(g.exact);
-    if (g.small == 1) groups_--;
+    PolicyValue* x = ExactIn(*g, kw);
+    if (x == nullptr) return false;
+    PolicyValue* b = &arena_[g->ref];
+    const uint32_t at = static_cast<uint32_t>(x - b);
+    memmove(static_cast<void*>(&b[at]), &b[at + 1], static_cast<size_t>(g->count - at - 1) * sizeof(PolicyValue));
+    g->count--;
+    empty = g->count == 0;
+  }
+  if (empty) {
+    FreeGroupEntries(*g);
+    dir_.Erase(g);
+    groups_--;
   }
   maps_[map].size--;
   entries_--;
+  if (identity == 0) RefreshAny(mapDir);
   return true;
 }
 
 const PolicyValue* PolicySetCore::Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port,
                                       int prefixLen) const {
   if (!HasMap(map)) return nullptr;
-  const uint32_t kw = KeyWord(prefixLen, protocol, port);
-  GroupScan g;
-  Scan((map << 1) | (direction & 1), identity, kw, &g);
-  if (g.marker != nullptr) return BigFind(bigs_[g.marker->v.cookie], kw);
-  return g.exact != nullptr ? &g.exact->v : nullptr;
+  const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
+  return g != nullptr ? ExactIn(*g, KeyWord(prefixLen, protocol, port)) : nullptr;
 }
 
 bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
@@ -368,54 +396,27 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
     r[2] = v.cookie;
     r[3] = static_cast<uint32_t>(v.proxyPort) | (static_cast<uint32_t>(v.prio) << 16) | (static_cast<uint32_t>(v.auth) << 24);
   };
-  for (uint32_t b = 0; b < nlines_; b++) {
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
-      const PolicySlot& s = lines_[b].slot[j];
-      if (s.mapDir == kNone || (s.mapDir >> 1) != map) continue;
-      if (KwPrefix(s.v.kw) != kBigMarkerPrefix) {
-        put(s.identity, s.mapDir, s.v);
-        continue;
-      }
-      const BigGroup& big = bigs_[s.v.cookie];
-      for (uint32_t i = 0; i < big.cap; i++)
-        if (big.table[i].kw != kNone) put(s.identity, s.mapDir, big.table[i]);
+  dir_.ForEach([&](const GroupSlot& s) {
+    if ((s.mapDir >> 1) != map) return;
+    if (s.cls != kBigClass) {
+      for (uint32_t k = 0; k < s.count; k++) put(s.identity, s.mapDir, arena_[s.ref + k]);
+      return;
     }
-  }
+    const BigGroup& big = bigs_[s.ref];
+    for (uint32_t i = 0; i < big.cap; i++)
+      if (big.table[i].kw != kNone) put(s.identity, s.mapDir, big.table[i]);
+  });
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
 
-// The LPM of one group: every slot of its lines is compared without branches and the longest
-// matching prefix kept (a small group); a big group's marker sends the lookup to its table.
-const PolicyValue* PolicySetCore::FindBest(uint64_t h, uint32_t mapDir, uint32_t identity, uint32_t proto, uint32_t port) const {
-  if (nlines_ == 0) return nullptr;
-  uint32_t b = HomeLine(h);
-  const PolicyValue* best = nullptr;
-  int bestP = -1;
-  for (;;) {
-    const PolicyLine& line = lines_[b];
-    for (uint32_t j = 0; j < PolicyLine::kSlots; j++) {
-      const PolicySlot& s = line.slot[j];
-      const bool mine = (s.mapDir == mapDir) & (s.identity == identity);
-      const int p = KwPrefix(s.v.kw);
-      if (mine & (p == kBigMarkerPrefix)) return FindInBig(bigs_[s.v.cookie], proto, port);
-      const uint32_t want = p >= kLpmProtoPrefixBits ? (static_cast<uint32_t>(p) << 24) | (proto << 16) | (port & kPortMask[p]) : 0;
-      const bool hit = mine & ((s.v.kw & kKwKeyBits) == want) & (p > bestP);
-      best = hit ? &s.v : best;
-      bestP = hit ? p : bestP;
-    }
-    if (line.overflow == 0) return best;
-    if (++b == nlines_) b = 0;
-  }
-}
-
 const PolicyValue* PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol,
                                              uint32_t port) const {
   if (!HasMap(map)) return nullptr;
-  const uint32_t mapDir = (map << 1) | (direction & 1);
-  return FindBest(GroupHash(mapDir, identity), mapDir, identity, protocol & 0xFF, port & 0xFFFF);
+  const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
+  return g != nullptr ? InGroup(*g, protocol & 0xFF, port & 0xFFFF) : nullptr;
 }
 
 namespace {
@@ -493,9 +494,11 @@ int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction,
   const uint32_t mapDir = (map << 1) | (direction & 1);
   const uint32_t proto = protocol & 0xFF;
   const uint32_t port = dport & 0xFFFF;
-  const PolicyValue* l3 = FindBest(GroupHash(mapDir, remote), mapDir, remote, proto, port);
+  const GroupSlot* g = FindGroup(mapDir, remote);
+  const PolicyValue* l3 = g != nullptr ? InGroup(*g, proto, port) : nullptr;
   const PolicyValue* l4 = nullptr;
-  if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = FindBest(GroupHash(mapDir, 0), mapDir, 0, proto, port);
+  const GroupSlot& any = maps_[map].any[direction & 1];
+  if ((l3 == nullptr || (l3->kw & kKwDeny) == 0) && any.mapDir != kNone) l4 = InGroup(any, proto, port);
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -549,36 +552,58 @@ struct SoaOut {
 struct Pending {
   uint32_t map, remote, bits;
   bool valid;
-  uint64_t peerHash, anyHash;
+  uint64_t hash;
+  GroupSlot peer;  // mapDir kNone: no peer group
 };
 
 }  // namespace
 
 template <class In, class Out>
 uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // A software pipeline: lookup i + D has the home lines of its peer group and of its map's
-  // any-peer group prefetched while lookup i is resolved.
+  // Three stages D lookups apart: (1) hash the peer group of lookup i + 2D and prefetch its
+  // directory line; (2) find the group of lookup i + D there and prefetch its block (and the
+  // map's any-peer block); (3) resolve lookup i.
   constexpr uint32_t D = kPrefetchDistance;
-  Pending ring[D];
+  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 2D ahead
+  Pending ring[R];
   PolicyResult r;
   uint32_t unknown = 0;
-  auto start = [&](uint32_t j) {
-    Pending& q = ring[j % D];
+  const PolicyValue* arena = arena_.data();
+  auto stage1 = [&](uint32_t j) {
+    Pending& q = ring[j & (R - 1)];
     q.map = in.Map(j);
     q.remote = in.Remote(j);
     q.bits = in.Bits(j);
     q.valid = HasMap(q.map);
     if (!q.valid) return;
-    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
-    q.peerHash = GroupHash(mapDir, q.remote);
-    q.anyHash = GroupHash(mapDir, 0);
-    PrefetchGroup(q.peerHash);
-    PrefetchGroup(q.anyHash);
+    q.hash = GroupHash((q.map << 1) | ((q.bits >> 24) & 1), q.remote);
+    dir_.Prefetch(q.hash);
   };
-  for (uint32_t j = 0; j < std::min(D, n); j++) start(j);
+  auto stage2 = [&](uint32_t j) {
+    Pending& q = ring[j & (R - 1)];
+    if (!q.valid) return;
+    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
+    const GroupSlot* g = dir_.Find(q.hash, GroupMatch{mapDir, q.remote});
+    if (g == nullptr) {
+      q.peer.mapDir = kNone;
+    } else {
+      q.peer = *g;
+      if (g->cls != kBigClass) {
+        const char* a = reinterpret_cast<const char*>(arena + g->ref);
+        const char* z = reinterpret_cast<const char*>(arena + g->ref + g->count) - 1;
+        for (; a <= z; a += 64) HUBCAP_PREFETCH(a);
+        HUBCAP_PREFETCH(z);
+      }
+    }
+    const GroupSlot& any = maps_[q.map].any[mapDir & 1];
+    if (any.mapDir != kNone && any.cls != kBigClass) HUBCAP_PREFETCH(arena + any.ref);
+  };
+  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage1(j);
+  for (uint32_t j = 0; j < std::min(D, n); j++) stage2(j);
   for (uint32_t i = 0; i < n; i++) {
-    const Pending q = ring[i % D];
-    if (i + D < n) start(i + D);
+    if (i + 2 * D < n) stage1(i + 2 * D);
+    if (i + D < n) stage2(i + D);
+    const Pending& q = ring[i & (R - 1)];
     const bool frag = ((q.bits >> 25) & 1) != 0;
     if (!q.valid) {
       unknown++;
@@ -586,12 +611,12 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
       out.Put(i, r);
       continue;
     }
-    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
     const uint32_t proto = (q.bits >> 16) & 0xFF;
     const uint32_t port = q.bits & 0xFFFF;
-    const PolicyValue* l3 = FindBest(q.peerHash, mapDir, q.remote, proto, port);
+    const PolicyValue* l3 = q.peer.mapDir != kNone ? InGroup(q.peer, proto, port) : nullptr;
     const PolicyValue* l4 = nullptr;
-    if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = FindBest(q.anyHash, mapDir, 0, proto, port);
+    const GroupSlot& any = maps_[q.map].any[(q.bits >> 24) & 1];
+    if ((l3 == nullptr || (l3->kw & kKwDeny) == 0) && any.mapDir != kNone) l4 = InGroup(any, proto, port);
     Decide(l3, l4, q.remote, frag, &r);
     out.Put(i, r);
   }

@@ -14,26 +14,28 @@
 // that "group" (the kernel's trie walk over the key's last 24 bits). Groups are small in
 // practice (an identity allowed on a few ports), so:
 //
-//   lines:  a hash of 64-byte cache lines, each holding three 20-byte entry slots and an overflow
-//           count. Every entry of a small group (<= kMaxSmallGroup entries) lives in the line its
-//           group key (mapId << 1 | direction, identity) hashes to, or when that line is full in
-//           the following ones (linear probing by line; the count says whether keys homed at or
-//           before a line went past it, F14's "outbound overflow count"). A lookup reads the home
-//           line, compares the three slots without branches and keeps the longest matching
-//           prefix: one cache miss for the usual group, whatever its prefix lengths.
+//   directory: a bucketed hash (common.h BucketTable, four 16-byte slots to a cache line) of the
+//           groups keyed by (mapId << 1 | direction, identity): where the group's entries are and
+//           how many. Finding a group reads one line.
+//   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of an arena of 12-byte
+//           values, of a size class (1, 2, 3, 4, 6, ... 32 entries; free blocks of a class are
+//           chained for reuse), sorted by prefix length, longest first: the first entry whose
+//           key covers (protocol, port) is the longest prefix match, and the block is one or two
+//           adjacent cache lines, prefetched as a whole.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
-//           length; a marker slot in the lines points to it. Its lookup probes the lengths
-//           present, longest first. The any-peer group of a map (identity 0, L4-only rules) is
-//           often big and is used by every lookup of the map, so its private table stays hot.
+//           length; its lookup probes the lengths present, longest first.
+//   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules), so
+//           each map keeps a copy of that group's directory slot per direction and the second
+//           lookup of `__policy_can_access` needs no probe (and its block stays hot).
 //
 //   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
-//   are not part of the key. P = 31 marks a big group's slot.
+//   are not part of the key.
 //
-// Batch lookups are a software pipeline: lookup i + kPrefetchDistance has the home lines of its
-// peer group and its any-peer group prefetched while lookup i is resolved, so the cache misses of
-// many lookups overlap.
+// Batch lookups are a software pipeline of three stages: the directory line of lookup i + 2D is
+// prefetched; the group of lookup i + D is found there and its block prefetched; lookup i is
+// resolved from cached lines. About 2D cache misses are in flight instead of one at a time.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
@@ -67,13 +69,14 @@ constexpr uint32_t kNone = 0xFFFFFFFFu;
 constexpr uint32_t kKwKeyBits = 0x1FFFFFFFu;
 constexpr uint32_t kKwDeny = 1u << 29;
 constexpr uint32_t kKwExplicitAuth = 1u << 30;
-constexpr int kBigMarkerPrefix = 31;
-constexpr uint32_t kKwBigMarker = static_cast<uint32_t>(kBigMarkerPrefix) << 24;
 
 inline int KwPrefix(uint32_t kw) { return static_cast<int>((kw >> 24) & 0x1F); }
 
-// Port mask of a proto/port prefix length (0 for lengths up to 8 and for the marker).
+// Port mask of a proto/port prefix length (0 for lengths up to 8).
 extern const uint16_t kPortMask[32];
+// The bits of (protocol << 16 | port) a key word of prefix length p keeps: an entry covers a
+// lookup when ((kw ^ (proto << 16 | port)) & kKeyMask[P]) == 0.
+extern const uint32_t kKeyMask[32];
 
 // The key word of a (protocol, port) at prefix length p (0 | 8..24), masked.
 inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
@@ -92,23 +95,27 @@ struct PolicyValue {
   uint8_t auth;  // auth type, 0..127
 };
 
-// One entry of a small group, or a big group's marker (kw P = 31, cookie = its index): 20 bytes.
-struct PolicySlot {
-  uint32_t identity;
-  uint32_t mapDir;  // mapId << 1 | direction; kNone = empty slot
-  PolicyValue v;
+// One group in the directory: 16 bytes.
+struct GroupSlot {
+  uint32_t mapDir;    // mapId << 1 | direction; kNone = empty slot
+  uint32_t identity;  // the peer identity (0: the any-peer group)
+  uint32_t ref;       // small group: arena index of its block; big group: index in the big groups
+  uint16_t count;     // entries of a small group
+  uint8_t cls;        // size class of the block; kBigClass for a big group
+  uint8_t pad;
+};
+constexpr uint8_t kBigClass = 0xFF;
+
+struct GroupOps {
+  using Slot = GroupSlot;
+  static void InitEmpty(Slot* s, size_t n) {
+    for (size_t i = 0; i < n; i++) s[i].mapDir = kNone;
+  }
+  static bool Empty(const Slot& s) { return s.mapDir == kNone; }
+  static uint64_t HashOf(const Slot& s) { return GroupHash(s.mapDir, s.identity); }
 };
 
-struct alignas(64) PolicyLine {
-  static constexpr uint32_t kSlots = 3;
-  uint8_t overflow;  // entries homed at or before this line stored past it (saturates at 255)
-  uint8_t used;      // slots in use
-  uint8_t pad[2];
-  PolicySlot slot[kSlots];
-};
-static_assert(sizeof(PolicyLine) == 64, "a policy line is one cache line");
-
-// A group that outgrew the lines: a private open-addressing table of its entries.
+// A group that outgrew its block: a private open-addressing table of its entries.
 struct BigGroup {
   PolicyValue* table;  // cap slots, kw kNone = empty; nullptr = a free record
   uint32_t cap;        // a power of two
@@ -165,10 +172,12 @@ constexpr uint32_t kDumpWords = 4;
 
 class PolicySetCore {
  public:
-  // How many lookups ahead a batch prefetches (a power of two).
+  // How many lookups apart the stages of a batch are (a power of two).
   static constexpr uint32_t kPrefetchDistance = 16;
-  // Entries a group keeps in the lines before it moves to a private table.
-  static constexpr uint32_t kMaxSmallGroup = 6;
+  // Entries a group keeps in a block before it moves to a private table.
+  static constexpr uint32_t kMaxSmallGroup = 32;
+  // Block size classes (entries), the last one kMaxSmallGroup.
+  static constexpr uint32_t kClasses = 10;
   // Map ids stay below this (mapDir = id << 1 | direction never reaches kNone).
   static constexpr uint32_t kMaxMaps = 0x7FFFFFFFu;
 
@@ -224,29 +233,26 @@ class PolicySetCore {
     uint32_t size;
     uint32_t overflow;
     uint32_t alive;
+    GroupSlot any[2];  // the identity-0 group per direction (mapDir kNone: none)
   };
-
-  // Where a group's slots are: the small entries found, the exact key's slot, the marker.
-  struct GroupScan;
 
   template <class In, class Out>
   uint32_t RunBatch(const In& in, Out& out, uint32_t n) const;
 
-  inline uint32_t HomeLine(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * nlines_) >> 32); }
-  inline void PrefetchGroup(uint64_t h) const {
-    if (nlines_ != 0) HUBCAP_PREFETCH(&lines_[HomeLine(h)]);
-  }
-  void Scan(uint32_t mapDir, uint32_t identity, uint32_t kw, GroupScan* g) const;
-  // The LPM of one group from its home line on; `h` is its GroupHash.
-  const PolicyValue* FindBest(uint64_t h, uint32_t mapDir, uint32_t identity, uint32_t proto, uint32_t port) const;
+  GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
+  // The LPM of one group (a directory slot or a copy of one).
+  inline const PolicyValue* InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const;
   const PolicyValue* FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
+  // The entry of a group with exactly this key word (masked), or nullptr.
+  PolicyValue* ExactIn(const GroupSlot& g, uint32_t kw) const;
+  void RefreshAny(uint32_t mapDir);
   int32_t Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
 
-  // Lines.
-  bool ReserveSlots(uint32_t n);
-  PolicySlot* PlaceSlot(const PolicySlot& s);
-  void EraseSlot(PolicySlot* s);
-  bool InsertSlot(const PolicySlot& s) { return ReserveSlots(slotsUsed_ + 1) && PlaceSlot(s) != nullptr; }
+  // Blocks: arena index of a free block of class `cls`; false when out of memory.
+  bool AllocBlock(uint32_t cls, uint32_t* ref);
+  void FreeBlock(uint32_t ref, uint32_t cls);
+  // Frees a group's entries (block or big table); the slot itself stays.
+  void FreeGroupEntries(const GroupSlot& g);
 
   // Big groups.
   int64_t NewBig(uint32_t identity, uint32_t mapDir);
@@ -257,9 +263,9 @@ class PolicySetCore {
   bool BigGrow(BigGroup* b, uint32_t cap);
 
   MemCounter mem_;
-  PolicyLine* lines_ = nullptr;
-  uint32_t nlines_ = 0;
-  uint32_t slotsUsed_ = 0;  // slots in use in the lines (entries of small groups + markers)
+  BucketTable<GroupOps> dir_;
+  TrackedVector<PolicyValue> arena_;
+  uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first cookie
   uint32_t entries_ = 0;
   uint32_t groups_ = 0;
   uint32_t bigGroupsLive_ = 0;
@@ -268,7 +274,6 @@ class PolicySetCore {
   TrackedVector<MapInfo> maps_;
   TrackedVector<uint32_t> freeMaps_;
 };
-
 }  // namespace hubcap
 
 #endif  // HUBCAP_NATIVE_POLICY_H_
