@@ -63,6 +63,19 @@ const TAIL_BYTES = 32;
  * so the common probe reads one line of a compact array (the default table's 2,048 headers take
  * 128 KiB and stay in cache where the records' 1 MiB would not) and only writes the replaced
  * way; records are read on a hash match.
+ *
+ * Fast path while one observation point is all there is: no packet can be a copy then (a copy
+ * is seen at ANOTHER point), so the table is left alone and each packet's record only goes into
+ * a small sequential ring (`PENDING_ROWS` rows, time and record) that keeps the packets of the
+ * last two windows. The moment a second point appears (or the ring would overflow, or the clock
+ * steps back by more than a window), the ring is flushed into the table in arrival order
+ * through the ordinary store, and the ordinary algorithm runs from then on. This is exact: a
+ * row of the table can only match a packet within a window of it, and the clock never going
+ * back by more than a window, every row that can still match is in the ring; the rows the table
+ * would hold besides (older ones) are the first any store replaces, so the rows the flush
+ * writes, and the ones the table drops later, are exactly those of the ordinary algorithm. For
+ * that the replaced way must not depend on where a row sits: among ways of equal age the one
+ * with the lower hash goes (a flush places rows in other ways than the ordinary algorithm).
  */
 const HDR = 16;
 const H_SEC = 4;
@@ -71,6 +84,12 @@ const H_POINTS = 12;
 const WAY = 32;
 const W_RECORD = 2 * POINTS;
 const TWO32 = 4294967296;
+/** Fast-path ring (see above): rows of the packets of the last two windows, at one point. */
+const PENDING_ROWS = 4096;
+/** Ring row: seconds from the epoch, nanoseconds, the record (K), one unused word. */
+const PENDING = 24;
+const P_NSEC = 1;
+const P_RECORD = 2;
 
 export class Deduplicator {
   readonly windowNs: number;
@@ -80,10 +99,27 @@ export class Deduplicator {
   private readonly headers: Int32Array;
   private readonly ways: Int32Array;
   private readonly row = new Int32Array(K);
+  /** Fast path: only one observation point seen so far (see the module comment). */
+  private single = true;
+  /** That point (valid once `pendingSeen`). */
+  private firstHi = 0;
+  private firstLo = 0;
+  private pendingSeen = false;
+  /** The ring: rows [pendingHead, pendingHead + pendingCount) modulo PENDING_ROWS. */
+  private readonly pending = new Int32Array(PENDING_ROWS * PENDING);
+  private pendingHead = 0;
+  private pendingCount = 0;
+  /** Latest time seen in the fast path (seconds from the epoch, nanoseconds). */
+  private maxSec = 0;
+  private maxNsec = 0;
   /** Capture second the stored seconds count from (int32 fields), set by the first packet. */
   private epoch = -1;
 
-  constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY) {
+  /**
+   * `fastPath`: @internal tests only; false stores every packet in the table from the start
+   * (the fast path must decide exactly alike).
+   */
+  constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY, private readonly fastPath = true) {
     if (!(windowNs >= 0) || !Number.isFinite(windowNs)) throw new RangeError(`dedup: window ${windowNs} ns is not a finite non-negative number`);
     if (!Number.isInteger(capacity) || capacity < WAYS || capacity > 1 << 24) throw new RangeError(`dedup: capacity ${capacity} is outside ${WAYS}..${1 << 24}`);
     let slots = WAYS;
@@ -93,6 +129,7 @@ export class Deduplicator {
     this.bucketMask = slots / WAYS - 1;
     this.headers = new Int32Array((slots / WAYS) * HDR);
     this.ways = new Int32Array(slots * WAY);
+    this.single = fastPath;
   }
 
   /** Packets found to be duplicates so far. */
@@ -109,13 +146,82 @@ export class Deduplicator {
    */
   isDuplicate(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): boolean {
     if (p.ipVersion === 0) return false;
-    const r = this.row;
-    fillRow(r, p, frame);
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
     const pointHi = (point / TWO32) | 0;
     const pointLo = point | 0;
     if (this.epoch < 0) this.epoch = tsSec;
     const sec = tsSec - this.epoch;
+    if (this.single) {
+      if (!this.pendingSeen) {
+        this.pendingSeen = true;
+        this.firstHi = pointHi;
+        this.firstLo = pointLo;
+        this.maxSec = sec;
+        this.maxNsec = tsNsec;
+      }
+      if (pointHi === this.firstHi && pointLo === this.firstLo && this.keep(p, frame, sec, tsNsec)) return false;
+      this.flush();
+    }
+    const r = this.row;
+    fillRow(r, 0, p, frame);
+    return this.probe(r, sec, tsNsec, pointHi, pointLo);
+  }
+
+  /** Forgets every packet and resets the counter. */
+  clear(): void {
+    this.headers.fill(0);
+    this.epoch = -1;
+    this.dupCount = 0;
+    this.single = this.fastPath;
+    this.pendingSeen = false;
+    this.pendingHead = 0;
+    this.pendingCount = 0;
+  }
+
+  /**
+   * Fast path: appends the packet's row to the ring after dropping the rows more than two
+   * windows older than the latest time; false (nothing kept) when the ring is full or the clock
+   * stepped back by more than a window, which end the fast path.
+   */
+  private keep(p: DecodedPacket, frame: DedupFrameView | undefined, sec: number, nsec: number): boolean {
+    const back = (this.maxSec - sec) * 1e9 + (this.maxNsec - nsec);
+    if (back > this.windowNs) return false;
+    if (back < 0) {
+      this.maxSec = sec;
+      this.maxNsec = nsec;
+    }
+    const q = this.pending;
+    const limit = 2 * this.windowNs;
+    while (this.pendingCount > 0) {
+      const o = this.pendingHead * PENDING;
+      if ((this.maxSec - q[o]!) * 1e9 + (this.maxNsec - q[o + P_NSEC]!) <= limit) break;
+      this.pendingHead = (this.pendingHead + 1) & (PENDING_ROWS - 1);
+      this.pendingCount--;
+    }
+    if (this.pendingCount === PENDING_ROWS) return false;
+    const o = ((this.pendingHead + this.pendingCount) & (PENDING_ROWS - 1)) * PENDING;
+    this.pendingCount++;
+    q[o] = sec;
+    q[o + P_NSEC] = nsec;
+    fillRow(q, o + P_RECORD, p, frame);
+    return true;
+  }
+
+  /** Ends the fast path: the ring's rows go into the table in arrival order (none can be a copy). */
+  private flush(): void {
+    this.single = false;
+    const q = this.pending;
+    const r = this.row;
+    for (let i = 0; i < this.pendingCount; i++) {
+      const o = ((this.pendingHead + i) & (PENDING_ROWS - 1)) * PENDING;
+      for (let k = 0; k < K; k++) r[k] = q[o + P_RECORD + k]!;
+      this.probe(r, q[o]!, q[o + P_NSEC]!, this.firstHi, this.firstLo);
+    }
+    this.pendingCount = 0;
+  }
+
+  /** The table lookup of record `r` (this.row), remembering it when it is not a copy. */
+  private probe(r: Int32Array, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
     // The bucket: a hash of the words that vary most between packets (the whole record is
     // compared on a hit, so the others need not be hashed). Never 0, which marks an empty way.
     const h = murmur3Finish(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
@@ -124,6 +230,7 @@ export class Deduplicator {
     const b = bucket * HDR;
     let victim = 0;
     let victimAge = -1;
+    let victimHash = 0;
     for (let w = 0; w < WAYS; w++) {
       const hw = t[b + w]!;
       if (hw === 0) {
@@ -150,21 +257,17 @@ export class Deduplicator {
         this.store(bucket, w, h, sec, tsNsec, pointHi, pointLo);
         return false;
       }
+      // The oldest way goes; among equally old ones the lower hash (not the first way: see the
+      // fast path in the module comment).
       const age = dt < 0 ? 0 : dt;
-      if (victimAge !== Infinity && age > victimAge) {
+      if (victimAge !== Infinity && (age > victimAge || (age === victimAge && hw < victimHash))) {
         victim = w;
         victimAge = age;
+        victimHash = hw;
       }
     }
     this.store(bucket, victim, h, sec, tsNsec, pointHi, pointLo);
     return false;
-  }
-
-  /** Forgets every packet and resets the counter. */
-  clear(): void {
-    this.headers.fill(0);
-    this.epoch = -1;
-    this.dupCount = 0;
   }
 
   private store(bucket: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number): void {
@@ -196,8 +299,8 @@ function seenAt(ways: Int32Array, o: number, n: number, hi: number, lo: number):
 }
 
 /** The compared fields of `p` (see the module comment), and the content hash in the last word. */
-function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
-  r[0] =
+function fillRow(r: Int32Array, o: number, p: DecodedPacket, frame: DedupFrameView | undefined): void {
+  r[o] =
     p.ipVersion |
     (p.ipProto << 8) |
     (p.kind << 16) |
@@ -207,28 +310,28 @@ function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefi
     (p.hasIcmpInner ? 1 << 27 : 0);
   const s = p.src;
   const d = p.dst;
-  r[1] = s[0]!;
-  r[2] = s[1]!;
-  r[3] = s[2]!;
-  r[4] = s[3]!;
-  r[5] = d[0]!;
-  r[6] = d[1]!;
-  r[7] = d[2]!;
-  r[8] = d[3]!;
-  r[9] = (p.sport << 16) | p.dport;
-  r[10] = p.ipId;
-  r[11] = p.tcpSeq;
-  r[12] = p.tcpAck;
-  r[13] = p.tcpFlags | (p.tcpWindow << 16);
-  r[14] = p.ipLength;
-  r[15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
-  r[16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
-  r[17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
-  r[18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
-  r[19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
+  r[o + 1] = s[0]!;
+  r[o + 2] = s[1]!;
+  r[o + 3] = s[2]!;
+  r[o + 4] = s[3]!;
+  r[o + 5] = d[0]!;
+  r[o + 6] = d[1]!;
+  r[o + 7] = d[2]!;
+  r[o + 8] = d[3]!;
+  r[o + 9] = (p.sport << 16) | p.dport;
+  r[o + 10] = p.ipId;
+  r[o + 11] = p.tcpSeq;
+  r[o + 12] = p.tcpAck;
+  r[o + 13] = p.tcpFlags | (p.tcpWindow << 16);
+  r[o + 14] = p.ipLength;
+  r[o + 15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
+  r[o + 16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
+  r[o + 17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
+  r[o + 18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
+  r[o + 19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
   // TCP segments are told apart by sequence, acknowledgement, flags, window and lengths; the
   // content is hashed for the rest (UDP and ICMP over IPv6 have not even an IP id).
-  r[20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
+  r[o + 20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
 }
 
 /**

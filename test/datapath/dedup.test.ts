@@ -292,6 +292,87 @@ describe('Deduplicator', () => {
     expect(() => new Deduplicator(1000, 2)).toThrow(RangeError);
   });
 
+  it('one point, then a second: a copy right after the second point first appears is merged', () => {
+    // The first point's packets are kept in the fast path's ring, flushed into the table when
+    // the second point appears (its first packet is itself a copy).
+    const d = new Deduplicator();
+    const pkts = [1, 2, 3, 4].map((seq) => tcpPacket({ seq }));
+    pkts.forEach((ip, i) => expect(seen(d, at(ip, 5, 0), i * 100)).toBe(false));
+    expect(seen(d, at(pkts[0]!, 4, 4), 500)).toBe(true);
+    expect(seen(d, at(pkts[3]!, 4, 4), 600)).toBe(true);
+    expect(seen(d, at(pkts[3]!, 4, 4), 700)).toBe(false); // again at that point: a new packet
+    expect(seen(d, at(pkts[1]!, 3, 4), 800)).toBe(true); // a third point
+    expect(seen(d, at(pkts[2]!, 5, 0), 900)).toBe(false); // same point, same bytes: new
+    expect(d.duplicates).toBe(3);
+    // After clear() the fast path starts again: the first point is whatever comes first.
+    d.clear();
+    expect(seen(d, at(pkts[0]!, 4, 4), 0)).toBe(false);
+    expect(seen(d, at(pkts[0]!, 5, 0), 100)).toBe(true);
+    // The ring keeps only the recent packets: a copy after the window is a new packet.
+    const e = new Deduplicator();
+    expect(seen(e, at(pkts[0]!, 5, 0), 0)).toBe(false);
+    for (let i = 1; i <= 50; i++) expect(seen(e, at(pkts[1]!, 5, 0), i * 100_000)).toBe(false);
+    expect(seen(e, at(pkts[0]!, 4, 4), 5_000_001)).toBe(false);
+    expect(seen(e, at(pkts[1]!, 4, 4), 5_000_002)).toBe(true);
+    // The clock may step back by up to a window: a copy then still finds a packet more than a
+    // window older than the latest one.
+    const g = new Deduplicator();
+    pkts.forEach((ip, i) => expect(seen(g, at(ip, 5, 0), i * 500_000)).toBe(false));
+    expect(seen(g, at(pkts[0]!, 4, 4), 600_000)).toBe(true);
+    // A full ring (more packets than it holds within two windows) ends the fast path alike.
+    const h = new Deduplicator(DEFAULT_DEDUP_WINDOW_NS, 64);
+    const many = Array.from({ length: 70 }, (_, i) => at(tcpPacket({ seq: 100 + i }), 5, 0));
+    for (let i = 0; i <= 4096; i++) expect(seen(h, many[i % 70]!, 10 * i)).toBe(false);
+    expect(seen(h, at(tcpPacket({ seq: 100 + (4095 % 70) }), 4, 4), 40_961)).toBe(true); // flushed from the ring
+    expect(seen(h, at(tcpPacket({ seq: 100 + (4096 % 70) }), 4, 4), 40_962)).toBe(true); // stored in the table
+  });
+
+  it('the single-point fast path decides exactly as the table alone (evictions, ties, stale rows, steps back)', () => {
+    const pool = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((seq) => tcpPacket({ seq }));
+    const points: Array<[number, number]> = [
+      [5, 0],
+      [4, 4],
+      [3, 4],
+    ];
+    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    fc.assert(
+      fc.property(
+        // Steps in windows: mostly none (equal times, so equally old ways), some small ones
+        // forward and back, and gaps of 2.5 windows (stale rows the fast path has dropped).
+        fc.array(
+          fc.record({
+            pkt: fc.nat(11),
+            point: fc.nat(2),
+            step: fc.oneof(
+              { arbitrary: fc.constant(0), weight: 5 },
+              { arbitrary: fc.double({ min: -1, max: 0.5, noNaN: true }), weight: 3 },
+              { arbitrary: fc.constant(2.5), weight: 1 },
+            ),
+          }),
+          { minLength: 1, maxLength: 120 },
+        ),
+        fc.nat(120),
+        fc.constantFrom(4, 8, 16),
+        fc.constantFrom(1_000_000, 2_000_000),
+        (events, firstOther, capacity, windowNs) => {
+          const fast = new Deduplicator(windowNs, capacity);
+          const slow = new Deduplicator(windowNs, capacity, false);
+          let ns = 10_000_000;
+          let max = ns;
+          events.forEach((ev, i) => {
+            // Steps back stay within a window of the latest time (the fast path's condition).
+            ns = Math.max(ns + Math.round(ev.step * windowNs), max - windowNs);
+            max = Math.max(max, ns);
+            const x = decoded[ev.pkt]![i < firstOther ? 0 : ev.point]!;
+            expect(seen(fast, x, ns)).toBe(seen(slow, x, ns));
+          });
+          expect(fast.duplicates).toBe(slow.duplicates);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('non-IP packets are never duplicates', () => {
     const d = new Deduplicator();
     const arpFrame = frameOf(sll2(EtherType.ARP, [0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2], { ifIndex: 3 }), LinkType.LINUX_SLL2);
