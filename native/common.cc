@@ -25,6 +25,7 @@ void* AlignedZeroed(size_t bytes) {
 // Blocks from this size on are mappings of their own, advised to use 2 MiB pages.
 constexpr size_t kMapThreshold = size_t{1} << 21;
 constexpr size_t kPage = 4096;
+constexpr size_t kHugePage = size_t{1} << 21;
 
 size_t MappedSize(size_t bytes) { return (bytes + kPage - 1) & ~(kPage - 1); }
 #endif
@@ -39,8 +40,16 @@ void* TrackedAlloc(size_t bytes, MemCounter* mem) {
 #if !defined(HUBCAP_SANITIZE)
   if (bytes >= kMapThreshold) {
     size_t len = MappedSize(bytes);
-    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
+    // Mapped 2 MiB-aligned (a larger mapping, trimmed): a huge page can only back an aligned
+    // 2 MiB of it, and an unaligned table loses one at each end.
+    const size_t span = len + kHugePage;
+    char* raw = static_cast<char*>(mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (raw == MAP_FAILED) return nullptr;
+    char* start = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1));
+    if (start != raw) munmap(raw, static_cast<size_t>(start - raw));
+    const size_t tail = span - static_cast<size_t>(start - raw) - len;
+    if (tail != 0) munmap(start + len, tail);
+    p = start;
 #ifdef MADV_HUGEPAGE
     madvise(p, len, MADV_HUGEPAGE);
 #endif

@@ -100,6 +100,32 @@ class BucketTable {
     if (buckets_ != 0) HUBCAP_PREFETCH(&slots_[static_cast<size_t>(Home(h)) * kPerBucket]);
   }
 
+  // Pulls the overflow count of a hash's home bucket (its own byte array) into the cache.
+  inline void PrefetchCount(uint64_t h) const {
+    if (buckets_ != 0) HUBCAP_PREFETCH(&overflow_[Home(h)]);
+  }
+  // Pulls the bucket after a hash's home into the cache (where its overflowed keys start).
+  inline void PrefetchNext(uint64_t h) const {
+    if (buckets_ == 0) return;
+    const uint32_t b = Home(h) + 1;
+    HUBCAP_PREFETCH(&slots_[static_cast<size_t>(b == buckets_ ? 0 : b) * kPerBucket]);
+  }
+
+  // Find limited to the home bucket: the slot, or nullptr with `*more` telling whether keys of
+  // that home overflowed past it (then Find must look further).
+  template <class Match>
+  inline Slot* FindHome(uint64_t h, Match match, bool* more) const {
+    *more = false;
+    if (buckets_ == 0) return nullptr;
+    const uint32_t b = Home(h);
+    Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
+    uint32_t hits = 0;
+    for (uint32_t j = 0; j < kPerBucket; j++) hits |= static_cast<uint32_t>(!Ops::Empty(bucket[j]) & match(bucket[j])) << j;
+    if (hits != 0) return &bucket[__builtin_ctz(hits)];
+    *more = overflow_[b] != 0;
+    return nullptr;
+  }
+
   // The slot holding a key equal to `match` (a predicate on a slot), or nullptr.
   template <class Match>
   inline Slot* Find(uint64_t h, Match match) const {

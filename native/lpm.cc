@@ -151,51 +151,74 @@ const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
 const V4Slot* IpcacheCore::Find4(uint32_t addr) const { return Probe4(addr, Lengths4(addr)); }
 
 void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
-  // A software pipeline: address i + D has its first two probes prefetched while address i is
-  // resolved, so about D cache misses are in flight at any time instead of one.
+  // A software pipeline of four stages D addresses apart, so about 3D cache misses are in flight
+  // instead of one at a time:
+  //  1. (i + 3D) the address's length-index cell is prefetched;
+  //  2. (i + 2D) its longest length is hashed: home bucket and overflow count prefetched;
+  //  3. (i + D) that probe is resolved in the home bucket (most addresses are /32 hosts: done);
+  //     otherwise the bucket after it is prefetched when keys overflowed, and so are the home
+  //     buckets of the next kMaxAhead lengths present (an address under a /24 in a /16 holding
+  //     every length 17..32 would otherwise pay nine misses one after the other);
+  //  4. (i) the rest of the probes, from cached lines.
   constexpr uint32_t D = kPrefetchDistance;
+  constexpr uint32_t R = 4 * D;
   struct Pending {
+    const V4Slot* hit;
+    uint64_t hash;  // of the first probe
     uint32_t rest;  // the lengths left after the first probe
-    uint32_t key;
-    uint64_t hash;
-    int len;  // of the first probe; 0 = only /0 can answer
+    int len;        // of the first probe; 0 = only /0 can answer
+    bool chain;     // the first probe continues past its home bucket
   };
-  Pending ring[D];
-  auto start = [&](uint32_t j) {
-    Pending& p = ring[j % D];
+  Pending ring[R];
+  const uint32_t* dir = dir4_.built() ? dir4_.masks() : nullptr;
+  auto stage1 = [&](uint32_t j) {
+    if (dir != nullptr) HUBCAP_PREFETCH(&dir[addrs[j] >> 16]);
+  };
+  auto stage2 = [&](uint32_t j) {
+    Pending& p = ring[j & (R - 1)];
     const uint32_t a = addrs[j];
     const uint32_t bits = Lengths4(a);
+    p.hit = nullptr;
+    p.chain = false;
     if (bits == 0) {
       p.len = 0;
+      p.rest = 0;
       return;
     }
     const int b = HighestBit32(bits);
     p.rest = bits & ~(1u << b);
     p.len = b + 1;
-    p.key = a & Mask32(p.len);
-    p.hash = Hash4(p.key, p.len);
+    p.hash = Hash4(a & Mask32(p.len), p.len);
     v4_.Prefetch(p.hash);
-    if (p.rest != 0) {
-      const int len2 = HighestBit32(p.rest) + 1;
-      v4_.Prefetch(Hash4(a & Mask32(len2), len2));
+    v4_.PrefetchCount(p.hash);
+  };
+  auto stage3 = [&](uint32_t j) {
+    Pending& p = ring[j & (R - 1)];
+    if (p.len == 0) return;
+    const uint32_t a = addrs[j];
+    p.hit = v4_.FindHome(p.hash, Match4{a & Mask32(p.len), p.len}, &p.chain);
+    if (p.hit != nullptr) return;
+    if (p.chain) v4_.PrefetchNext(p.hash);
+    uint32_t rest = p.rest;
+    for (uint32_t k = 0; k < kMaxAhead && rest != 0; k++) {
+      const int b = HighestBit32(rest);
+      rest &= ~(1u << b);
+      v4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
     }
   };
-  // The length index is 256 KiB: its cells are prefetched a stage earlier.
-  const uint32_t* dir = dir4_.built() ? dir4_.masks() : nullptr;
-  const uint32_t lead = std::min(D, n);
-  if (dir != nullptr)
-    for (uint32_t j = 0; j < std::min(2 * D, n); j++) HUBCAP_PREFETCH(&dir[addrs[j] >> 16]);
-  for (uint32_t j = 0; j < lead; j++) start(j);
+  for (uint32_t j = 0; j < std::min(3 * D, n); j++) stage1(j);
+  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage2(j);
+  for (uint32_t j = 0; j < std::min(D, n); j++) stage3(j);
   for (uint32_t i = 0; i < n; i++) {
-    const Pending p = ring[i % D];
-    if (dir != nullptr && i + 2 * D < n) HUBCAP_PREFETCH(&dir[addrs[i + 2 * D] >> 16]);
-    if (i + D < n) start(i + D);
-    const V4Slot* s;
-    if (p.len > 0) {
-      s = v4_.Find(p.hash, Match4{p.key, p.len});
-      if (s == nullptr) s = Probe4(addrs[i], p.rest);
-    } else {
-      s = Probe4(addrs[i], 0);
+    if (i + 3 * D < n) stage1(i + 3 * D);
+    if (i + 2 * D < n) stage2(i + 2 * D);
+    if (i + D < n) stage3(i + D);
+    const Pending& p = ring[i & (R - 1)];
+    const V4Slot* s = p.hit;
+    if (s == nullptr) {
+      const uint32_t a = addrs[i];
+      if (p.chain) s = v4_.Find(p.hash, Match4{a & Mask32(p.len), p.len});
+      if (s == nullptr) s = Probe4(a, p.rest);
     }
     outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
     if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;

@@ -25,10 +25,10 @@
 //  So a host entry costs one probe; an address under a CIDR costs one probe per longer length
 //  present in its /16, then the hit.
 //
-// Batch lookups are a software pipeline: while address i is resolved, the first two probes of
-// address i + kPrefetchDistance are prefetched, so the cache misses of many lookups overlap
-// instead of following one another (a random probe into a table larger than the caches costs
-// ~100-300 ns alone and ~10-20 ns when about 16 are in flight).
+// Batch lookups are a software pipeline (LookupBatch4): an address's length-index cell, then its
+// first probe, then the rest of its probes are prefetched stages apart, so the cache misses of
+// many lookups overlap instead of following one another (a random probe into a table larger
+// than the caches costs ~100-300 ns alone and ~10-20 ns when about 16 are in flight).
 #ifndef HUBCAP_NATIVE_LPM_H_
 #define HUBCAP_NATIVE_LPM_H_
 
@@ -125,6 +125,8 @@ class IpcacheCore {
  public:
   // How many addresses ahead a batch prefetches (a power of two).
   static constexpr uint32_t kPrefetchDistance = 16;
+  // Lengths after the first whose probes a batch prefetches together when the first misses.
+  static constexpr uint32_t kMaxAhead = 8;
   // Prefixes of a family from which its length index pays for its 256 KiB.
   static constexpr uint32_t kIndexMinEntries = 64;
 
