@@ -4,7 +4,9 @@
  * and policy outcomes, inherited drops, replies and the summary cause no garbage collection. GC
  * events are the counter, as in test/flow/hot-path-alloc.test.ts, with a control that allocates.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { LinkType } from '../../src/capture/frame.js';
 import type { Frame } from '../../src/capture/frame.js';
@@ -44,17 +46,32 @@ const doc = compile(
   ),
 );
 
+/**
+ * A full collection on demand (--expose-gc for this isolate only): it finishes any marking the
+ * setup's allocations started, which would otherwise end during the measured loop.
+ */
+v8.setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
+/**
+ * The garbage collections that start while `run` runs (GC entries reach a PerformanceObserver
+ * asynchronously, so they are read a turn of the event loop later and filtered by start time:
+ * one the event loop runs after the loop is not the loop's).
+ */
 function countGcs(run: () => void): Promise<number> {
   return new Promise((resolve) => {
-    let gcs = 0;
+    const starts: number[] = [];
     const obs = new PerformanceObserver((list) => {
-      gcs += list.getEntries().length;
+      for (const e of list.getEntries()) starts.push(e.startTime);
     });
     obs.observe({ entryTypes: ['gc'] });
+    fullGc();
+    const t0 = performance.now();
     run();
+    const t1 = performance.now();
     setTimeout(() => {
       obs.disconnect();
-      resolve(gcs);
+      resolve(starts.filter((t) => t >= t0 && t <= t1).length);
     }, 50);
   });
 }
@@ -98,10 +115,19 @@ describe('no allocation per packet', () => {
       }
     };
     loop(1_000_000);
-    await settle();
+    // Up to three measured runs of two million packets, the fewest GCs counting: on a loaded
+    // machine a function may still be waiting for its optimized code in the first (unoptimized
+    // code boxes its doubles), while a per-packet allocation of even one heap number (16 bytes,
+    // 32 MB a run, twice the largest young generation) collects in every run.
     const before = dp.counters.ipPackets;
-    const gcs = await countGcs(() => loop(1_000_000));
-    expect(dp.counters.ipPackets - before).toBe(1_000_000);
+    let gcs = Infinity;
+    let runs = 0;
+    while (runs < 3 && gcs > 0) {
+      await settle();
+      gcs = Math.min(gcs, await countGcs(() => loop(2_000_000)));
+      runs++;
+    }
+    expect(dp.counters.ipPackets - before).toBe(runs * 2_000_000);
     expect(dp.conntrack.tcpSize).toBe(2); // no connection was made while counting
     const j = summary.toJSON();
     expect(j.packets.DROPPED).toBeGreaterThan(0);
