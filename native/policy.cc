@@ -58,7 +58,8 @@ inline GroupSlot NoGroup() {
 
 }  // namespace
 
-PolicySetCore::PolicySetCore() : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), freeMaps_(&mem_) {
+PolicySetCore::PolicySetCore()
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyIdx_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -104,7 +105,7 @@ PolicyValue* PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw) const {
   return nullptr;
 }
 
-inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const {
+__attribute__((always_inline)) inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const {
   if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], proto, port);
   return ScanBlock(arena_.data() + g.ref, g.count, (proto << 16) | port);
 }
@@ -112,6 +113,63 @@ inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t pr
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
   maps_[mapDir >> 1].any[mapDir & 1] = g != nullptr ? *g : NoGroup();
+  BuildAnyIndex(mapDir);
+}
+
+void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
+  AnyIndex& x = anyIdx_[mapDir];
+  x.n = 0;
+  GroupSlot& g = maps_[mapDir >> 1].any[mapDir & 1];
+  g.indexed = 0;
+  if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) return;
+  g.indexed = 1;
+  // Each entry as the range of (protocol << 16 | port) it covers.
+  const PolicyValue* e = arena_.data() + g.ref;
+  const uint32_t c = g.count;
+  uint32_t lo[kMaxSmallGroup], hi[kMaxSmallGroup], bound[2 * kMaxSmallGroup + 1];
+  uint32_t m = 0;
+  bound[m++] = 0;
+  for (uint32_t k = 0; k < c; k++) {
+    const int p = KwPrefix(e[k].kw);
+    lo[k] = p == 0 ? 0 : e[k].kw & 0x00FFFFFFu;
+    hi[k] = p == 0 ? 0x00FFFFFFu : lo[k] | (0xFFFFu & ~static_cast<uint32_t>(kPortMask[p]));
+    bound[m++] = lo[k];
+    if (hi[k] < 0x00FFFFFFu) bound[m++] = hi[k] + 1;
+  }
+  std::sort(bound, bound + m);
+  m = static_cast<uint32_t>(std::unique(bound, bound + m) - bound);
+  // The block is sorted longest prefix first: the first entry covering an interval's start
+  // covers the interval and is its longest prefix. Neighbours with the same answer merge.
+  for (uint32_t j = 0; j < m; j++) {
+    uint8_t at = kNoEntry;
+    for (uint32_t k = 0; k < c; k++) {
+      if (lo[k] <= bound[j] && bound[j] <= hi[k]) {
+        at = static_cast<uint8_t>(k);
+        break;
+      }
+    }
+    if (x.n != 0 && x.entry[x.n - 1] == at) continue;
+    x.start[x.n] = bound[j];
+    x.entry[x.n] = at;
+    x.n++;
+  }
+}
+
+__attribute__((always_inline)) inline const PolicyValue* PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t proto, uint32_t port) const {
+  const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
+  if (any.mapDir == kNone) return nullptr;
+  if (any.indexed == 0) return InGroup(any, proto, port);
+  const AnyIndex& x = anyIdx_[mapDir];
+  // The last interval starting at or below v (start[0] = 0), without a branch per step.
+  const uint32_t v = (proto << 16) | port;
+  const uint32_t* base = x.start;
+  for (uint32_t len = x.n; len > 1;) {
+    const uint32_t half = len >> 1;
+    base = base[half] <= v ? base + half : base;
+    len -= half;
+  }
+  const uint8_t at = x.entry[base - x.start];
+  return at == kNoEntry ? nullptr : arena_.data() + any.ref + at;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,10 +290,18 @@ int64_t PolicySetCore::CreateMap(uint32_t capacity) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
     maps_[id] = info;
+    anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
     return id;
   }
-  if (maps_.size() >= kMaxMaps || !maps_.push_back(info)) return -1;
-  return maps_.size() - 1;
+  if (maps_.size() >= kMaxMaps || !anyIdx_.Extend(2)) return -1;
+  if (!maps_.push_back(info)) {
+    anyIdx_.pop_back();
+    anyIdx_.pop_back();
+    return -1;
+  }
+  const uint32_t id = maps_.size() - 1;
+  anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
+  return id;
 }
 
 bool PolicySetCore::DeleteMap(uint32_t id) {
@@ -264,6 +330,7 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   entries_ -= erasedEntries;
   mi.size = 0;
   mi.any[0] = mi.any[1] = NoGroup();
+  anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
   return true;
 }
 
@@ -497,8 +564,7 @@ int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction,
   const GroupSlot* g = FindGroup(mapDir, remote);
   const PolicyValue* l3 = g != nullptr ? InGroup(*g, proto, port) : nullptr;
   const PolicyValue* l4 = nullptr;
-  const GroupSlot& any = maps_[map].any[direction & 1];
-  if ((l3 == nullptr || (l3->kw & kKwDeny) == 0) && any.mapDir != kNone) l4 = InGroup(any, proto, port);
+  if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = AnyLookup(mapDir, proto, port);
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -664,8 +730,7 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     const uint32_t port = q.bits & 0xFFFF;
     const PolicyValue* l3 = q.peer.mapDir != kNone ? InGroup(q.peer, proto, port) : nullptr;
     const PolicyValue* l4 = nullptr;
-    const GroupSlot& any = maps_[q.map].any[(q.bits >> 24) & 1];
-    if ((l3 == nullptr || (l3->kw & kKwDeny) == 0) && any.mapDir != kNone) l4 = InGroup(any, proto, port);
+    if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = AnyLookup((q.map << 1) | ((q.bits >> 24) & 1), proto, port);
     Answer(l3, l4, frag, &r);
     out.Put(i, r);
   }

@@ -102,7 +102,7 @@ struct GroupSlot {
   uint32_t ref;       // small group: arena index of its block; big group: index in the big groups
   uint16_t count;     // entries of a small group
   uint8_t cls;        // size class of the block; kBigClass for a big group
-  uint8_t pad;
+  uint8_t indexed;    // in a map's copy of its any-peer group: 1 when its AnyIndex is built
 };
 constexpr uint8_t kBigClass = 0xFF;
 
@@ -236,8 +236,24 @@ class PolicySetCore {
     GroupSlot any[2];  // the identity-0 group per direction (mapDir kNone: none)
   };
 
+  // The any-peer group of one (map, direction) as intervals of (protocol << 16 | port), each
+  // with the longest prefix covering it (prefixes nest or are disjoint, so the intervals between
+  // their bounds each have one): its lookup, made by every lookup of the map, is a branch-free
+  // binary search instead of a scan of up to 32 entries. Rebuilt when the group changes.
+  static constexpr uint8_t kNoEntry = 0xFF;
+  // Smaller any-peer groups are scanned (a few entries in one line beat a search over a cold index).
+  static constexpr uint32_t kAnyIndexMin = 12;
+  struct AnyIndex {
+    uint32_t n;                              // intervals; 0 = none (no group, or a big one)
+    uint32_t start[2 * kMaxSmallGroup + 1];  // sorted, start[0] = 0: interval k is [start[k], start[k + 1])
+    uint8_t entry[2 * kMaxSmallGroup + 1];   // index in the group's block, or kNoEntry
+  };
+
   template <class In, class Out>
   uint32_t RunBatch(const In& in, Out& out, uint32_t n) const;
+  // The identity-0 lookup of `__policy_can_access`.
+  inline const PolicyValue* AnyLookup(uint32_t mapDir, uint32_t proto, uint32_t port) const;
+  void BuildAnyIndex(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
   // The LPM of one group (a directory slot or a copy of one).
@@ -272,6 +288,7 @@ class PolicySetCore {
   TrackedVector<BigGroup> bigs_;
   TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
+  TrackedVector<AnyIndex> anyIdx_;  // per mapDir (two per map)
   TrackedVector<uint32_t> freeMaps_;
 };
 }  // namespace hubcap
