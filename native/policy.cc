@@ -667,6 +667,7 @@ struct SoaOut {
 struct Pending {
   uint32_t map, remote, bits;
   bool valid;
+  bool chain;  // the peer group was not in its home line and keys overflowed past it
   uint64_t hash;
   GroupSlot peer;  // mapDir kNone: no peer group
 };
@@ -675,15 +676,25 @@ struct Pending {
 
 template <class In, class Out>
 uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // Three stages D lookups apart: (1) hash the peer group of lookup i + 2D and prefetch its
-  // directory line; (2) find the group of lookup i + D there and prefetch its block (and the
-  // map's any-peer block); (3) resolve lookup i.
+  // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D, prefetch its
+  // directory line and that line's overflow count; (2) look for the group of lookup i + 2D in
+  // its home line: found, its block is prefetched; not there but keys overflowed, the next line
+  // is; (3) such a group is looked for further (lookup i + D), its block prefetched; (4) resolve
+  // lookup i. No step waits for a line fetched in the same step.
   constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 2D ahead
+  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 3D ahead
   Pending ring[R];
   BatchAnswer r;
   uint32_t unknown = 0;
   const PolicyValue* arena = arena_.data();
+  auto prefetchBlock = [&](Pending& q, const GroupSlot* g) {
+    q.peer = *g;
+    if (g->cls == kBigClass) return;
+    const char* a = reinterpret_cast<const char*>(arena + g->ref);
+    const char* z = reinterpret_cast<const char*>(arena + g->ref + g->count) - 1;
+    for (; a <= z; a += 64) HUBCAP_PREFETCH(a);
+    HUBCAP_PREFETCH(z);
+  };
   auto stage1 = [&](uint32_t j) {
     Pending& q = ring[j & (R - 1)];
     q.map = in.Map(j);
@@ -693,31 +704,33 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     if (!q.valid) return;
     q.hash = GroupHash((q.map << 1) | ((q.bits >> 24) & 1), q.remote);
     dir_.Prefetch(q.hash);
+    dir_.PrefetchCount(q.hash);
   };
   auto stage2 = [&](uint32_t j) {
     Pending& q = ring[j & (R - 1)];
+    q.peer.mapDir = kNone;
+    q.chain = false;
     if (!q.valid) return;
     const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
-    const GroupSlot* g = dir_.Find(q.hash, GroupMatch{mapDir, q.remote});
-    if (g == nullptr) {
-      q.peer.mapDir = kNone;
-    } else {
-      q.peer = *g;
-      if (g->cls != kBigClass) {
-        const char* a = reinterpret_cast<const char*>(arena + g->ref);
-        const char* z = reinterpret_cast<const char*>(arena + g->ref + g->count) - 1;
-        for (; a <= z; a += 64) HUBCAP_PREFETCH(a);
-        HUBCAP_PREFETCH(z);
-      }
-    }
+    const GroupSlot* g = dir_.FindHome(q.hash, GroupMatch{mapDir, q.remote}, &q.chain);
+    if (g != nullptr) prefetchBlock(q, g);
+    else if (q.chain) dir_.PrefetchNext(q.hash);
     const GroupSlot& any = maps_[q.map].any[mapDir & 1];
     if (any.mapDir != kNone && any.cls != kBigClass) HUBCAP_PREFETCH(arena + any.ref);
   };
-  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage1(j);
-  for (uint32_t j = 0; j < std::min(D, n); j++) stage2(j);
+  auto stage3 = [&](uint32_t j) {
+    Pending& q = ring[j & (R - 1)];
+    if (!q.chain) return;
+    const GroupSlot* g = dir_.Find(q.hash, GroupMatch{(q.map << 1) | ((q.bits >> 24) & 1), q.remote});
+    if (g != nullptr) prefetchBlock(q, g);
+  };
+  for (uint32_t j = 0; j < std::min(3 * D, n); j++) stage1(j);
+  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage2(j);
+  for (uint32_t j = 0; j < std::min(D, n); j++) stage3(j);
   for (uint32_t i = 0; i < n; i++) {
-    if (i + 2 * D < n) stage1(i + 2 * D);
-    if (i + D < n) stage2(i + D);
+    if (i + 3 * D < n) stage1(i + 3 * D);
+    if (i + 2 * D < n) stage2(i + 2 * D);
+    if (i + D < n) stage3(i + D);
     const Pending& q = ring[i & (R - 1)];
     const bool frag = ((q.bits >> 25) & 1) != 0;
     if (!q.valid) {

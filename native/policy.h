@@ -20,22 +20,25 @@
 //   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of an arena of 12-byte
 //           values, of a size class (1, 2, 3, 4, 6, ... 32 entries; free blocks of a class are
 //           chained for reuse), sorted by prefix length, longest first: the first entry whose
-//           key covers (protocol, port) is the longest prefix match, and the block is one or two
-//           adjacent cache lines, prefetched as a whole.
+//           key covers (protocol, port) is the longest prefix match; the block's adjacent cache
+//           lines (one to six) are prefetched as a whole.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
 //   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules), so
 //           each map keeps a copy of that group's directory slot per direction and the second
-//           lookup of `__policy_can_access` needs no probe (and its block stays hot).
+//           lookup of `__policy_can_access` needs no probe (and its block stays hot); from
+//           kAnyIndexMin entries the group is also kept as intervals (AnyIndex), searched
+//           without a branch per entry.
 //
 //   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
 //   are not part of the key.
 //
-// Batch lookups are a software pipeline of three stages: the directory line of lookup i + 2D is
-// prefetched; the group of lookup i + D is found there and its block prefetched; lookup i is
-// resolved from cached lines. About 2D cache misses are in flight instead of one at a time.
+// Batch lookups are a software pipeline of four stages D lookups apart (RunBatch): the directory
+// line of a lookup is prefetched, then its group found there and its block prefetched (or, when
+// the group's keys overflowed its home line, the next line first), and the lookup is resolved
+// from cached lines: many cache misses are in flight instead of one at a time.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
