@@ -24,9 +24,10 @@ const uint32_t kKeyMask[32] = {
 
 namespace {
 
-// Entries per block of each size class: the classes grow by about 1.5 so a block wastes a third
-// of itself at most; the last is kMaxSmallGroup.
-constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+// Entries per block of each size class and its 16-byte arena units: a block is 16 or 32 bytes,
+// or whole cache lines (5 entries to a line, 16 to three); the last class is kMaxSmallGroup.
+constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 5, 10, 16, 21, 26, 32};
+constexpr uint32_t kClassUnits[PolicySetCore::kClasses] = {1, 2, 4, 8, 12, 16, 20, 24};
 static_assert(kClassCap[PolicySetCore::kClasses - 1] == PolicySetCore::kMaxSmallGroup, "the last class holds a full small group");
 
 inline uint32_t ClassFor(uint32_t n) {
@@ -78,17 +79,27 @@ GroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
 bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
   if (freeHead_[cls] != kNone) {
     *ref = freeHead_[cls];
-    freeHead_[cls] = arena_[*ref].cookie;
+    freeHead_[cls] = Block(*ref)->cookie;
     return true;
   }
-  const uint32_t at = arena_.size();
-  if (!arena_.Extend(kClassCap[cls])) return false;
-  *ref = at;
+  // Appended at its alignment: min(units, 4) units (a line for the blocks of whole lines). The
+  // units skipped become free blocks of one or two entries.
+  const uint32_t units = kClassUnits[cls];
+  const uint32_t align = units < 4 ? units : 4;
+  uint32_t at = arena_.size();
+  const uint32_t pad = (align - (at & (align - 1))) & (align - 1);
+  if (!arena_.Extend(pad + units)) return false;
+  for (uint32_t k = 0; k < pad;) {
+    const uint32_t c = ((at + k) & 1) == 0 && k + 2 <= pad ? 1 : 0;
+    FreeBlock(at + k, c);
+    k += kClassUnits[c];
+  }
+  *ref = at + pad;
   return true;
 }
 
 void PolicySetCore::FreeBlock(uint32_t ref, uint32_t cls) {
-  arena_[ref].cookie = freeHead_[cls];
+  Block(ref)->cookie = freeHead_[cls];
   freeHead_[cls] = ref;
 }
 
@@ -99,7 +110,7 @@ void PolicySetCore::FreeGroupEntries(const GroupSlot& g) {
 
 PolicyValue* PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw) const {
   if (g.cls == kBigClass) return BigFind(bigs_[g.ref], kw);
-  PolicyValue* e = const_cast<PolicyValue*>(arena_.data()) + g.ref;
+  PolicyValue* e = Block(g.ref);
   for (uint32_t i = 0; i < g.count; i++)
     if ((e[i].kw & kKwKeyBits) == kw) return &e[i];
   return nullptr;
@@ -107,7 +118,7 @@ PolicyValue* PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw) const {
 
 __attribute__((always_inline)) inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const {
   if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], proto, port);
-  return ScanBlock(arena_.data() + g.ref, g.count, (proto << 16) | port);
+  return ScanBlock(Block(g.ref), g.count, (proto << 16) | port);
 }
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
@@ -124,7 +135,7 @@ void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
   if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) return;
   g.indexed = 1;
   // Each entry as the range of (protocol << 16 | port) it covers.
-  const PolicyValue* e = arena_.data() + g.ref;
+  const PolicyValue* e = Block(g.ref);
   const uint32_t c = g.count;
   uint32_t lo[kMaxSmallGroup], hi[kMaxSmallGroup], bound[2 * kMaxSmallGroup + 1];
   uint32_t m = 0;
@@ -169,7 +180,7 @@ __attribute__((always_inline)) inline const PolicyValue* PolicySetCore::AnyLooku
     len -= half;
   }
   const uint8_t at = x.entry[base - x.start];
-  return at == kNoEntry ? nullptr : arena_.data() + any.ref + at;
+  return at == kNoEntry ? nullptr : Block(any.ref) + at;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +368,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   if (g == nullptr) {
     uint32_t ref;
     if (!AllocBlock(0, &ref)) return kSetNoMemory;
-    arena_[ref] = value;
+    *Block(ref) = value;
     GroupSlot fresh = NoGroup();
     fresh.mapDir = mapDir;
     fresh.identity = e.identity;
@@ -378,13 +389,13 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
       const uint32_t cls = g->cls + 1u;
       uint32_t ref;
       if (!AllocBlock(cls, &ref)) return kSetNoMemory;
-      memcpy(static_cast<void*>(&arena_[ref]), &arena_[g->ref], static_cast<size_t>(n) * sizeof(PolicyValue));
+      memcpy(static_cast<void*>(Block(ref)), Block(g->ref), static_cast<size_t>(n) * sizeof(PolicyValue));
       FreeBlock(g->ref, g->cls);
       g->ref = ref;
       g->cls = static_cast<uint8_t>(cls);
     }
     // Sorted longest prefix first: the new entry goes after the entries at least as long.
-    PolicyValue* b = &arena_[g->ref];
+    PolicyValue* b = Block(g->ref);
     const int p = KwPrefix(kw);
     uint32_t at = 0;
     while (at < n && KwPrefix(b[at].kw) >= p) at++;
@@ -397,7 +408,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     if (bi < 0) return kSetNoMemory;
     BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
     bool ok = true;
-    for (uint32_t k = 0; k < g->count && ok; k++) ok = BigInsert(b, arena_[g->ref + k]);
+    for (uint32_t k = 0; k < g->count && ok; k++) ok = BigInsert(b, Block(g->ref)[k]);
     if (!ok || !BigInsert(b, value)) {
       FreeBig(static_cast<uint32_t>(bi));
       return kSetNoMemory;
@@ -427,7 +438,7 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   } else {
     PolicyValue* x = ExactIn(*g, kw);
     if (x == nullptr) return false;
-    PolicyValue* b = &arena_[g->ref];
+    PolicyValue* b = Block(g->ref);
     const uint32_t at = static_cast<uint32_t>(x - b);
     memmove(static_cast<void*>(&b[at]), &b[at + 1], static_cast<size_t>(g->count - at - 1) * sizeof(PolicyValue));
     g->count--;
@@ -466,7 +477,7 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
   dir_.ForEach([&](const GroupSlot& s) {
     if ((s.mapDir >> 1) != map) return;
     if (s.cls != kBigClass) {
-      for (uint32_t k = 0; k < s.count; k++) put(s.identity, s.mapDir, arena_[s.ref + k]);
+      for (uint32_t k = 0; k < s.count; k++) put(s.identity, s.mapDir, Block(s.ref)[k]);
       return;
     }
     const BigGroup& big = bigs_[s.ref];
@@ -686,12 +697,11 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
   Pending ring[R];
   BatchAnswer r;
   uint32_t unknown = 0;
-  const PolicyValue* arena = arena_.data();
   auto prefetchBlock = [&](Pending& q, const GroupSlot* g) {
     q.peer = *g;
     if (g->cls == kBigClass) return;
-    const char* a = reinterpret_cast<const char*>(arena + g->ref);
-    const char* z = reinterpret_cast<const char*>(arena + g->ref + g->count) - 1;
+    const char* a = reinterpret_cast<const char*>(Block(g->ref));
+    const char* z = reinterpret_cast<const char*>(Block(g->ref) + g->count) - 1;
     for (; a <= z; a += 64) HUBCAP_PREFETCH(a);
     HUBCAP_PREFETCH(z);
   };
@@ -716,7 +726,7 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     if (g != nullptr) prefetchBlock(q, g);
     else if (q.chain) dir_.PrefetchNext(q.hash);
     const GroupSlot& any = maps_[q.map].any[mapDir & 1];
-    if (any.mapDir != kNone && any.cls != kBigClass) HUBCAP_PREFETCH(arena + any.ref);
+    if (any.mapDir != kNone && any.cls != kBigClass) HUBCAP_PREFETCH(Block(any.ref));
   };
   auto stage3 = [&](uint32_t j) {
     Pending& q = ring[j & (R - 1)];

@@ -17,11 +17,12 @@
 //   directory: a bucketed hash (common.h BucketTable, four 16-byte slots to a cache line) of the
 //           groups keyed by (mapId << 1 | direction, identity): where the group's entries are and
 //           how many. Finding a group reads one line.
-//   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of an arena of 12-byte
-//           values, of a size class (1, 2, 3, 4, 6, ... 32 entries; free blocks of a class are
-//           chained for reuse), sorted by prefix length, longest first: the first entry whose
-//           key covers (protocol, port) is the longest prefix match; the block's adjacent cache
-//           lines (one to six) are prefetched as a whole.
+//   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of 12-byte values in
+//           an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 21,
+//           26, 32 entries: 16 and 32 bytes, then 1..6 lines, aligned so; free blocks of a class
+//           are chained for reuse), sorted by prefix length, longest first: the first entry whose
+//           key covers (protocol, port) is the longest prefix match; the block's lines (one for
+//           a group of up to five) are prefetched as a whole.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
@@ -102,7 +103,7 @@ struct PolicyValue {
 struct GroupSlot {
   uint32_t mapDir;    // mapId << 1 | direction; kNone = empty slot
   uint32_t identity;  // the peer identity (0: the any-peer group)
-  uint32_t ref;       // small group: arena index of its block; big group: index in the big groups
+  uint32_t ref;       // small group: arena unit of its block (Block()); big group: index in the big groups
   uint16_t count;     // entries of a small group
   uint8_t cls;        // size class of the block; kBigClass for a big group
   uint8_t indexed;    // in a map's copy of its any-peer group: 1 when its AnyIndex is built
@@ -180,7 +181,7 @@ class PolicySetCore {
   // Entries a group keeps in a block before it moves to a private table.
   static constexpr uint32_t kMaxSmallGroup = 32;
   // Block size classes (entries), the last one kMaxSmallGroup.
-  static constexpr uint32_t kClasses = 10;
+  static constexpr uint32_t kClasses = 8;
   // Map ids stay below this (mapDir = id << 1 | direction never reaches kNone).
   static constexpr uint32_t kMaxMaps = 0x7FFFFFFFu;
 
@@ -267,7 +268,7 @@ class PolicySetCore {
   void RefreshAny(uint32_t mapDir);
   int32_t Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
 
-  // Blocks: arena index of a free block of class `cls`; false when out of memory.
+  // Blocks: the arena unit of a free block of class `cls`; false when out of memory.
   bool AllocBlock(uint32_t cls, uint32_t* ref);
   void FreeBlock(uint32_t ref, uint32_t cls);
   // Frees a group's entries (block or big table); the slot itself stays.
@@ -283,7 +284,15 @@ class PolicySetCore {
 
   MemCounter mem_;
   BucketTable<GroupOps> dir_;
-  TrackedVector<PolicyValue> arena_;
+  // 16-byte units; a block of c units starts at a multiple of min(c, 4) units, so a block of up
+  // to five entries never straddles two cache lines.
+  struct alignas(16) ArenaUnit {
+    uint32_t w[4];
+  };
+  TrackedVector<ArenaUnit> arena_;
+  PolicyValue* Block(uint32_t ref) const {
+    return reinterpret_cast<PolicyValue*>(const_cast<ArenaUnit*>(arena_.data()) + ref);
+  }
   uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first cookie
   uint32_t entries_ = 0;
   uint32_t groups_ = 0;
