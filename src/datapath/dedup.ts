@@ -163,7 +163,7 @@ export class Deduplicator {
       this.flush();
     }
     const r = this.row;
-    fillRow(r, 0, p, frame);
+    fillRow(r, p, frame);
     return this.probe(r, sec, tsNsec, pointHi, pointLo);
   }
 
@@ -203,7 +203,9 @@ export class Deduplicator {
     this.pendingCount++;
     q[o] = sec;
     q[o + P_NSEC] = nsec;
-    fillRow(q, o + P_RECORD, p, frame);
+    const r = this.row;
+    fillRow(r, p, frame);
+    for (let k = 0; k < K; k++) q[o + P_RECORD + k] = r[k]!;
     return true;
   }
 
@@ -299,8 +301,8 @@ function seenAt(ways: Int32Array, o: number, n: number, hi: number, lo: number):
 }
 
 /** The compared fields of `p` (see the module comment), and the content hash in the last word. */
-function fillRow(r: Int32Array, o: number, p: DecodedPacket, frame: DedupFrameView | undefined): void {
-  r[o] =
+function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
+  r[0] =
     p.ipVersion |
     (p.ipProto << 8) |
     (p.kind << 16) |
@@ -310,28 +312,28 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, frame: DedupFrameVi
     (p.hasIcmpInner ? 1 << 27 : 0);
   const s = p.src;
   const d = p.dst;
-  r[o + 1] = s[0]!;
-  r[o + 2] = s[1]!;
-  r[o + 3] = s[2]!;
-  r[o + 4] = s[3]!;
-  r[o + 5] = d[0]!;
-  r[o + 6] = d[1]!;
-  r[o + 7] = d[2]!;
-  r[o + 8] = d[3]!;
-  r[o + 9] = (p.sport << 16) | p.dport;
-  r[o + 10] = p.ipId;
-  r[o + 11] = p.tcpSeq;
-  r[o + 12] = p.tcpAck;
-  r[o + 13] = p.tcpFlags | (p.tcpWindow << 16);
-  r[o + 14] = p.ipLength;
-  r[o + 15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
-  r[o + 16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
-  r[o + 17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
-  r[o + 18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
-  r[o + 19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
+  r[1] = s[0]!;
+  r[2] = s[1]!;
+  r[3] = s[2]!;
+  r[4] = s[3]!;
+  r[5] = d[0]!;
+  r[6] = d[1]!;
+  r[7] = d[2]!;
+  r[8] = d[3]!;
+  r[9] = (p.sport << 16) | p.dport;
+  r[10] = p.ipId;
+  r[11] = p.tcpSeq;
+  r[12] = p.tcpAck;
+  r[13] = p.tcpFlags | (p.tcpWindow << 16);
+  r[14] = p.ipLength;
+  r[15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
+  r[16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
+  r[17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
+  r[18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
+  r[19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
   // TCP segments are told apart by sequence, acknowledgement, flags, window and lengths; the
   // content is hashed for the rest (UDP and ICMP over IPv6 have not even an IP id).
-  r[o + 20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
+  r[20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
 }
 
 /**
