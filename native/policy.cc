@@ -60,7 +60,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyIdx_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyIdx_(&mem_), freeAnyIdx_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -127,12 +127,34 @@ void PolicySetCore::RefreshAny(uint32_t mapDir) {
   BuildAnyIndex(mapDir);
 }
 
+void PolicySetCore::ReleaseAnyIndex(MapInfo* mi, uint32_t dir) {
+  if (mi->anyIdx[dir] == kNone) return;
+  freeAnyIdx_.push_back(mi->anyIdx[dir]);  // out of memory here only loses the record for reuse
+  mi->anyIdx[dir] = kNone;
+  mi->any[dir].indexed = 0;
+}
+
 void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
-  AnyIndex& x = anyIdx_[mapDir];
-  x.n = 0;
-  GroupSlot& g = maps_[mapDir >> 1].any[mapDir & 1];
+  MapInfo* mi = &maps_[mapDir >> 1];
+  const uint32_t dir = mapDir & 1;
+  GroupSlot& g = mi->any[dir];
   g.indexed = 0;
-  if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) return;
+  if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) {
+    ReleaseAnyIndex(mi, dir);
+    return;
+  }
+  if (mi->anyIdx[dir] == kNone) {
+    // A record for it; without memory the group is scanned (same answers).
+    if (freeAnyIdx_.size() != 0) {
+      mi->anyIdx[dir] = freeAnyIdx_.back();
+      freeAnyIdx_.pop_back();
+    } else {
+      if (!anyIdx_.Extend(1)) return;
+      mi->anyIdx[dir] = anyIdx_.size() - 1;
+    }
+  }
+  AnyIndex& x = anyIdx_[mi->anyIdx[dir]];
+  x.n = 0;
   g.indexed = 1;
   // Each entry as the range of (protocol << 16 | port) it covers.
   const PolicyValue* e = Block(g.ref);
@@ -170,7 +192,7 @@ __attribute__((always_inline)) inline const PolicyValue* PolicySetCore::AnyLooku
   const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
   if (any.mapDir == kNone) return nullptr;
   if (any.indexed == 0) return InGroup(any, proto, port);
-  const AnyIndex& x = anyIdx_[mapDir];
+  const AnyIndex& x = anyIdx_[maps_[mapDir >> 1].anyIdx[mapDir & 1]];
   // The last interval starting at or below v (start[0] = 0), without a branch per step.
   const uint32_t v = (proto << 16) | port;
   const uint32_t* base = x.start;
@@ -296,23 +318,15 @@ const PolicyValue* PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, u
 // Maps
 
 int64_t PolicySetCore::CreateMap(uint32_t capacity) {
-  MapInfo info{capacity, 0, 0, 1, {NoGroup(), NoGroup()}};
+  MapInfo info{capacity, 0, 0, 1, {NoGroup(), NoGroup()}, {kNone, kNone}};
   if (freeMaps_.size() != 0) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
     maps_[id] = info;
-    anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
     return id;
   }
-  if (maps_.size() >= kMaxMaps || !anyIdx_.Extend(2)) return -1;
-  if (!maps_.push_back(info)) {
-    anyIdx_.pop_back();
-    anyIdx_.pop_back();
-    return -1;
-  }
-  const uint32_t id = maps_.size() - 1;
-  anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
-  return id;
+  if (maps_.size() >= kMaxMaps || !maps_.push_back(info)) return -1;
+  return maps_.size() - 1;
 }
 
 bool PolicySetCore::DeleteMap(uint32_t id) {
@@ -340,8 +354,9 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   }
   entries_ -= erasedEntries;
   mi.size = 0;
+  ReleaseAnyIndex(&mi, 0);
+  ReleaseAnyIndex(&mi, 1);
   mi.any[0] = mi.any[1] = NoGroup();
-  anyIdx_[id << 1].n = anyIdx_[(id << 1) | 1].n = 0;
   return true;
 }
 

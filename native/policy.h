@@ -237,7 +237,8 @@ class PolicySetCore {
     uint32_t size;
     uint32_t overflow;
     uint32_t alive;
-    GroupSlot any[2];  // the identity-0 group per direction (mapDir kNone: none)
+    GroupSlot any[2];   // the identity-0 group per direction (mapDir kNone: none)
+    uint32_t anyIdx[2];  // its AnyIndex in anyIdx_ when any[d].indexed, else kNone
   };
 
   // The any-peer group of one (map, direction) as intervals of (protocol << 16 | port), each
@@ -300,7 +301,9 @@ class PolicySetCore {
   TrackedVector<BigGroup> bigs_;
   TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
-  TrackedVector<AnyIndex> anyIdx_;  // per mapDir (two per map)
+  TrackedVector<AnyIndex> anyIdx_;  // for the any-peer groups indexed (MapInfo.anyIdx)
+  TrackedVector<uint32_t> freeAnyIdx_;
+  void ReleaseAnyIndex(MapInfo* mi, uint32_t dir);
   TrackedVector<uint32_t> freeMaps_;
 };
 }  // namespace hubcap
