@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { mulberry32 } from './random.js';
 
 export interface ClusterShape {
   pods: number;
@@ -19,18 +20,6 @@ export interface ClusterShape {
   nodes?: number;
   podsPerApp?: number;
   appsPerNamespace?: number;
-}
-
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface GeneratedPod {
@@ -57,7 +46,7 @@ function podIp(i: number): string {
 }
 
 export function generateCluster(shape: ClusterShape): GeneratedCluster {
-  const random = rng(shape.pods * 31 + shape.policies);
+  const random = mulberry32(shape.pods * 31 + shape.policies);
   const nodeCount = shape.nodes ?? Math.max(3, Math.ceil(shape.pods / 100));
   const podsPerApp = shape.podsPerApp ?? 5;
   const appsPerNs = shape.appsPerNamespace ?? 10;

@@ -56,6 +56,7 @@ import {
 } from '../../src/maps/native.js';
 import { DEFAULT_POLICY_MAP_CAPACITY, PolicyMap, PolicyVerdict, portRangeToMaskedPorts, type PolicyEntry } from '../../src/maps/policy-map.js';
 import { fmt, type Cell, type Suite, type SuiteContext, type SuiteReport, type Table } from '../lib/suite.js';
+import { mulberry32U32 } from '../lib/random.js';
 
 export const DEFAULT_SIZES = [1_000, 10_000, 100_000, 512_000, 1_000_000];
 const QUICK_SIZES = [1_000, 10_000];
@@ -83,18 +84,6 @@ const TARGET_IPV4_BYTES = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
-
-/** mulberry32: a u32 per call. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** 0..n-1. */
 function below(r: () => number, n: number): number {
@@ -144,7 +133,7 @@ const V6_LENS = [32, 48, 56, 64, 64, 64, 80, 96, 112, 120, 124, 127];
  * first n - n6 are the mixed map's), plus `lookups` IPv4 and lookups/4 IPv6 addresses.
  */
 export function generateIpcacheInput(n: number, lookups: number, seed = 1): IpcacheInput {
-  const r = rng(seed);
+  const r = mulberry32U32(seed);
   const n6 = n >= 20 ? Math.round(n * 0.1) : 0;
   // IPv4: 0/0, then hosts and CIDRs (12%), in random order.
   const v4Addr = new Uint32Array(n);
@@ -446,7 +435,7 @@ function coveredBy(r: () => number, key: number): { proto: number; port: number 
 
 /** `total` entries over `endpoints` maps, and `lookups` lookups aimed at them. */
 export function generatePolicyInput(total: number, endpoints: number, lookups: number, seed = 7): PolicyInput {
-  const r = rng(seed * 7919 + endpoints);
+  const r = mulberry32U32(seed * 7919 + endpoints);
   const input: PolicyInput = {
     endpoints,
     eMap: new Uint32Array(total),

@@ -31,20 +31,10 @@ import { HttpConnection, HttpDirection, type HttpRequest } from '../../src/proxy
 import { ReassemblyBudget, SegmentResult, TcpStreamReassembler } from '../../src/proxy/reassembly.js';
 import { runMicro, timeInterleaved } from '../lib/measure.js';
 import { fmt, type Cell, type Suite } from '../lib/suite.js';
+import { mulberry32 } from '../lib/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Generation
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface GenRequest {
   method: string;

@@ -10,6 +10,10 @@ import * as pcapParser from 'pcap-parser';
 import type { CaptureStats, Frame } from '../../src/capture/frame.js';
 import { CaptureParser, copyFrame, type CopiedFrame } from '../../src/capture/open.js';
 import type { PcapPacket } from '../../src/capture/pcap-writer.js';
+import { mulberry32 } from '../../bench/lib/random.js';
+
+/** A small deterministic PRNG (mulberry32), so fixtures are the same on every run. */
+export const prng = mulberry32;
 
 export const TCPDUMP_TESTS = '/work/shared/captures/tcpdump-tests';
 
@@ -24,18 +28,6 @@ export function tcpdumpCaptures(): string[] {
 export function makeTempDir(prefix = 'hubcap-capture-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** A small deterministic PRNG (mulberry32), so fixtures are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
