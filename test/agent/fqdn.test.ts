@@ -15,11 +15,7 @@ import { PolicyVerdict } from '../../src/maps/policy-map.js';
 import { parseIp } from '../../src/net/addr.js';
 import { compileFqdnSelector } from '../../src/proxy/dns-rules.js';
 import { FqdnCache } from '../../src/proxy/fqdn-cache.js';
-import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
-
-function cnp(namespace: string, name: string, spec: object): string {
-  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace }, spec });
-}
+import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
 
 const DNS_RULE = {
   toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s-app': 'kube-dns' } }],

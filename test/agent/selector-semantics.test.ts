@@ -5,7 +5,7 @@
  * noted per case; the map layout is bpf/lib/policy.h's.
  */
 import { describe, expect, test } from 'vitest';
-import { compile, docs, entryLines, identityOf, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp, compile, docs, entryLines, identityOf, node, ns, pod } from '../helpers/agent-cluster.js';
 
 const cluster = docs(
   node('node-a', '192.168.0.1'),
@@ -17,9 +17,6 @@ const cluster = docs(
   pod('b', 'other', { app: 'other' }, '10.0.0.21'),
 );
 
-function cnp(namespace: string, name: string, spec: object): string {
-  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace }, spec });
-}
 function ccnp(name: string, spec: object): string {
   return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideNetworkPolicy', metadata: { name }, spec });
 }

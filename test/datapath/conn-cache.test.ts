@@ -21,7 +21,7 @@ import { Datapath, type DatapathOptions } from '../../src/datapath/program.js';
 import { DatapathState } from '../../src/datapath/state.js';
 import type { MapsDocument } from '../../src/maps/document.js';
 import { parseIp } from '../../src/net/addr.js';
-import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
 import { ACK, finalOf, Harness, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
@@ -162,10 +162,6 @@ const SERVER = '10.0.0.20';
 const OTHER = '10.0.1.30';
 const WORLD = '203.0.113.9';
 
-function cnp(name: string, spec: object): string {
-  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: 'default' }, spec });
-}
-
 const doc = compile(
   docs(
     node('node-a', '192.168.0.1'),
@@ -174,14 +170,14 @@ const doc = compile(
     pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
     pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
     pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-    cnp('server-ingress', {
+    cnp('default', 'server-ingress', {
       endpointSelector: { matchLabels: { app: 'server' } },
       ingress: [
         { fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }, { port: '53', protocol: 'UDP' }] }] },
         { fromEndpoints: [{ matchLabels: { app: 'client' } }], icmps: [{ fields: [{ type: 'EchoRequest' }] }] },
       ],
     }),
-    cnp('client-egress', {
+    cnp('default', 'client-egress', {
       endpointSelector: { matchLabels: { app: 'client' } },
       egress: [{ toEndpoints: [{}] }, { toCIDR: ['203.0.113.0/24'], toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }] }] }],
     }),

@@ -16,17 +16,13 @@ import { Datapath } from '../../src/datapath/program.js';
 import { DatapathState } from '../../src/datapath/state.js';
 import { FlowContext } from '../../src/flow/context.js';
 import { FlowSummary } from '../../src/flow/summary.js';
-import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
 import { ACK, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
 const CLIENT = '10.0.0.10';
 const SERVER = '10.0.0.20';
 const OTHER = '10.0.1.30';
-
-function cnp(name: string, spec: object): string {
-  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: 'default' }, spec });
-}
 
 const doc = compile(
   docs(
@@ -36,7 +32,7 @@ const doc = compile(
     pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
     pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
     pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-    cnp('server-ingress', {
+    cnp('default', 'server-ingress', {
       endpointSelector: { matchLabels: { app: 'server' } },
       ingress: [
         { fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }, { port: '53', protocol: 'UDP' }] }] },

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { PolicyMap } from '../../src/maps/policy-map.js';
-import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
 import { ACK, FIN, finalOf, Harness, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { icmp4, ipv4, udp } from '../helpers/decode-build.js';
 
@@ -16,10 +16,6 @@ const OTHER = '10.0.1.30';
 const NODE_A = '192.168.0.1';
 const NODE_B = '192.168.0.2';
 
-function cnp(name: string, spec: object): string {
-  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: 'default' }, spec });
-}
-
 const cluster = docs(
   node('node-a', NODE_A),
   node('node-b', NODE_B),
@@ -27,7 +23,7 @@ const cluster = docs(
   pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
   pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
   pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-  cnp('server-ingress', {
+  cnp('default', 'server-ingress', {
     endpointSelector: { matchLabels: { app: 'server' } },
     ingress: [
       {
@@ -37,7 +33,7 @@ const cluster = docs(
       { fromEndpoints: [{ matchLabels: { app: 'client' } }], icmps: [{ fields: [{ type: 'EchoRequest' }] }] },
     ],
   }),
-  cnp('client-lockdown', { endpointSelector: { matchLabels: { app: 'client' } }, ingress: [{}] }),
+  cnp('default', 'client-lockdown', { endpointSelector: { matchLabels: { app: 'client' } }, ingress: [{}] }),
 );
 const doc = compile(cluster);
 

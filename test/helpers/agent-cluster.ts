@@ -47,6 +47,11 @@ export function pod(namespace: string, name: string, labels: Record<string, stri
   });
 }
 
+/** A CiliumNetworkPolicy object (JSON is YAML) with this spec. */
+export function cnp(namespace: string, name: string, spec: object): string {
+  return JSON.stringify({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace }, spec });
+}
+
 export function docs(...parts: string[]): string {
   return parts.join('\n---\n');
 }
