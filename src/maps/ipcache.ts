@@ -102,6 +102,14 @@ export function checkEntryArgs(family: number, words: ArrayLike<number>, prefixL
   }
 }
 
+/** @internal The arguments of `upsert`, checked alike by both backends. */
+export function checkUpsertArgs(family: number, words: ArrayLike<number>, prefixLen: number, identity: number, tunnelEndpoint: number, flags: number): void {
+  checkEntryArgs(family, words, prefixLen);
+  checkU32('identity', identity);
+  checkU32('tunnel endpoint', tunnelEndpoint);
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`ipcache: flags ${flags} is not a u8`);
+}
+
 /** @internal */
 export function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`ipcache: ${name} ${v} is not a u32`);
@@ -182,10 +190,7 @@ export class Ipcache {
 
   /** Inserts or replaces a prefix; false (overflow counter++) when full and the prefix is new. */
   upsert(family: 4 | 6, words: ArrayLike<number>, prefixLen: number, identity: number, tunnelEndpoint = 0, flags = 0): boolean {
-    checkEntryArgs(family, words, prefixLen);
-    checkU32('identity', identity);
-    checkU32('tunnel endpoint', tunnelEndpoint);
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`ipcache: flags ${flags} is not a u8`);
+    checkUpsertArgs(family, words, prefixLen, identity, tunnelEndpoint, flags);
     let table: KeyTable;
     let m0 = 0;
     let m1 = 0;

@@ -27,7 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError, UsageError } from '../errors.js';
 import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from './interfaces.js';
-import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkU32 as checkIpcacheU32, type IpcacheEntry } from './ipcache.js';
+import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkUpsertArgs, type IpcacheEntry } from './ipcache.js';
 import { DEFAULT_POLICY_MAP_CAPACITY, checkKey, checkRange, checkU32 as checkPolicyU32, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
 import { POLICY_MATCH_L3_L4, POLICY_MATCH_L3_ONLY, POLICY_MATCH_L3_PROTO, POLICY_MATCH_NONE } from './codes.js';
 
@@ -258,10 +258,7 @@ export class NativeIpcache implements IpcacheLike {
   }
 
   upsert(family: 4 | 6, words: ArrayLike<number>, prefixLen: number, identity: number, tunnelEndpoint = 0, flags = 0): boolean {
-    checkEntryArgs(family, words, prefixLen);
-    checkIpcacheU32('identity', identity);
-    checkIpcacheU32('tunnel endpoint', tunnelEndpoint);
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`ipcache: flags ${flags} is not a u8`);
+    checkUpsertArgs(family, words, prefixLen, identity, tunnelEndpoint, flags);
     const h = this.handle;
     const status =
       family === 4
