@@ -21,7 +21,8 @@ import { Datapath, type DatapathOptions } from '../../src/datapath/program.js';
 import { DatapathState } from '../../src/datapath/state.js';
 import type { MapsDocument } from '../../src/maps/document.js';
 import { parseIp } from '../../src/net/addr.js';
-import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp } from '../helpers/agent-cluster.js';
+import { CLIENT, OTHER, SERVER, clientServerCluster } from '../helpers/client-server-cluster.js';
 import { ACK, finalOf, Harness, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
@@ -157,31 +158,13 @@ describe('cached facts equal derived ones', () => {
   }
 });
 
-const CLIENT = '10.0.0.10';
-const SERVER = '10.0.0.20';
-const OTHER = '10.0.1.30';
 const WORLD = '203.0.113.9';
 
-const doc = compile(
-  docs(
-    node('node-a', '192.168.0.1'),
-    node('node-b', '192.168.0.2'),
-    ns('default'),
-    pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
-    pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
-    pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-    cnp('default', 'server-ingress', {
-      endpointSelector: { matchLabels: { app: 'server' } },
-      ingress: [
-        { fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }, { port: '53', protocol: 'UDP' }] }] },
-        { fromEndpoints: [{ matchLabels: { app: 'client' } }], icmps: [{ fields: [{ type: 'EchoRequest' }] }] },
-      ],
-    }),
-    cnp('default', 'client-egress', {
-      endpointSelector: { matchLabels: { app: 'client' } },
-      egress: [{ toEndpoints: [{}] }, { toCIDR: ['203.0.113.0/24'], toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }] }] }],
-    }),
-  ),
+const doc = clientServerCluster(
+  cnp('default', 'client-egress', {
+    endpointSelector: { matchLabels: { app: 'client' } },
+    egress: [{ toEndpoints: [{}] }, { toCIDR: ['203.0.113.0/24'], toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }] }] }],
+  }),
 );
 
 describe('a random stream', () => {

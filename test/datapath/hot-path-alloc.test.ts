@@ -16,31 +16,11 @@ import { Datapath } from '../../src/datapath/program.js';
 import { DatapathState } from '../../src/datapath/state.js';
 import { FlowContext } from '../../src/flow/context.js';
 import { FlowSummary } from '../../src/flow/summary.js';
-import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { CLIENT, OTHER, SERVER, clientServerCluster } from '../helpers/client-server-cluster.js';
 import { ACK, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
-const CLIENT = '10.0.0.10';
-const SERVER = '10.0.0.20';
-const OTHER = '10.0.1.30';
-
-const doc = compile(
-  docs(
-    node('node-a', '192.168.0.1'),
-    node('node-b', '192.168.0.2'),
-    ns('default'),
-    pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
-    pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
-    pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-    cnp('default', 'server-ingress', {
-      endpointSelector: { matchLabels: { app: 'server' } },
-      ingress: [
-        { fromEndpoints: [{ matchLabels: { app: 'client' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }, { port: '53', protocol: 'UDP' }] }] },
-        { fromEndpoints: [{ matchLabels: { app: 'client' } }], icmps: [{ fields: [{ type: 'EchoRequest' }] }] },
-      ],
-    }),
-  ),
-);
+const doc = clientServerCluster();
 
 /**
  * A full collection on demand (--expose-gc for this isolate only): it finishes any marking the

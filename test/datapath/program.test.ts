@@ -6,36 +6,12 @@
  */
 import { describe, expect, test } from 'vitest';
 import { PolicyMap } from '../../src/maps/policy-map.js';
-import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp } from '../helpers/agent-cluster.js';
+import { CLIENT, NODE_A, NODE_B, OTHER, SERVER, clientServerCluster } from '../helpers/client-server-cluster.js';
 import { ACK, FIN, finalOf, Harness, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { icmp4, ipv4, udp } from '../helpers/decode-build.js';
 
-const CLIENT = '10.0.0.10';
-const SERVER = '10.0.0.20';
-const OTHER = '10.0.1.30';
-const NODE_A = '192.168.0.1';
-const NODE_B = '192.168.0.2';
-
-const cluster = docs(
-  node('node-a', NODE_A),
-  node('node-b', NODE_B),
-  ns('default'),
-  pod('default', 'client', { app: 'client' }, CLIENT, { node: 'node-a' }),
-  pod('default', 'server', { app: 'server' }, SERVER, { node: 'node-a' }),
-  pod('default', 'other', { app: 'other' }, OTHER, { node: 'node-b' }),
-  cnp('default', 'server-ingress', {
-    endpointSelector: { matchLabels: { app: 'server' } },
-    ingress: [
-      {
-        fromEndpoints: [{ matchLabels: { app: 'client' } }],
-        toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }, { port: '53', protocol: 'UDP' }] }],
-      },
-      { fromEndpoints: [{ matchLabels: { app: 'client' } }], icmps: [{ fields: [{ type: 'EchoRequest' }] }] },
-    ],
-  }),
-  cnp('default', 'client-lockdown', { endpointSelector: { matchLabels: { app: 'client' } }, ingress: [{}] }),
-);
-const doc = compile(cluster);
+const doc = clientServerCluster(cnp('default', 'client-lockdown', { endpointSelector: { matchLabels: { app: 'client' } }, ingress: [{}] }));
 
 describe('conntrack', () => {
   test('replies of an allowed connection pass the client\'s ingress default deny', () => {
