@@ -115,12 +115,12 @@ async function upToConntrack(path: string): Promise<number> {
   await openCapture(path).run((frame) => {
     decodeFrame(frame, pkt);
     if (pkt.ipVersion === 0 || dedup.isDuplicate(pkt, frame.tsSec, frame.tsNsec, frame)) return;
-    const now = frame.tsSec + frame.tsNsec / 1e9;
+    const now = ct.clockMs(frame.tsSec, frame.tsNsec);
     tuple.setFromPacket(pkt);
-    let e = ct.lookup(tuple, now, pkt.tcpFlags);
+    let row = ct.lookupRow(tuple, now, pkt.tcpFlags);
     const dir = ct.lastDir;
-    if (e === null) e = ct.create(tuple, now);
-    ct.touch(e, dir, pkt.tcpFlags, pkt.ipLength, now);
+    if (row < 0) row = ct.createRow(tuple, now);
+    ct.touchRow(row, dir, pkt.tcpFlags, pkt.ipLength, now);
   });
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }

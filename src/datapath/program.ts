@@ -28,7 +28,7 @@ import {
   DROP_NO_SERVICE,
   POLICY_MATCH_NONE,
 } from '../maps/codes.js';
-import { Conntrack, CtDir, CtTuple, isCtProto, type CtEntry } from '../maps/conntrack.js';
+import { Conntrack, CtDir, CtField, CtTuple, isCtProto } from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
 import { CachedStage, ConnectionCache, policyInputKey } from './conn-cache.js';
@@ -228,66 +228,70 @@ export class Datapath {
     // ct_lookup4/6: the flags let a SYN reopen a closing connection; an ICMP error is related
     // through the entry of its address pair (conntrack.h), never by guessing.
     // The table clock as a Smi (Conntrack.clockMs): a fractional second passed on would be boxed.
-    const nowMs = this.conntrack.clockMs(ev.tsSec, ev.tsNsec);
-    let entry = this.conntrack.lookupMs(tuple, nowMs, p.tcpFlags);
-    const dir: number = this.conntrack.lastDir;
-    const related = entry !== null && this.conntrack.lastRelated;
+    const ct = this.conntrack;
+    const nowMs = ct.clockMs(ev.tsSec, ev.tsNsec);
+    let row = ct.lookupRow(tuple, nowMs, p.tcpFlags);
+    const dir: number = ct.lastDir;
+    const related = row >= 0 && ct.lastRelated;
     // A packet found through its tuple carries its connection's addresses: the endpoints at
     // both ends are the connection's (cached). An ICMP error's addresses are its own.
-    if (entry !== null && !related) this.locateConnection(p, entry, dir);
+    if (row >= 0 && !related) this.locateConnection(p, row, dir);
     else this.locateEndpoints(p);
 
-    if (entry && entry.user0 !== 0 && !this.options.perPacket) {
+    if (row >= 0 && ct.get(row, CtField.USER0) !== 0 && !this.options.perPacket) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
-      if (!related) this.conntrack.touchMs(entry, dir, p.tcpFlags, p.ipLength, nowMs);
-      const info = entry.user1;
+      if (!related) ct.touchRow(row, dir, p.tcpFlags, p.ipLength, nowMs);
+      const info = ct.get(row, CtField.USER1);
       const stage = info & 1;
       const node = (Math.floor(info / 2) % 4096) - 1;
       const rule = Math.floor(info / 8192) - 1;
-      ev.connection = entry.id;
+      ev.connection = ct.idOf(row);
       ev.isReply = dir === CtDir.REPLY;
       ev.ctStatus = related ? CtStatus.RELATED : dir === CtDir.REPLY ? CtStatus.REPLY : CtStatus.ESTABLISHED;
-      this.emitDrop(-entry.user0, stage, node, rule, true);
+      this.emitDrop(-ct.get(row, CtField.USER0), stage, node, rule, true);
       return false;
     }
 
-    if (entry && dir === CtDir.REPLY) {
+    if (row >= 0 && dir === CtDir.REPLY) {
       // REPLY and RELATED skip policy (bpf_lxc.c: ct_status == CT_REPLY || CT_RELATED). A related
       // ICMP error refreshes its pair entry inside lookup, not the connection.
-      if (!related) this.conntrack.touchMs(entry, dir, p.tcpFlags, p.ipLength, nowMs);
-      ev.connection = entry.id;
+      if (!related) ct.touchRow(row, dir, p.tcpFlags, p.ipLength, nowMs);
+      ev.connection = ct.idOf(row);
       ev.isReply = true;
       ev.ctStatus = related ? CtStatus.RELATED : CtStatus.REPLY;
-      ev.proxyPort = entry.proxyPort;
+      const proxyPort = ct.get(row, CtField.PROXY_PORT);
+      const proxyStage = ct.get(row, CtField.USER1) - 1;
+      ev.proxyPort = proxyPort;
       // Replies of a proxied connection go back through the proxy (conntrack.h proxy_redirect).
-      if (entry.proxyPort > 0 && this.l7 !== undefined && !outer && !related) {
-        const l7 = this.l7.onPacket(entry, entry.user1 - 1, true, p, ev);
+      if (proxyPort > 0 && this.l7 !== undefined && !outer && !related) {
+        const l7 = this.l7.onPacket(ct.entryAt(row), proxyStage, true, p, ev);
         // The server's answer to a request the proxy denied never reached the client.
         if (l7 < 0) {
           ev.replacedByProxy = true;
-          this.emitDrop(l7, entry.user1 - 1, ev.node >= 0 ? ev.node : this.nodeOf(ev.dstEndpoint), -1, true);
+          this.emitDrop(l7, proxyStage, ev.node >= 0 ? ev.node : this.nodeOf(ev.dstEndpoint), -1, true);
           return false;
         }
       }
-      if (!outer) this.emitDelivered(entry.proxyPort > 0 ? entry.user1 - 1 : -1);
+      if (!outer) this.emitDelivered(proxyPort > 0 ? proxyStage : -1);
       return true;
     }
 
     // NEW or ESTABLISHED forward packet: policy at both ends, every time.
-    const isNew = entry === null;
+    const isNew = row < 0;
     ev.ctStatus = isNew ? CtStatus.NEW : CtStatus.ESTABLISHED;
     // The entry exists before policy so every event of this packet names its connection; a
     // drop either marks it (inheritance) or removes it again (--per-packet), as if never made.
-    if (!entry) {
-      entry = this.conntrack.createMs(tuple, nowMs);
+    if (row < 0) {
+      row = ct.createRow(tuple, nowMs);
       if (translated) {
-        entry.revNat = translated.index;
-        entry.origDst.set(ev.origDst);
-        entry.origDport = ev.origDport;
+        ct.set(row, CtField.REV_NAT, translated.index);
+        ct.setOrigDst(row, ev.origDst);
+        ct.set(row, CtField.ORIG_DPORT, ev.origDport);
       }
-      rememberLocated(entry, this.state.generation, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
+      rememberLocated(ct, row, this.state.generation, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
     }
-    ev.connection = entry.id;
+    const connId = ct.idOf(row);
+    ev.connection = connId;
     if (isNew && translated) this.emitTranslated();
     this.audited = false;
     this.auditReason = 0;
@@ -299,9 +303,9 @@ export class Datapath {
     const local = src >= 0 && src === dst; // a host talking to itself is never policed
     if (src >= 0 && !local) {
       const node = this.nodeOf(src);
-      const v = this.stagePolicy(entry.id, STAGE_EGRESS, src, node, p);
+      const v = this.stagePolicy(connId, STAGE_EGRESS, src, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
-      if (v < 0) return this.dropPacket(entry, isNew, nowMs, v, STAGE_EGRESS, node);
+      if (v < 0) return this.dropPacket(row, isNew, nowMs, v, STAGE_EGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_EGRESS;
@@ -309,9 +313,9 @@ export class Datapath {
     }
     if (dst >= 0 && !local) {
       const node = this.nodeOf(dst);
-      const v = this.stagePolicy(entry.id, STAGE_INGRESS, dst, node, p);
+      const v = this.stagePolicy(connId, STAGE_INGRESS, dst, node, p);
       if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
-      if (v < 0) return this.dropPacket(entry, isNew, nowMs, v, STAGE_INGRESS, node);
+      if (v < 0) return this.dropPacket(row, isNew, nowMs, v, STAGE_INGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
         proxyStage = STAGE_INGRESS;
@@ -319,13 +323,13 @@ export class Datapath {
     }
 
     if (isNew) {
-      entry.proxyPort = proxyPort;
-      entry.user1 = proxyStage + 1;
+      ct.set(row, CtField.PROXY_PORT, proxyPort);
+      ct.set(row, CtField.USER1, proxyStage + 1);
     }
-    this.conntrack.touchMs(entry, CtDir.FORWARD, p.tcpFlags, p.ipLength, nowMs);
+    ct.touchRow(row, CtDir.FORWARD, p.tcpFlags, p.ipLength, nowMs);
     ev.proxyPort = proxyPort;
     // The proxy sees the client's side of a redirected connection (its L7 events come first).
-    if (proxyPort > 0 && this.l7 !== undefined && !outer) this.l7.onPacket(entry, proxyStage, false, p, ev);
+    if (proxyPort > 0 && this.l7 !== undefined && !outer) this.l7.onPacket(ct.entryAt(row), proxyStage, false, p, ev);
     if (!outer) this.emitDelivered(proxyStage);
     return true;
   }
@@ -380,27 +384,32 @@ export class Datapath {
    * derived at this generation. Replies are the forward direction swapped (locateEndpoints is
    * symmetric in the two addresses).
    */
-  private locateConnection(p: DecodedPacket, entry: CtEntry, dir: number): void {
+  private locateConnection(p: DecodedPacket, row: number, dir: number): void {
     const ev = this.ev;
+    const ct = this.conntrack;
     const gen = this.state.generation;
-    if (entry.userGen === gen) {
-      // Identities are kept as int32 (Smi fields), read back as u32.
+    if (ct.get(row, CtField.USER_GEN) === gen) {
+      // Identities are kept as int32, read back as u32.
+      const srcEndpoint = ct.get(row, CtField.USER_SRC_ENDPOINT);
+      const dstEndpoint = ct.get(row, CtField.USER_DST_ENDPOINT);
+      const srcIdentity = ct.get(row, CtField.USER_SRC_IDENTITY) >>> 0;
+      const dstIdentity = ct.get(row, CtField.USER_DST_IDENTITY) >>> 0;
       if (dir === CtDir.REPLY) {
-        ev.srcEndpoint = entry.userDstEndpoint;
-        ev.dstEndpoint = entry.userSrcEndpoint;
-        ev.srcIdentity = entry.userDstIdentity >>> 0;
-        ev.dstIdentity = entry.userSrcIdentity >>> 0;
+        ev.srcEndpoint = dstEndpoint;
+        ev.dstEndpoint = srcEndpoint;
+        ev.srcIdentity = dstIdentity;
+        ev.dstIdentity = srcIdentity;
       } else {
-        ev.srcEndpoint = entry.userSrcEndpoint;
-        ev.dstEndpoint = entry.userDstEndpoint;
-        ev.srcIdentity = entry.userSrcIdentity >>> 0;
-        ev.dstIdentity = entry.userDstIdentity >>> 0;
+        ev.srcEndpoint = srcEndpoint;
+        ev.dstEndpoint = dstEndpoint;
+        ev.srcIdentity = srcIdentity;
+        ev.dstIdentity = dstIdentity;
       }
       return;
     }
     this.locateEndpoints(p);
-    if (dir === CtDir.REPLY) rememberLocated(entry, gen, ev.dstEndpoint, ev.srcEndpoint, ev.dstIdentity, ev.srcIdentity);
-    else rememberLocated(entry, gen, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
+    if (dir === CtDir.REPLY) rememberLocated(ct, row, gen, ev.dstEndpoint, ev.srcEndpoint, ev.dstIdentity, ev.srcIdentity);
+    else rememberLocated(ct, row, gen, ev.srcEndpoint, ev.dstEndpoint, ev.srcIdentity, ev.dstIdentity);
   }
 
   /** The policy check of one stage: a verdict as policy.h returns it (after audit). */
@@ -474,15 +483,16 @@ export class Datapath {
   }
 
   /** A policy drop of a forward packet: its final drop event, and what its connection remembers. */
-  private dropPacket(entry: CtEntry, isNew: boolean, nowMs: number, v: number, stage: number, node: number): false {
+  private dropPacket(row: number, isNew: boolean, nowMs: number, v: number, stage: number, node: number): false {
     if (isNew) {
+      const ct = this.conntrack;
       if (this.options.perPacket) {
-        this.conntrack.delete(entry);
+        ct.deleteRow(row);
       } else {
         // Remember the drop so the rest of this connection inherits it (design.md §5).
-        entry.user0 = -v;
-        entry.user1 = packDropInfo(stage, node, this.stageRule);
-        this.conntrack.touchMs(entry, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, nowMs);
+        ct.set(row, CtField.USER0, -v);
+        ct.set(row, CtField.USER1, packDropInfo(stage, node, this.stageRule));
+        ct.touchRow(row, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, nowMs);
       }
     }
     this.emitDrop(v, stage, node, this.stageRule, false);
@@ -625,13 +635,13 @@ export class Datapath {
   }
 }
 
-/** Keeps a connection's endpoints and identities (forward direction) in its entry, for `gen`. */
-function rememberLocated(entry: CtEntry, gen: number, srcEndpoint: number, dstEndpoint: number, srcIdentity: number, dstIdentity: number): void {
-  entry.userGen = gen;
-  entry.userSrcEndpoint = srcEndpoint;
-  entry.userDstEndpoint = dstEndpoint;
-  entry.userSrcIdentity = srcIdentity | 0;
-  entry.userDstIdentity = dstIdentity | 0;
+/** Keeps a connection's endpoints and identities (forward direction) in its row, for `gen`. */
+function rememberLocated(ct: Conntrack, row: number, gen: number, srcEndpoint: number, dstEndpoint: number, srcIdentity: number, dstIdentity: number): void {
+  ct.set(row, CtField.USER_GEN, gen);
+  ct.set(row, CtField.USER_SRC_ENDPOINT, srcEndpoint);
+  ct.set(row, CtField.USER_DST_ENDPOINT, dstEndpoint);
+  ct.set(row, CtField.USER_SRC_IDENTITY, srcIdentity | 0);
+  ct.set(row, CtField.USER_DST_IDENTITY, dstIdentity | 0);
 }
 
 /** A tunnel packet's outer IP/UDP header as a packet of its own. */

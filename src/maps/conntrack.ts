@@ -61,23 +61,28 @@
  *  - Times are capture seconds, kept at 1 ms resolution (Cilium: whole seconds of
  *    bpf_mono_now()).
  *
- * Layout: per table a 31-bit hash of the tuple in a canonical order (the lower endpoint first)
- * is the key, so a connection's two directions share it and a lookup costs one probe. A `Map`
- * from key to entry is the index every probe reads; an `LRUCache` of the keys keeps their
- * recency and picks the evictions once the table is full (a probe through LRUCache itself cost
- * twice a Map's, measured; see above for the stamps it starts from).
- * The full tuple lives in the entry and is compared on every hit; entries whose keys collide
- * are chained through `next` and leave the LRU together. 31 bits,
- * not 52: a key must be a Smi, or every Map probe boxes it into a heap number (an allocation
- * per packet, and slower; both measured); with chaining, collisions (about 140 pairs in a full
- * 786k-entry family) cost nothing but a longer walk. Tables start small and grow, since
- * LRUCache allocates its arrays for `max` up front.
- * Allocation: one CtEntry per connection (plus one per new address pair for RELATED), never per
- * packet.
+ * Layout: every entry (a connection, or a RELATED address-pair entry) is a row of ROW_WORDS
+ * int32 words in one ArrayBuffer, seen as an Int32Array and a Float64Array (times and byte
+ * counts are float64 words of the row: exact past the int32 range). A row holds the tuple, the
+ * timers, the counters, the flags and the datapath's words (`CtField`), so a packet reads one
+ * row: 160 bytes whose lines are independent loads (the CPU fetches them in parallel), where a
+ * CtEntry object per connection cost three dependent cache misses (Map bucket, Map entry,
+ * object) and about 300 bytes the garbage collector copied twice (~25 % of a replay, measured).
+ * IPv6 upper address words and a service's original destination sit in a side array.
+ * Per table a 31-bit hash of the tuple in a canonical order (the lower endpoint first) is the
+ * key, so a connection's two directions share it and a lookup costs one probe: an open-address
+ * index of (key, first row) pairs with linear probing (8 slots per cache line, at most half
+ * full), and rows whose keys collide are chained through their `next` word and leave the LRU
+ * together (about 140 pairs in a full 786k-entry family). An `LRUCache` of the keys keeps their
+ * recency and picks the evictions once the table is full (see the stamps above). Rows of removed
+ * entries are reused; the arrays double as the live entries need, up to the tables' maxima.
+ * Nothing is allocated per packet or per connection. `CtEntry` objects are views of rows, made
+ * on request (tests, dumps, the L7 stage's zombie check); a view of a row that leaves its table
+ * keeps a copy of the row, so it reads as it did when the entry was removed.
  */
 
 import { LRUCache } from 'lru-cache';
-import { murmur3Finish, murmur3Round, xxhashRound } from '../net/hash.js';
+import { murmur3Finish, murmur3Round } from '../net/hash.js';
 
 /** Which way a packet travels relative to its connection's entry. */
 export const CtDir = { FORWARD: 0, REPLY: 1 } as const;
@@ -282,215 +287,248 @@ export class CtTuple {
   }
 }
 
-export class CtEntry {
-  // Field order is the memory order: what every probe and every touch reads comes first, so a
-  // hit costs two or three cache lines: the tuple's four words that differ most, the chain, the
-  // timers the lookup checks and the datapath's fields, then what touch updates. Booleans and
-  // the per-direction flags share one Smi (`bits`), and the tuple's upper address words are not
-  // kept at all for IPv4 (they are the IPv4-mapped prefix). No typed arrays unless asked for
-  // (`tuple`, `origDst` are built on first use): a Uint32Array costs ~150 bytes and a pointer chase.
-
-  // --- hot: compared on every probe. The tuple as int32 words (Smi fields).
-  /** @internal sport << 16 | dport */ kPorts = 0;
-  /** @internal */ kSrc3 = 0;
-  /** @internal */ kDst3 = 0;
-  /** @internal family | proto << 8 */ kHead = 0;
-  /**
-   * @internal Words 0..2 of the source then of the destination address, or null when both are
-   * IPv4-mapped (0, 0, 0xffff): every IPv4 connection.
-   */
-  kUpper: Int32Array | null = null;
-  /** Next entry under the same hash key. */
-  next: CtEntry | null = null;
-  /** For a RELATED address-pair entry: the connection it relates to (itself when an ICMP
-   * error created it); null for a connection entry. */
-  conn: CtEntry | null = null;
-  // Times are integer milliseconds from the table's epoch (Conntrack.ms): Smi fields, where a
-  // fractional second would be a boxed heap number and one more cache miss per packet.
-  /** @internal After this the entry is gone (conntrack.h `lifetime`). */
-  expMs = 0;
-  /** @internal When the LRU position of this entry's key was last refreshed (head of a chain). */
-  usedMs = NEVER;
-  /** Free for the datapath. */
-  user0 = 0;
-  user1 = 0;
-  /**
-   * Free for the datapath, which keeps what it derived for the connection here (as Cilium's
-   * ct_entry carries `src_sec_id`): program.ts stores the endpoints at both ends and their
-   * identities, stamped with the map generation they were derived at.
-   */
-  userGen = -1;
-  userSrcEndpoint = -1;
-  userDstEndpoint = -1;
-  userSrcIdentity = 0;
-  userDstIdentity = 0;
-  /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
-  id = 0;
+/**
+ * The words of a conntrack row the datapath reads and writes (`Conntrack.get` / `set`): what it
+ * derived for the connection, kept with it as Cilium's ct_entry carries `src_sec_id`,
+ * `rev_nat_index` and `proxy_redirect`. All int32; conntrack never reads them.
+ */
+export const CtField = {
+  /** Free for the datapath (program.ts: the drop reason of a dropped connection). */
+  USER0: 13,
+  /** Free for the datapath (program.ts: drop stage/node/rule, or the proxy stage + 1). */
+  USER1: 14,
+  /** Generation the endpoint and identity words below were derived at (-1: never). */
+  USER_GEN: 15,
+  USER_SRC_ENDPOINT: 28,
+  USER_DST_ENDPOINT: 29,
+  USER_SRC_IDENTITY: 30,
+  USER_DST_IDENTITY: 31,
   /** L7 proxy port the connection is redirected to (conntrack.h proxy_redirect), 0 none. */
-  proxyPort = 0;
-
-  // --- hot: written for every packet by touch.
-  /** @internal */
-  seenMs = 0;
-  /** @internal BIT_* flags, and the TCP flags seen per direction (bits 8..15 tx, 16..23 rx). */
-  bits = 0;
-  /** @internal Last monitor report per direction (last_tx_report / last_rx_report). */
-  txReportMs = NEVER;
-  /** @internal */
-  rxReportMs = NEVER;
-  txPackets = 0;
-  rxPackets = 0;
-  txBytes = 0;
-  rxBytes = 0;
-
-  // --- cold
-  /** @internal Before the table's LRUCache exists: the table's use counter at that refresh. */
-  lruSeq = 0;
-  /** LRU key while in a table. */
-  key = 0;
-  /** @internal */
-  createdMs = 0;
-  /** @internal The capture second the ms fields count from. */
-  epochSec = 0;
+  PROXY_PORT: 34,
   /** Service translation: frontend index (rev_nat_index), -1 none. */
-  revNat = -1;
-  origDport = 0;
-  private tupleObj: CtTuple | null = null;
-  private origDstWords: Uint32Array | null = null;
+  REV_NAT: 37,
+  /** Destination port before service translation. */
+  ORIG_DPORT: 38,
+} as const;
 
+// Row layout, in int32 words; float64 fields at even words (read as f64[(base + W) / 2]). The
+// first 64 bytes are what a probe and the inherited-drop path read; the next 64 what touch
+// updates and the datapath's endpoint words; the rest is cold.
+const ROW_WORDS = 40;
+const W_EXP = 0; // f64: after this the entry is gone (conntrack.h `lifetime`), table ms
+const W_USED = 2; // f64: when the key's LRU position was last refreshed (chain head)
+const W_KEY = 4; // hash key while in a table
+const W_HEAD = 5; // family | proto << 8
+const W_PORTS = 6; // sport << 16 | dport
+const W_SRC3 = 7;
+const W_DST3 = 8;
+const W_NEXT = 9; // next row under the same key, -1 none
+const W_CONN = 10; // connection rows: -1; RELATED pair rows: the row of the connection (or own)
+const W_BITS = 11; // BIT_* flags, TCP flags seen per direction (bits 8..15 tx, 16..23 rx)
+const W_ID = 12; // monotonic connection number from 1 (0 for RELATED pair entries)
+// 13..15: USER0, USER1, USER_GEN
+const W_SEEN = 16; // f64
+const W_TX_REPORT = 18; // f64: last monitor report per direction (last_tx_report)
+const W_RX_REPORT = 20; // f64
+const W_TX_BYTES = 22; // f64
+const W_RX_BYTES = 24; // f64
+const W_TX_PACKETS = 26;
+const W_RX_PACKETS = 27;
+// 28..31: USER_SRC_ENDPOINT, USER_DST_ENDPOINT, USER_SRC_IDENTITY, USER_DST_IDENTITY
+const W_CREATED = 32; // f64
+// 34: PROXY_PORT
+const W_LRU_SEQ = 35; // before the table's LRUCache exists: the table's use counter at the last refresh
+const W_TABLE = 36; // table index while in a table
+// 37: REV_NAT, 38: ORIG_DPORT
+/** Side words per row: the upper address words (0..2 of src, then of dst) when not IPv4-mapped, the original destination. */
+const SIDE_WORDS = 10;
+const S_UPPER = 0;
+const S_ORIG_DST = 6;
+
+const INITIAL_ROWS = 1024;
+
+/**
+ * A conntrack entry as an object: a view of its row, for tests, dumps and the L7 stage (the
+ * datapath reads rows). While the entry is in a table the view reads the live row; once it
+ * leaves (deleted, evicted, expired) the view keeps a copy of the row as it was then.
+ */
+export class CtEntry {
+  /** @internal */
+  constructor(
+    /** @internal null once detached */
+    public ct: Conntrack | null,
+    /** @internal the row (valid while attached) */
+    public row: number,
+  ) {}
+  /** @internal the detached copy (words, then SIDE_WORDS side words) */
+  own: Int32Array | null = null;
+  private tupleObj: CtTuple | null = null;
+
+  private w(field: number): number {
+    const own = this.own;
+    if (own !== null) return own[field]!;
+    return this.ct!.i32[this.row * ROW_WORDS + field]!;
+  }
+  private f(field: number): number {
+    const own = this.own;
+    if (own !== null) return new Float64Array(own.buffer, own.byteOffset, ROW_WORDS / 2)[field / 2]!;
+    return this.ct!.f64[(this.row * ROW_WORDS + field) / 2]!;
+  }
+  private side(k: number): number {
+    const own = this.own;
+    if (own !== null) return own[ROW_WORDS + k]!;
+    return this.ct!.sideWords[this.row * SIDE_WORDS + k]!;
+  }
+  private put(field: number, v: number): void {
+    if (this.own !== null) this.own[field] = v;
+    else this.ct!.i32[this.row * ROW_WORDS + field] = v;
+  }
+
+  /** Monotonic connection number, from 1 (0 for RELATED address-pair entries). */
+  get id(): number {
+    return this.w(W_ID);
+  }
+  /** Free for the datapath. */
+  get user0(): number {
+    return this.w(CtField.USER0);
+  }
+  set user0(v: number) {
+    this.put(CtField.USER0, v);
+  }
+  get user1(): number {
+    return this.w(CtField.USER1);
+  }
+  set user1(v: number) {
+    this.put(CtField.USER1, v);
+  }
+  /** L7 proxy port the connection is redirected to, 0 none. */
+  get proxyPort(): number {
+    return this.w(CtField.PROXY_PORT);
+  }
+  /** Service translation: frontend index (rev_nat_index), -1 none. */
+  get revNat(): number {
+    return this.w(CtField.REV_NAT);
+  }
+  get origDport(): number {
+    return this.w(CtField.ORIG_DPORT);
+  }
+  /** Original destination (four words) before service translation (a copy). */
+  get origDst(): Uint32Array {
+    const out = new Uint32Array(4);
+    for (let k = 0; k < 4; k++) out[k] = this.side(S_ORIG_DST + k);
+    return out;
+  }
+  /** LRU key while in a table. */
+  get key(): number {
+    return this.w(W_KEY);
+  }
+  get txPackets(): number {
+    return this.w(W_TX_PACKETS) >>> 0;
+  }
+  get rxPackets(): number {
+    return this.w(W_RX_PACKETS) >>> 0;
+  }
+  get txBytes(): number {
+    return this.f(W_TX_BYTES);
+  }
+  get rxBytes(): number {
+    return this.f(W_RX_BYTES);
+  }
+  private get bits(): number {
+    return this.w(W_BITS);
+  }
   /** OR of the TCP flags seen per direction (tx_flags_seen / rx_flags_seen). */
   get txFlagsSeen(): number {
     return (this.bits >>> 8) & 0xff;
   }
-  set txFlagsSeen(v: number) {
-    this.bits = (this.bits & ~0xff00) | ((v & 0xff) << 8);
-  }
   get rxFlagsSeen(): number {
     return (this.bits >>> 16) & 0xff;
-  }
-  set rxFlagsSeen(v: number) {
-    this.bits = (this.bits & ~0xff0000) | ((v & 0xff) << 16);
   }
   /** FIN or RST seen per direction (tx_closing / rx_closing). */
   get txClosing(): boolean {
     return (this.bits & BIT_TX_CLOSING) !== 0;
   }
-  set txClosing(v: boolean) {
-    this.setBit(BIT_TX_CLOSING, v);
-  }
   get rxClosing(): boolean {
     return (this.bits & BIT_RX_CLOSING) !== 0;
-  }
-  set rxClosing(v: boolean) {
-    this.setBit(BIT_RX_CLOSING, v);
   }
   /** A TCP packet without SYN was seen: the established lifetime applies (seen_non_syn). */
   get seenNonSyn(): boolean {
     return (this.bits & BIT_SEEN_NON_SYN) !== 0;
   }
-  set seenNonSyn(v: boolean) {
-    this.setBit(BIT_SEEN_NON_SYN, v);
-  }
   get seenReply(): boolean {
     return (this.bits & BIT_SEEN_REPLY) !== 0;
   }
-  set seenReply(v: boolean) {
-    this.setBit(BIT_SEEN_REPLY, v);
-  }
-  /** Created and its creating packet not yet accounted (the next `touch`). */
-  get creating(): boolean {
-    return (this.bits & BIT_CREATING) !== 0;
-  }
-  set creating(v: boolean) {
-    this.setBit(BIT_CREATING, v);
-  }
   /** In a table (tracked). */
   get inTable(): boolean {
-    return (this.bits & BIT_IN_TABLE) !== 0;
+    return this.own === null;
   }
-  set inTable(v: boolean) {
-    this.setBit(BIT_IN_TABLE, v);
+  /** Either direction saw FIN or RST (conntrack.h ct_entry_closing). */
+  get closing(): boolean {
+    return this.txClosing || this.rxClosing;
   }
-  /** Table index while in a table (conntrack_map.h: TCP or non-TCP, per family). */
-  get table(): number {
-    return tableIndex(this.kHead & 0xff, this.kHead >>> 8);
+  /** Not both directions closing (conntrack.h ct_entry_alive). */
+  get alive(): boolean {
+    return !(this.txClosing && this.rxClosing);
   }
-
-  private setBit(bit: number, v: boolean): void {
-    this.bits = v ? this.bits | bit : this.bits & ~bit;
+  /** IP protocol of the connection. */
+  get proto(): number {
+    return this.w(W_HEAD) >>> 8;
   }
-
+  /**
+   * For a RELATED address-pair entry: the connection it relates to (itself when an ICMP error
+   * created it, or when its connection has left the table: then it holds a copy of the
+   * connection's datapath words, as Cilium's RELATED entry is a copy); null for a connection.
+   */
+  get conn(): CtEntry | null {
+    const c = this.w(W_CONN);
+    if (c < 0) return null;
+    if (this.own !== null || c === this.row) return this;
+    return this.ct!.entryAt(c);
+  }
+  private get epochSec(): number {
+    return this.ct?.epoch ?? this.detachedEpoch;
+  }
+  /** @internal */
+  detachedEpoch = 0;
+  /** Capture time (seconds, 1 ms resolution) after which the entry is gone (`lifetime`). */
+  get expiresSec(): number {
+    return this.epochSec + this.f(W_EXP) / 1000;
+  }
+  /** Capture time of the last packet accounted. */
+  get lastSeenSec(): number {
+    return this.epochSec + this.f(W_SEEN) / 1000;
+  }
+  /** Capture time the entry was created. */
+  get createdSec(): number {
+    return this.epochSec + this.f(W_CREATED) / 1000;
+  }
   /** The tuple as created (the forward direction). Built on first use; do not modify it. */
   get tuple(): CtTuple {
     let t = this.tupleObj;
     if (t === null) {
       t = new CtTuple();
-      t.family = this.kHead & 0xff;
-      t.proto = this.kHead >>> 8;
-      t.sport = this.kPorts >>> 16;
-      t.dport = this.kPorts & 0xffff;
-      const u = this.kUpper;
-      t.src[0] = u === null ? 0 : u[0]!;
-      t.src[1] = u === null ? 0 : u[1]!;
-      t.src[2] = u === null ? 0xffff : u[2]!;
-      t.src[3] = this.kSrc3;
-      t.dst[0] = u === null ? 0 : u[3]!;
-      t.dst[1] = u === null ? 0 : u[4]!;
-      t.dst[2] = u === null ? 0xffff : u[5]!;
-      t.dst[3] = this.kDst3;
-      t.related = this.conn !== null;
+      const head = this.w(W_HEAD);
+      t.family = head & 0xff;
+      t.proto = head >>> 8;
+      const ports = this.w(W_PORTS);
+      t.sport = ports >>> 16;
+      t.dport = ports & 0xffff;
+      const mapped = (this.bits & BIT_UPPER) === 0;
+      for (let k = 0; k < 3; k++) {
+        t.src[k] = mapped ? MAPPED[k]! : this.side(S_UPPER + k);
+        t.dst[k] = mapped ? MAPPED[k]! : this.side(S_UPPER + 3 + k);
+      }
+      t.src[3] = this.w(W_SRC3);
+      t.dst[3] = this.w(W_DST3);
+      t.related = this.w(W_CONN) >= 0;
       this.tupleObj = t;
     }
     return t;
   }
-
-  /** Original destination (four words) before service translation; built on first use. */
-  get origDst(): Uint32Array {
-    return this.origDstWords ?? (this.origDstWords = new Uint32Array(4));
-  }
-
-  /** Capture time (seconds, 1 ms resolution) after which the entry is gone (`lifetime`). */
-  get expiresSec(): number {
-    return this.epochSec + this.expMs / 1000;
-  }
-
-  /** Capture time of the last packet accounted. */
-  get lastSeenSec(): number {
-    return this.epochSec + this.seenMs / 1000;
-  }
-
-  /** Capture time the entry was created. */
-  get createdSec(): number {
-    return this.epochSec + this.createdMs / 1000;
-  }
-
-  /** IP protocol of the connection. */
-  get proto(): number {
-    return this.kHead >>> 8;
-  }
-
-  /** @internal Sets the tuple words (the tuple object is rebuilt on next use). */
-  setKey(t: CtTuple): void {
-    this.kHead = t.family | (t.proto << 8);
-    this.kPorts = (t.sport << 16) | t.dport;
-    this.kSrc3 = t.src[3]! | 0;
-    this.kDst3 = t.dst[3]! | 0;
-    const a = t.src;
-    const b = t.dst;
-    this.kUpper = isMapped(a, b) ? null : Int32Array.of(a[0]!, a[1]!, a[2]!, b[0]!, b[1]!, b[2]!);
-    this.tupleObj = null;
-  }
-
-  /** Either direction saw FIN or RST (conntrack.h ct_entry_closing). */
-  get closing(): boolean {
-    return this.txClosing || this.rxClosing;
-  }
-
-  /** Not both directions closing (conntrack.h ct_entry_alive). */
-  get alive(): boolean {
-    return !(this.txClosing && this.rxClosing);
-  }
 }
+
+/** Words 0..2 of an IPv4-mapped address. */
+const MAPPED = [0, 0, 0xffff];
 
 export interface ConntrackOptions {
   /** Entries per family's TCP table (`--bpf-ct-global-tcp-max`). */
@@ -499,7 +537,7 @@ export interface ConntrackOptions {
   anyMax?: number;
   /**
    * @internal Bits of the hash key: 31 (default), fewer in tests to force collisions and
-   * exercise chaining, or 52 (heap-number keys) for comparison in benchmarks.
+   * exercise chaining.
    */
   hashBits?: number;
   /**
@@ -514,19 +552,20 @@ export interface ConntrackOptions {
   eagerLru?: boolean;
 }
 
-/** "Never" for ms fields: a Smi far below any time the tables see. */
+/** "Never" for time fields: far below any time the tables see. */
 const NEVER = -0x40000000;
 
 /** See ConntrackOptions.lruResolutionSec. */
 export const DEFAULT_LRU_RESOLUTION_SEC = 1;
 
-/** CtEntry.bits. */
+/** Row bits (W_BITS). */
 const BIT_TX_CLOSING = 1;
 const BIT_RX_CLOSING = 2;
 const BIT_SEEN_NON_SYN = 4;
 const BIT_SEEN_REPLY = 8;
 const BIT_CREATING = 16;
-const BIT_IN_TABLE = 32;
+/** The tuple's upper address words are in the side array (not both IPv4-mapped). */
+const BIT_UPPER = 32;
 
 /** Table indexes: TCP and non-TCP, per family (conntrack_map.h `get_ct_map4/6`). */
 const TCP4 = 0;
@@ -541,21 +580,111 @@ function tableIndex(family: number, proto: number): number {
 /** One reusable options object: lru-cache writes `status` into it and would allocate a default. */
 const LRU_OPTS = {};
 
+/**
+ * Key -> first row of its chain: open addressing with linear probing over (key, row + 1) pairs,
+ * at most half full, deletion by backward shift (no tombstones).
+ */
+class KeyIndex {
+  slots = new Int32Array(2 * 64);
+  mask = 63;
+  size = 0;
+
+  /** The first row under `key`, or -1. */
+  get(key: number): number {
+    const s = this.slots;
+    const mask = this.mask;
+    for (let i = key & mask; ; i = (i + 1) & mask) {
+      const r = s[2 * i + 1]!;
+      if (r === 0) return -1;
+      if (s[2 * i] === key) return r - 1;
+    }
+  }
+
+  set(key: number, row: number): void {
+    const s = this.slots;
+    const mask = this.mask;
+    let i = key & mask;
+    for (; ; i = (i + 1) & mask) {
+      const r = s[2 * i + 1]!;
+      if (r === 0) break;
+      if (s[2 * i] === key) {
+        s[2 * i + 1] = row + 1;
+        return;
+      }
+    }
+    s[2 * i] = key;
+    s[2 * i + 1] = row + 1;
+    if (++this.size * 2 > mask + 1) this.grow();
+  }
+
+  delete(key: number): void {
+    const s = this.slots;
+    const mask = this.mask;
+    let i = key & mask;
+    for (; ; i = (i + 1) & mask) {
+      if (s[2 * i + 1] === 0) return;
+      if (s[2 * i] === key) break;
+    }
+    // Backward shift: pull later members of the run into the gap when their home allows it.
+    for (let j = (i + 1) & mask; s[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = s[2 * j]! & mask;
+      const between = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (between) continue;
+      s[2 * i] = s[2 * j]!;
+      s[2 * i + 1] = s[2 * j + 1]!;
+      i = j;
+    }
+    s[2 * i] = 0;
+    s[2 * i + 1] = 0;
+    this.size--;
+  }
+
+  clear(): void {
+    this.slots = new Int32Array(2 * 64);
+    this.mask = 63;
+    this.size = 0;
+  }
+
+  /** The first rows of every chain (allocates). */
+  heads(): number[] {
+    const out: number[] = [];
+    const s = this.slots;
+    for (let i = 0; i <= this.mask; i++) if (s[2 * i + 1] !== 0) out.push(s[2 * i + 1]! - 1);
+    return out;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const slots = (this.mask + 1) * 2;
+    this.slots = new Int32Array(2 * slots);
+    this.mask = slots - 1;
+    const s = this.slots;
+    for (let j = 0; j < old.length; j += 2) {
+      const r = old[j + 1]!;
+      if (r === 0) continue;
+      let i = old[j]! & this.mask;
+      while (s[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+      s[2 * i] = old[j]!;
+      s[2 * i + 1] = r;
+    }
+  }
+}
+
 interface CtTable {
-  /** Key -> first entry of its chain: the index every probe reads. */
-  readonly index: Map<number, CtEntry>;
+  /** Key -> first row of its chain: the index every probe reads. */
+  readonly index: KeyIndex;
   /**
    * The recency order and eviction of the keys (values are the keys themselves), built when the
-   * table first evicts (null before: the chain heads carry `lruSeq` stamps instead).
+   * table first evicts (null before: the chain heads carry W_LRU_SEQ stamps instead).
    */
   lru: LRUCache<number, number> | null;
-  /** The last `lruSeq` stamped. */
+  /** The last stamp given. */
   seq: number;
   readonly max: number;
   count: number;
 }
 
-/** Stamps stay Smis: past this the live heads are renumbered 1..n (same order). */
+/** Stamps stay int32: past this the live heads are renumbered 1..n (same order). */
 const SEQ_LIMIT = 0x3fffffff;
 
 export class Conntrack {
@@ -566,6 +695,23 @@ export class Conntrack {
   /** The last lookup found the entry through a RELATED address-pair entry (an ICMP error). */
   lastRelated = false;
 
+  /** @internal the rows (see the module comment); replaced when they grow. */
+  i32: Int32Array;
+  /** @internal the same rows as float64 words. */
+  f64: Float64Array;
+  /** @internal SIDE_WORDS per row. */
+  sideWords: Int32Array;
+  /** @internal The capture second times count from (set by the first time seen). */
+  epoch = NaN;
+
+  private rowCap = INITIAL_ROWS;
+  /** Rows handed out so far (rows below are in use or on the free stack). */
+  private rowTop = 0;
+  private freeRows = new Int32Array(INITIAL_ROWS);
+  private freeCount = 0;
+  /** Views made by `entryAt`, by row. */
+  private readonly views = new Map<number, CtEntry>();
+
   private readonly tables: Array<CtTable | null> = [null, null, null, null];
   private readonly keyMask: number;
   private readonly lruResolution: number;
@@ -575,21 +721,21 @@ export class Conntrack {
   private expiredCount = 0;
   private relatedCount = 0;
   private readonly scratch = new CtTuple();
-  /** The capture second times count from (ms fields); set by the first time seen. */
-  private epochSec = NaN;
 
   constructor(options: ConntrackOptions = {}) {
     this.tcpMax = checkMax('tcpMax', options.tcpMax ?? DEFAULT_CT_TCP_MAX);
     this.anyMax = checkMax('anyMax', options.anyMax ?? DEFAULT_CT_ANY_MAX);
     const bits = options.hashBits ?? 31;
-    if (!Number.isInteger(bits) || bits < 1 || (bits > 31 && bits !== 52)) {
-      throw new RangeError(`conntrack: hashBits ${bits} is not 1..31 or 52`);
-    }
-    this.keyMask = bits === 52 ? 0 : 2 ** bits - 1;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 31) throw new RangeError(`conntrack: hashBits ${bits} is not 1..31`);
+    this.keyMask = 2 ** bits - 1;
     const res = options.lruResolutionSec ?? DEFAULT_LRU_RESOLUTION_SEC;
     if (!(res >= 0) || !Number.isFinite(res)) throw new RangeError(`conntrack: lruResolutionSec ${res} is not a finite non-negative number`);
     this.lruResolution = Math.round(res * 1000);
     this.eagerLru = options.eagerLru === true;
+    const buf = new ArrayBuffer(INITIAL_ROWS * ROW_WORDS * 4);
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.sideWords = new Int32Array(INITIAL_ROWS * SIDE_WORDS);
   }
 
   /** Entries in all tables, RELATED address-pair entries included. */
@@ -618,6 +764,44 @@ export class Conntrack {
     return this.expiredCount;
   }
 
+  // --- the datapath's words of a row
+
+  /** A datapath word (`CtField`) of `row`. */
+  get(row: number, field: number): number {
+    return this.i32[row * ROW_WORDS + field]!;
+  }
+
+  set(row: number, field: number, value: number): void {
+    this.i32[row * ROW_WORDS + field] = value;
+  }
+
+  /** The connection number of `row` (0 for a RELATED pair entry an ICMP error did not create). */
+  idOf(row: number): number {
+    return this.i32[row * ROW_WORDS + W_ID]!;
+  }
+
+  /** Sets the original destination (four words) of a translated connection. */
+  setOrigDst(row: number, words: ArrayLike<number>): void {
+    const o = row * SIDE_WORDS + S_ORIG_DST;
+    const s = this.sideWords;
+    s[o] = words[0]!;
+    s[o + 1] = words[1]!;
+    s[o + 2] = words[2]!;
+    s[o + 3] = words[3]!;
+  }
+
+  /** The entry of `row` as an object (one view per row while it is in a table). */
+  entryAt(row: number): CtEntry {
+    let v = this.views.get(row);
+    if (v === undefined) {
+      v = new CtEntry(this, row);
+      this.views.set(row, v);
+    }
+    return v;
+  }
+
+  // --- the object API (tests, tools): seconds, CtEntry views
+
   /**
    * Finds the entry of this packet's connection, in either direction; null if none, expired
    * at `nowSec`, or reopened. Sets `lastDir` (REPLY when the packet matches the reverse of the
@@ -637,52 +821,8 @@ export class Conntrack {
    * so do not `touch` the returned entry for an ICMP error.
    */
   lookup(t: CtTuple, nowSec: number, tcpFlags = 0): CtEntry | null {
-    return this.lookupMs(t, this.ms(nowSec), tcpFlags);
-  }
-
-  /**
-   * The table clock of a capture time `tsSec` + `tsNsec`: integer milliseconds from the epoch,
-   * exactly what the methods taking seconds compute from `tsSec + tsNsec / 1e9`. For the `*Ms`
-   * methods: a fractional second passed to a call V8 does not inline is boxed into a heap number,
-   * an allocation per packet; this Smi is not.
-   */
-  clockMs(tsSec: number, tsNsec: number): number {
-    return this.ms(tsSec + tsNsec / 1e9);
-  }
-
-  /** `lookup` at table clock `now` (`clockMs`). */
-  lookupMs(t: CtTuple, now: number, tcpFlags = 0): CtEntry | null {
-    this.lastDir = CtDir.FORWARD;
-    this.lastRelated = false;
-    if (t.related) return this.lookupPair(t, now);
-    const tab = this.tables[tableIndex(t.family, t.proto)];
-    if (!tab) return null;
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(t, 0), now);
-    let rev: CtEntry | null = null;
-    let fwd: CtEntry | null = null;
-    while (e !== undefined && e !== null) {
-      const next: CtEntry | null = e.next;
-      if (e.conn === null) {
-        if (now > e.expMs) this.expire(tab, e);
-        else if (rev === null && isReverse(e, t)) rev = e;
-        else if (fwd === null && isTuple(e, t)) fwd = e;
-      }
-      e = next;
-    }
-    // ct_tcp_select_action: FIN/RST close (and win over SYN); a SYN alone may reopen.
-    const reopen = t.proto === PROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) === 0 && (tcpFlags & TCP_SYN) !== 0;
-    if (rev !== null) {
-      if (!(reopen && rev.closing)) {
-        this.lastDir = CtDir.REPLY;
-        return rev;
-      }
-      this.reopen(rev, CtDir.REPLY, tcpFlags, now);
-    }
-    if (fwd !== null) {
-      if (!(reopen && fwd.closing)) return fwd;
-      this.reopen(fwd, CtDir.FORWARD, tcpFlags, now);
-    }
-    return null;
+    const row = this.lookupRow(t, this.ms(nowSec), tcpFlags);
+    return row < 0 ? null : this.entryAt(row);
   }
 
   /**
@@ -696,12 +836,12 @@ export class Conntrack {
   lookupRelated(inner: CtTuple, nowSec: number): CtEntry | null {
     this.lastDir = CtDir.FORWARD;
     this.lastRelated = false;
-    const e = this.findConn(inner, this.ms(nowSec));
-    if (e === null) return null;
+    const row = this.findConn(inner, this.ms(nowSec));
+    if (row < 0) return null;
     this.lastRelated = true;
     // findConn left the quoted packet's own direction in lastDir; the error travels the other way.
     this.lastDir = this.lastDir === CtDir.FORWARD ? CtDir.REPLY : CtDir.FORWARD;
-    return e;
+    return this.entryAt(row);
   }
 
   /**
@@ -712,33 +852,7 @@ export class Conntrack {
    * mid-connection gets the SYN timeout until the next packet, as in Cilium).
    */
   create(t: CtTuple, nowSec: number): CtEntry {
-    return this.createMs(t, this.ms(nowSec));
-  }
-
-  /** `create` at table clock `now` (`clockMs`). */
-  createMs(t: CtTuple, now: number): CtEntry {
-    if (t.related) {
-      // An ICMP error that was not related to anything and was allowed: ct_create4 writes its
-      // tuple, which is itself a RELATED pair key, so later errors between the two addresses
-      // find it.
-      const e = this.upsertPair(t, now, null);
-      e.creating = true;
-      return e;
-    }
-    const e = new CtEntry();
-    e.id = this.nextId++;
-    e.setKey(t);
-    this.initTimers(e, now);
-    e.creating = true;
-    // ct_create4 writes the RELATED entry first, then the connection's.
-    this.upsertPair(t, now, e);
-    const ti = tableIndex(t.family, t.proto);
-    const tab = this.table(ti);
-    const key = this.key(t, 0);
-    this.unlinkWhere(tab, key, t, false);
-    this.makeRoom(tab, now);
-    this.link(tab, ti, key, e, now);
-    return e;
+    return this.entryAt(this.createRow(t, this.ms(nowSec)));
   }
 
   /**
@@ -746,65 +860,149 @@ export class Conntrack {
    * `__ct_lookup` / `ct_update_timeout` do (see the module comment); `flags` are the packet's
    * TCP flags (0 for other protocols), `bytes` its length. Returns true when Cilium's monitor
    * aggregation would report this packet (new flags in this direction, or CT_REPORT_INTERVAL
-   * seconds since the last report, or closing).
+   * seconds since the last report, or closing). No-op (false) for an entry no longer tracked.
    */
   touch(e: CtEntry, dir: number, flags: number, bytes: number, nowSec: number): boolean {
-    return this.touchMs(e, dir, flags, bytes, this.ms(nowSec));
-  }
-
-  /** `touch` at table clock `now` (`clockMs`). */
-  touchMs(e: CtEntry, dir: number, flags: number, bytes: number, now: number): boolean {
-    e.seenMs = now;
-    if (dir === CtDir.REPLY) {
-      e.rxPackets++;
-      e.rxBytes += bytes;
-      e.seenReply = true;
-    } else {
-      e.txPackets++;
-      e.txBytes += bytes;
-    }
-    if (e.creating) {
-      // ct_create4 already set the timers and flags of the creating packet.
-      e.creating = false;
-      return true;
-    }
-    const tcp = e.kHead >>> 8 === PROTO_TCP;
-    let report = false;
-    if (e.alive) report = updateTimeout(e, tcp, dir, flags, now);
-    if (tcp && (flags & (TCP_FIN | TCP_RST)) !== 0) {
-      // ACTION_CLOSE.
-      if ((flags & TCP_RST) !== 0 && !seenBothSyns(e)) {
-        e.rxClosing = true;
-        e.txClosing = true;
-      } else if (dir === CtDir.REPLY) {
-        e.rxClosing = true;
-      } else {
-        e.txClosing = true;
-      }
-      report = true;
-      if (!e.alive) rawUpdateTimeout(e, CT_CLOSE_TIMEOUT * 1000, dir, flags, now);
-    }
-    return report;
+    if (!e.inTable) return false;
+    return this.touchRow(e.row, dir, flags, bytes, this.ms(nowSec));
   }
 
   /** Removes an entry (a connection or a RELATED entry); no-op when it is no longer tracked. */
   delete(e: CtEntry): void {
-    if (!e.inTable) return;
-    const tab = this.tables[e.table]!;
-    this.unlink(tab, e);
+    if (e.inTable) this.deleteRow(e.row);
+  }
+
+  // --- the row API (the datapath): table clock ms, rows
+
+  /**
+   * The table clock of a capture time `tsSec` + `tsNsec`: integer milliseconds from the epoch,
+   * exactly what the methods taking seconds compute from `tsSec + tsNsec / 1e9`.
+   */
+  clockMs(tsSec: number, tsNsec: number): number {
+    return this.ms(tsSec + tsNsec / 1e9);
+  }
+
+  /** `lookup` at table clock `now` (`clockMs`): the row found, or -1. */
+  lookupRow(t: CtTuple, now: number, tcpFlags = 0): number {
+    this.lastDir = CtDir.FORWARD;
+    this.lastRelated = false;
+    if (t.related) return this.lookupPair(t, now);
+    const tab = this.tables[tableIndex(t.family, t.proto)];
+    if (!tab) return -1;
+    const w = this.i32;
+    const f = this.f64;
+    let row = this.probe(tab, this.key(t, 0), now);
+    let rev = -1;
+    let fwd = -1;
+    while (row >= 0) {
+      const o = row * ROW_WORDS;
+      const next = w[o + W_NEXT]!;
+      if (w[o + W_CONN]! < 0) {
+        if (now > f[o / 2 + W_EXP / 2]!) this.expire(tab, row);
+        else if (rev < 0 && isReverse(w, this.sideWords, row, t)) rev = row;
+        else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
+      }
+      row = next;
+    }
+    // ct_tcp_select_action: FIN/RST close (and win over SYN); a SYN alone may reopen.
+    const reopen = t.proto === PROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) === 0 && (tcpFlags & TCP_SYN) !== 0;
+    if (rev >= 0) {
+      if (!(reopen && isClosing(w, rev))) {
+        this.lastDir = CtDir.REPLY;
+        return rev;
+      }
+      this.reopen(rev, CtDir.REPLY, tcpFlags, now);
+    }
+    if (fwd >= 0) {
+      if (!(reopen && isClosing(w, fwd))) return fwd;
+      this.reopen(fwd, CtDir.FORWARD, tcpFlags, now);
+    }
+    return -1;
+  }
+
+  /** `create` at table clock `now`: the new row. */
+  createRow(t: CtTuple, now: number): number {
+    if (t.related) {
+      // An ICMP error that was not related to anything and was allowed: ct_create4 writes its
+      // tuple, which is itself a RELATED pair key, so later errors between the two addresses
+      // find it.
+      const row = this.upsertPair(t, now, -1);
+      this.i32[row * ROW_WORDS + W_BITS]! |= BIT_CREATING;
+      return row;
+    }
+    const row = this.newRow();
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    w[o + W_ID] = this.nextId++;
+    w[o + W_CONN] = -1;
+    this.setKey(row, t);
+    this.initTimers(row, now);
+    w[o + W_BITS]! |= BIT_CREATING;
+    // ct_create4 writes the RELATED entry first, then the connection's.
+    this.upsertPair(t, now, row);
+    const ti = tableIndex(t.family, t.proto);
+    const tab = this.table(ti);
+    const key = this.key(t, 0);
+    this.unlinkWhere(tab, key, t, false);
+    this.makeRoom(tab, now);
+    this.link(tab, ti, key, row, now);
+    return row;
+  }
+
+  /** `touch` of a row at table clock `now`. */
+  touchRow(row: number, dir: number, flags: number, bytes: number, now: number): boolean {
+    const w = this.i32;
+    const f = this.f64;
+    const o = row * ROW_WORDS;
+    const d = o / 2;
+    f[d + W_SEEN / 2] = now;
+    let bits = w[o + W_BITS]!;
+    if (dir === CtDir.REPLY) {
+      w[o + W_RX_PACKETS]!++;
+      f[d + W_RX_BYTES / 2]! += bytes;
+      bits |= BIT_SEEN_REPLY;
+    } else {
+      w[o + W_TX_PACKETS]!++;
+      f[d + W_TX_BYTES / 2]! += bytes;
+    }
+    if ((bits & BIT_CREATING) !== 0) {
+      // ct_create4 already set the timers and flags of the creating packet.
+      w[o + W_BITS] = bits & ~BIT_CREATING;
+      return true;
+    }
+    w[o + W_BITS] = bits;
+    const tcp = w[o + W_HEAD]! >>> 8 === PROTO_TCP;
+    let report = false;
+    if (isAlive(bits)) report = updateTimeout(w, f, row, tcp, dir, flags, now);
+    if (tcp && (flags & (TCP_FIN | TCP_RST)) !== 0) {
+      // ACTION_CLOSE.
+      bits = w[o + W_BITS]!;
+      if ((flags & TCP_RST) !== 0 && !seenBothSyns(bits)) bits |= BIT_RX_CLOSING | BIT_TX_CLOSING;
+      else if (dir === CtDir.REPLY) bits |= BIT_RX_CLOSING;
+      else bits |= BIT_TX_CLOSING;
+      w[o + W_BITS] = bits;
+      report = true;
+      if (!isAlive(bits)) rawUpdateTimeout(w, f, row, CT_CLOSE_TIMEOUT * 1000, dir, flags, now);
+    }
+    return report;
+  }
+
+  /** Removes the entry of `row` from its table. */
+  deleteRow(row: number): void {
+    this.unlink(this.tables[this.i32[row * ROW_WORDS + W_TABLE]!]!, row);
   }
 
   /** Removes every expired entry (Cilium's conntrack GC pass); returns how many. */
   gc(nowSec: number): number {
     const now = this.ms(nowSec);
-    const dead: CtEntry[] = [];
+    const dead: number[] = [];
     for (const tab of this.tables) {
       if (!tab) continue;
-      for (const head of tab.index.values()) {
-        for (let e: CtEntry | null = head; e !== null; e = e.next) if (now > e.expMs) dead.push(e);
+      for (const head of tab.index.heads()) {
+        for (let r = head; r >= 0; r = this.i32[r * ROW_WORDS + W_NEXT]!) if (now > this.f64[(r * ROW_WORDS + W_EXP) / 2]!) dead.push(r);
       }
     }
-    for (const e of dead) this.expire(this.tables[e.table]!, e);
+    for (const r of dead) this.expire(this.tables[this.i32[r * ROW_WORDS + W_TABLE]!]!, r);
     return dead.length;
   }
 
@@ -813,8 +1011,12 @@ export class Conntrack {
     for (let i = 0; i < this.tables.length; i++) {
       const tab = this.tables[i];
       if (!tab) continue;
-      for (const head of tab.index.values()) {
-        for (let e: CtEntry | null = head; e !== null; e = e.next) e.inTable = false;
+      for (const head of tab.index.heads()) {
+        for (let r = head; r >= 0; ) {
+          const next = this.i32[r * ROW_WORDS + W_NEXT]!;
+          this.freeRow(r);
+          r = next;
+        }
       }
       tab.index.clear();
       tab.lru = this.eagerLru ? new LRUCache<number, number>({ max: tab.max }) : null;
@@ -828,75 +1030,78 @@ export class Conntrack {
 
   /** Every tracked entry (tests and dumps; allocates). */
   *entries(): IterableIterator<CtEntry> {
+    const rows: number[] = [];
     for (const tab of this.tables) {
       if (!tab) continue;
-      for (const head of [...tab.index.values()]) {
-        for (let e: CtEntry | null = head; e !== null; e = e.next) yield e;
-      }
+      for (const head of tab.index.heads()) for (let r = head; r >= 0; r = this.i32[r * ROW_WORDS + W_NEXT]!) rows.push(r);
     }
+    for (const r of rows) yield this.entryAt(r);
   }
 
   // --- internals
 
-  /** The connection whose forward or reverse tuple is `t` (lastDir: FORWARD / REPLY), for ICMP errors. */
-  private findConn(t: CtTuple, now: number): CtEntry | null {
+  /** The connection row whose forward or reverse tuple is `t` (lastDir: FORWARD / REPLY), for ICMP errors. */
+  private findConn(t: CtTuple, now: number): number {
     const tab = this.tables[tableIndex(t.family, t.proto)];
-    if (!tab) return null;
+    if (!tab) return -1;
+    const w = this.i32;
     // A peek: an ICMP error does not use the connection's entry in Cilium (LRU order unchanged).
-    let e: CtEntry | null | undefined = tab.index.get(this.key(t, 0));
-    let fwd: CtEntry | null = null;
-    while (e !== undefined && e !== null) {
-      const next: CtEntry | null = e.next;
-      if (e.conn === null) {
-        if (now > e.expMs) this.expire(tab, e);
-        else if (isReverse(e, t)) {
+    let row = tab.index.get(this.key(t, 0));
+    let fwd = -1;
+    while (row >= 0) {
+      const o = row * ROW_WORDS;
+      const next = w[o + W_NEXT]!;
+      if (w[o + W_CONN]! < 0) {
+        if (now > this.f64[(o + W_EXP) / 2]!) this.expire(tab, row);
+        else if (isReverse(w, this.sideWords, row, t)) {
           this.lastDir = CtDir.REPLY;
-          return e;
-        } else if (fwd === null && isTuple(e, t)) fwd = e;
+          return row;
+        } else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
       }
-      e = next;
+      row = next;
     }
     this.lastDir = CtDir.FORWARD;
     return fwd;
   }
 
   /**
-   * Capture seconds -> integer milliseconds from the epoch (the first second seen), rounded:
-   * a Smi for 24 days of capture (beyond, the fields turn into heap numbers and stay exact).
+   * Capture seconds -> integer milliseconds from the epoch (the first second seen), rounded.
    */
   private ms(nowSec: number): number {
-    if (!(this.epochSec === this.epochSec)) this.epochSec = Math.floor(nowSec);
-    return Math.round((nowSec - this.epochSec) * 1000);
+    if (!(this.epoch === this.epoch)) this.epoch = Math.floor(nowSec);
+    return Math.round((nowSec - this.epoch) * 1000);
   }
 
   /** Cilium's lookup of an ICMP error tuple: the RELATED entry of the address pair. */
-  private lookupPair(t: CtTuple, now: number): CtEntry | null {
+  private lookupPair(t: CtTuple, now: number): number {
     const ti = tableIndex(t.family, PROTO_ICMP);
     const tab = this.tables[ti];
-    if (!tab) return null;
+    if (!tab) return -1;
     const p = this.pairTuple(t);
-    let e: CtEntry | null | undefined = this.probe(tab, this.key(p, 1), now);
-    let rev: CtEntry | null = null;
-    let fwd: CtEntry | null = null;
-    while (e !== undefined && e !== null) {
-      const next: CtEntry | null = e.next;
-      if (e.conn !== null) {
-        if (now > e.expMs) this.expire(tab, e);
-        else if (rev === null && isReverse(e, p)) rev = e;
-        else if (fwd === null && isTuple(e, p)) fwd = e;
+    const w = this.i32;
+    let row = this.probe(tab, this.key(p, 1), now);
+    let rev = -1;
+    let fwd = -1;
+    while (row >= 0) {
+      const o = row * ROW_WORDS;
+      const next = w[o + W_NEXT]!;
+      if (w[o + W_CONN]! >= 0) {
+        if (now > this.f64[(o + W_EXP) / 2]!) this.expire(tab, row);
+        else if (rev < 0 && isReverse(w, this.sideWords, row, p)) rev = row;
+        else if (fwd < 0 && isTuple(w, this.sideWords, row, p)) fwd = row;
       }
-      e = next;
+      row = next;
     }
-    const pair = rev ?? fwd;
-    if (pair === null) return null;
-    const dir = rev !== null ? CtDir.REPLY : CtDir.FORWARD;
+    const pair = rev >= 0 ? rev : fwd;
+    if (pair < 0) return -1;
+    const dir = rev >= 0 ? CtDir.REPLY : CtDir.FORWARD;
     // __ct_lookup refreshes the entry it found: a non-TCP lifetime, no flags.
-    updateTimeout(pair, false, dir, 0, now);
+    updateTimeout(w, this.f64, pair, false, dir, 0, now);
     this.lastRelated = true;
-    let conn = pair.conn!;
+    let conn = w[pair * ROW_WORDS + W_CONN]!;
     if (t.hasInner) {
       const exact = this.findConn(t.inner, now);
-      if (exact !== null) conn = exact;
+      if (exact >= 0) conn = exact;
     }
     this.lastDir = dir;
     return conn;
@@ -917,37 +1122,41 @@ export class Conntrack {
   }
 
   /**
-   * Writes the RELATED entry of `t`'s address pair, pointing at `conn` (a new entry pointing
-   * at itself when conn is null); replaces the value of an existing one, as map_update_elem.
+   * Writes the RELATED entry of `t`'s address pair, pointing at connection row `conn` (a new
+   * entry pointing at itself when conn < 0); replaces the value of an existing one, as
+   * map_update_elem.
    */
-  private upsertPair(t: CtTuple, now: number, conn: CtEntry | null): CtEntry {
+  private upsertPair(t: CtTuple, now: number, conn: number): number {
     const ti = tableIndex(t.family, PROTO_ICMP);
     const tab = this.table(ti);
     const p = this.pairTuple(t);
     const key = this.key(p, 1);
+    const w = this.i32;
     const head = tab.index.get(key);
-    let e: CtEntry | null | undefined = head;
-    while (e !== undefined && e !== null) {
-      if (e.conn !== null && isTuple(e, p)) break;
-      e = e.next;
+    let row = head;
+    while (row >= 0) {
+      if (w[row * ROW_WORDS + W_CONN]! >= 0 && isTuple(w, this.sideWords, row, p)) break;
+      row = w[row * ROW_WORDS + W_NEXT]!;
     }
-    if (e !== undefined && e !== null && conn !== null) {
+    if (row >= 0 && conn >= 0) {
       // The value is replaced by a copy of the new connection's entry: fresh timers. An update
       // is a use.
-      useKey(tab, key, head!);
-      e.conn = conn;
-      this.initTimers(e, now);
-      return e;
+      useKey(tab, key, head, this.i32);
+      w[row * ROW_WORDS + W_CONN] = conn;
+      this.initTimers(row, now);
+      return row;
     }
-    if (e !== undefined && e !== null) this.unlink(tab, e);
+    if (row >= 0) this.unlink(tab, row);
     this.makeRoom(tab, now);
-    const n = new CtEntry();
-    n.setKey(p);
-    if (conn === null) {
-      n.id = this.nextId++;
-      n.conn = n;
+    const n = this.newRow();
+    const o = n * ROW_WORDS;
+    this.setKey(n, p);
+    if (conn < 0) {
+      this.i32[o + W_ID] = this.nextId++;
+      this.i32[o + W_CONN] = n;
     } else {
-      n.conn = conn;
+      this.i32[o + W_ID] = 0;
+      this.i32[o + W_CONN] = conn;
     }
     this.initTimers(n, now);
     this.link(tab, ti, key, n, now);
@@ -956,29 +1165,25 @@ export class Conntrack {
   }
 
   /** ct_create4: ct_update_timeout with a SYN for TCP (SYN timeout), non-TCP lifetime otherwise. */
-  private initTimers(e: CtEntry, now: number): void {
-    const tcp = e.kHead >>> 8 === PROTO_TCP;
-    e.epochSec = this.epochSec;
-    e.createdMs = now;
-    e.seenMs = now;
-    e.txFlagsSeen = 0;
-    e.rxFlagsSeen = 0;
-    e.txClosing = false;
-    e.rxClosing = false;
-    e.seenNonSyn = false;
-    e.txReportMs = NEVER;
-    e.rxReportMs = NEVER;
-    updateTimeout(e, tcp, CtDir.FORWARD, tcp ? TCP_SYN : 0, now);
+  private initTimers(row: number, now: number): void {
+    const w = this.i32;
+    const f = this.f64;
+    const o = row * ROW_WORDS;
+    const tcp = w[o + W_HEAD]! >>> 8 === PROTO_TCP;
+    f[(o + W_CREATED) / 2] = now;
+    f[(o + W_SEEN) / 2] = now;
+    w[o + W_BITS]! &= ~(0xffff00 | BIT_TX_CLOSING | BIT_RX_CLOSING | BIT_SEEN_NON_SYN);
+    f[(o + W_TX_REPORT) / 2] = NEVER;
+    f[(o + W_RX_REPORT) / 2] = NEVER;
+    updateTimeout(w, f, row, tcp, CtDir.FORWARD, tcp ? TCP_SYN : 0, now);
   }
 
   /** `__ct_lookup` ACTION_CREATE on a closing entry: reset, then time it from this SYN. */
-  private reopen(e: CtEntry, dir: number, flags: number, now: number): void {
-    e.rxClosing = false;
-    e.txClosing = false;
-    e.rxFlagsSeen = 0;
-    e.txFlagsSeen = 0;
-    e.seenNonSyn = false;
-    updateTimeout(e, e.kHead >>> 8 === PROTO_TCP, dir, flags, now);
+  private reopen(row: number, dir: number, flags: number, now: number): void {
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    w[o + W_BITS]! &= ~(0xffff00 | BIT_TX_CLOSING | BIT_RX_CLOSING | BIT_SEEN_NON_SYN);
+    updateTimeout(w, this.f64, row, w[o + W_HEAD]! >>> 8 === PROTO_TCP, dir, flags, now);
   }
 
   /**
@@ -986,11 +1191,14 @@ export class Conntrack {
    * `lruResolutionSec` of capture time per key (a `peek` otherwise): moving a key to the MRU end
    * costs four random writes in the cache's link arrays, which dominate a lookup.
    */
-  private probe(tab: CtTable, key: number, now: number): CtEntry | undefined {
+  private probe(tab: CtTable, key: number, now: number): number {
     const head = tab.index.get(key);
-    if (head !== undefined && !(now - head.usedMs < this.lruResolution)) {
-      useKey(tab, key, head);
-      head.usedMs = now;
+    if (head >= 0) {
+      const u = (head * ROW_WORDS + W_USED) / 2;
+      if (!(now - this.f64[u]! < this.lruResolution)) {
+        useKey(tab, key, head, this.i32);
+        this.f64[u] = now;
+      }
     }
     return head;
   }
@@ -999,7 +1207,7 @@ export class Conntrack {
     let tab = this.tables[ti];
     if (!tab) {
       const max = ti === TCP4 || ti === TCP6 ? this.tcpMax : this.anyMax;
-      tab = { index: new Map(), lru: this.eagerLru ? new LRUCache<number, number>({ max }) : null, seq: 0, max, count: 0 };
+      tab = { index: new KeyIndex(), lru: this.eagerLru ? new LRUCache<number, number>({ max }) : null, seq: 0, max, count: 0 };
       this.tables[ti] = tab;
     }
     return tab;
@@ -1008,82 +1216,218 @@ export class Conntrack {
   /** Evicts least recently used keys (with their chains) until one more entry fits. */
   private makeRoom(tab: CtTable, now: number): void {
     while (tab.count >= tab.max) {
-      tab.lru ??= buildLru(tab);
+      tab.lru ??= this.buildLru(tab);
       const key = tab.lru.pop();
       if (key === undefined) break;
-      const head = tab.index.get(key)!;
+      const head = tab.index.get(key);
       tab.index.delete(key);
-      for (let e: CtEntry | null = head; e !== null; e = e.next) {
-        e.inTable = false;
+      for (let r = head; r >= 0; ) {
+        const o = r * ROW_WORDS;
+        const next = this.i32[o + W_NEXT]!;
         tab.count--;
-        if (e.conn !== null) this.relatedCount--;
-        if (now > e.expMs) this.expiredCount++;
+        if (this.i32[o + W_CONN]! >= 0) this.relatedCount--;
+        if (now > this.f64[(o + W_EXP) / 2]!) this.expiredCount++;
         else this.evictionCount++;
+        this.freeRow(r);
+        r = next;
       }
     }
   }
 
-  private link(tab: CtTable, ti: number, key: number, e: CtEntry, now: number): void {
-    const head = tab.index.get(key);
-    e.next = head ?? null;
-    e.key = key;
-    e.inTable = true;
-    tab.index.set(key, e);
+  private link(tab: CtTable, ti: number, key: number, row: number, now: number): void {
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    w[o + W_NEXT] = tab.index.get(key);
+    w[o + W_KEY] = key;
+    w[o + W_TABLE] = ti;
+    tab.index.set(key, row);
     // A write is a use of the key (LRUCache.set moves an existing key to the MRU end too).
     if (tab.lru !== null) tab.lru.set(key, key, LRU_OPTS);
-    else stamp(tab, e);
-    e.usedMs = now;
+    else stamp(tab, row, w);
+    this.f64[(o + W_USED) / 2] = now;
     tab.count++;
   }
 
   /** Unlinks the entry with forward tuple `t` (a connection, or a pair when `pair`). */
   private unlinkWhere(tab: CtTable, key: number, t: CtTuple, pair: boolean): void {
-    let e: CtEntry | null | undefined = tab.index.get(key);
-    while (e !== undefined && e !== null) {
-      if ((e.conn !== null) === pair && isTuple(e, t)) {
-        this.unlink(tab, e);
+    const w = this.i32;
+    for (let r = tab.index.get(key); r >= 0; r = w[r * ROW_WORDS + W_NEXT]!) {
+      if (w[r * ROW_WORDS + W_CONN]! >= 0 === pair && isTuple(w, this.sideWords, r, t)) {
+        this.unlink(tab, r);
         return;
       }
-      e = e.next;
     }
   }
 
-  private expire(tab: CtTable, e: CtEntry): void {
-    this.unlink(tab, e);
+  private expire(tab: CtTable, row: number): void {
+    this.unlink(tab, row);
     this.expiredCount++;
   }
 
-  private unlink(tab: CtTable, e: CtEntry): void {
-    const head = tab.index.get(e.key);
-    if (head === e) {
-      if (e.next === null) {
-        tab.index.delete(e.key);
-        tab.lru?.delete(e.key);
+  private unlink(tab: CtTable, row: number): void {
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    const key = w[o + W_KEY]!;
+    const head = tab.index.get(key);
+    const next = w[o + W_NEXT]!;
+    if (head === row) {
+      if (next < 0) {
+        tab.index.delete(key);
+        tab.lru?.delete(key);
       } else {
         // The key stays where it was in the recency order.
-        tab.index.set(e.key, e.next);
-        e.next.usedMs = e.usedMs;
-        e.next.lruSeq = e.lruSeq;
+        tab.index.set(key, next);
+        this.f64[(next * ROW_WORDS + W_USED) / 2] = this.f64[(o + W_USED) / 2]!;
+        w[next * ROW_WORDS + W_LRU_SEQ] = w[o + W_LRU_SEQ]!;
       }
     } else {
-      for (let p = head ?? null; p !== null; p = p.next) {
-        if (p.next === e) {
-          p.next = e.next;
+      for (let p = head; p >= 0; p = w[p * ROW_WORDS + W_NEXT]!) {
+        if (w[p * ROW_WORDS + W_NEXT] === row) {
+          w[p * ROW_WORDS + W_NEXT] = next;
           break;
         }
       }
     }
-    e.next = null;
-    e.inTable = false;
     tab.count--;
-    if (e.conn !== null) this.relatedCount--;
+    if (w[o + W_CONN]! >= 0) this.relatedCount--;
+    this.freeRow(row);
+  }
+
+  /** A row for a new entry: a free one, or a new one (the arrays double when full). */
+  private newRow(): number {
+    let row: number;
+    if (this.freeCount > 0) row = this.freeRows[--this.freeCount]!;
+    else {
+      if (this.rowTop === this.rowCap) this.growRows();
+      row = this.rowTop++;
+    }
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    w.fill(0, o, o + ROW_WORDS);
+    w[o + W_NEXT] = -1;
+    w[o + CtField.USER_GEN] = -1;
+    w[o + CtField.USER_SRC_ENDPOINT] = -1;
+    w[o + CtField.USER_DST_ENDPOINT] = -1;
+    w[o + CtField.REV_NAT] = -1;
+    this.f64[(o + W_USED) / 2] = NEVER;
+    return row;
+  }
+
+  /**
+   * Gives a row back. A view of it keeps a copy of the row; a RELATED pair entry that points at
+   * a leaving connection gets the connection's datapath words and points at itself, so ICMP
+   * errors of the pair still find what Cilium's copy in the RELATED entry would hold.
+   */
+  private freeRow(row: number): void {
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    if (w[o + W_CONN]! < 0) this.releasePair(row);
+    const v = this.views.get(row);
+    if (v !== undefined) {
+      const own = new Int32Array(ROW_WORDS + SIDE_WORDS);
+      own.set(w.subarray(o, o + ROW_WORDS));
+      own.set(this.sideWords.subarray(row * SIDE_WORDS, (row + 1) * SIDE_WORDS), ROW_WORDS);
+      v.own = own;
+      v.detachedEpoch = this.epoch;
+      v.ct = null;
+      this.views.delete(row);
+    }
+    w[o + W_KEY] = 0;
+    if (this.freeCount === this.freeRows.length) {
+      const grown = new Int32Array(this.freeRows.length * 2);
+      grown.set(this.freeRows);
+      this.freeRows = grown;
+    }
+    this.freeRows[this.freeCount++] = row;
+  }
+
+  /** A connection row leaves: its address pair's RELATED entry, if it points here, keeps a copy. */
+  private releasePair(conn: number): void {
+    const w = this.i32;
+    const co = conn * ROW_WORDS;
+    const head = w[co + W_HEAD]!;
+    const family = head & 0xff;
+    const tab = this.tables[tableIndex(family, PROTO_ICMP)];
+    if (!tab || tab.count === 0) return;
+    const t = this.scratch;
+    t.family = family;
+    const mapped = (w[co + W_BITS]! & BIT_UPPER) === 0;
+    const s = this.sideWords;
+    for (let k = 0; k < 3; k++) {
+      t.src[k] = mapped ? MAPPED[k]! : s[conn * SIDE_WORDS + S_UPPER + k]!;
+      t.dst[k] = mapped ? MAPPED[k]! : s[conn * SIDE_WORDS + S_UPPER + 3 + k]!;
+    }
+    t.src[3] = w[co + W_SRC3]!;
+    t.dst[3] = w[co + W_DST3]!;
+    t.sport = 0;
+    t.dport = 0;
+    t.proto = family === 6 ? PROTO_ICMPV6 : PROTO_ICMP;
+    t.related = true;
+    t.hasInner = false;
+    for (let r = tab.index.get(this.key(t, 1)); r >= 0; r = w[r * ROW_WORDS + W_NEXT]!) {
+      const o = r * ROW_WORDS;
+      if (w[o + W_CONN] !== conn) continue;
+      w[o + W_CONN] = r;
+      w[o + W_ID] = w[co + W_ID]!;
+      for (const k of COPIED_FIELDS) w[o + k] = w[co + k]!;
+      for (let k = 0; k < 4; k++) s[r * SIDE_WORDS + S_ORIG_DST + k] = s[conn * SIDE_WORDS + S_ORIG_DST + k]!;
+      return;
+    }
+  }
+
+  private growRows(): void {
+    const cap = this.rowCap * 2;
+    const buf = new ArrayBuffer(cap * ROW_WORDS * 4);
+    const i32 = new Int32Array(buf);
+    i32.set(this.i32);
+    this.i32 = i32;
+    this.f64 = new Float64Array(buf);
+    const side = new Int32Array(cap * SIDE_WORDS);
+    side.set(this.sideWords);
+    this.sideWords = side;
+    this.rowCap = cap;
+  }
+
+  /** Sets the tuple words of `row`. */
+  private setKey(row: number, t: CtTuple): void {
+    const w = this.i32;
+    const o = row * ROW_WORDS;
+    w[o + W_HEAD] = t.family | (t.proto << 8);
+    w[o + W_PORTS] = (t.sport << 16) | t.dport;
+    w[o + W_SRC3] = t.src[3]! | 0;
+    w[o + W_DST3] = t.dst[3]! | 0;
+    const a = t.src;
+    const b = t.dst;
+    if (isMapped(a, b)) w[o + W_BITS]! &= ~BIT_UPPER;
+    else {
+      w[o + W_BITS]! |= BIT_UPPER;
+      const s = this.sideWords;
+      const so = row * SIDE_WORDS + S_UPPER;
+      s[so] = a[0]!;
+      s[so + 1] = a[1]!;
+      s[so + 2] = a[2]!;
+      s[so + 3] = b[0]!;
+      s[so + 4] = b[1]!;
+      s[so + 5] = b[2]!;
+    }
+  }
+
+  /**
+   * The LRUCache of a table about to evict for the first time: its keys set least recently used
+   * first, which leaves them in the order the same uses would have left in an LRUCache kept from
+   * the start. Sized for the whole table (a key per entry at most), so it never evicts by itself.
+   */
+  private buildLru(tab: CtTable): LRUCache<number, number> {
+    const lru = new LRUCache<number, number>({ max: tab.max });
+    const w = this.i32;
+    for (const head of headsByUse(tab, w)) lru.set(w[head * ROW_WORDS + W_KEY]!, w[head * ROW_WORDS + W_KEY]!, LRU_OPTS);
+    return lru;
   }
 
   /**
    * The LRU key of `t`: a hash over family, protocol, the RELATED flag and both endpoints in
    * canonical order (lower address/port first), so both directions share it. Words are read
-   * as int32 (a u32 above 2^31 would be a heap number, boxed when passed on). murmur3 rounds;
-   * the 52-bit variant adds an xxhash32 lane for the upper 20 bits.
+   * as int32. murmur3 rounds.
    */
   private key(t: CtTuple, related: number): number {
     const s = t.src;
@@ -1116,87 +1460,90 @@ export class Conntrack {
     const v4 = t.family === 4 && a2 === 0xffff && b2 === 0xffff && (a0 | a1 | b0 | b1) === 0;
     let h = murmur3Round(murmur3Round(murmur3Round(0x9747b28c ^ head, a3), b3), ports);
     if (!v4) h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(h, a0), a1), a2), b0), b1), b2);
-    h = murmur3Finish(h);
-    if (this.keyMask !== 0) return h & this.keyMask;
-    let h2 = Math.imul(0x165667b1 ^ head, 0x9e3779b1);
-    h2 = xxhashRound(xxhashRound(xxhashRound(h2, a3), b3), ports);
-    if (!v4) h2 = xxhashRound(xxhashRound(xxhashRound(xxhashRound(xxhashRound(xxhashRound(h2, a0), a1), a2), b0), b1), b2);
-    return (murmur3Finish(h2 ^ h) >>> 12) * 4294967296 + (h >>> 0);
+    return murmur3Finish(h) & this.keyMask;
   }
 }
 
+/** The datapath words a RELATED entry copies from its leaving connection. */
+const COPIED_FIELDS = [
+  CtField.USER0,
+  CtField.USER1,
+  CtField.USER_GEN,
+  CtField.USER_SRC_ENDPOINT,
+  CtField.USER_DST_ENDPOINT,
+  CtField.USER_SRC_IDENTITY,
+  CtField.USER_DST_IDENTITY,
+  CtField.PROXY_PORT,
+  CtField.REV_NAT,
+  CtField.ORIG_DPORT,
+];
+
 // --- recency (see the module comment)
 
-/** Marks `key`, whose chain starts at `head`, most recently used. */
-function useKey(tab: CtTable, key: number, head: CtEntry): void {
+/** Marks `key`, whose chain starts at row `head`, most recently used. */
+function useKey(tab: CtTable, key: number, head: number, w: Int32Array): void {
   if (tab.lru !== null) tab.lru.get(key, LRU_OPTS);
-  else stamp(tab, head);
+  else stamp(tab, head, w);
 }
 
 /** Before the LRUCache exists: the next use stamp on a chain head. */
-function stamp(tab: CtTable, head: CtEntry): void {
-  if (tab.seq >= SEQ_LIMIT) renumber(tab);
-  head.lruSeq = ++tab.seq;
+function stamp(tab: CtTable, head: number, w: Int32Array): void {
+  if (tab.seq >= SEQ_LIMIT) renumber(tab, w);
+  w[head * ROW_WORDS + W_LRU_SEQ] = ++tab.seq;
 }
 
 /** The chain heads, least recently used first. */
-function headsByUse(tab: CtTable): CtEntry[] {
-  return [...tab.index.values()].sort((a, b) => a.lruSeq - b.lruSeq);
+function headsByUse(tab: CtTable, w: Int32Array): number[] {
+  return tab.index.heads().sort((a, b) => w[a * ROW_WORDS + W_LRU_SEQ]! - w[b * ROW_WORDS + W_LRU_SEQ]!);
 }
 
-function renumber(tab: CtTable): void {
+function renumber(tab: CtTable, w: Int32Array): void {
   let n = 0;
-  for (const head of headsByUse(tab)) head.lruSeq = ++n;
+  for (const head of headsByUse(tab, w)) w[head * ROW_WORDS + W_LRU_SEQ] = ++n;
   tab.seq = n;
-}
-
-/**
- * The LRUCache of a table about to evict for the first time: its keys set least recently used
- * first, which leaves them in the order the same uses would have left in an LRUCache kept from
- * the start. Sized for the whole table (a key per entry at most), so it never evicts by itself.
- */
-function buildLru(tab: CtTable): LRUCache<number, number> {
-  const lru = new LRUCache<number, number>({ max: tab.max });
-  for (const head of headsByUse(tab)) lru.set(head.key, head.key, LRU_OPTS);
-  return lru;
 }
 
 // --- timers (conntrack.h)
 
 /** ct_update_timeout: the lifetime by protocol and seen_non_syn, then __ct_update_timeout. */
-function updateTimeout(e: CtEntry, tcp: boolean, dir: number, flags: number, now: number): boolean {
+function updateTimeout(w: Int32Array, f: Float64Array, row: number, tcp: boolean, dir: number, flags: number, now: number): boolean {
   let lifetime = CT_CONNECTION_LIFETIME_NONTCP * 1000;
   if (tcp) {
-    if ((flags & TCP_SYN) === 0) e.seenNonSyn = true;
-    lifetime = e.seenNonSyn ? CT_CONNECTION_LIFETIME_TCP * 1000 : CT_SYN_TIMEOUT * 1000;
+    const o = row * ROW_WORDS;
+    if ((flags & TCP_SYN) === 0) w[o + W_BITS]! |= BIT_SEEN_NON_SYN;
+    lifetime = (w[o + W_BITS]! & BIT_SEEN_NON_SYN) !== 0 ? CT_CONNECTION_LIFETIME_TCP * 1000 : CT_SYN_TIMEOUT * 1000;
   }
-  return rawUpdateTimeout(e, lifetime, dir, flags, now);
+  return rawUpdateTimeout(w, f, row, lifetime, dir, flags, now);
 }
 
 /** __ct_update_timeout: new expiry; accumulate flags; report when new flags or interval passed. */
-function rawUpdateTimeout(e: CtEntry, lifetimeMs: number, dir: number, flags: number, now: number): boolean {
-  e.expMs = now + lifetimeMs;
+function rawUpdateTimeout(w: Int32Array, f: Float64Array, row: number, lifetimeMs: number, dir: number, flags: number, now: number): boolean {
+  const o = row * ROW_WORDS;
+  const d = o / 2;
+  f[d + W_EXP / 2] = now + lifetimeMs;
   const seen = flags & CT_REPORT_FLAGS;
-  if (dir === CtDir.REPLY) {
-    const acc = e.rxFlagsSeen;
-    if (e.rxReportMs + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
-      e.rxFlagsSeen = acc | seen;
-      e.rxReportMs = now;
-      return true;
-    }
-  } else {
-    const acc = e.txFlagsSeen;
-    if (e.txReportMs + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
-      e.txFlagsSeen = acc | seen;
-      e.txReportMs = now;
-      return true;
-    }
+  const bits = w[o + W_BITS]!;
+  const shift = dir === CtDir.REPLY ? 16 : 8;
+  const report = d + (dir === CtDir.REPLY ? W_RX_REPORT : W_TX_REPORT) / 2;
+  const acc = (bits >>> shift) & 0xff;
+  if (f[report]! + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
+    w[o + W_BITS] = bits | (seen << shift);
+    f[report] = now;
+    return true;
   }
   return false;
 }
 
-function seenBothSyns(e: CtEntry): boolean {
-  return (e.rxFlagsSeen & TCP_SYN) !== 0 && (e.txFlagsSeen & TCP_SYN) !== 0;
+function seenBothSyns(bits: number): boolean {
+  return (bits & (TCP_SYN << 16)) !== 0 && (bits & (TCP_SYN << 8)) !== 0;
+}
+
+function isAlive(bits: number): boolean {
+  return (bits & (BIT_TX_CLOSING | BIT_RX_CLOSING)) !== (BIT_TX_CLOSING | BIT_RX_CLOSING);
+}
+
+function isClosing(w: Int32Array, row: number): boolean {
+  return (w[row * ROW_WORDS + W_BITS]! & (BIT_TX_CLOSING | BIT_RX_CLOSING)) !== 0;
 }
 
 // --- tuples
@@ -1234,35 +1581,38 @@ function isMapped(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return a[2] === 0xffff && b[2] === 0xffff && a[0] === 0 && a[1] === 0 && b[0] === 0 && b[1] === 0;
 }
 
-/** An entry's upper words (`kUpper`) are words 0..2 of `src` then `dst`. */
-function sameUpper(u: Int32Array | null, src: Uint32Array, dst: Uint32Array): boolean {
-  if (u === null) return isMapped(src, dst);
-  return u[0] === (src[0]! | 0) && u[1] === (src[1]! | 0) && u[2] === (src[2]! | 0) && u[3] === (dst[0]! | 0) && u[4] === (dst[1]! | 0) && u[5] === (dst[2]! | 0);
+/** Row's upper words (side array) are words 0..2 of `src` then `dst`. */
+function sameUpper(w: Int32Array, side: Int32Array, row: number, src: Uint32Array, dst: Uint32Array): boolean {
+  if ((w[row * ROW_WORDS + W_BITS]! & BIT_UPPER) === 0) return isMapped(src, dst);
+  const o = row * SIDE_WORDS + S_UPPER;
+  return side[o] === (src[0]! | 0) && side[o + 1] === (src[1]! | 0) && side[o + 2] === (src[2]! | 0) && side[o + 3] === (dst[0]! | 0) && side[o + 4] === (dst[1]! | 0) && side[o + 5] === (dst[2]! | 0);
 }
 
-/** Entry `e` holds tuple `t` (its forward direction is `t`). */
-function isTuple(e: CtEntry, t: CtTuple): boolean {
+/** Row `row` holds tuple `t` (its forward direction is `t`). */
+function isTuple(w: Int32Array, side: Int32Array, row: number, t: CtTuple): boolean {
   const ts = t.src;
   const td = t.dst;
+  const o = row * ROW_WORDS;
   return (
-    e.kPorts === ((t.sport << 16) | t.dport) &&
-    e.kSrc3 === (ts[3]! | 0) &&
-    e.kDst3 === (td[3]! | 0) &&
-    e.kHead === (t.family | (t.proto << 8)) &&
-    sameUpper(e.kUpper, ts, td)
+    w[o + W_PORTS] === ((t.sport << 16) | t.dport) &&
+    w[o + W_SRC3] === (ts[3]! | 0) &&
+    w[o + W_DST3] === (td[3]! | 0) &&
+    w[o + W_HEAD] === (t.family | (t.proto << 8)) &&
+    sameUpper(w, side, row, ts, td)
   );
 }
 
-/** Entry `e` holds the reverse of tuple `t`. */
-function isReverse(e: CtEntry, t: CtTuple): boolean {
+/** Row `row` holds the reverse of tuple `t`. */
+function isReverse(w: Int32Array, side: Int32Array, row: number, t: CtTuple): boolean {
   const ts = t.src;
   const td = t.dst;
+  const o = row * ROW_WORDS;
   return (
-    e.kPorts === ((t.dport << 16) | t.sport) &&
-    e.kSrc3 === (td[3]! | 0) &&
-    e.kDst3 === (ts[3]! | 0) &&
-    e.kHead === (t.family | (t.proto << 8)) &&
-    sameUpper(e.kUpper, td, ts)
+    w[o + W_PORTS] === ((t.dport << 16) | t.sport) &&
+    w[o + W_SRC3] === (td[3]! | 0) &&
+    w[o + W_DST3] === (ts[3]! | 0) &&
+    w[o + W_HEAD] === (t.family | (t.proto << 8)) &&
+    sameUpper(w, side, row, td, ts)
   );
 }
 
