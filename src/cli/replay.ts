@@ -17,6 +17,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { openCapture } from '../capture/open.js';
 import type { Frame } from '../capture/frame.js';
+import { MAX_CT_ENTRIES } from '../maps/conntrack.js';
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { Datapath, type DatapathOptions } from '../datapath/program.js';
@@ -71,9 +72,9 @@ export function parseDuration(flag: string, text: string): number {
   return ns;
 }
 
-function wholeNumber(flag: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1e8) {
-    throw new UsageError(`${flag} must be a whole number between 1 and 100000000, got "${text}"`);
+function wholeNumber(flag: string, text: string, max = 100_000_000): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number between 1 and ${max}, got "${text}"`);
   }
   return Number(text);
 }
@@ -93,8 +94,8 @@ function datapathOptions(flags: ReplayFlags): Partial<DatapathOptions> {
     dedupWindowNs: parseDuration('--dedup-window', flags.dedupWindow),
     trustVni: flags.trustVni === true,
     enableSctp: flags.enableSctp === true,
-    ctTcpMax: wholeNumber('--bpf-ct-global-tcp-max', flags.bpfCtGlobalTcpMax),
-    ctAnyMax: wholeNumber('--bpf-ct-global-any-max', flags.bpfCtGlobalAnyMax),
+    ctTcpMax: wholeNumber('--bpf-ct-global-tcp-max', flags.bpfCtGlobalTcpMax, MAX_CT_ENTRIES),
+    ctAnyMax: wholeNumber('--bpf-ct-global-any-max', flags.bpfCtGlobalAnyMax, MAX_CT_ENTRIES),
   };
 }
 

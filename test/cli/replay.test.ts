@@ -100,6 +100,7 @@ describe('hubcap replay: bad input is one line and exit 2', () => {
     ['a selector matching no pod', () => ['--expect', write('no-match.yaml', '- from: {selector: {namespace: default, matchLabels: {app: ghost}}}\n  to: {entity: world}\n  expect: dropped\n')], /matches no pod/],
     ['an unknown expectation outcome', () => ['--expect', write('bad-outcome.yaml', '- from: {pod: default/xwing}\n  to: {entity: world}\n  expect: maybe\n')], /bad-outcome\.yaml:3:\d+: \[0\]\.expect: must be one of/],
     ['a bad --dedup-window', () => ['--dedup-window', 'soon'], /--dedup-window must be a duration/],
+    ['a conntrack table above hubcap\'s largest', () => ['--bpf-ct-global-tcp-max', '16777216'], /--bpf-ct-global-tcp-max must be a whole number between 1 and 4194304, got "16777216"/],
     ['an unknown output format', () => ['-o', 'xml'], /-o must be one of/],
   ])('%s', (_name, extra, pattern) => {
     const r = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', ...STARWARS, ...extra()]);
