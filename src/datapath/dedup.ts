@@ -21,10 +21,10 @@
  * never merged however close in time. Up to four points are remembered per packet.
  *
  * Memory is bounded: a set-associative table of `capacity` recent packets (4 ways per bucket,
- * the oldest way replaced), in typed arrays laid out so that a probe reads one cache line
- * (below), nothing allocated per packet, no strings. Packets evicted early only weaken
- * suppression (a copy may be kept); two packets that differ in a compared field are never
- * merged, since every hit compares the whole record.
+ * the oldest way replaced), in typed arrays laid out so that a probe reads one cache line of
+ * headers and writes the packet's record sequentially (below), nothing allocated per packet, no
+ * strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
+ * differ in a compared field are never merged, since every hit compares the whole record.
  */
 import { PacketKind, type DecodedPacket } from '../decode/packet.js';
 import { murmur3Finish, murmur3Round } from '../net/hash.js';
@@ -52,44 +52,67 @@ const HEAD_BYTES = 64;
 const TAIL_BYTES = 32;
 
 /*
- * Table layout: the bucket headers in one Int32Array, one 64-byte line per bucket, and the ways'
- * records in another, two lines per way:
+ * Layout: the bucket headers in one Int32Array, one 64-byte line per bucket; the packets' rows
+ * in another, two lines per row; one link per ring row in a third:
  *
  *   header (16 words): hash[4] (0 = empty way), sec[4] (seconds from the epoch), nsec[4],
- *                      points seen[4]
- *   way (32 words):    point hi/lo x 4 (8), record (K = 21), 3 unused
+ *                      ref[4]: the way's row (bits 0-24), points seen - 1 (bits 29-30); way 0's
+ *                      also holds the way likely replaced next (bits 25-26, see probe)
+ *   row (32 words):    record (K = 21), sec, nsec (pending rows only), point hi/lo x 4 (8),
+ *                      one unused word
+ *   link (1 word):     1 + bucket * WAYS + way of the way referring to the ring row, or 0
  *
- * The header alone decides a miss (no way's hash matches) and the way to replace (the oldest),
- * so the common probe reads one line of a compact array (the default table's 2,048 headers take
- * 128 KiB and stay in cache where the records' 1 MiB would not) and only writes the replaced
- * way; records are read on a hash match.
+ * The rows array is a ring of `ringRows` rows followed by one spill row per way. Every packet's
+ * record is written once, by fillRow, into the ring row under the cursor: sequential writes,
+ * the cheap kind (a table of whole records costs two random lines per packet). A packet that is
+ * remembered (not a copy) keeps that row and the cursor moves on; a copy leaves it to the next
+ * packet. The header alone decides a miss (no way's hash matches) and the way to replace (the
+ * oldest), so the common probe reads and writes one line of a compact array (the replay's
+ * 8,192 ways: 2,048 headers, 128 KiB; the line is asked for before the record is written)
+ * besides the ring and the links (sequential too, but for clearing the link of the replaced
+ * way's row, a few thousand rows back); a row is read on a hash match only.
+ *
+ * Before the cursor overwrites a ring row that a way still refers to (its link), the row is
+ * copied to that way's spill row. The table therefore holds exactly what a table of whole
+ * records would: the way chosen, the one replaced and every decision are the same as if each
+ * way carried its record, whatever the ring's size or the clock does. The ring's size, 4 rows
+ * per way, only makes spills rare: a way outlives four times its share of stores only when its
+ * bucket got fewer than four of them, about 1 row in 10,000. Memory: 5 rows of 128 bytes per
+ * way, 5 MiB for the replay's table (pages of spill rows never written cost nothing).
  *
  * Fast path while one observation point is all there is: no packet can be a copy then (a copy
- * is seen at ANOTHER point), so the table is left alone and each packet's record only goes into
- * a small sequential ring (`PENDING_ROWS` rows, time and record) that keeps the packets of the
- * last two windows. The moment a second point appears (or the ring would overflow, or the clock
- * steps back by more than a window), the ring is flushed into the table in arrival order
- * through the ordinary store, and the ordinary algorithm runs from then on. This is exact: a
- * row of the table can only match a packet within a window of it, and the clock never going
- * back by more than a window, every row that can still match is in the ring; the rows the table
- * would hold besides (older ones) are the first any store replaces, so the rows the flush
- * writes, and the ones the table drops later, are exactly those of the ordinary algorithm. For
- * that the replaced way must not depend on where a row sits: among ways of equal age the one
- * with the lower hash goes (a flush places rows in other ways than the ordinary algorithm).
+ * is seen at ANOTHER point), so the table is left alone and each packet's row only goes into
+ * the ring, with its time; the rows of the last two windows are pending (at most
+ * `PENDING_ROWS`). The moment a second point appears (or the pending rows would exceed that,
+ * or the clock steps back by more than a window), the pending rows are stored in the table in
+ * arrival order through the ordinary probe (they stay in place: the ways refer to them), and
+ * the ordinary algorithm runs from then on. This is exact: a row of the table can only match a
+ * packet within a window of it, and the clock never going back by more than a window, every row
+ * that can still match is pending; the rows the table would hold besides (older ones) are the
+ * first any store replaces, so the rows the flush stores, and the ones the table drops later,
+ * are exactly those of the ordinary algorithm. For that the replaced way must not depend on
+ * where a row sits: among ways of equal age the one with the lower hash goes (a flush places
+ * rows in other ways than the ordinary algorithm).
  */
 const HDR = 16;
 const H_SEC = 4;
 const H_NSEC = 8;
-const H_POINTS = 12;
-const WAY = 32;
-const W_RECORD = 2 * POINTS;
+const H_REF = 12;
+/** ref fields (see the layout): the row (ring rows + spill rows < 2^25), points, next way. */
+const REF_ROW = (1 << 25) - 1;
+const REF_POINTS = 29;
+const REF_NEXT = 25;
+const ROW = 32;
+const R_SEC = K;
+const R_NSEC = K + 1;
+const R_POINTS = K + 2;
 const TWO32 = 4294967296;
-/** Fast-path ring (see above): rows of the packets of the last two windows, at one point. */
+/** Fast path (see above): at most this many pending rows, those of the last two windows. */
 const PENDING_ROWS = 4096;
-/** Ring row: seconds from the epoch, nanoseconds, the record (K), one unused word. */
-const PENDING = 24;
-const P_NSEC = 1;
-const P_RECORD = 2;
+/** Ring rows per way (see above), and the ring's bounds. */
+const RING_PER_WAY = 4;
+const MIN_RING = 2 * PENDING_ROWS;
+const MAX_RING = 1 << 22;
 
 export class Deduplicator {
   readonly windowNs: number;
@@ -97,18 +120,22 @@ export class Deduplicator {
   private dupCount = 0;
   private readonly bucketMask: number;
   private readonly headers: Int32Array;
-  private readonly ways: Int32Array;
-  private readonly row = new Int32Array(K);
+  /** The ring's `ringRows` rows, then one spill row per way (see the module comment). */
+  private readonly rows: Int32Array;
+  /** Per ring row: 1 + the slot (bucket * WAYS + way) referring to it, or 0. */
+  private readonly links: Int32Array;
+  private readonly ringRows: number;
+  /** The ring row the next packet's record goes to. */
+  private cursor = 0;
   /** Fast path: only one observation point seen so far (see the module comment). */
   private single = true;
   /** That point (valid once `pendingSeen`). */
   private firstHi = 0;
   private firstLo = 0;
   private pendingSeen = false;
-  /** The ring: rows [pendingHead, pendingHead + pendingCount) modulo PENDING_ROWS. */
-  private readonly pending = new Int32Array(PENDING_ROWS * PENDING);
-  private pendingHead = 0;
+  /** Pending rows: the `pendingCount` ring rows before the cursor. */
   private pendingCount = 0;
+  private readonly pendingLimit: number;
   /** Latest time seen in the fast path (seconds from the epoch, nanoseconds). */
   private maxSec = 0;
   private maxNsec = 0;
@@ -117,18 +144,26 @@ export class Deduplicator {
 
   /**
    * `fastPath`: @internal tests only; false stores every packet in the table from the start
-   * (the fast path must decide exactly alike).
+   * (the fast path must decide exactly alike). `ringRows`: @internal tests only; the ring's
+   * size, a power of two from 2 (small ones spill often, which must not change a decision; under
+   * 4,097 rows the fast path holds fewer pending rows, which is exact while the clock never
+   * steps back by more than a window).
    */
-  constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY, private readonly fastPath = true) {
+  constructor(windowNs = DEFAULT_DEDUP_WINDOW_NS, capacity = DEFAULT_DEDUP_CAPACITY, private readonly fastPath = true, ringRows?: number) {
     if (!(windowNs >= 0) || !Number.isFinite(windowNs)) throw new RangeError(`dedup: window ${windowNs} ns is not a finite non-negative number`);
     if (!Number.isInteger(capacity) || capacity < WAYS || capacity > 1 << 24) throw new RangeError(`dedup: capacity ${capacity} is outside ${WAYS}..${1 << 24}`);
     let slots = WAYS;
     while (slots < capacity) slots *= 2;
+    const ring = ringRows ?? Math.min(MAX_RING, Math.max(MIN_RING, RING_PER_WAY * slots));
+    if (!Number.isInteger(ring) || ring < 2 || ring > MAX_RING || (ring & (ring - 1)) !== 0) throw new RangeError(`dedup: ring of ${ring} rows is not a power of two in 2..${MAX_RING}`);
     this.windowNs = windowNs;
     this.capacity = slots;
     this.bucketMask = slots / WAYS - 1;
     this.headers = new Int32Array((slots / WAYS) * HDR);
-    this.ways = new Int32Array(slots * WAY);
+    this.ringRows = ring;
+    this.rows = new Int32Array((ring + slots) * ROW);
+    this.links = new Int32Array(ring);
+    this.pendingLimit = Math.min(PENDING_ROWS, ring - 1);
     this.single = fastPath;
   }
 
@@ -146,89 +181,157 @@ export class Deduplicator {
    */
   isDuplicate(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): boolean {
     if (p.ipVersion === 0) return false;
+    if (this.single && this.keepPending(p, tsSec, tsNsec, frame)) return false;
+    const content = contentOf(p, frame);
+    // The bucket's hashes are read first: their line comes while the record is written.
+    const h = recordHash(p, content);
+    const t = this.headers;
+    const b = ((h >>> 1) & this.bucketMask) * HDR;
+    const h0 = t[b]!;
+    const h1 = t[b + 1]!;
+    const h2 = t[b + 2]!;
+    const h3 = t[b + 3]!;
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
-    const pointHi = (point / TWO32) | 0;
-    const pointLo = point | 0;
     if (this.epoch < 0) this.epoch = tsSec;
-    const sec = tsSec - this.epoch;
-    if (this.single) {
-      if (!this.pendingSeen) {
-        this.pendingSeen = true;
-        this.firstHi = pointHi;
-        this.firstLo = pointLo;
-        this.maxSec = sec;
-        this.maxNsec = tsNsec;
-      }
-      if (pointHi === this.firstHi && pointLo === this.firstLo && this.keep(p, frame, sec, tsNsec)) return false;
-      this.flush();
-    }
-    const r = this.row;
-    fillRow(r, p, frame);
-    return this.probe(r, sec, tsNsec, pointHi, pointLo);
+    const row = this.cursor;
+    if (this.links[row] !== 0) this.spill(row);
+    fillRow(this.rows, row * ROW, p, content);
+    if (this.probe(row, h, b, h0, h1, h2, h3, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0)) return true;
+    this.cursor = (row + 1) & (this.ringRows - 1);
+    return false;
   }
 
   /** Forgets every packet and resets the counter. */
   clear(): void {
     this.headers.fill(0);
+    this.links.fill(0);
+    this.cursor = 0;
     this.epoch = -1;
     this.dupCount = 0;
     this.single = this.fastPath;
     this.pendingSeen = false;
-    this.pendingHead = 0;
     this.pendingCount = 0;
   }
 
   /**
-   * Fast path: appends the packet's row to the ring after dropping the rows more than two
-   * windows older than the latest time; false (nothing kept) when the ring is full or the clock
-   * stepped back by more than a window, which end the fast path.
+   * Fast path: true when `p`, seen at the first point, went into the ring as a pending row;
+   * otherwise the fast path ends (flush) and `p` takes the ordinary path.
    */
-  private keep(p: DecodedPacket, frame: DedupFrameView | undefined, sec: number, nsec: number): boolean {
+  private keepPending(p: DecodedPacket, tsSec: number, tsNsec: number, frame: DedupFrameView | undefined): boolean {
+    const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
+    const pointHi = (point / TWO32) | 0;
+    const pointLo = point | 0;
+    if (this.epoch < 0) this.epoch = tsSec;
+    const sec = tsSec - this.epoch;
+    if (!this.pendingSeen) {
+      this.pendingSeen = true;
+      this.firstHi = pointHi;
+      this.firstLo = pointLo;
+      this.maxSec = sec;
+      this.maxNsec = tsNsec;
+    }
+    if (pointHi === this.firstHi && pointLo === this.firstLo && this.keep(sec, tsNsec)) {
+      // No way refers to a ring row before the first flush: nothing to spill.
+      const rows = this.rows;
+      const o = this.cursor * ROW;
+      fillRow(rows, o, p, contentOf(p, frame));
+      rows[o + R_SEC] = sec;
+      rows[o + R_NSEC] = tsNsec;
+      this.pendingCount++;
+      this.cursor = (this.cursor + 1) & (this.ringRows - 1);
+      return true;
+    }
+    this.flush();
+    return false;
+  }
+
+  /**
+   * Fast path: drops the pending rows more than two windows older than the latest time; false
+   * (the packet is not kept) when the pending rows are at their limit or the clock stepped back
+   * by more than a window, which end the fast path.
+   */
+  private keep(sec: number, nsec: number): boolean {
     const back = (this.maxSec - sec) * 1e9 + (this.maxNsec - nsec);
     if (back > this.windowNs) return false;
     if (back < 0) {
       this.maxSec = sec;
       this.maxNsec = nsec;
     }
-    const q = this.pending;
+    const q = this.rows;
     const limit = 2 * this.windowNs;
+    const mask = this.ringRows - 1;
     while (this.pendingCount > 0) {
-      const o = this.pendingHead * PENDING;
-      if ((this.maxSec - q[o]!) * 1e9 + (this.maxNsec - q[o + P_NSEC]!) <= limit) break;
-      this.pendingHead = (this.pendingHead + 1) & (PENDING_ROWS - 1);
+      const o = ((this.cursor - this.pendingCount) & mask) * ROW;
+      if ((this.maxSec - q[o + R_SEC]!) * 1e9 + (this.maxNsec - q[o + R_NSEC]!) <= limit) break;
       this.pendingCount--;
     }
-    if (this.pendingCount === PENDING_ROWS) return false;
-    const o = ((this.pendingHead + this.pendingCount) & (PENDING_ROWS - 1)) * PENDING;
-    this.pendingCount++;
-    q[o] = sec;
-    q[o + P_NSEC] = nsec;
-    const r = this.row;
-    fillRow(r, p, frame);
-    for (let k = 0; k < K; k++) q[o + P_RECORD + k] = r[k]!;
-    return true;
+    return this.pendingCount < this.pendingLimit;
   }
 
-  /** Ends the fast path: the ring's rows go into the table in arrival order (none can be a copy). */
+  /** Ends the fast path: the pending rows go into the table in arrival order (none can be a copy). */
   private flush(): void {
     this.single = false;
-    const q = this.pending;
-    const r = this.row;
-    for (let i = 0; i < this.pendingCount; i++) {
-      const o = ((this.pendingHead + i) & (PENDING_ROWS - 1)) * PENDING;
-      for (let k = 0; k < K; k++) r[k] = q[o + P_RECORD + k]!;
-      this.probe(r, q[o]!, q[o + P_NSEC]!, this.firstHi, this.firstLo);
+    const q = this.rows;
+    const mask = this.ringRows - 1;
+    for (let i = this.pendingCount; i > 0; i--) {
+      const row = (this.cursor - i) & mask;
+      const o = row * ROW;
+      const h = rowHash(q, o);
+      const b = ((h >>> 1) & this.bucketMask) * HDR;
+      const t = this.headers;
+      this.probe(row, h, b, t[b]!, t[b + 1]!, t[b + 2]!, t[b + 3]!, q[o + R_SEC]!, q[o + R_NSEC]!, this.firstHi, this.firstLo);
     }
     this.pendingCount = 0;
   }
 
-  /** The table lookup of record `r` (this.row), remembering it when it is not a copy. */
-  private probe(r: Int32Array, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
-    // The bucket: a hash of the words that vary most between packets (the whole record is
-    // compared on a hit, so the others need not be hashed). Never 0, which marks an empty way.
-    const h = murmur3Finish(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[0]!), r[4]!), r[8]!), r[9]!), r[10]! ^ r[11]!), r[12]! ^ r[20]!) ^ r[14]!) | 1;
+  /** Ring row `row`, about to be overwritten, moves to the spill row of the way referring to it. */
+  private spill(row: number): void {
+    const slot = this.links[row]! - 1;
+    this.links[row] = 0;
+    const to = this.ringRows + slot;
+    this.rows.copyWithin(to * ROW, row * ROW, (row + 1) * ROW);
+    const h = (slot >>> 2) * HDR + H_REF + (slot & (WAYS - 1));
+    this.headers[h] = (this.headers[h]! & ~REF_ROW) | to;
+  }
+
+  /**
+   * The table lookup of the record in `row` (hash `h`, bucket header at `b`, its ways' hashes
+   * h0..h3), remembering it (the way refers to that row) when it is not a copy.
+   */
+  private probe(row: number, h: number, b: number, h0: number, h1: number, h2: number, h3: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
     const t = this.headers;
-    const bucket = (h >>> 1) & this.bucketMask;
+    const bucket = (b / HDR) | 0;
+    if (h0 === h || h1 === h || h2 === h || h3 === h) return this.probeHit(bucket, h, row, sec, tsNsec, pointHi, pointLo);
+    // No way holds this hash, so not this record: a new packet, in the first empty way or else
+    // in the oldest one.
+    let victim = 0;
+    if (h0 === 0) victim = 0;
+    else if (h1 === 0) victim = 1;
+    else if (h2 === 0) victim = 2;
+    else if (h3 === 0) victim = 3;
+    else {
+      // While the clock goes forward, the ways of a full bucket are replaced in turn, so the way
+      // after the last one replaced is likely the oldest: taken when every other way is
+      // strictly younger (no tie to break), found by the rule of probeHit otherwise. Comparisons
+      // summed, not branched on: which way is oldest is a coin toss for the branch predictor.
+      const next = (t[b + H_REF]! >>> REF_NEXT) & (WAYS - 1);
+      const an = (sec - t[b + H_SEC + next]!) * 1e9 + (tsNsec - t[b + H_NSEC + next]!);
+      const a0 = (sec - t[b + H_SEC]!) * 1e9 + (tsNsec - t[b + H_NSEC]!);
+      const a1 = (sec - t[b + H_SEC + 1]!) * 1e9 + (tsNsec - t[b + H_NSEC + 1]!);
+      const a2 = (sec - t[b + H_SEC + 2]!) * 1e9 + (tsNsec - t[b + H_NSEC + 2]!);
+      const a3 = (sec - t[b + H_SEC + 3]!) * 1e9 + (tsNsec - t[b + H_NSEC + 3]!);
+      victim = an > 0 && +(a0 < an) + +(a1 < an) + +(a2 < an) + +(a3 < an) === WAYS - 1 ? next : oldestWay(t, b, sec, tsNsec);
+    }
+    this.store(bucket, victim, h, sec, tsNsec, pointHi, pointLo, row);
+    t[b + H_REF] = (t[b + H_REF]! & ~(3 << REF_NEXT)) | (((victim + 1) & (WAYS - 1)) << REF_NEXT);
+    return false;
+  }
+
+  /** probe when a way of the bucket holds hash `h`: compares the records. */
+  private probeHit(bucket: number, h: number, row: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
+    const rows = this.rows;
+    const r = row * ROW;
+    const t = this.headers;
     const b = bucket * HDR;
     let victim = 0;
     let victimAge = -1;
@@ -243,21 +346,24 @@ export class Deduplicator {
         continue;
       }
       const dt = (sec - t[b + H_SEC + w]!) * 1e9 + (tsNsec - t[b + H_NSEC + w]!);
-      const o = (bucket * WAYS + w) * WAY;
-      if (hw === h && sameRow(this.ways, o + W_RECORD, r)) {
-        const n = t[b + H_POINTS + w]!;
-        if (dt <= this.windowNs && dt >= -this.windowNs && !seenAt(this.ways, o, n, pointHi, pointLo)) {
-          if (n < POINTS) {
-            this.ways[o + 2 * n] = pointHi;
-            this.ways[o + 1 + 2 * n] = pointLo;
-            t[b + H_POINTS + w] = n + 1;
+      if (hw === h) {
+        const ref = t[b + H_REF + w]!;
+        const o = (ref & REF_ROW) * ROW;
+        if (sameRecord(rows, o, r)) {
+          const n = (ref >>> REF_POINTS) + 1;
+          if (dt <= this.windowNs && dt >= -this.windowNs && !seenAt(rows, o + R_POINTS, n, pointHi, pointLo)) {
+            if (n < POINTS) {
+              rows[o + R_POINTS + 2 * n] = pointHi;
+              rows[o + R_POINTS + 1 + 2 * n] = pointLo;
+              t[b + H_REF + w] = ref + (1 << REF_POINTS);
+            }
+            this.dupCount++;
+            return true;
           }
-          this.dupCount++;
-          return true;
+          // Outside the window, or again at a point it was seen at: a new packet.
+          this.store(bucket, w, h, sec, tsNsec, pointHi, pointLo, row);
+          return false;
         }
-        // Outside the window, or again at a point it was seen at: a new packet.
-        this.store(bucket, w, h, sec, tsNsec, pointHi, pointLo);
-        return false;
       }
       // The oldest way goes; among equally old ones the lower hash (not the first way: see the
       // fast path in the module comment).
@@ -268,72 +374,127 @@ export class Deduplicator {
         victimHash = hw;
       }
     }
-    this.store(bucket, victim, h, sec, tsNsec, pointHi, pointLo);
+    this.store(bucket, victim, h, sec, tsNsec, pointHi, pointLo, row);
     return false;
   }
 
-  private store(bucket: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number): void {
+  /** Way `w` of `bucket` now refers to `row`, seen at one point; the row it referred to is unlinked. */
+  private store(bucket: number, w: number, h: number, sec: number, nsec: number, pointHi: number, pointLo: number, row: number): void {
     const t = this.headers;
     const b = bucket * HDR;
+    const links = this.links;
+    if (t[b + w] !== 0) {
+      const old = t[b + H_REF + w]! & REF_ROW;
+      if (old < this.ringRows) links[old] = 0;
+    }
     t[b + w] = h;
     t[b + H_SEC + w] = sec;
     t[b + H_NSEC + w] = nsec;
-    t[b + H_POINTS + w] = 1;
-    const ways = this.ways;
-    const o = (bucket * WAYS + w) * WAY;
-    ways[o] = pointHi;
-    ways[o + 1] = pointLo;
-    const r = this.row;
-    const q = o + W_RECORD;
-    for (let i = 0; i < K; i++) ways[q + i] = r[i]!;
+    t[b + H_REF + w] = (t[b + H_REF + w]! & (3 << REF_NEXT)) | row;
+    links[row] = 1 + bucket * WAYS + w;
+    const o = row * ROW + R_POINTS;
+    const rows = this.rows;
+    rows[o] = pointHi;
+    rows[o + 1] = pointLo;
   }
 }
 
-function sameRow(t: Int32Array, o: number, r: Int32Array): boolean {
-  for (let i = 0; i < K; i++) if (t[o + i] !== r[i]) return false;
+/**
+ * The way of a full bucket that goes (probeHit's rule): the oldest, among equally old ones (a
+ * time in the future counts as now) the lower hash, then the first.
+ */
+function oldestWay(t: Int32Array, b: number, sec: number, nsec: number): number {
+  let victim = 0;
+  let victimAge = -1;
+  let victimHash = 0;
+  for (let w = 0; w < WAYS; w++) {
+    const dt = (sec - t[b + H_SEC + w]!) * 1e9 + (nsec - t[b + H_NSEC + w]!);
+    const age = dt < 0 ? 0 : dt;
+    const hw = t[b + w]!;
+    if (age > victimAge || (age === victimAge && hw < victimHash)) {
+      victim = w;
+      victimAge = age;
+      victimHash = hw;
+    }
+  }
+  return victim;
+}
+
+/** The records at rows[o] and rows[r] are equal. */
+function sameRecord(rows: Int32Array, o: number, r: number): boolean {
+  for (let i = 0; i < K; i++) if (rows[o + i] !== rows[r + i]) return false;
   return true;
 }
 
-/** Way `o` was seen at point (hi, lo) among its first `n` points. */
-function seenAt(ways: Int32Array, o: number, n: number, hi: number, lo: number): boolean {
-  for (let i = 0; i < n; i++) if (ways[o + 2 * i] === hi && ways[o + 1 + 2 * i] === lo) return true;
+/** Point (hi, lo) is among the first `n` points at rows[o]. */
+function seenAt(rows: Int32Array, o: number, n: number, hi: number, lo: number): boolean {
+  for (let i = 0; i < n; i++) if (rows[o + 2 * i] === hi && rows[o + 1 + 2 * i] === lo) return true;
   return false;
 }
 
-/** The compared fields of `p` (see the module comment), and the content hash in the last word. */
-function fillRow(r: Int32Array, p: DecodedPacket, frame: DedupFrameView | undefined): void {
-  r[0] =
+/** The compared fields of `p` (see the module comment) at r[o], and the content hash in the last word. */
+function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): void {
+  r[o] = flagsWord(p);
+  const s = p.src;
+  const d = p.dst;
+  r[o + 1] = s[0]!;
+  r[o + 2] = s[1]!;
+  r[o + 3] = s[2]!;
+  r[o + 4] = s[3]!;
+  r[o + 5] = d[0]!;
+  r[o + 6] = d[1]!;
+  r[o + 7] = d[2]!;
+  r[o + 8] = d[3]!;
+  r[o + 9] = (p.sport << 16) | p.dport;
+  r[o + 10] = p.ipId;
+  r[o + 11] = p.tcpSeq;
+  r[o + 12] = p.tcpAck;
+  r[o + 13] = p.tcpFlags | (p.tcpWindow << 16);
+  r[o + 14] = p.ipLength;
+  r[o + 15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
+  r[o + 16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
+  r[o + 17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
+  r[o + 18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
+  r[o + 19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
+  r[o + 20] = content;
+}
+
+/**
+ * The content word of the record: TCP segments are told apart by sequence, acknowledgement,
+ * flags, window and lengths; the content is hashed for the rest (UDP and ICMP over IPv6 have not
+ * even an IP id), when the frame is there.
+ */
+function contentOf(p: DecodedPacket, frame: DedupFrameView | undefined): number {
+  return frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
+}
+
+/** First word of the record: the IP version, protocol, kind and flags. */
+function flagsWord(p: DecodedPacket): number {
+  return (
     p.ipVersion |
     (p.ipProto << 8) |
     (p.kind << 16) |
     (p.isFragment ? 1 << 24 : 0) |
     (p.fragMore ? 1 << 25 : 0) |
     (p.hasPorts ? 1 << 26 : 0) |
-    (p.hasIcmpInner ? 1 << 27 : 0);
-  const s = p.src;
-  const d = p.dst;
-  r[1] = s[0]!;
-  r[2] = s[1]!;
-  r[3] = s[2]!;
-  r[4] = s[3]!;
-  r[5] = d[0]!;
-  r[6] = d[1]!;
-  r[7] = d[2]!;
-  r[8] = d[3]!;
-  r[9] = (p.sport << 16) | p.dport;
-  r[10] = p.ipId;
-  r[11] = p.tcpSeq;
-  r[12] = p.tcpAck;
-  r[13] = p.tcpFlags | (p.tcpWindow << 16);
-  r[14] = p.ipLength;
-  r[15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
-  r[16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
-  r[17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
-  r[18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
-  r[19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
-  // TCP segments are told apart by sequence, acknowledgement, flags, window and lengths; the
-  // content is hashed for the rest (UDP and ICMP over IPv6 have not even an IP id).
-  r[20] = frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
+    (p.hasIcmpInner ? 1 << 27 : 0)
+  );
+}
+
+/**
+ * The bucket hash of a record: of words 0, 4, 8, 9, 10 ^ 11, 12 ^ 20 and 14, those that vary
+ * most between packets (the whole record is compared on a hit, so the others need not be
+ * hashed). Never 0, which marks an empty way. rowHash reads a stored record, recordHash gives
+ * the same from the packet fillRow would write it for.
+ */
+function rowHash(r: Int32Array, o: number): number {
+  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[o]!), r[o + 4]!), r[o + 8]!), r[o + 9]!);
+  return murmur3Finish(murmur3Round(murmur3Round(h, r[o + 10]! ^ r[o + 11]!), r[o + 12]! ^ r[o + 20]!) ^ r[o + 14]!) | 1;
+}
+
+function recordHash(p: DecodedPacket, content: number): number {
+  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, flagsWord(p)), p.src[3]!), p.dst[3]!), (p.sport << 16) | p.dport);
+  return murmur3Finish(murmur3Round(murmur3Round(h, p.ipId ^ p.tcpSeq), p.tcpAck ^ content) ^ p.ipLength) | 1;
 }
 
 /**

@@ -373,6 +373,146 @@ describe('Deduplicator', () => {
     );
   });
 
+  it('one bucket: the way replaced is the oldest, a time ahead counting as now, the clock going back and forth (model)', () => {
+    // Capacity 4 is one bucket of four ways, so the table's rule is simple enough for a model:
+    // a packet matches the way with its record; otherwise it takes a free way, else the one of
+    // the largest age max(0, now - time). Runs stop where that age is shared (the table breaks
+    // such ties by its hash, which the model does not know).
+    const pool = [1, 2, 3, 4, 5, 6, 7, 8].map((seq) => tcpPacket({ seq }));
+    const points: Array<[number, number]> = [
+      [5, 0],
+      [4, 4],
+      [3, 4],
+    ];
+    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    let compared = 0;
+    let copies = 0;
+    let evictions = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            pkt: fc.nat(7),
+            point: fc.nat(2),
+            step: fc.oneof(
+              { arbitrary: fc.constant(0), weight: 1 },
+              { arbitrary: fc.integer({ min: -600, max: 1200 }).map((x) => x / 1000), weight: 8 },
+              { arbitrary: fc.integer({ min: -30, max: 40 }), weight: 1 },
+            ),
+          }),
+          { minLength: 20, maxLength: 100 },
+        ),
+        fc.constantFrom(1_000_000, 2_000_000),
+        fc.constantFrom(2, 8, undefined),
+        fc.boolean(),
+        (events, windowNs, ringRows, fastPath) => {
+          const d = new Deduplicator(windowNs, 4, fastPath, ringRows);
+          const ways: Array<{ pkt: number; t: number; points: Set<number> }> = [];
+          let ns = 100_000_000;
+          let max = ns;
+          for (const ev of events) {
+            ns += Math.round(ev.step * windowNs);
+            // The fast path is exact while the clock steps back by at most a window (module comment).
+            if (fastPath) ns = Math.max(ns, max - windowNs);
+            max = Math.max(max, ns);
+            let expected: boolean;
+            const w = ways.find((x) => x.pkt === ev.pkt);
+            if (w !== undefined && Math.abs(ns - w.t) <= windowNs && !w.points.has(ev.point)) {
+              if (w.points.size < 4) w.points.add(ev.point);
+              expected = true;
+            } else {
+              const entry = { pkt: ev.pkt, t: ns, points: new Set([ev.point]) };
+              if (w !== undefined) ways[ways.indexOf(w)] = entry;
+              else if (ways.length < 4) ways.push(entry);
+              else {
+                const ages = ways.map((x) => Math.max(0, ns - x.t));
+                const oldest = Math.max(...ages);
+                if (ages.filter((a) => a === oldest).length > 1) return;
+                ways[ages.indexOf(oldest)] = entry;
+                evictions++;
+              }
+              expected = false;
+            }
+            expect(seen(d, decoded[ev.pkt]![ev.point]!, ns)).toBe(expected);
+            compared++;
+            if (expected) copies++;
+          }
+        },
+      ),
+      { numRuns: 2500 },
+    );
+    expect(compared).toBeGreaterThan(25_000);
+    expect(copies).toBeGreaterThan(3_000);
+    expect(evictions).toBeGreaterThan(3_000);
+  });
+
+  it('records moved out of the ring (spill rows) are still found', () => {
+    // A ring of two rows: each new packet's row overwrites the one two packets back, which its
+    // way still refers to and which therefore moves to that way's spill row.
+    const d = new Deduplicator(DEFAULT_DEDUP_WINDOW_NS, 8, false, 2);
+    const pkts = [1, 2, 3, 4, 5].map((seq) => tcpPacket({ seq }));
+    pkts.forEach((ip, i) => expect(seen(d, at(ip, 5, 0), i * 1000)).toBe(false));
+    expect(seen(d, at(pkts[0]!, 4, 4), 6000)).toBe(true); // spilled three times over
+    expect(seen(d, at(pkts[4]!, 4, 4), 7000)).toBe(true); // still in the ring
+    expect(seen(d, at(pkts[0]!, 3, 4), 8000)).toBe(true); // its third point, in the spill row
+    expect(seen(d, at(pkts[0]!, 4, 4), 9000)).toBe(false); // again at a point it was seen at
+    expect(d.duplicates).toBe(3);
+    expect(() => new Deduplicator(DEFAULT_DEDUP_WINDOW_NS, 8, true, 3)).toThrow(RangeError);
+    expect(() => new Deduplicator(DEFAULT_DEDUP_WINDOW_NS, 8, true, 1)).toThrow(RangeError);
+  });
+
+  it("decisions do not depend on the ring's size (spills), whatever the clock does (property)", () => {
+    const pool = Array.from({ length: 24 }, (_, i) => tcpPacket({ seq: 1 + i }));
+    const points: Array<[number, number]> = [
+      [5, 0],
+      [4, 4],
+      [3, 4],
+    ];
+    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            pkt: fc.nat(23),
+            point: fc.nat(2),
+            step: fc.oneof(
+              { arbitrary: fc.constant(0), weight: 3 },
+              { arbitrary: fc.double({ min: -1.5, max: 1, noNaN: true }), weight: 6 },
+              { arbitrary: fc.double({ min: -50, max: 50, noNaN: true }), weight: 1 },
+            ),
+            clear: fc.nat(199),
+          }),
+          { minLength: 1, maxLength: 200 },
+        ),
+        fc.constantFrom(4, 8, 16, 64),
+        fc.constantFrom(2, 4, 16),
+        fc.constantFrom(1_000_000, 2_000_000),
+        fc.boolean(),
+        (events, capacity, ringRows, windowNs, fastPath) => {
+          // The reference: the default ring (thousands of rows: no spill here), no fast path.
+          const small = new Deduplicator(windowNs, capacity, fastPath, ringRows);
+          const ref = new Deduplicator(windowNs, capacity, false);
+          let ns = 100_000_000;
+          let max = ns;
+          for (const ev of events) {
+            ns += Math.round(ev.step * windowNs);
+            if (fastPath) ns = Math.max(ns, max - windowNs);
+            max = Math.max(max, ns);
+            const x = decoded[ev.pkt]![ev.point]!;
+            expect(seen(small, x, ns)).toBe(seen(ref, x, ns));
+            if (ev.clear === 0) {
+              small.clear();
+              ref.clear();
+              max = ns;
+            }
+          }
+          expect(small.duplicates).toBe(ref.duplicates);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it('non-IP packets are never duplicates', () => {
     const d = new Deduplicator();
     const arpFrame = frameOf(sll2(EtherType.ARP, [0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2], { ifIndex: 3 }), LinkType.LINUX_SLL2);
