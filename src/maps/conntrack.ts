@@ -602,51 +602,40 @@ class KeyIndex {
 
   constructor(private readonly owner: { readonly i32: Int32Array }) {}
 
-  /** The first row under `key`, or -1. */
-  get(key: number): number {
+  /**
+   * The slot holding `key`, or when it is absent ~slot of the empty slot ending its probe run
+   * (where it would go).
+   */
+  private slotOf(key: number): number {
     const s = this.slots;
     const mask = this.mask;
     const fp = fingerprint(key);
     for (let i = key & mask; ; i = (i + 1) & mask) {
       const v = s[i]!;
-      if (v === 0) return -1;
-      if (v >>> 24 === fp) {
-        const row = v & ROW_MASK;
-        if (this.owner.i32[row * ROW_WORDS + W_KEY] === key) return row;
-      }
+      if (v === 0) return ~i;
+      if (v >>> 24 === fp && this.owner.i32[(v & ROW_MASK) * ROW_WORDS + W_KEY] === key) return i;
     }
+  }
+
+  /** The first row under `key`, or -1. */
+  get(key: number): number {
+    const i = this.slotOf(key);
+    return i >= 0 ? this.slots[i]! & ROW_MASK : -1;
   }
 
   /** Makes `row` (whose W_KEY word is `key`) the first row under `key`. */
   set(key: number, row: number): void {
-    const s = this.slots;
-    const mask = this.mask;
-    const fp = fingerprint(key);
-    const w = this.owner.i32;
-    let i = key & mask;
-    for (; ; i = (i + 1) & mask) {
-      const v = s[i]!;
-      if (v === 0) break;
-      if (v >>> 24 === fp && w[(v & ROW_MASK) * ROW_WORDS + W_KEY] === key) {
-        s[i] = (fp << 24) | row;
-        return;
-      }
-    }
-    s[i] = (fp << 24) | row;
-    if (++this.size * 4 > (mask + 1) * 3) this.grow();
+    const i = this.slotOf(key);
+    this.slots[i >= 0 ? i : ~i] = (fingerprint(key) << 24) | row;
+    if (i < 0 && ++this.size * 4 > (this.mask + 1) * 3) this.grow();
   }
 
   delete(key: number): void {
+    let i = this.slotOf(key);
+    if (i < 0) return;
     const s = this.slots;
     const mask = this.mask;
-    const fp = fingerprint(key);
     const w = this.owner.i32;
-    let i = key & mask;
-    for (; ; i = (i + 1) & mask) {
-      const v = s[i]!;
-      if (v === 0) return;
-      if (v >>> 24 === fp && w[(v & ROW_MASK) * ROW_WORDS + W_KEY] === key) break;
-    }
     // Backward shift: pull later members of the run into the gap when their home allows it.
     for (let j = (i + 1) & mask; s[j] !== 0; j = (j + 1) & mask) {
       const home = w[(s[j]! & ROW_MASK) * ROW_WORDS + W_KEY]! & mask;
@@ -917,21 +906,10 @@ export class Conntrack {
     if (t.related) return this.lookupPair(t, now);
     const tab = this.tables[tableIndex(t.family, t.proto)];
     if (!tab) return -1;
+    this.walk(tab, this.probe(tab, this.key(t, 0), now), t, false, now);
+    const rev = this.walkRev;
+    const fwd = this.walkFwd;
     const w = this.i32;
-    const f = this.f64;
-    let row = this.probe(tab, this.key(t, 0), now);
-    let rev = -1;
-    let fwd = -1;
-    while (row >= 0) {
-      const o = row * ROW_WORDS;
-      const next = w[o + W_NEXT]!;
-      if (w[o + W_CONN]! < 0) {
-        if (now > f[o / 2 + W_EXP / 2]!) this.expire(tab, row);
-        else if (rev < 0 && isReverse(w, this.sideWords, row, t)) rev = row;
-        else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
-      }
-      row = next;
-    }
     // ct_tcp_select_action: FIN/RST close (and win over SYN); a SYN alone may reopen.
     const reopen = t.proto === PROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) === 0 && (tcpFlags & TCP_SYN) !== 0;
     if (rev >= 0) {
@@ -1107,19 +1085,9 @@ export class Conntrack {
     if (!tab) return -1;
     const p = this.pairTuple(t);
     const w = this.i32;
-    let row = this.probe(tab, this.key(p, 1), now);
-    let rev = -1;
-    let fwd = -1;
-    while (row >= 0) {
-      const o = row * ROW_WORDS;
-      const next = w[o + W_NEXT]!;
-      if (w[o + W_CONN]! >= 0) {
-        if (now > this.f64[(o + W_EXP) / 2]!) this.expire(tab, row);
-        else if (rev < 0 && isReverse(w, this.sideWords, row, p)) rev = row;
-        else if (fwd < 0 && isTuple(w, this.sideWords, row, p)) fwd = row;
-      }
-      row = next;
-    }
+    this.walk(tab, this.probe(tab, this.key(p, 1), now), p, true, now);
+    const rev = this.walkRev;
+    const fwd = this.walkFwd;
     const pair = rev >= 0 ? rev : fwd;
     if (pair < 0) return -1;
     const dir = rev >= 0 ? CtDir.REPLY : CtDir.FORWARD;
@@ -1134,6 +1102,32 @@ export class Conntrack {
     this.lastDir = dir;
     return conn;
   }
+
+  /**
+   * Walks the chain from `row` over the entries of one kind (RELATED pair entries when `pairs`,
+   * else connections): expired ones are removed; the first holding the reverse of `t` is left
+   * in walkRev, the first holding `t` itself in walkFwd (-1: none).
+   */
+  private walk(tab: CtTable, row: number, t: CtTuple, pairs: boolean, now: number): void {
+    const w = this.i32;
+    const f = this.f64;
+    let rev = -1;
+    let fwd = -1;
+    while (row >= 0) {
+      const o = row * ROW_WORDS;
+      const next = w[o + W_NEXT]!;
+      if (w[o + W_CONN]! >= 0 === pairs) {
+        if (now > f[(o + W_EXP) / 2]!) this.expire(tab, row);
+        else if (rev < 0 && isReverse(w, this.sideWords, row, t)) rev = row;
+        else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
+      }
+      row = next;
+    }
+    this.walkRev = rev;
+    this.walkFwd = fwd;
+  }
+  private walkRev = -1;
+  private walkFwd = -1;
 
   /** The RELATED key tuple of `t`'s address pair (ct_create4's icmp_tuple), in scratch. */
   private pairTuple(t: CtTuple): CtTuple {
