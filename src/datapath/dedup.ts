@@ -68,9 +68,9 @@ const TAIL_BYTES = 32;
  * remembered (not a copy) keeps that row and the cursor moves on; a copy leaves it to the next
  * packet. The header alone decides a miss (no way's hash matches) and the way to replace (the
  * oldest), so the common probe reads and writes one line of a compact array (the replay's
- * 8,192 ways: 2,048 headers, 128 KiB; the line is asked for before the record is written)
- * besides the ring and the links (sequential too, but for clearing the link of the replaced
- * way's row, a few thousand rows back); a row is read on a hash match only.
+ * 8,192 ways: 2,048 headers, 128 KiB) besides the ring and the links (sequential too, but for
+ * clearing the link of the replaced way's row, a few thousand rows back); a row is read on a
+ * hash match only.
  *
  * Before the cursor overwrites a ring row that a way still refers to (its link), the row is
  * copied to that way's spill row. The table therefore holds exactly what a table of whole
@@ -182,21 +182,12 @@ export class Deduplicator {
   isDuplicate(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): boolean {
     if (p.ipVersion === 0) return false;
     if (this.single && this.keepPending(p, tsSec, tsNsec, frame)) return false;
-    const content = contentOf(p, frame);
-    // The bucket's hashes are read first: their line comes while the record is written.
-    const h = recordHash(p, content);
-    const t = this.headers;
-    const b = ((h >>> 1) & this.bucketMask) * HDR;
-    const h0 = t[b]!;
-    const h1 = t[b + 1]!;
-    const h2 = t[b + 2]!;
-    const h3 = t[b + 3]!;
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
     if (this.epoch < 0) this.epoch = tsSec;
     const row = this.cursor;
     if (this.links[row] !== 0) this.spill(row);
-    fillRow(this.rows, row * ROW, p, content);
-    if (this.probe(row, h, b, h0, h1, h2, h3, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0)) return true;
+    fillRow(this.rows, row * ROW, p, contentOf(p, frame));
+    if (this.probe(row, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0)) return true;
     this.cursor = (row + 1) & (this.ringRows - 1);
     return false;
   }
@@ -275,11 +266,7 @@ export class Deduplicator {
     const mask = this.ringRows - 1;
     for (let i = this.pendingCount; i > 0; i--) {
       const row = (this.cursor - i) & mask;
-      const o = row * ROW;
-      const h = rowHash(q, o);
-      const b = ((h >>> 1) & this.bucketMask) * HDR;
-      const t = this.headers;
-      this.probe(row, h, b, t[b]!, t[b + 1]!, t[b + 2]!, t[b + 3]!, q[o + R_SEC]!, q[o + R_NSEC]!, this.firstHi, this.firstLo);
+      this.probe(row, q[row * ROW + R_SEC]!, q[row * ROW + R_NSEC]!, this.firstHi, this.firstLo);
     }
     this.pendingCount = 0;
   }
@@ -295,12 +282,18 @@ export class Deduplicator {
   }
 
   /**
-   * The table lookup of the record in `row` (hash `h`, bucket header at `b`, its ways' hashes
-   * h0..h3), remembering it (the way refers to that row) when it is not a copy.
+   * The table lookup of the record in `row`, remembering it (the way refers to that row) when
+   * it is not a copy.
    */
-  private probe(row: number, h: number, b: number, h0: number, h1: number, h2: number, h3: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
+  private probe(row: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
+    const h = recordHash(this.rows, row * ROW);
     const t = this.headers;
-    const bucket = (b / HDR) | 0;
+    const bucket = (h >>> 1) & this.bucketMask;
+    const b = bucket * HDR;
+    const h0 = t[b]!;
+    const h1 = t[b + 1]!;
+    const h2 = t[b + 2]!;
+    const h3 = t[b + 3]!;
     if (h0 === h || h1 === h || h2 === h || h3 === h) return this.probeHit(bucket, h, row, sec, tsNsec, pointHi, pointLo);
     // No way holds this hash, so not this record: a new packet, in the first empty way or else
     // in the oldest one.
@@ -434,7 +427,14 @@ function seenAt(rows: Int32Array, o: number, n: number, hi: number, lo: number):
 
 /** The compared fields of `p` (see the module comment) at r[o], and the content hash in the last word. */
 function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): void {
-  r[o] = flagsWord(p);
+  r[o] =
+    p.ipVersion |
+    (p.ipProto << 8) |
+    (p.kind << 16) |
+    (p.isFragment ? 1 << 24 : 0) |
+    (p.fragMore ? 1 << 25 : 0) |
+    (p.hasPorts ? 1 << 26 : 0) |
+    (p.hasIcmpInner ? 1 << 27 : 0);
   const s = p.src;
   const d = p.dst;
   r[o + 1] = s[0]!;
@@ -460,41 +460,22 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): v
 }
 
 /**
+ * The bucket hash of the record at r[o]: of words 0, 4, 8, 9, 10 ^ 11, 12 ^ 20 and 14, those that
+ * vary most between packets (the whole record is compared on a hit, so the others need not be
+ * hashed). Never 0, which marks an empty way.
+ */
+function recordHash(r: Int32Array, o: number): number {
+  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[o]!), r[o + 4]!), r[o + 8]!), r[o + 9]!);
+  return murmur3Finish(murmur3Round(murmur3Round(h, r[o + 10]! ^ r[o + 11]!), r[o + 12]! ^ r[o + 20]!) ^ r[o + 14]!) | 1;
+}
+
+/**
  * The content word of the record: TCP segments are told apart by sequence, acknowledgement,
  * flags, window and lengths; the content is hashed for the rest (UDP and ICMP over IPv6 have not
  * even an IP id), when the frame is there.
  */
 function contentOf(p: DecodedPacket, frame: DedupFrameView | undefined): number {
   return frame === undefined || p.kind === PacketKind.TCP ? 0 : contentHash(p, frame);
-}
-
-/** First word of the record: the IP version, protocol, kind and flags. */
-function flagsWord(p: DecodedPacket): number {
-  return (
-    p.ipVersion |
-    (p.ipProto << 8) |
-    (p.kind << 16) |
-    (p.isFragment ? 1 << 24 : 0) |
-    (p.fragMore ? 1 << 25 : 0) |
-    (p.hasPorts ? 1 << 26 : 0) |
-    (p.hasIcmpInner ? 1 << 27 : 0)
-  );
-}
-
-/**
- * The bucket hash of a record: of words 0, 4, 8, 9, 10 ^ 11, 12 ^ 20 and 14, those that vary
- * most between packets (the whole record is compared on a hit, so the others need not be
- * hashed). Never 0, which marks an empty way. rowHash reads a stored record, recordHash gives
- * the same from the packet fillRow would write it for.
- */
-function rowHash(r: Int32Array, o: number): number {
-  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[o]!), r[o + 4]!), r[o + 8]!), r[o + 9]!);
-  return murmur3Finish(murmur3Round(murmur3Round(h, r[o + 10]! ^ r[o + 11]!), r[o + 12]! ^ r[o + 20]!) ^ r[o + 14]!) | 1;
-}
-
-function recordHash(p: DecodedPacket, content: number): number {
-  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, flagsWord(p)), p.src[3]!), p.dst[3]!), (p.sport << 16) | p.dport);
-  return murmur3Finish(murmur3Round(murmur3Round(h, p.ipId ^ p.tcpSeq), p.tcpAck ^ content) ^ p.ipLength) | 1;
 }
 
 /**
