@@ -57,6 +57,23 @@ inline int HighestBit64(uint64_t m) { return 63 - __builtin_clzll(m); }
 
 #define HUBCAP_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
+// Drives a software pipeline over items 0..n-1: `stage1` runs 3D items ahead of the item being
+// finished, `stage2` 2D ahead and `stage3` D ahead (each typically resolving what the stage
+// before prefetched and prefetching the next line), then `finish(i)` completes item i from
+// cached lines; so about 3D cache misses are in flight instead of one at a time.
+template <uint32_t D, class Stage1, class Stage2, class Stage3, class Finish>
+inline void RunPipeline(uint32_t n, Stage1 stage1, Stage2 stage2, Stage3 stage3, Finish finish) {
+  for (uint32_t j = 0; j < 3 * D && j < n; j++) stage1(j);
+  for (uint32_t j = 0; j < 2 * D && j < n; j++) stage2(j);
+  for (uint32_t j = 0; j < D && j < n; j++) stage3(j);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 3 * D < n) stage1(i + 3 * D);
+    if (i + 2 * D < n) stage2(i + 2 * D);
+    if (i + D < n) stage3(i + D);
+    finish(i);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bucketed open-addressing hash table over an array of fixed-size slots.
 //

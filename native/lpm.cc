@@ -71,46 +71,72 @@ struct Match6 {
   }
 };
 
+// A fresh slot of either family: the values, the length, in use; the caller fills the key.
+template <class Slot>
+Slot FreshSlot(int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
+  Slot fresh;
+  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  fresh.identity = identity;
+  fresh.tunnel = tunnel;
+  fresh.flags = flags;
+  fresh.plen = static_cast<uint8_t>(plen);
+  fresh.used = 1;
+  return fresh;
+}
+
+// The delete of both families: the slot matching `match` leaves the table, then the index.
+template <class Ops, class Match, class IndexRemove>
+bool EraseSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, IndexRemove indexRemove) {
+  auto* s = table.Find(hash, match);
+  if (s == nullptr) return false;
+  table.Erase(s);
+  indexRemove();
+  return true;
+}
+
 }  // namespace
 
-int IpcacheCore::Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
-  const uint32_t key = addr & Mask32(plen);
-  V4Slot* s = v4_.Find(Hash4(key, plen), Match4{key, plen});
+// The slot matching `match` takes `fresh`'s values; otherwise, room permitting, `fresh` is
+// inserted once `indexAdd` has counted its length (undone by `indexRemove` when the insert
+// finds no memory), and `afterInsert` may build the family's length index.
+template <class Ops, class Slot, class Match, class IndexAdd, class IndexRemove, class AfterInsert>
+int IpcacheCore::UpsertSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, const Slot& fresh, IndexAdd indexAdd,
+                            IndexRemove indexRemove, AfterInsert afterInsert) {
+  Slot* s = table.Find(hash, match);
   if (s != nullptr) {
-    s->identity = identity;
-    s->tunnel = tunnel;
-    s->flags = flags;
+    s->identity = fresh.identity;
+    s->tunnel = fresh.tunnel;
+    s->flags = fresh.flags;
     return kUpsertOk;
   }
   if (size() >= capacity_) {
     overflow_++;
     return kUpsertFull;
   }
-  if (!IndexAdd4(key, plen)) return kUpsertNoMemory;
-  V4Slot fresh;
-  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
-  fresh.addr = key;
-  fresh.identity = identity;
-  fresh.tunnel = tunnel;
-  fresh.flags = flags;
-  fresh.plen = static_cast<uint8_t>(plen);
-  fresh.used = 1;
-  if (v4_.Insert(fresh) == nullptr) {
-    IndexRemove4(key, plen);
+  if (!indexAdd()) return kUpsertNoMemory;
+  if (table.Insert(fresh) == nullptr) {
+    indexRemove();
     return kUpsertNoMemory;
   }
-  // Without memory for the index the lookups fall back to probing every length present.
-  if (!dir4_.built() && v4_.size() >= kIndexMinEntries) BuildIndex4();
+  afterInsert();
   return kUpsertOk;
+}
+
+int IpcacheCore::Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
+  const uint32_t key = addr & Mask32(plen);
+  V4Slot fresh = FreshSlot<V4Slot>(plen, identity, tunnel, flags);
+  fresh.addr = key;
+  return UpsertSlot(
+      v4_, Hash4(key, plen), Match4{key, plen}, fresh, [&] { return IndexAdd4(key, plen); }, [&] { IndexRemove4(key, plen); },
+      [&] {
+        // Without memory for the index the lookups fall back to probing every length present.
+        if (!dir4_.built() && v4_.size() >= kIndexMinEntries) BuildIndex4();
+      });
 }
 
 bool IpcacheCore::Delete4(uint32_t addr, int plen) {
   const uint32_t key = addr & Mask32(plen);
-  V4Slot* s = v4_.Find(Hash4(key, plen), Match4{key, plen});
-  if (s == nullptr) return false;
-  v4_.Erase(s);
-  IndexRemove4(key, plen);
-  return true;
+  return EraseSlot(v4_, Hash4(key, plen), Match4{key, plen}, [&] { IndexRemove4(key, plen); });
 }
 
 bool IpcacheCore::IndexAdd4(uint32_t key, int plen) {
@@ -206,13 +232,7 @@ void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* o
       v4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
     }
   };
-  for (uint32_t j = 0; j < std::min(3 * D, n); j++) stage1(j);
-  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage2(j);
-  for (uint32_t j = 0; j < std::min(D, n); j++) stage3(j);
-  for (uint32_t i = 0; i < n; i++) {
-    if (i + 3 * D < n) stage1(i + 3 * D);
-    if (i + 2 * D < n) stage2(i + 2 * D);
-    if (i + D < n) stage3(i + D);
+  RunPipeline<D>(n, stage1, stage2, stage3, [&](uint32_t i) {
     const Pending& p = ring[i & (R - 1)];
     const V4Slot* s = p.hit;
     if (s == nullptr) {
@@ -222,7 +242,7 @@ void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* o
     }
     outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
     if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,41 +250,19 @@ void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* o
 
 int IpcacheCore::Upsert6(const uint32_t* w, int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
   const uint32_t m[4] = {w[0] & Mask6(plen, 0), w[1] & Mask6(plen, 1), w[2] & Mask6(plen, 2), w[3] & Mask6(plen, 3)};
-  V6Slot* s = v6_.Find(Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen});
-  if (s != nullptr) {
-    s->identity = identity;
-    s->tunnel = tunnel;
-    s->flags = flags;
-    return kUpsertOk;
-  }
-  if (size() >= capacity_) {
-    overflow_++;
-    return kUpsertFull;
-  }
-  if (!IndexAdd6(m, plen)) return kUpsertNoMemory;
-  V6Slot fresh;
-  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  V6Slot fresh = FreshSlot<V6Slot>(plen, identity, tunnel, flags);
   memcpy(fresh.w, m, sizeof(m));
-  fresh.identity = identity;
-  fresh.tunnel = tunnel;
-  fresh.flags = flags;
-  fresh.plen = static_cast<uint8_t>(plen);
-  fresh.used = 1;
-  if (v6_.Insert(fresh) == nullptr) {
-    IndexRemove6(m, plen);
-    return kUpsertNoMemory;
-  }
-  if (!index6_ && v6_.size() >= kIndexMinEntries) BuildIndex6();
-  return kUpsertOk;
+  return UpsertSlot(
+      v6_, Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen}, fresh, [&] { return IndexAdd6(m, plen); },
+      [&] { IndexRemove6(m, plen); },
+      [&] {
+        if (!index6_ && v6_.size() >= kIndexMinEntries) BuildIndex6();
+      });
 }
 
 bool IpcacheCore::Delete6(const uint32_t* w, int plen) {
   const uint32_t m[4] = {w[0] & Mask6(plen, 0), w[1] & Mask6(plen, 1), w[2] & Mask6(plen, 2), w[3] & Mask6(plen, 3)};
-  V6Slot* s = v6_.Find(Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen});
-  if (s == nullptr) return false;
-  v6_.Erase(s);
-  IndexRemove6(m, plen);
-  return true;
+  return EraseSlot(v6_, Hash6(m[0], m[1], m[2], m[3], plen), Match6{m[0], m[1], m[2], m[3], plen}, [&] { IndexRemove6(m, plen); });
 }
 
 namespace {

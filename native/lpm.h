@@ -172,6 +172,10 @@ class IpcacheCore {
   void IndexRemove6(const uint32_t* w, int plen);
   bool BuildIndex4();
   bool BuildIndex6();
+  // The upsert both families share (lpm.cc): see its definition.
+  template <class Ops, class Slot, class Match, class IndexAdd, class IndexRemove, class AfterInsert>
+  int UpsertSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, const Slot& fresh, IndexAdd indexAdd,
+                 IndexRemove indexRemove, AfterInsert afterInsert);
 
   MemCounter mem_;
   uint32_t capacity_;

@@ -749,20 +749,14 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     const GroupSlot* g = dir_.Find(q.hash, GroupMatch{(q.map << 1) | ((q.bits >> 24) & 1), q.remote});
     if (g != nullptr) prefetchBlock(q, g);
   };
-  for (uint32_t j = 0; j < std::min(3 * D, n); j++) stage1(j);
-  for (uint32_t j = 0; j < std::min(2 * D, n); j++) stage2(j);
-  for (uint32_t j = 0; j < std::min(D, n); j++) stage3(j);
-  for (uint32_t i = 0; i < n; i++) {
-    if (i + 3 * D < n) stage1(i + 3 * D);
-    if (i + 2 * D < n) stage2(i + 2 * D);
-    if (i + D < n) stage3(i + D);
+  RunPipeline<D>(n, stage1, stage2, stage3, [&](uint32_t i) {
     const Pending& q = ring[i & (R - 1)];
     const bool frag = ((q.bits >> 25) & 1) != 0;
     if (!q.valid) {
       unknown++;
       Answer(nullptr, nullptr, frag, &r);
       out.Put(i, r);
-      continue;
+      return;
     }
     const uint32_t proto = (q.bits >> 16) & 0xFF;
     const uint32_t port = q.bits & 0xFFFF;
@@ -771,7 +765,7 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = AnyLookup((q.map << 1) | ((q.bits >> 24) & 1), proto, port);
     Answer(l3, l4, frag, &r);
     out.Put(i, r);
-  }
+  });
   return unknown;
 }
 
