@@ -1397,8 +1397,13 @@ export class Conntrack {
     }
   }
 
+  /**
+   * Four times the rows: a replay's rows grow to their peak early, and each growth copies the
+   * rows and faults in fresh pages (doubling cost ~60 ms over a 250k-row replay; the part of a
+   * new buffer past the live rows is never touched, so it costs address space, not memory).
+   */
   private growRows(): void {
-    const cap = this.rowCap * 2;
+    const cap = this.rowCap * 4;
     const buf = new ArrayBuffer(cap * ROW_WORDS * 4);
     const i32 = new Int32Array(buf);
     i32.set(this.i32);
