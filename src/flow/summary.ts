@@ -86,6 +86,17 @@ const R_DROP_SLOT = 1;
 const R_PAIR = 2;
 const R_SRC_SIDE = 3;
 const R_DST_SIDE = 4;
+/**
+ * Packets counted for the connection's pair (R_PAIR) but not yet added to the pair table:
+ * (n << 3) | verdict, 0 for none. A connection's packets mostly share one pair and verdict, so
+ * they are counted here, in the record the event reads anyway, and added to the pair's row
+ * (a cache miss of its own) when the pair or verdict changes, or the summary is read.
+ */
+const R_PENDING = 5;
+/** Pending counts flush before n reaches 2^27 (the word stays a positive int32). */
+const PENDING_LIMIT = (1 << 27) << 3;
+/** Float64 word (int32 words 6..7): the connection's Space-Saving count while it has a slot. */
+const R_DROP_COUNT = 6;
 
 /**
  * One record of REC int32 words per connection number, zero until first used: in a typed array
@@ -96,19 +107,31 @@ const R_DST_SIDE = 4;
  */
 class ConnectionRecords {
   data: Int32Array;
+  /** `data` as float64 words (R_DROP_COUNT). */
+  data64: Float64Array;
   private dense = new Int32Array(1024 * REC);
+  private dense64 = new Float64Array(this.dense.buffer);
   private sparse = new Int32Array(16 * REC);
+  private sparse64 = new Float64Array(this.sparse.buffer);
   private sparseCount = 0;
   private readonly sparseIndex = new Map<number, number>();
 
   constructor() {
     this.data = this.dense;
+    this.data64 = this.dense64;
+  }
+
+  /** Calls `fn` with the array and offset of every record (dense, then sparse). */
+  forEach(fn: (data: Int32Array, rec: number) => void): void {
+    for (let o = 0; o < this.dense.length; o += REC) fn(this.dense, o);
+    for (let o = 0; o < this.sparseCount * REC; o += REC) fn(this.sparse, o);
   }
 
   at(conn: number): number {
     if (conn > 0 && conn < DENSE_LIMIT) {
       if (conn * REC >= this.dense.length) this.growDense(conn);
       this.data = this.dense;
+      this.data64 = this.dense64;
       return conn * REC;
     }
     let o = this.sparseIndex.get(conn);
@@ -118,10 +141,12 @@ class ConnectionRecords {
         const grown = new Int32Array(this.sparse.length * 2);
         grown.set(this.sparse);
         this.sparse = grown;
+        this.sparse64 = new Float64Array(grown.buffer);
       }
       this.sparseIndex.set(conn, o);
     }
     this.data = this.sparse;
+    this.data64 = this.sparse64;
     return o;
   }
 
@@ -131,6 +156,7 @@ class ConnectionRecords {
     const grown = new Int32Array(Math.min(n, DENSE_LIMIT) * REC);
     grown.set(this.dense);
     this.dense = grown;
+    this.dense64 = new Float64Array(grown.buffer);
   }
 }
 
@@ -284,9 +310,10 @@ function pairHash(a: number, b: number): number {
  * Space-Saving top-k over dropped connections: a min-heap of slots by packet count; a new
  * connection takes the smallest slot when all are used, inheriting its count as `error`.
  *
- * The heap is lazy: a dropped packet only increments its slot's count (one array write, where
- * a sift per packet cost ~150 ns on the replay benchmark), and each heap position keeps the
- * count its slot had when last placed. Counts only grow, so a position's key never exceeds its
+ * The heap is lazy: a dropped packet only increments its connection's count, which lives in
+ * the connection's record (R_DROP_COUNT, a line the event has read already; a per-slot array
+ * was one more cache miss per dropped packet), and each heap position keeps the count its slot
+ * had when last placed. Counts only grow, so a position's key never exceeds its
  * slot's count, and when the top's key equals its count it is a true minimum: an eviction
  * re-places stale tops until that holds, then takes the top.
  */
@@ -302,8 +329,6 @@ class TopDropped {
   private readonly dport: Uint16Array;
   private readonly words: Uint32Array;
   private readonly heap: Int32Array;
-  /** Packets per slot. */
-  private readonly count: Float64Array;
   /** The heap order's key per heap position: its slot's count when last placed (<= count). */
   private readonly heapKey: Float64Array;
   private readonly pos: Int32Array;
@@ -327,7 +352,6 @@ class TopDropped {
     this.dport = new Uint16Array(capacity);
     this.words = new Uint32Array(capacity * 8);
     this.heap = new Int32Array(capacity);
-    this.count = new Float64Array(capacity);
     this.heapKey = new Float64Array(capacity);
     this.pos = new Int32Array(capacity);
   }
@@ -335,33 +359,34 @@ class TopDropped {
   /** One dropped packet of `conn`, whose record is at `rec` in `this.records.data`. */
   add(conn: number, rec: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
     if (this.capacity === 0) return;
-    const existing = this.records.data[rec + R_DROP_SLOT]! - 1;
-    if (existing >= 0) {
-      this.count[existing]!++;
+    const records = this.records;
+    if (records.data[rec + R_DROP_SLOT] !== 0) {
+      records.data64[(rec + R_DROP_COUNT) >> 1]!++;
       return;
     }
     let slot: number;
+    let count = 1;
     const fresh = this.size < this.capacity;
     if (fresh) {
       slot = this.size++;
       this.heap[slot] = slot;
       this.pos[slot] = slot;
-      this.count[slot] = 1;
       this.heapKey[slot] = 1;
       this.error[slot] = 0;
     } else {
       // Space-Saving: the least counted connection gives its slot, and its count, to this one.
       slot = this.minimum();
-      const records = this.records;
-      records.data[records.at(this.key[slot]!) + R_DROP_SLOT] = 0;
-      this.error[slot] = this.count[slot]!;
-      this.count[slot]!++;
-      this.heapKey[0] = this.count[slot]!;
+      const old = records.at(this.key[slot]!);
+      records.data[old + R_DROP_SLOT] = 0;
+      this.error[slot] = records.data64[(old + R_DROP_COUNT) >> 1]!;
+      count = this.error[slot]! + 1;
+      this.heapKey[0] = count;
       this.evictions++;
     }
     this.key[slot] = conn;
-    const records = this.records;
-    records.data[records.at(conn) + R_DROP_SLOT] = slot + 1;
+    const at = records.at(conn);
+    records.data[at + R_DROP_SLOT] = slot + 1;
+    records.data64[(at + R_DROP_COUNT) >> 1] = count;
     this.reason[slot] = ev.dropReason;
     this.srcSide[slot] = srcSide;
     this.dstSide[slot] = dstSide;
@@ -381,11 +406,19 @@ class TopDropped {
   private minimum(): number {
     for (;;) {
       const top = this.heap[0]!;
-      const c = this.count[top]!;
+      const c = this.countOf(top);
       if (this.heapKey[0] === c) return top;
       this.heapKey[0] = c;
       this.siftDown(0);
     }
+  }
+
+  /** The packet count of slot `slot`'s connection (from its record). */
+  private countOf(slot: number): number {
+    const records = this.records;
+    // `at` first: it points `data64` at the array holding the record.
+    const rec = records.at(this.key[slot]!);
+    return records.data64[(rec + R_DROP_COUNT) >> 1]!;
   }
 
   private less(a: number, b: number): boolean {
@@ -434,7 +467,7 @@ class TopDropped {
       out.push({
         slot: s,
         connection: this.key[s]!,
-        packets: this.count[s]!,
+        packets: this.countOf(s),
         error: this.error[s]!,
         reason: this.reason[s]!,
         srcSide: this.srcSide[s]!,
@@ -626,21 +659,41 @@ export class FlowSummary {
     }
     // The connection's pair, unless this event's sides differ from the ones it was found for.
     let pair: number;
+    let cached = true;
     if (r[rec + R_PAIR] !== 0 && r[rec + R_SRC_SIDE] === srcSide && r[rec + R_DST_SIDE] === dstSide) {
       pair = r[rec + R_PAIR]! - 1;
     } else {
+      // The pending packets belong to the pair the record held until now.
+      if (r[rec + R_PENDING] !== 0) this.flushPending(r, rec);
       pair = this.pairOf(srcSide, dstSide);
       // Sides are int32 but for identities above 2^31 - 1 (never cached, always looked up).
-      if ((srcSide | 0) === srcSide && (dstSide | 0) === dstSide) {
+      cached = (srcSide | 0) === srcSide && (dstSide | 0) === dstSide;
+      if (cached) {
         r[rec + R_PAIR] = pair + 1;
         r[rec + R_SRC_SIDE] = srcSide;
         r[rec + R_DST_SIDE] = dstSide;
       }
     }
-    this.pairs.packets[pair * 8 + v]!++;
+    if (cached) {
+      const pending = r[rec + R_PENDING]!;
+      if (pending !== 0 && (pending & 7) === v && pending < PENDING_LIMIT) r[rec + R_PENDING] = pending + 8;
+      else {
+        if (pending !== 0) this.flushPending(r, rec);
+        r[rec + R_PENDING] = 8 | v;
+      }
+    } else {
+      this.pairs.packets[pair * 8 + v]!++;
+    }
     if (firstOfVerdict) this.pairs.connections[pair * 8 + v]!++;
 
     if (v === Verdict.DROPPED && ev.packet !== undefined) this.dropped.add(conn, rec, ev, srcSide, dstSide);
+  }
+
+  /** Adds record `rec`'s pending packets (R_PENDING) to its pair's row. */
+  private flushPending(r: Int32Array, rec: number): void {
+    const pending = r[rec + R_PENDING]!;
+    this.pairs.packets[(r[rec + R_PAIR]! - 1) * 8 + (pending & 7)]! += pending >>> 3;
+    r[rec + R_PENDING] = 0;
   }
 
   private addPolicyVerdict(ev: FlowEvent): void {
@@ -699,6 +752,9 @@ export class FlowSummary {
   // Output
 
   toJSON(): SummaryJson {
+    this.records.forEach((r, rec) => {
+      if (r[rec + R_PENDING] !== 0) this.flushPending(r, rec);
+    });
     const packets = verdictCounts(this.packets) as VerdictCounts & { total: number };
     let total = 0;
     for (const n of this.packets) total += n;

@@ -64,6 +64,25 @@ describe('top dropped connections', () => {
     expect(top.packets).toBeGreaterThanOrEqual(truth);
   });
 
+  it('a connection and a connection-less drop (a synthetic number, kept apart) take each other\'s slot correctly', () => {
+    // One slot: connection 5, then an orphan packet without a connection, then connection 5 again.
+    const s = new FlowSummary(ctx, { trackedDropped: 1, top: 1 });
+    const conn = drops(5)[4]!;
+    const orphan = event({
+      kind: EventKind.DROP,
+      verdict: Verdict.DROPPED,
+      dropReason: 175,
+      isFinal: true,
+      connection: 0,
+      packet: packet({ src: '10.0.0.9', dst: '10.0.0.2', proto: 'udp', sport: 53, dport: 5353 }),
+    });
+    s.add(conn);
+    s.add(orphan); // takes the slot: 2 packets, error 1
+    s.add(conn); // takes it back: 3 packets, error 2 (its record must have lost the slot)
+    const [top] = s.toJSON().top_dropped;
+    expect([top!.sport, top!.packets, top!.error]).toEqual([10005, 3, 2]);
+  });
+
   it('Space-Saving guarantees on random streams', () => {
     const events = drops(40);
     fc.assert(
