@@ -122,6 +122,52 @@ function at(ip: Uint8Array, ifIndex: number, packetType: number, proto: number =
   return { p, f };
 }
 
+/**
+ * TCP packets with sequence numbers 1..n, each decoded at three observation points (the pod's
+ * device, and two captured-as-outgoing ones), for the property tests that mix them.
+ */
+function atThreePoints(n: number): Array<Array<ReturnType<typeof at>>> {
+  const points: Array<[number, number]> = [
+    [5, 0],
+    [4, 4],
+    [3, 4],
+  ];
+  return Array.from({ length: n }, (_, i) => tcpPacket({ seq: 1 + i })).map((ip) => points.map(([i, t]) => at(ip, i, t)));
+}
+
+/** The fields of a generated event over `decoded`: a packet, one of its points, the clock step (in windows) before it. */
+function packetEvent(decoded: ReadonlyArray<unknown>, step: fc.Arbitrary<number>) {
+  return { pkt: fc.nat(decoded.length - 1), point: fc.nat(2), step };
+}
+
+/**
+ * The capture clock of a generated stream, in nanoseconds, moved in steps of windows. With
+ * `boundBack`, never more than a window behind the latest time: the fast path is exact only
+ * while the clock steps back by at most a window (dedup.ts module comment).
+ */
+class StreamClock {
+  private max: number;
+  constructor(
+    private ns: number,
+    private readonly windowNs: number,
+    private readonly boundBack: boolean,
+  ) {
+    this.max = ns;
+  }
+
+  step(windows: number): number {
+    this.ns += Math.round(windows * this.windowNs);
+    if (this.boundBack) this.ns = Math.max(this.ns, this.max - this.windowNs);
+    this.max = Math.max(this.max, this.ns);
+    return this.ns;
+  }
+
+  /** Forgets the latest time (after Deduplicator.clear). */
+  restart(): void {
+    this.max = this.ns;
+  }
+}
+
 function seen(d: Deduplicator, x: { p: DecodedPacket; f: ReturnType<typeof frameOf> }, ns: number): boolean {
   return d.isDuplicate(x.p, T + Math.floor(ns / 1e9), ns % 1e9, x.f);
 }
@@ -328,27 +374,22 @@ describe('Deduplicator', () => {
   });
 
   it('the single-point fast path decides exactly as the table alone (evictions, ties, stale rows, steps back)', () => {
-    const pool = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((seq) => tcpPacket({ seq }));
-    const points: Array<[number, number]> = [
-      [5, 0],
-      [4, 4],
-      [3, 4],
-    ];
-    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    const decoded = atThreePoints(12);
     fc.assert(
       fc.property(
         // Steps in windows: mostly none (equal times, so equally old ways), some small ones
         // forward and back, and gaps of 2.5 windows (stale rows the fast path has dropped).
         fc.array(
-          fc.record({
-            pkt: fc.nat(11),
-            point: fc.nat(2),
-            step: fc.oneof(
-              { arbitrary: fc.constant(0), weight: 5 },
-              { arbitrary: fc.double({ min: -1, max: 0.5, noNaN: true }), weight: 3 },
-              { arbitrary: fc.constant(2.5), weight: 1 },
+          fc.record(
+            packetEvent(
+              decoded,
+              fc.oneof(
+                { arbitrary: fc.constant(0), weight: 5 },
+                { arbitrary: fc.double({ min: -1, max: 0.5, noNaN: true }), weight: 3 },
+                { arbitrary: fc.constant(2.5), weight: 1 },
+              ),
             ),
-          }),
+          ),
           { minLength: 1, maxLength: 120 },
         ),
         fc.nat(120),
@@ -357,12 +398,9 @@ describe('Deduplicator', () => {
         (events, firstOther, capacity, windowNs) => {
           const fast = new Deduplicator(windowNs, capacity);
           const slow = new Deduplicator(windowNs, capacity, false);
-          let ns = 10_000_000;
-          let max = ns;
+          const clock = new StreamClock(10_000_000, windowNs, true);
           events.forEach((ev, i) => {
-            // Steps back stay within a window of the latest time (the fast path's condition).
-            ns = Math.max(ns + Math.round(ev.step * windowNs), max - windowNs);
-            max = Math.max(max, ns);
+            const ns = clock.step(ev.step);
             const x = decoded[ev.pkt]![i < firstOther ? 0 : ev.point]!;
             expect(seen(fast, x, ns)).toBe(seen(slow, x, ns));
           });
@@ -378,13 +416,7 @@ describe('Deduplicator', () => {
     // a packet matches the way with its record; otherwise it takes a free way, else the one of
     // the largest age max(0, now - time). Runs stop where that age is shared (the table breaks
     // such ties by its hash, which the model does not know).
-    const pool = [1, 2, 3, 4, 5, 6, 7, 8].map((seq) => tcpPacket({ seq }));
-    const points: Array<[number, number]> = [
-      [5, 0],
-      [4, 4],
-      [3, 4],
-    ];
-    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    const decoded = atThreePoints(8);
     let compared = 0;
     let copies = 0;
     let evictions = 0;
@@ -408,13 +440,9 @@ describe('Deduplicator', () => {
         (events, windowNs, ringRows, fastPath) => {
           const d = new Deduplicator(windowNs, 4, fastPath, ringRows);
           const ways: Array<{ pkt: number; t: number; points: Set<number> }> = [];
-          let ns = 100_000_000;
-          let max = ns;
+          const clock = new StreamClock(100_000_000, windowNs, fastPath);
           for (const ev of events) {
-            ns += Math.round(ev.step * windowNs);
-            // The fast path is exact while the clock steps back by at most a window (module comment).
-            if (fastPath) ns = Math.max(ns, max - windowNs);
-            max = Math.max(max, ns);
+            const ns = clock.step(ev.step);
             let expected: boolean;
             const w = ways.find((x) => x.pkt === ev.pkt);
             if (w !== undefined && Math.abs(ns - w.t) <= windowNs && !w.points.has(ev.point)) {
@@ -462,23 +490,18 @@ describe('Deduplicator', () => {
   });
 
   it("decisions do not depend on the ring's size (spills), whatever the clock does (property)", () => {
-    const pool = Array.from({ length: 24 }, (_, i) => tcpPacket({ seq: 1 + i }));
-    const points: Array<[number, number]> = [
-      [5, 0],
-      [4, 4],
-      [3, 4],
-    ];
-    const decoded = pool.map((ip) => points.map(([i, t]) => at(ip, i, t)));
+    const decoded = atThreePoints(24);
     fc.assert(
       fc.property(
         fc.array(
           fc.record({
-            pkt: fc.nat(23),
-            point: fc.nat(2),
-            step: fc.oneof(
-              { arbitrary: fc.constant(0), weight: 3 },
-              { arbitrary: fc.double({ min: -1.5, max: 1, noNaN: true }), weight: 6 },
-              { arbitrary: fc.double({ min: -50, max: 50, noNaN: true }), weight: 1 },
+            ...packetEvent(
+              decoded,
+              fc.oneof(
+                { arbitrary: fc.constant(0), weight: 3 },
+                { arbitrary: fc.double({ min: -1.5, max: 1, noNaN: true }), weight: 6 },
+                { arbitrary: fc.double({ min: -50, max: 50, noNaN: true }), weight: 1 },
+              ),
             ),
             clear: fc.nat(199),
           }),
@@ -492,18 +515,15 @@ describe('Deduplicator', () => {
           // The reference: the default ring (thousands of rows: no spill here), no fast path.
           const small = new Deduplicator(windowNs, capacity, fastPath, ringRows);
           const ref = new Deduplicator(windowNs, capacity, false);
-          let ns = 100_000_000;
-          let max = ns;
+          const clock = new StreamClock(100_000_000, windowNs, fastPath);
           for (const ev of events) {
-            ns += Math.round(ev.step * windowNs);
-            if (fastPath) ns = Math.max(ns, max - windowNs);
-            max = Math.max(max, ns);
+            const ns = clock.step(ev.step);
             const x = decoded[ev.pkt]![ev.point]!;
             expect(seen(small, x, ns)).toBe(seen(ref, x, ns));
             if (ev.clear === 0) {
               small.clear();
               ref.clear();
-              max = ns;
+              clock.restart();
             }
           }
           expect(small.duplicates).toBe(ref.duplicates);
