@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeError, UsageError } from '../errors.js';
 import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from './interfaces.js';
 import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkUpsertArgs, type IpcacheEntry } from './ipcache.js';
-import { DEFAULT_POLICY_MAP_CAPACITY, checkKey, checkRange, checkU32 as checkPolicyU32, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
+import { DEFAULT_POLICY_MAP_CAPACITY, checkEntry, checkKey, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
 import { POLICY_MATCH_L3_L4, POLICY_MATCH_L3_ONLY, POLICY_MATCH_L3_PROTO, POLICY_MATCH_NONE } from './codes.js';
 
 /** native/bindings.h kAbiVersion: an addon built from other sources is refused. */
@@ -581,12 +581,8 @@ export class NativePolicyMap implements PolicyMapLike {
   }
 
   set(entry: PolicyEntry): boolean {
+    checkEntry(entry);
     const { identity, direction, protocol, port, prefixLen } = entry;
-    checkKey(identity, direction, protocol, port, prefixLen);
-    checkRange('proxy port', entry.proxyPort, 0xffff);
-    checkRange('proxy port priority', entry.proxyPortPriority, 0xff);
-    checkRange('auth type', entry.authType, 0x7f);
-    checkPolicyU32('cookie', entry.cookie);
     const flags = (entry.deny ? 1 : 0) | (entry.hasExplicitAuthType ? 2 : 0);
     const status = this.live().set(
       this.id,

@@ -184,6 +184,18 @@ function keyWord(direction: number, prefixLen: number, protocol: number, port: n
 export function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`policy map: ${name} ${v} is not a u32`);
 }
+/**
+ * @internal The checks of an entry `set` takes, on both backends: the key, then the value's
+ * fields within their widths in the map value (proxy port 16 bits, priority 8, auth type 7,
+ * cookie 32).
+ */
+export function checkEntry(entry: PolicyEntry): void {
+  checkKey(entry.identity, entry.direction, entry.protocol, entry.port, entry.prefixLen);
+  checkRange('proxy port', entry.proxyPort, 0xffff);
+  checkRange('proxy port priority', entry.proxyPortPriority, 0xff);
+  checkRange('auth type', entry.authType, 0x7f);
+  checkU32('cookie', entry.cookie);
+}
 /** @internal */
 export function checkRange(name: string, v: number, max: number): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`policy map: ${name} ${v} is outside 0..${max}`);
@@ -251,12 +263,8 @@ export class PolicyMap {
 
   /** Upsert; false (and overflow counter++) when the map is full and the key is new. */
   set(entry: PolicyEntry): boolean {
+    checkEntry(entry);
     const { identity, direction, protocol, port, prefixLen } = entry;
-    checkKey(identity, direction, protocol, port, prefixLen);
-    checkRange('proxy port', entry.proxyPort, 0xffff);
-    checkRange('proxy port priority', entry.proxyPortPriority, 0xff);
-    checkRange('auth type', entry.authType, 0x7f);
-    checkU32('cookie', entry.cookie);
     const kw = keyWord(direction, prefixLen, protocol, port);
     let slot = this.index.get(identity, kw);
     if (slot < 0) {
