@@ -1034,14 +1034,18 @@ export class Conntrack {
     this.relatedCount = 0;
   }
 
-  /** Every tracked entry (tests and dumps; allocates). */
+  /**
+   * Every tracked entry (tests, dumps, the L7 stage's zombie check; allocates). A view made
+   * here is not kept (a walk over a full table would otherwise keep an object per connection):
+   * it reads its row while the tables are unchanged; `entryAt` gives a lasting one.
+   */
   *entries(): IterableIterator<CtEntry> {
     const rows: number[] = [];
     for (const tab of this.tables) {
       if (!tab) continue;
       for (const head of tab.index.heads()) for (let r = head; r >= 0; r = this.i32[r * ROW_WORDS + W_NEXT]!) rows.push(r);
     }
-    for (const r of rows) yield this.entryAt(r);
+    for (const r of rows) yield this.views.get(r) ?? new CtEntry(this, r);
   }
 
   // --- internals

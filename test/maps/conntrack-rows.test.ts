@@ -127,6 +127,18 @@ describe('conntrack rows', () => {
     checkInvariants(ct);
   });
 
+  it('entries() makes views it does not keep; entryAt() keeps one per row, and entries() hands that one out', () => {
+    const ct = new Conntrack();
+    const rows = [0, 1, 2].map((i) => ct.createRow(tup(`10.0.0.${i + 1}`, 1000 + i, '10.0.1.1', 80), 0));
+    const first = [...ct.entries()];
+    const second = [...ct.entries()];
+    expect(first).toHaveLength(6); // three connections and their three RELATED pair entries
+    for (let i = 0; i < first.length; i++) expect(second[i]).not.toBe(first[i]);
+    const kept = ct.entryAt(rows[1]!);
+    expect(ct.entryAt(rows[1]!)).toBe(kept);
+    expect([...ct.entries()].filter((e) => e === kept)).toHaveLength(1);
+  });
+
   it('keeps counting past the int32 range of milliseconds and bytes', () => {
     const ct = new Conntrack();
     const a = tup('10.0.0.1', 40000, '10.0.0.2', 80, UDP);
