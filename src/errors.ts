@@ -96,6 +96,14 @@ export class NativeError extends HubcapError {
   }
 }
 
+/** A table could not get the memory its configured size needs. */
+export class CapacityError extends HubcapError {
+  constructor(message: string) {
+    super('HUBCAP_ERR_CAPACITY', message);
+    this.name = 'CapacityError';
+  }
+}
+
 export function isHubcapError(err: unknown): err is HubcapError {
   return err instanceof HubcapError;
 }

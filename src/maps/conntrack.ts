@@ -82,6 +82,7 @@
  */
 
 import { LRUCache } from 'lru-cache';
+import { CapacityError } from '../errors.js';
 import { murmur3Finish, murmur3Round } from '../net/hash.js';
 
 /** Which way a packet travels relative to its connection's entry. */
@@ -1407,8 +1408,18 @@ export class Conntrack {
    * new buffer past the live rows is never touched, so it costs address space, not memory).
    */
   private growRows(): void {
-    const cap = this.rowCap * 4;
-    const buf = new ArrayBuffer(cap * ROW_WORDS * 4);
+    // Never more rows than the four tables hold together, plus the two a creation takes before
+    // its tables evict (the connection's and its RELATED entry's).
+    const cap = Math.max(this.rowCap + 1, Math.min(this.rowCap * 4, 2 * (this.tcpMax + this.anyMax) + 2));
+    let buf: ArrayBuffer;
+    try {
+      buf = new ArrayBuffer(cap * ROW_WORDS * 4);
+    } catch {
+      const mib = Math.round((cap * ROW_WORDS * 4) / 2 ** 20);
+      throw new CapacityError(
+        `conntrack: cannot allocate ${cap} entries (${mib} MiB) for tables of ${this.tcpMax} TCP and ${this.anyMax} non-TCP entries per family; lower --bpf-ct-global-tcp-max / --bpf-ct-global-any-max`,
+      );
+    }
     const i32 = new Int32Array(buf);
     i32.set(this.i32);
     this.i32 = i32;

@@ -139,6 +139,18 @@ describe('conntrack rows', () => {
     expect([...ct.entries()].filter((e) => e === kept)).toHaveLength(1);
   });
 
+  it('its rows never outgrow what the tables can hold together (plus a creation in flight)', () => {
+    // 1,100 live entries outgrow the first 1,024 rows; growing fourfold would reserve 4,096.
+    const ct = new Conntrack({ tcpMax: 700, anyMax: 400 });
+    for (let i = 0; i < 3000; i++) ct.createRow(tup(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1000, '10.200.0.1', 80), i);
+    expect(ct.tcpSize).toBe(700);
+    expect(ct.anySize).toBe(400); // the RELATED entries, evicting each other
+    const rows = ct.i32.length / 40;
+    expect(rows).toBeGreaterThanOrEqual(1100);
+    expect(rows).toBeLessThanOrEqual(2 * (700 + 400) + 2);
+    checkInvariants(ct);
+  });
+
   it('keeps counting past the int32 range of milliseconds and bytes', () => {
     const ct = new Conntrack();
     const a = tup('10.0.0.1', 40000, '10.0.0.2', 80, UDP);
