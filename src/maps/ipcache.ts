@@ -476,7 +476,8 @@ function compareSlots(fam: Uint8Array, words: Uint32Array, prefix: Uint8Array, a
   return prefix[a]! - prefix[b]!;
 }
 
-function compareEntries(a: IpcacheEntry, b: IpcacheEntry): number {
+/** @internal The order `entries()` yields: family, then address words, then prefix length (both backends). */
+export function compareEntries(a: IpcacheEntry, b: IpcacheEntry): number {
   if (a.family !== b.family) return a.family - b.family;
   for (let i = 0; i < 4; i++) {
     const x = a.words[i]!;
@@ -531,15 +532,22 @@ export class IpcacheView {
   }
 
   /** The merged map: shared entries with local ones replacing equal prefixes, sorted. */
-  *entries(): IterableIterator<IpcacheEntry> {
-    const local = [...this.local.entries()];
-    const shared = this.shared.entries();
-    let i = 0;
-    for (const s of shared) {
-      while (i < local.length && compareEntries(local[i]!, s) < 0) yield local[i++]!;
-      if (i < local.length && compareEntries(local[i]!, s) === 0) yield local[i++]!;
-      else yield s;
-    }
-    while (i < local.length) yield local[i++]!;
+  entries(): IterableIterator<IpcacheEntry> {
+    return mergeViewEntries(this.shared.entries(), this.local.entries());
   }
+}
+
+/**
+ * @internal A node view's entries on either backend: the shared map's, with the local map's
+ * replacing equal prefixes, in `compareEntries` order (both inputs are in that order).
+ */
+export function* mergeViewEntries(shared: Iterable<IpcacheEntry>, localEntries: Iterable<IpcacheEntry>): IterableIterator<IpcacheEntry> {
+  const local = [...localEntries];
+  let i = 0;
+  for (const s of shared) {
+    while (i < local.length && compareEntries(local[i]!, s) < 0) yield local[i++]!;
+    if (i < local.length && compareEntries(local[i]!, s) === 0) yield local[i++]!;
+    else yield s;
+  }
+  while (i < local.length) yield local[i++]!;
 }

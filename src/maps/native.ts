@@ -27,7 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError, UsageError } from '../errors.js';
 import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from './interfaces.js';
-import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkUpsertArgs, type IpcacheEntry } from './ipcache.js';
+import { DEFAULT_IPCACHE_CAPACITY, checkEntryArgs, checkUpsertArgs, compareEntries, mergeViewEntries, type IpcacheEntry } from './ipcache.js';
 import { DEFAULT_POLICY_MAP_CAPACITY, checkEntry, checkKey, type PolicyEntry, type PolicyVerdict } from './policy-map.js';
 import { POLICY_MATCH_L3_L4, POLICY_MATCH_L3_ONLY, POLICY_MATCH_L3_PROTO, POLICY_MATCH_NONE } from './codes.js';
 
@@ -213,16 +213,6 @@ function outOfMemory(what: string): NativeError {
 // ---------------------------------------------------------------------------------------------
 // ipcache
 
-function compareEntries(a: IpcacheEntry, b: IpcacheEntry): number {
-  if (a.family !== b.family) return a.family - b.family;
-  for (let i = 0; i < 4; i++) {
-    const x = a.words[i]!;
-    const y = b.words[i]!;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return a.prefixLen - b.prefixLen;
-}
-
 /** ipcache.ts `Ipcache` on the native LPM (native/lpm.h). */
 export class NativeIpcache implements IpcacheLike {
   readonly capacity: number;
@@ -356,15 +346,8 @@ export class NativeIpcacheView implements IpcacheViewLike {
   }
 
   /** The merged map: shared entries with local ones replacing equal prefixes, sorted. */
-  *entries(): IterableIterator<IpcacheEntry> {
-    const local = [...this.local.entries()];
-    let i = 0;
-    for (const s of this.shared.entries()) {
-      while (i < local.length && compareEntries(local[i]!, s) < 0) yield local[i++]!;
-      if (i < local.length && compareEntries(local[i]!, s) === 0) yield local[i++]!;
-      else yield s;
-    }
-    while (i < local.length) yield local[i++]!;
+  entries(): IterableIterator<IpcacheEntry> {
+    return mergeViewEntries(this.shared.entries(), this.local.entries());
   }
 
   lookupBatch4(addrs: Uint32Array, out: Int32Array, n: number = addrs.length): void {

@@ -18,6 +18,7 @@ import { parseCidr, parseIp } from '../../src/net/addr.js';
 import { compileFqdnSelector } from '../../src/proxy/dns-rules.js';
 import { FqdnCache } from '../../src/proxy/fqdn-cache.js';
 import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { ingressPort } from '../maps/builders.js';
 import { nativeOrFail, plainEntry, verdictFields } from '../maps/native-helpers.js';
 
 const EXAMPLES: Array<[string, string, string]> = [
@@ -137,19 +138,7 @@ describe('the generation on native maps', () => {
     expect(s.generation).toBeGreaterThan(g);
     expect(s.identityOf(0, 4, addr.words)).toBe(16777301);
     g = s.generation;
-    s.policyMaps[0]!.set({
-      identity: 16777301,
-      direction: 0,
-      protocol: 6,
-      port: 9999,
-      prefixLen: 24,
-      deny: false,
-      proxyPort: 0,
-      proxyPortPriority: 0,
-      authType: 0,
-      hasExplicitAuthType: false,
-      cookie: 0,
-    });
+    s.policyMaps[0]!.set(ingressPort(16777301, 6, 9999));
     expect(s.generation).toBeGreaterThan(g);
   });
 

@@ -21,6 +21,7 @@ import {
   packPolicyLookup,
   unpackPolicyVerdict,
 } from '../../src/maps/native.js';
+import { ingressPort } from './builders.js';
 import { nativeOrFail, rng, sameJson, verdictFields } from './native-helpers.js';
 
 test('the native addon is built and loads', () => {
@@ -276,19 +277,7 @@ describe('random entries and lookups', () => {
 });
 
 describe('capacity and overflow, as the TypeScript map', () => {
-  const port = (identity: number, p: number): PolicyEntry => ({
-    identity,
-    direction: 0,
-    protocol: TCP,
-    port: p,
-    prefixLen: 24,
-    deny: false,
-    proxyPort: 0,
-    proxyPortPriority: 0,
-    authType: 0,
-    hasExplicitAuthType: false,
-    cookie: 0,
-  });
+  const port = (identity: number, p: number): PolicyEntry => ingressPort(identity, TCP, p);
 
   test('a new key in a full map fails and is counted; an update still works; a delete makes room', () => {
     nativeOrFail();
