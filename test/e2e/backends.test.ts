@@ -19,6 +19,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { runHubcap } from '../helpers/cli.js';
 import { runMany, type ManyResult } from '../helpers/cli-many.js';
 import { nativeOrFail } from '../maps/native-helpers.js';
+import { CONNECTIVITY_CASES, NETPOL_RECIPE_CASES, caseName } from './replay-case.js';
 
 interface Case {
   capture: string;
@@ -32,8 +33,6 @@ interface Case {
 const STARWARS = { cluster: 'starwars/cluster' };
 const EDGE = { cluster: 'edge/cluster', policy: 'edge/policies' };
 const L7 = { cluster: 'l7/cluster' };
-const CONNECTIVITY = 'connectivity/cluster';
-const NETPOL = 'netpol-recipes/cluster';
 
 /** The captures and arguments of seed-talk, starwars, l7-starwars, deny-over-allow, edge, l7-*, connectivity and netpol-recipes. */
 const CASES: Array<[string, Case]> = [
@@ -55,34 +54,8 @@ const CASES: Array<[string, Case]> = [
   // FQDN identities learned from DNS answers: ipcache upserts and copied policy maps mid-replay.
   ['l7 fqdn', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn' }],
   ['l7 fqdn, --fqdn-min-ttl 0', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn', extra: ['--fqdn-min-ttl', '0'] }],
-  ...(
-    [
-      ['client-egress', 'connectivity-pod-to-pod.pcap'],
-      ['echo-ingress-from-other-client-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
-      ['client-ingress-from-other-client-icmp-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
-      ['client-ingress-icmp', 'connectivity-client-to-client.pcap'],
-      ['to-entities-world', 'connectivity-pod-to-world.pcap'],
-      ['to-cidr-external', 'connectivity-pod-to-cidr.pcap'],
-      ['host-entity-egress', 'connectivity-pod-to-host.pcap'],
-      ['all-ingress-deny', 'connectivity-pod-to-pod-pod-to-cidr.pcap'],
-    ] as const
-  ).map(([name, capture]): [string, Case] => [
-    `connectivity ${name}`,
-    { capture, cluster: CONNECTIVITY, policy: `connectivity/${name}/policies`, expect: `connectivity/${name}/expect.yaml` },
-  ]),
-  ...(
-    [
-      ['01-deny-all-traffic-to-an-application', 'netpol-01-deny-all.pcap'],
-      ['06-allow-traffic-from-a-namespace', 'netpol-06-allow-from-namespace.pcap'],
-      ['07-allow-traffic-from-some-pods-in-another-namespace', 'netpol-07-namespace-and-pod.pcap'],
-      ['09-allow-traffic-only-to-a-port', 'netpol-09-port-only.pcap'],
-      ['11-deny-egress-traffic-from-an-application', 'netpol-11-deny-egress.pcap'],
-      ['networkpolicy-ipblock-except', 'netpol-ipblock-except.pcap'],
-    ] as const
-  ).map(([recipe, capture]): [string, Case] => [
-    `netpol ${recipe}`,
-    { capture, cluster: NETPOL, policy: `netpol-recipes/${recipe}/policies`, expect: `netpol-recipes/${recipe}/expect.yaml` },
-  ]),
+  ...CONNECTIVITY_CASES.map((c): [string, Case] => [caseName(c), c]),
+  ...NETPOL_RECIPE_CASES.map((c): [string, Case] => [caseName(c), c]),
 ];
 
 function replayArgs(c: Case, backend?: 'ts' | 'native'): string[] {

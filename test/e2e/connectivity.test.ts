@@ -5,26 +5,10 @@
  * it has none), cited in each expect.yaml.
  */
 import { describe, test } from 'vitest';
-import { checkCase } from './replay-case.js';
-
-const tests: Array<[string, string]> = [
-  ['client-egress', 'connectivity-pod-to-pod.pcap'],
-  ['echo-ingress-from-other-client-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
-  ['client-ingress-from-other-client-icmp-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
-  ['client-ingress-icmp', 'connectivity-client-to-client.pcap'],
-  ['to-entities-world', 'connectivity-pod-to-world.pcap'],
-  ['to-cidr-external', 'connectivity-pod-to-cidr.pcap'],
-  ['host-entity-egress', 'connectivity-pod-to-host.pcap'],
-  ['all-ingress-deny', 'connectivity-pod-to-pod-pod-to-cidr.pcap'],
-];
+import { CONNECTIVITY_CASES, caseName, checkCase } from './replay-case.js';
 
 describe('cilium connectivity test', () => {
-  test.each(tests)('%s', (name, capture) => {
-    checkCase({
-      capture,
-      cluster: 'connectivity/cluster',
-      policy: `connectivity/${name}/policies`,
-      expect: `connectivity/${name}/expect.yaml`,
-    });
+  test.each(CONNECTIVITY_CASES.map((c) => [caseName(c), c] as const))('%s', (_name, c) => {
+    checkCase(c);
   });
 });

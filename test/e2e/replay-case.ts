@@ -20,6 +20,41 @@ export interface ReplayCase {
   expect: string;
 }
 
+/**
+ * The `cilium connectivity test` scenarios (examples/connectivity), each with the capture that
+ * exercises it: the e2e suite checks their expectations, backends.test.ts replays them on both
+ * backends.
+ */
+export const CONNECTIVITY_CASES: ReadonlyArray<ReplayCase> = (
+  [
+    ['client-egress', 'connectivity-pod-to-pod.pcap'],
+    ['echo-ingress-from-other-client-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
+    ['client-ingress-from-other-client-icmp-deny', 'connectivity-pod-to-pod-client-to-client.pcap'],
+    ['client-ingress-icmp', 'connectivity-client-to-client.pcap'],
+    ['to-entities-world', 'connectivity-pod-to-world.pcap'],
+    ['to-cidr-external', 'connectivity-pod-to-cidr.pcap'],
+    ['host-entity-egress', 'connectivity-pod-to-host.pcap'],
+    ['all-ingress-deny', 'connectivity-pod-to-pod-pod-to-cidr.pcap'],
+  ] as const
+).map(([name, capture]) => ({ capture, cluster: 'connectivity/cluster', policy: `connectivity/${name}/policies`, expect: `connectivity/${name}/expect.yaml` }));
+
+/** The NetworkPolicy recipes (examples/netpol-recipes), each with its own capture. */
+export const NETPOL_RECIPE_CASES: ReadonlyArray<ReplayCase> = (
+  [
+    ['01-deny-all-traffic-to-an-application', 'netpol-01-deny-all.pcap'],
+    ['06-allow-traffic-from-a-namespace', 'netpol-06-allow-from-namespace.pcap'],
+    ['07-allow-traffic-from-some-pods-in-another-namespace', 'netpol-07-namespace-and-pod.pcap'],
+    ['09-allow-traffic-only-to-a-port', 'netpol-09-port-only.pcap'],
+    ['11-deny-egress-traffic-from-an-application', 'netpol-11-deny-egress.pcap'],
+    ['networkpolicy-ipblock-except', 'netpol-ipblock-except.pcap'],
+  ] as const
+).map(([recipe, capture]) => ({ capture, cluster: 'netpol-recipes/cluster', policy: `netpol-recipes/${recipe}/policies`, expect: `netpol-recipes/${recipe}/expect.yaml` }));
+
+/** A case's name in test titles: the folder of its policy (`connectivity/client-egress`). */
+export function caseName(c: ReplayCase): string {
+  return c.policy.replace(/\/policies$/, '');
+}
+
 function args(c: ReplayCase): string[] {
   return [
     'replay',
