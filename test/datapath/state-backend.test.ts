@@ -17,7 +17,7 @@ import { PolicyMap, PolicyVerdict } from '../../src/maps/policy-map.js';
 import { parseCidr, parseIp } from '../../src/net/addr.js';
 import { compileFqdnSelector } from '../../src/proxy/dns-rules.js';
 import { FqdnCache } from '../../src/proxy/fqdn-cache.js';
-import { compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
+import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
 import { ingressPort } from '../maps/builders.js';
 import { nativeOrFail, plainEntry, verdictFields } from '../maps/native-helpers.js';
 
@@ -170,12 +170,6 @@ describe('FQDN updates on native maps (copy-on-write of a shared map)', () => {
     toPorts: [{ ports: [{ port: '53', protocol: 'ANY' }], rules: { dns: [{ matchPattern: '*' }] } }],
   };
   function cluster(): MapsDocument {
-    const cnp = JSON.stringify({
-      apiVersion: 'cilium.io/v2',
-      kind: 'CiliumNetworkPolicy',
-      metadata: { name: 'fqdn', namespace: 'default' },
-      spec: { endpointSelector: { matchLabels: { app: 'client' } }, egress: [DNS_RULE, CILIUM_443] },
-    });
     const doc = compile(
       docs(
         ns('default'),
@@ -184,7 +178,7 @@ describe('FQDN updates on native maps (copy-on-write of a shared map)', () => {
         pod('default', 'client', { app: 'client' }, '10.0.0.10'),
         pod('default', 'client2', { app: 'client' }, '10.0.0.11'),
         pod('kube-system', 'coredns', { 'k8s-app': 'kube-dns' }, '10.0.0.53'),
-        cnp,
+        cnp('default', 'fqdn', { endpointSelector: { matchLabels: { app: 'client' } }, egress: [DNS_RULE, CILIUM_443] }),
       ),
     );
     // client2 shares client's map but (in this hand-edited document) no toFQDNs template.

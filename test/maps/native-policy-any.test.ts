@@ -13,6 +13,7 @@
 import { expect, test } from 'vitest';
 import { PolicyMap, PolicyVerdict, portRangeToMaskedPorts, type PolicyEntry } from '../../src/maps/policy-map.js';
 import { NativePolicyMap, POLICY_BATCH_IN_WORDS, POLICY_BATCH_OUT_WORDS, packPolicyLookup, unpackPolicyVerdict } from '../../src/maps/native.js';
+import { policyEntry } from './builders.js';
 import { nativeOrFail, rng, sameJson, verdictFields } from './native-helpers.js';
 
 const TCP = 6;
@@ -28,19 +29,14 @@ interface Probe {
 
 function entry(next: () => number, identity: number, direction: 0 | 1, protocol: number, port: number, prefixLen: number): PolicyEntry {
   const roll = next() % 10;
-  return {
-    identity,
-    direction,
-    protocol,
-    port,
-    prefixLen,
+  return policyEntry(identity, direction, protocol, port, prefixLen, {
     deny: roll === 0,
     proxyPort: roll === 1 || roll === 2 ? 15000 + (next() % 4) : 0,
     proxyPortPriority: roll === 2 ? 1 : 0,
     authType: roll === 3 ? 1 : 0,
     hasExplicitAuthType: roll === 3 && (next() & 1) === 1,
     cookie: next(),
-  };
+  });
 }
 
 /** One to a few entries: an exact port, a range's masked prefixes, protocol-only or a wildcard. */
