@@ -4,9 +4,6 @@
  * and policy outcomes, inherited drops, replies and the summary cause no garbage collection. GC
  * events are the counter, as in test/flow/hot-path-alloc.test.ts, with a control that allocates.
  */
-import { PerformanceObserver, performance } from 'node:perf_hooks';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { LinkType } from '../../src/capture/frame.js';
 import type { Frame } from '../../src/capture/frame.js';
@@ -17,40 +14,11 @@ import { DatapathState } from '../../src/datapath/state.js';
 import { FlowContext } from '../../src/flow/context.js';
 import { FlowSummary } from '../../src/flow/summary.js';
 import { CLIENT, OTHER, SERVER, clientServerCluster } from '../helpers/client-server-cluster.js';
+import { controlGcs, countGcs } from '../helpers/gc-count.js';
 import { ACK, SYN, SYNACK } from '../helpers/datapath-run.js';
 import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
 const doc = clientServerCluster();
-
-/**
- * A full collection on demand (--expose-gc for this isolate only): it finishes any marking the
- * setup's allocations started, which would otherwise end during the measured loop.
- */
-v8.setFlagsFromString('--expose-gc');
-const fullGc = runInNewContext('gc') as () => void;
-
-/**
- * The garbage collections that start while `run` runs (GC entries reach a PerformanceObserver
- * asynchronously, so they are read a turn of the event loop later and filtered by start time:
- * one the event loop runs after the loop is not the loop's).
- */
-function countGcs(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    const starts: number[] = [];
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) starts.push(e.startTime);
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    fullGc();
-    const t0 = performance.now();
-    run();
-    const t1 = performance.now();
-    setTimeout(() => {
-      obs.disconnect();
-      resolve(starts.filter((t) => t >= t0 && t <= t1).length);
-    }, 50);
-  });
-}
 
 /** Lets concurrent optimizing compiles finish and install before measuring. */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
@@ -112,11 +80,6 @@ describe('no allocation per packet', () => {
   });
 
   it('control: one allocation per packet is detected', async () => {
-    let keep: Uint8Array = new Uint8Array(0);
-    const gcs = await countGcs(() => {
-      for (let i = 0; i < 1_000_000; i++) keep = new Uint8Array(64);
-    });
-    expect(keep.length).toBe(64);
-    expect(gcs).toBeGreaterThan(0);
+    expect(await controlGcs()).toBeGreaterThan(0);
   });
 });
