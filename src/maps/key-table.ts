@@ -25,20 +25,12 @@
  * Deletion shifts later members of the probe run back (no tombstones), so a long-lived table
  * with many deletes keeps short probe runs. `get1`, `get2`, `get4` allocate nothing.
  */
+import { mix32 } from '../net/hash.js';
 
 const EMPTY = -1;
 const MIN_BUCKETS = 8;
 /** Filter bits per bucket, as a shift. */
 const FILTER_BITS_PER_BUCKET_LOG2 = 3;
-
-/** Murmur3-style finaliser (fmix32 with the "lowbias32" constants), as an int32. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  return h ^ (h >>> 16);
-}
 
 function hash1(a: number): number {
   return mix32(a);

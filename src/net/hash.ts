@@ -23,6 +23,15 @@ export function murmur3Finish(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** fmix32 with the "lowbias32" constants (Chris Wellons' hash prospector), as an int32: the key tables' bucket hash. */
+export function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  return h ^ (h >>> 16);
+}
+
 /** One xxhash32 lane round of `k` into `h`. */
 export function xxhashRound(h: number, k: number): number {
   h = (h + Math.imul(k, 0x85ebca77)) | 0;
