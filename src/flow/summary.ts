@@ -95,8 +95,6 @@ const R_DST_SIDE = 4;
 const R_PENDING = 5;
 /** Pending counts flush before n reaches 2^27 (the word stays a positive int32). */
 const PENDING_LIMIT = (1 << 27) << 3;
-/** Float64 word (int32 words 6..7): the connection's Space-Saving count while it has a slot. */
-const R_DROP_COUNT = 6;
 
 /**
  * One record of REC int32 words per connection number, zero until first used: in a typed array
@@ -107,18 +105,13 @@ const R_DROP_COUNT = 6;
  */
 class ConnectionRecords {
   data: Int32Array;
-  /** `data` as float64 words (R_DROP_COUNT). */
-  data64: Float64Array;
   private dense = new Int32Array(1024 * REC);
-  private dense64 = new Float64Array(this.dense.buffer);
   private sparse = new Int32Array(16 * REC);
-  private sparse64 = new Float64Array(this.sparse.buffer);
   private sparseCount = 0;
   private readonly sparseIndex = new Map<number, number>();
 
   constructor() {
     this.data = this.dense;
-    this.data64 = this.dense64;
   }
 
   /** Calls `fn` with the array and offset of every record (dense, then sparse). */
@@ -131,7 +124,6 @@ class ConnectionRecords {
     if (conn > 0 && conn < DENSE_LIMIT) {
       if (conn * REC >= this.dense.length) this.growDense(conn);
       this.data = this.dense;
-      this.data64 = this.dense64;
       return conn * REC;
     }
     let o = this.sparseIndex.get(conn);
@@ -141,12 +133,10 @@ class ConnectionRecords {
         const grown = new Int32Array(this.sparse.length * 2);
         grown.set(this.sparse);
         this.sparse = grown;
-        this.sparse64 = new Float64Array(grown.buffer);
       }
       this.sparseIndex.set(conn, o);
     }
     this.data = this.sparse;
-    this.data64 = this.sparse64;
     return o;
   }
 
@@ -156,7 +146,6 @@ class ConnectionRecords {
     const grown = new Int32Array(Math.min(n, DENSE_LIMIT) * REC);
     grown.set(this.dense);
     this.dense = grown;
-    this.dense64 = new Float64Array(grown.buffer);
   }
 }
 
@@ -308,17 +297,23 @@ function pairHash(a: number, b: number): number {
 
 /**
  * Space-Saving top-k over dropped connections: a min-heap of slots by packet count; a new
- * connection takes the smallest slot when all are used, inheriting its count as `error`.
+ * connection takes the smallest slot when all are used, inheriting its count as `error`. The
+ * heap is 4-ary: an eviction re-places a few stale tops (below), and a 4-ary sift-down over
+ * 10,000 slots is 7 levels of one cache line of keys each instead of 14 levels.
  *
- * The heap is lazy: a dropped packet only increments its connection's count, which lives in
- * the connection's record (R_DROP_COUNT, a line the event has read already; a per-slot array
- * was one more cache miss per dropped packet), and each heap position keeps the count its slot
- * had when last placed. Counts only grow, so a position's key never exceeds its
- * slot's count, and when the top's key equals its count it is a true minimum: an eviction
- * re-places stale tops until that holds, then takes the top.
+ * The heap is lazy: a dropped packet only increments its slot's count (the slot number is in
+ * the connection's record, a line the event has read already), and each heap position keeps
+ * the count its slot had when last placed. Counts only grow, so a position's key never exceeds
+ * its slot's count, and when the top's key equals its count it is a true minimum: an eviction
+ * re-places stale tops until that holds, then takes the top. The counts are a per-slot array
+ * (80 KB for the default 10,000 slots, so it stays in cache): an eviction re-places several
+ * tops and reads a count for each, which from the connections' records (a cache miss each)
+ * cost more than the whole rest of the summary.
  */
 class TopDropped {
   private readonly key: Float64Array;
+  /** The packets of each slot's connection (with the error it inherited). */
+  private readonly count: Float64Array;
   private readonly error: Float64Array;
   private readonly reason: Uint16Array;
   private readonly srcSide: Float64Array;
@@ -342,6 +337,7 @@ class TopDropped {
     private readonly records: ConnectionRecords,
   ) {
     this.key = new Float64Array(capacity);
+    this.count = new Float64Array(capacity);
     this.error = new Float64Array(capacity);
     this.reason = new Uint16Array(capacity);
     this.srcSide = new Float64Array(capacity);
@@ -360,8 +356,9 @@ class TopDropped {
   add(conn: number, rec: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
     if (this.capacity === 0) return;
     const records = this.records;
-    if (records.data[rec + R_DROP_SLOT] !== 0) {
-      records.data64[(rec + R_DROP_COUNT) >> 1]!++;
+    const tracked = records.data[rec + R_DROP_SLOT]!;
+    if (tracked !== 0) {
+      this.count[tracked - 1]!++;
       return;
     }
     let slot: number;
@@ -378,7 +375,7 @@ class TopDropped {
       slot = this.minimum();
       const old = records.at(this.key[slot]!);
       records.data[old + R_DROP_SLOT] = 0;
-      this.error[slot] = records.data64[(old + R_DROP_COUNT) >> 1]!;
+      this.error[slot] = this.count[slot]!;
       count = this.error[slot]! + 1;
       this.heapKey[0] = count;
       this.evictions++;
@@ -386,7 +383,7 @@ class TopDropped {
     this.key[slot] = conn;
     const at = records.at(conn);
     records.data[at + R_DROP_SLOT] = slot + 1;
-    records.data64[(at + R_DROP_COUNT) >> 1] = count;
+    this.count[slot] = count;
     this.reason[slot] = ev.dropReason;
     this.srcSide[slot] = srcSide;
     this.dstSide[slot] = dstSide;
@@ -406,19 +403,11 @@ class TopDropped {
   private minimum(): number {
     for (;;) {
       const top = this.heap[0]!;
-      const c = this.countOf(top);
+      const c = this.count[top]!;
       if (this.heapKey[0] === c) return top;
       this.heapKey[0] = c;
       this.siftDown(0);
     }
-  }
-
-  /** The packet count of slot `slot`'s connection (from its record). */
-  private countOf(slot: number): number {
-    const records = this.records;
-    // `at` first: it points `data64` at the array holding the record.
-    const rec = records.at(this.key[slot]!);
-    return records.data64[(rec + R_DROP_COUNT) >> 1]!;
   }
 
   private less(a: number, b: number): boolean {
@@ -439,7 +428,7 @@ class TopDropped {
 
   private siftUp(i: number): void {
     while (i > 0) {
-      const parent = (i - 1) >> 1;
+      const parent = (i - 1) >> 2;
       if (!this.less(i, parent)) break;
       this.swap(i, parent);
       i = parent;
@@ -447,12 +436,19 @@ class TopDropped {
   }
 
   private siftDown(i: number): void {
+    const key = this.heapKey;
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
+      const first = 4 * i + 1;
+      if (first >= this.size) return;
+      const last = first + 4 < this.size ? first + 4 : this.size;
       let m = i;
-      if (l < this.size && this.less(l, m)) m = l;
-      if (r < this.size && this.less(r, m)) m = r;
+      let k = key[i]!;
+      for (let c = first; c < last; c++) {
+        if (key[c]! < k) {
+          m = c;
+          k = key[c]!;
+        }
+      }
       if (m === i) return;
       this.swap(i, m);
       i = m;
@@ -467,7 +463,7 @@ class TopDropped {
       out.push({
         slot: s,
         connection: this.key[s]!,
-        packets: this.countOf(s),
+        packets: this.count[s]!,
         error: this.error[s]!,
         reason: this.reason[s]!,
         srcSide: this.srcSide[s]!,
