@@ -555,28 +555,43 @@ function decodeSctp(d: Uint8Array, off: number, end: number, wire: number, out: 
 }
 
 /**
- * ICMPv4 (RFC 792). Echo request/reply carry id and seq. Errors that quote the offending
- * datagram (unreachable 3, source quench 4, redirect 5, time exceeded 11, parameter problem 12)
- * get its tuple into icmpInner*, as Cilium's ct_lookup4 relates them to the connection.
+ * The header both ICMP versions share: type and code, then the rest of the 8-byte header (every
+ * ICMPv4 and ICMPv6 message has one, informational messages too). Returns the type, or -1 when
+ * the message is cut short (TRUNCATED_L4; the type and code are kept when they are there).
  */
-function decodeIcmp4(d: Uint8Array, off: number, end: number, out: DecodedPacket): void {
-  out.kind = PacketKind.ICMP;
+function decodeIcmpHeader(d: Uint8Array, off: number, end: number, out: DecodedPacket, kind: number): number {
+  out.kind = kind;
   const n = end - off;
   if (n < 2) {
     out.error = DecodeError.TRUNCATED_L4;
-    return;
+    return -1;
   }
   const type = d[off]!;
   out.icmpType = type;
   out.icmpCode = d[off + 1]!;
   if (n < 8) {
     out.error = DecodeError.TRUNCATED_L4;
-    return;
+    return -1;
   }
-  if (type === 0 || type === 8) {
-    out.icmpId = (d[off + 4]! << 8) | d[off + 5]!;
-    out.icmpSeq = (d[off + 6]! << 8) | d[off + 7]!;
-  } else if (type === 3 || type === 4 || type === 5 || type === 11 || type === 12) {
+  return type;
+}
+
+/** The identifier and sequence number of an echo request or reply (both versions). */
+function decodeIcmpEcho(d: Uint8Array, off: number, out: DecodedPacket): void {
+  out.icmpId = (d[off + 4]! << 8) | d[off + 5]!;
+  out.icmpSeq = (d[off + 6]! << 8) | d[off + 7]!;
+}
+
+/**
+ * ICMPv4 (RFC 792). Echo request/reply carry id and seq. Errors that quote the offending
+ * datagram (unreachable 3, source quench 4, redirect 5, time exceeded 11, parameter problem 12)
+ * get its tuple into icmpInner*, as Cilium's ct_lookup4 relates them to the connection.
+ */
+function decodeIcmp4(d: Uint8Array, off: number, end: number, out: DecodedPacket): void {
+  const type = decodeIcmpHeader(d, off, end, out, PacketKind.ICMP);
+  if (type < 0) return;
+  if (type === 0 || type === 8) decodeIcmpEcho(d, off, out);
+  else if (type === 3 || type === 4 || type === 5 || type === 11 || type === 12) {
     quoteIpv4(d, off + 8, end, out);
   }
 }
@@ -661,24 +676,10 @@ function quotePorts(d: Uint8Array, q: number, end: number, out: DecodedPacket, p
  * packet too big 2, time exceeded 3, parameter problem 4) quote the offending packet.
  */
 function decodeIcmp6(d: Uint8Array, off: number, end: number, out: DecodedPacket): void {
-  out.kind = PacketKind.ICMPV6;
-  const n = end - off;
-  if (n < 2) {
-    out.error = DecodeError.TRUNCATED_L4;
-    return;
-  }
-  const type = d[off]!;
-  out.icmpType = type;
-  out.icmpCode = d[off + 1]!;
-  if (n < 8) {
-    // Some informational messages are 4 bytes plus body; every one of them has at least 8.
-    out.error = DecodeError.TRUNCATED_L4;
-    return;
-  }
-  if (type === 128 || type === 129) {
-    out.icmpId = (d[off + 4]! << 8) | d[off + 5]!;
-    out.icmpSeq = (d[off + 6]! << 8) | d[off + 7]!;
-  } else if (type >= 1 && type <= 4) {
+  const type = decodeIcmpHeader(d, off, end, out, PacketKind.ICMPV6);
+  if (type < 0) return;
+  if (type === 128 || type === 129) decodeIcmpEcho(d, off, out);
+  else if (type >= 1 && type <= 4) {
     quoteIpv6(d, off + 8, end, out);
   }
 }
