@@ -159,11 +159,11 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   }
 
   // The dump row of an entry whose group is (identity, direction).
-  void WriteRow(uint32_t identity, uint32_t direction, const PolicyValue* s) {
+  void WriteRow(uint32_t identity, uint32_t direction, const PolicyValue& s) {
     scratch_[0] = identity;
-    scratch_[1] = ((direction & 1) << 31) | s->kw;
-    scratch_[2] = s->cookie;
-    scratch_[3] = static_cast<uint32_t>(s->proxyPort) | (static_cast<uint32_t>(s->prio) << 16) | (static_cast<uint32_t>(s->auth) << 24);
+    scratch_[1] = ((direction & 1) << 31) | s.kw;
+    scratch_[2] = s.v.cookie;
+    scratch_[3] = static_cast<uint32_t>(s.v.proxyPort) | (static_cast<uint32_t>(s.v.prio) << 16) | (static_cast<uint32_t>(s.v.auth) << 24);
   }
 
   Napi::Value Get(const Napi::CallbackInfo& info) {
@@ -171,8 +171,8 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr || !ValidPrefix(plen)) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyValue* s = core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen);
-    if (s == nullptr) return Bool(info, false);
+    PolicyValue s;
+    if (!core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen, &s)) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
   }
@@ -181,8 +181,8 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyValue* s = core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4));
-    if (s == nullptr) return Bool(info, false);
+    PolicyValue s;
+    if (!core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), &s)) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
   }
@@ -196,7 +196,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
       scratch_[1] = r.cookie;
       scratch_[2] = PackInfo(r);
       scratch_[3] = r.matchedIdentity;
-      scratch_[4] = r.entry != nullptr ? 0 : kNone;
+      scratch_[4] = r.hit ? 0 : kNone;
     }
     return Num(info, v);
   }
