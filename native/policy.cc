@@ -4,8 +4,14 @@
 
 #include <algorithm>
 
+#include <atomic>
+#include <cstdlib>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if HUBCAP_POLICY_AVX2
+#include <immintrin.h>
 #endif
 
 namespace hubcap {
@@ -43,46 +49,65 @@ inline uint32_t ClassFor(uint32_t n) {
 }
 
 // Bit i set when key word kw[i] (i < n <= 32) covers pp = protocol << 16 | port: the 24 bits
-// where they differ, d, are below the prefix, d < 2^(24 - P). Compared eight at a time (two
-// SSE2 vectors) without a branch per entry, so most groups take one step: d converted to float
-// has the exponent 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when
-// that exponent field is below 151 - P. Lanes past n read on past the key words, up to 28 bytes:
-// the block's payloads and spare units, or for a one-entry block the next 16 bytes of the arena
-// (a following block, or kArenaTail); they are masked off.
+// where they differ, d, are below the prefix, d < 2^(24 - P). Compared eight at a time without
+// a branch per entry, so most groups take one step: d converted to float has the exponent
+// 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when that exponent
+// field is below 151 - P. Three implementations of the eight-word step, `Lanes` parameters of
+// the lookups: two SSE2 vectors (every x86-64), one AVX2 vector (used only inside functions
+// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere.
 #if defined(__SSE2__)
-struct Lanes {
-  __m128i v = _mm_set1_epi32(0);
-  const __m128i low24 = _mm_set1_epi32(0x00FFFFFF);
-  const __m128i five = _mm_set1_epi32(0x1F);
-  const __m128i limit = _mm_set1_epi32(151);
-  explicit Lanes(uint32_t pp) : v(_mm_set1_epi32(static_cast<int>(pp))) {}
-  // Bits 0..3: kw[0..3] covers pp.
-  inline uint32_t Four(const uint32_t* kw) const {
+struct Sse2Lanes {
+  static inline uint32_t Four(const uint32_t* kw, __m128i v) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kw));
-    const __m128i d = _mm_and_si128(_mm_xor_si128(x, v), low24);
+    const __m128i d = _mm_and_si128(_mm_xor_si128(x, v), _mm_set1_epi32(0x00FFFFFF));
     const __m128i exp = _mm_srli_epi32(_mm_castps_si128(_mm_cvtepi32_ps(d)), 23);
-    const __m128i lim = _mm_sub_epi32(limit, _mm_and_si128(_mm_srli_epi32(x, 24), five));
+    const __m128i lim = _mm_sub_epi32(_mm_set1_epi32(151), _mm_and_si128(_mm_srli_epi32(x, 24), _mm_set1_epi32(0x1F)));
     return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(lim, exp))));
+  }
+  static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
+    return Four(kw, v) | Four(kw + 4, v) << 4;
+  }
+};
+using PortableLanes = Sse2Lanes;
+#else
+struct ScalarLanes {
+  static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
+    return m;
+  }
+};
+using PortableLanes = ScalarLanes;
+#endif
+
+#if HUBCAP_POLICY_AVX2
+struct Avx2Lanes {
+  __attribute__((target("avx2"))) static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kw));
+    const __m256i d = _mm256_and_si256(_mm256_xor_si256(x, _mm256_set1_epi32(static_cast<int>(pp))), _mm256_set1_epi32(0x00FFFFFF));
+    const __m256i exp = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(d)), 23);
+    const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
   }
 };
 #endif
 
 // The first step is taken whatever n (even 0: kw must then point at readable words, kNoKeys), so
-// a group of up to eight entries costs no branch.
-inline uint32_t MatchMask(const uint32_t* kw, uint32_t n, uint32_t pp) {
-#if defined(__SSE2__)
-  const Lanes lanes(pp);
-  uint32_t m = lanes.Four(kw) | lanes.Four(kw + 4) << 4;
-  for (uint32_t k = 8; k < n; k += 8) m |= (lanes.Four(kw + k) | lanes.Four(kw + k + 4) << 4) << k;
-#else
-  uint32_t m = 0;
-  for (uint32_t i = 0; i < n; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
-#endif
+// a group of up to eight entries costs no branch. It reads the 32-byte-aligned window holding
+// kw[0] (kw is 16-byte aligned; blocks of more than two entries start a line), so it never
+// touches a second cache line, only the words of neighbouring blocks or kArenaTail beside a
+// one-entry block and the payloads after the key words of others.
+template <class Lanes>
+__attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uint32_t n, uint32_t pp) {
+  const uint32_t skip = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(kw) & 31) / 4;  // 0 or 4 words
+  uint32_t m = Lanes::Eight(kw - skip, pp) >> skip;
+  for (uint32_t k = 8; k < n; k += 8) m |= Lanes::Eight(kw + k, pp) << k;
   return m & static_cast<uint32_t>((uint64_t{1} << n) - 1);
 }
 
 // The key words a group without entries points at (MatchMask reads eight, masks them all off).
-alignas(16) const uint32_t kNoKeys[8] = {};
+alignas(32) const uint32_t kNoKeys[8] = {};
 
 // c ? a : b computed with masks: the compiler turns a ternary on data into a branch when it
 // guesses it predictable, and which entry a lookup finds is not.
@@ -99,8 +124,9 @@ inline const T* Pick(bool c, const T* a, const T* b) {
 // The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
 // sorted longest prefix first, so the lowest entry covering pp is the LPM. Without a branch: a
 // miss reads key 0 and points at kNoPayload.
+template <class Lanes>
 __attribute__((always_inline)) inline EntryRef InBlock(const uint32_t* keys, uint32_t n, uint32_t cls, uint32_t pp) {
-  const uint32_t m = MatchMask(keys, n, pp);
+  const uint32_t m = MatchMask<Lanes>(keys, n, pp);
   const bool hit = m != 0;
   const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
   const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
@@ -207,10 +233,11 @@ bool PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) c
   return true;
 }
 
+template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const GroupSlot& g, uint32_t pp) const {
   if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
   const uint32_t* keys = g.count != 0 ? Keys(g.ref) : kNoKeys;
-  return InBlock(keys, g.count, g.cls, pp);
+  return InBlock<Lanes>(keys, g.count, g.cls, pp);
 }
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
@@ -280,10 +307,11 @@ void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
   }
 }
 
+template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t v) const {
   const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
   if (any.mapDir == kNone) return NoEntry();
-  if (any.indexed == 0) return InGroup(any, v);
+  if (any.indexed == 0) return InGroup<Lanes>(any, v);
   const AnyIndex& x = anyIdx_[maps_[mapDir >> 1].anyIdx[mapDir & 1]];
   // The last interval starting at or below v (start[0] = 0), without a branch per step.
   const uint32_t* base = x.start;
@@ -621,7 +649,7 @@ bool PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t directi
   if (!HasMap(map)) return false;
   const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
   if (g == nullptr) return false;
-  const EntryRef x = InGroup(*g, ((protocol & 0xFF) << 16) | (port & 0xFFFF));
+  const EntryRef x = InGroup<PortableLanes>(*g, ((protocol & 0xFF) << 16) | (port & 0xFFFF));
   if (x.hit()) *out = PolicyValue{x.kw, *x.p};
   return x.hit();
 }
@@ -706,8 +734,8 @@ int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction,
   const uint32_t mapDir = (map << 1) | (direction & 1);
   const uint32_t pp = ((protocol & 0xFF) << 16) | (dport & 0xFFFF);
   const GroupSlot* g = FindGroup(mapDir, remote);
-  const EntryRef l3 = g != nullptr ? InGroup(*g, pp) : none;
-  const EntryRef l4 = !l3.hit() || (l3.kw & kKwDeny) == 0 ? AnyLookup(mapDir, pp) : none;
+  const EntryRef l3 = g != nullptr ? InGroup<PortableLanes>(*g, pp) : none;
+  const EntryRef l4 = !l3.hit() || (l3.kw & kKwDeny) == 0 ? AnyLookup<PortableLanes>(mapDir, pp) : none;
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -811,36 +839,63 @@ struct Pending {
   uint16_t count;
   uint8_t cls;
   bool chain;  // not in its home line, and keys overflowed past it: stage 3 looks further
+  EntryRef l3, l4;  // the two lookups' entries (stage 4)
 };
+
+// The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
+// steady-state loop has no calls.
+#define HUBCAP_INLINE __attribute__((always_inline))
+
+// RunPipeline (common.h) with one stage more: stage k of 4 runs (5 - k)·D items ahead of
+// `finish`; the steady state runs without bounds checks.
+template <uint32_t D, class S1, class S2, class S3, class S4, class Finish>
+inline void RunPipeline5(uint32_t n, S1 s1, S2 s2, S3 s3, S4 s4, Finish finish) {
+  for (uint32_t j = 0; j < 4 * D && j < n; j++) s1(j);
+  for (uint32_t j = 0; j < 3 * D && j < n; j++) s2(j);
+  for (uint32_t j = 0; j < 2 * D && j < n; j++) s3(j);
+  for (uint32_t j = 0; j < D && j < n; j++) s4(j);
+  uint32_t i = 0;
+  for (; i + 4 * D < n; i++) {
+    s1(i + 4 * D);
+    s2(i + 3 * D);
+    s3(i + 2 * D);
+    s4(i + D);
+    finish(i);
+  }
+  for (; i < n; i++) {
+    if (i + 3 * D < n) s2(i + 3 * D);
+    if (i + 2 * D < n) s3(i + 2 * D);
+    if (i + D < n) s4(i + D);
+    finish(i);
+  }
+}
 
 }  // namespace
 
-template <class In, class Out>
-uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D and prefetch its
-  // directory line; (2) look for the group of lookup i + 2D in its home line: found, its block
-  // is prefetched; not there but keys overflowed, the next line is; (3) such a group is looked
-  // for further (lookup i + D), its block prefetched; (4) resolve lookup i. No step waits for a
-  // line fetched in the same step.
+template <class Lanes, class In, class Out>
+__attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
+  // Five stages D lookups apart: (1) hash the peer group of lookup i + 4D and prefetch its
+  // directory line; (2) look for the group of lookup i + 3D in its home line: found, the lines
+  // of its block's key words are prefetched; not there but keys overflowed, the next directory
+  // line is; (3) such a group is looked for further (lookup i + 2D), its key lines prefetched;
+  // (4) both lookups of i + D: the peer group's key words give its entry, whose payload line is
+  // prefetched (a block of more than five entries holds its payloads in other lines than its
+  // keys), and the any-peer group (hot: every lookup of the map reads it); (5) the answer of
+  // lookup i. No step waits for a line fetched in the same step.
   constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 3D ahead
+  constexpr uint32_t R = 8 * D;  // ring: stage 1 runs 4D ahead (a power of two)
   Pending ring[R];
-  BatchAnswer r;
   uint32_t unknown = 0;
-  auto found = [&](Pending& q, const GroupSlot* g) {
+  auto found = [&](Pending& q, const GroupSlot* g) HUBCAP_INLINE {
     q.ref = g->ref;
     q.count = g->count;
     q.cls = g->cls;
     if (g->cls == kBigClass) return;
     q.keys = Keys(g->ref);
-    // The block's first and last lines, and any between (blocks of more than two lines).
-    const char* a = reinterpret_cast<const char*>(Keys(g->ref));
-    const char* z = reinterpret_cast<const char*>(Payloads(g->ref, g->cls) + g->count) - 1;
-    HUBCAP_PREFETCH(a);
-    HUBCAP_PREFETCH(z);
-    for (a += 64; a < z - 64; a += 64) HUBCAP_PREFETCH(a);
+    HUBCAP_PREFETCH(q.keys);
+    HUBCAP_PREFETCH(q.keys + g->count - 1);  // key words of more than 16 entries span two lines
   };
-  auto stage1 = [&](uint32_t j) {
+  auto stage1 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
     const uint32_t map = in.Map(j);
     q.remote = in.Remote(j);
@@ -849,7 +904,7 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     q.hash = GroupHash(q.mapDir, q.remote);
     dir_.Prefetch(q.hash);
   };
-  auto stage2 = [&](uint32_t j) {
+  auto stage2 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
     q.keys = kNoKeys;
     q.count = 0;
@@ -865,37 +920,94 @@ uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
     if (hits != 0) found(q, &line[__builtin_ctz(hits)]);
     else if (dir_.FindHome(q.hash, match, &q.chain) == nullptr && q.chain) dir_.PrefetchNext(q.hash);
   };
-  auto stage3 = [&](uint32_t j) {
+  auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
     if (!q.chain) return;
     const GroupSlot* g = dir_.Find(q.hash, GroupMatch(q.mapDir, q.remote));
     if (g != nullptr) found(q, g);
   };
-  RunPipeline<D>(n, stage1, stage2, stage3, [&](uint32_t i) {
-    const Pending& q = ring[i & (R - 1)];
-    const bool frag = ((q.bits >> 25) & 1) != 0;
-    const EntryRef none = NoEntry();
+  auto stage4 = [&](uint32_t j) HUBCAP_INLINE {
+    Pending& q = ring[j & (R - 1)];
+    const uint32_t pp = q.bits & 0x00FFFFFF;
     if (q.mapDir == kNone) {
-      unknown++;
-      Answer(none, none, frag, &r);
-      out.Put(i, r);
+      q.l3 = q.l4 = NoEntry();
       return;
     }
-    const uint32_t pp = q.bits & 0x00FFFFFF;
-    // No peer group scans zero entries. The any-peer lookup is made even after an L3 deny
-    // (which ignores it): one branch fewer.
-    const EntryRef l3 = q.cls == kBigClass ? FindInBig(bigs_[q.ref], pp >> 16, pp & 0xFFFF) : InBlock(q.keys, q.count, q.cls, pp);
-    const EntryRef l4 = AnyLookup(q.mapDir, pp);
-    Answer(l3, l4, frag, &r);
+    // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
+    q.l3 = q.cls == kBigClass ? FindInBig(bigs_[q.ref], pp >> 16, pp & 0xFFFF) : InBlock<Lanes>(q.keys, q.count, q.cls, pp);
+    HUBCAP_PREFETCH(q.l3.p);
+    q.l4 = AnyLookup<Lanes>(q.mapDir, pp);
+  };
+  BatchAnswer r;
+  RunPipeline5<D>(n, stage1, stage2, stage3, stage4, [&](uint32_t i) HUBCAP_INLINE {
+    const Pending& q = ring[i & (R - 1)];
+    unknown += q.mapDir == kNone;
+    Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });
   return unknown;
 }
 
+namespace {
+
+// Whether batches take the AVX2 path: the CPU has it, unless HUBCAP_POLICY_SIMD=portable asks for
+// the portable one (SSE2 on x86-64) to test or compare it. Decided once.
+bool UseAvx2Default() {
+#if HUBCAP_POLICY_AVX2
+  const char* env = getenv("HUBCAP_POLICY_SIMD");
+  if (env != nullptr && strcmp(env, "portable") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return false;
+#endif
+}
+
+std::atomic<int> g_batchSimd{-1};  // -1 undecided, 0 portable, 1 AVX2
+
+}  // namespace
+
+bool PolicySetCore::BatchUsesAvx2() {
+  int v = g_batchSimd.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = UseAvx2Default() ? 1 : 0;
+    g_batchSimd.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+bool PolicySetCore::SetBatchSimd(bool avx2) {
+#if HUBCAP_POLICY_AVX2
+  __builtin_cpu_init();
+  if (avx2 && __builtin_cpu_supports("avx2") == 0) return false;
+  g_batchSimd.store(avx2 ? 1 : 0, std::memory_order_relaxed);
+  return true;
+#else
+  return !avx2;
+#endif
+}
+
+#if HUBCAP_POLICY_AVX2
+// The batch compiled for AVX2: flattened, so every helper (Avx2Lanes among them) is inlined and
+// compiled for AVX2 with it.
+template <class In, class Out>
+__attribute__((target("avx2"), flatten)) uint32_t PolicySetCore::RunBatchAvx2(const In& in, Out& out, uint32_t n) const {
+  return RunBatch<Avx2Lanes>(in, out, n);
+}
+#endif
+
+template <class In, class Out>
+uint32_t PolicySetCore::Batch(const In& in, Out& out, uint32_t n) const {
+#if HUBCAP_POLICY_AVX2
+  if (BatchUsesAvx2()) return RunBatchAvx2(in, out, n);
+#endif
+  return RunBatch<PortableLanes>(in, out, n);
+}
+
 uint32_t PolicySetCore::LookupBatchPacked(const uint32_t* in, int32_t* out, uint32_t n) const {
   PackedIn i{in};
   PackedOut o{out};
-  return RunBatch(i, o, n);
+  return Batch(i, o, n);
 }
 
 uint32_t PolicySetCore::LookupBatch(const uint32_t* mapIds, uint32_t map, const uint32_t* remotes, const uint8_t* dirs,
@@ -903,7 +1015,7 @@ uint32_t PolicySetCore::LookupBatch(const uint32_t* mapIds, uint32_t map, const 
                                     uint32_t* outCookie, uint32_t n) const {
   SoaIn i{mapIds, map, remotes, dirs, protos, dports};
   SoaOut o{outVerdict, outMatch, outCookie};
-  return RunBatch(i, o, n);
+  return Batch(i, o, n);
 }
 
 }  // namespace hubcap

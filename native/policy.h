@@ -53,6 +53,13 @@
 
 #include "common.h"
 
+// Batches have an AVX2 build of their loop, chosen at run time (x86-64 with GCC or Clang).
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define HUBCAP_POLICY_AVX2 1
+#else
+#define HUBCAP_POLICY_AVX2 0
+#endif
+
 namespace hubcap {
 
 // bpf/lib/drop_reasons.h, as src/maps/codes.ts.
@@ -260,6 +267,12 @@ class PolicySetCore {
   uint32_t LookupBatch(const uint32_t* mapIds, uint32_t map, const uint32_t* remotes, const uint8_t* dirs, const uint8_t* protos,
                        const uint16_t* dports, int32_t* outVerdict, uint8_t* outMatch, uint32_t* outCookie, uint32_t n) const;
 
+  // Whether batches run their AVX2 build (the CPU has AVX2, and HUBCAP_POLICY_SIMD=portable did
+  // not ask for the portable one). SetBatchSimd switches for every set (tests compare the two);
+  // false when asked for AVX2 the CPU lacks.
+  static bool BatchUsesAvx2();
+  static bool SetBatchSimd(bool avx2);
+
   // Rows (kDumpWords each) of every entry of a map, unordered. `out` must hold MapSize rows.
   bool DumpMap(uint32_t map, uint32_t* out) const;
 
@@ -286,14 +299,21 @@ class PolicySetCore {
     uint8_t entry[2 * kMaxSmallGroup + 1];   // index in the group's block, or kNoEntry
   };
 
-  template <class In, class Out>
+  // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
+  template <class Lanes, class In, class Out>
   uint32_t RunBatch(const In& in, Out& out, uint32_t n) const;
+  template <class In, class Out>
+  uint32_t RunBatchAvx2(const In& in, Out& out, uint32_t n) const;
+  template <class In, class Out>
+  uint32_t Batch(const In& in, Out& out, uint32_t n) const;
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
+  template <class Lanes>
   inline EntryRef AnyLookup(uint32_t mapDir, uint32_t pp) const;
   void BuildAnyIndex(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
+  template <class Lanes>
   inline EntryRef InGroup(const GroupSlot& g, uint32_t pp) const;
   EntryRef FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
   // Where the entry of a small group with exactly this key word (masked) is, or -1.

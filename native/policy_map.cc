@@ -21,6 +21,9 @@
 //       protos: Uint8Array, dports: Uint16Array, outVerdict: Int32Array, outMatch: Uint8Array |
 //       null, outCookie: Uint32Array | null, n) -> the same
 //   dumpMap(id) -> Uint32Array of rows (policy.h kDumpWords), or undefined
+//   PolicyMapSet.batchSimd() -> "avx2" | "portable": the build of the batch loop in use (every
+//       set); PolicyMapSet.batchSimd("avx2" | "portable") switches it (tests compare the two),
+//       false when the CPU lacks AVX2
 #include "bindings.h"
 
 namespace hubcap {
@@ -57,6 +60,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
                            InstanceMethod<&PolicyMapSet::LookupBatchPacked>("lookupBatchPacked"),
                            InstanceMethod<&PolicyMapSet::LookupBatch>("lookupBatch"),
                            InstanceMethod<&PolicyMapSet::DumpMap>("dumpMap"),
+                           StaticMethod<&PolicyMapSet::BatchSimd>("batchSimd"),
                        });
   }
 
@@ -240,6 +244,13 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     uint32_t* cookie = nullptr;
     if (!info[7].IsNull() && !info[7].IsUndefined() && (!TypedArg(env, info[7], napi_uint32_array, &cookie, &len) || len < n)) return Num(info, -1);
     return Num(info, core_->LookupBatch(mapIds, map, remotes, dirs, protos, dports, verdict, match, cookie, n));
+  }
+
+  static Napi::Value BatchSimd(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) return Napi::String::New(info.Env(), PolicySetCore::BatchUsesAvx2() ? "avx2" : "portable");
+    const std::string mode = info[0].As<Napi::String>().Utf8Value();
+    if (mode != "avx2" && mode != "portable") return Bool(info, false);
+    return Bool(info, PolicySetCore::SetBatchSimd(mode == "avx2"));
   }
 
   Napi::Value DumpMap(const Napi::CallbackInfo& info) {
