@@ -746,6 +746,9 @@ namespace {
 
 // The batch's answer of one lookup: Decide and PackInfo in one pass, inlined, without the
 // fields a batch does not return (the same precedence, numbered as in Decide).
+// Match types by (chosen from the peer lookup, prefix length 0 | 8 | longer).
+constexpr uint8_t kMatchOf[2][3] = {{kMatchAll, kMatchProtoOnly, kMatchL4Only}, {kMatchL3Only, kMatchL3Proto, kMatchL3L4}};
+
 struct BatchAnswer {
   int32_t verdict;
   uint32_t cookie;
@@ -753,6 +756,10 @@ struct BatchAnswer {
   uint8_t matchType;
 };
 
+// Which entry is chosen branches (a deny or an any-peer entry winning is the rare case); whether
+// anything matched (a quarter of lookups miss, unpredictably) and the fields of the answer are
+// selects: with nothing matched, s is the L3 miss (key word 0, kNoPayload) and its answer is
+// replaced at the end.
 __attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool untrackedFragment, BatchAnswer* a) {
   EntryRef s = l3;
   EntryRef other = l4;
@@ -763,27 +770,22 @@ __attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool
     s = l4;  // 1. the L4 deny; 2. higher priority; 3. strictly longer prefix
     other = l3;
     peer = false;
-  } else if (!l3.hit()) {
-    a->verdict = untrackedFragment ? kDropFragNoSupport : kDropPolicy;
-    a->cookie = 0;
-    a->info = 0;
-    a->matchType = kMatchNone;
-    return;
-  }  // else 4. the L3 entry
+  }  // else 4. the L3 entry, or nothing matched
   const uint32_t p = static_cast<uint32_t>(KwPrefix(s.kw));
-  const uint8_t match = peer ? (p > kLpmProtoPrefixBits ? kMatchL3L4 : p > 0 ? kMatchL3Proto : kMatchL3Only)
-                             : (p == 0 ? kMatchAll : p <= kLpmProtoPrefixBits ? kMatchProtoOnly : kMatchL4Only);
-  a->cookie = s.p->cookie;
-  a->matchType = match;
-  if ((s.kw & kKwDeny) != 0) {
-    a->verdict = kDropPolicyDeny;
-    a->info = match | (p << 4);
-    return;
-  }
-  uint32_t auth = s.p->auth;
-  if (other.p->auth > auth && (s.kw & kKwExplicitAuth) == 0) auth = other.p->auth;  // kNoPayload's is 0
-  a->verdict = auth != 0 ? kDropPolicyAuthRequired : static_cast<int32_t>(s.p->proxyPort);
-  a->info = match | (p << 4) | (auth << 9) | (static_cast<uint32_t>(s.p->proxyPort) << 16);
+  const uint32_t match = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  const bool deny = (s.kw & kKwDeny) != 0;
+  const uint32_t own = s.p->auth, lesser = other.p->auth;  // kNoPayload's is 0
+  const uint32_t auth = (lesser > own) & ((s.kw & kKwExplicitAuth) == 0) ? lesser : own;
+  const uint32_t proxy = s.p->proxyPort;
+  const int32_t allowed = auth != 0 ? kDropPolicyAuthRequired : static_cast<int32_t>(proxy);
+  const int32_t verdict = deny ? kDropPolicyDeny : allowed;
+  const uint32_t info = match | (p << 4) | (deny ? 0u : (auth << 9) | (proxy << 16));
+  const bool matched = s.hit();
+  const int32_t dropped = untrackedFragment ? kDropFragNoSupport : kDropPolicy;
+  a->verdict = matched ? verdict : dropped;
+  a->cookie = s.p->cookie;  // 0 when nothing matched
+  a->info = matched ? info : 0u;
+  a->matchType = static_cast<uint8_t>(matched ? match : kMatchNone);
 }
 
 struct PackedIn {

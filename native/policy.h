@@ -39,13 +39,17 @@
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
 //   are not part of the key.
 //
-// Batch lookups are a software pipeline of four stages D lookups apart (RunBatch): the directory
-// line of a lookup is prefetched, then its group found there and its block prefetched (or, when
-// the group's keys overflowed its home line, the next line first), and the lookup is resolved
-// from cached lines: many cache misses are in flight instead of one at a time. A lookup is
-// compute bound once its lines are cached, so the resolving avoids branches on data (which
-// entry matched, whether the group exists): a miss reads all-zero stand-ins (kNoKeys,
-// kNoPayload) instead.
+// Batch lookups are a software pipeline of five stages D lookups apart (RunBatch): the directory
+// line of a lookup is prefetched, then its group found there and the lines of its block's key
+// words prefetched (or, when the group's keys overflowed its home line, the next directory line
+// first), then the two lookups made from cached lines and the matched payload's line
+// prefetched, then the answer: many cache misses are in flight instead of one at a time, and a
+// big group costs its key lines and one payload line, not its whole block. A lookup is compute
+// bound once its lines are cached, so the resolving avoids branches on data (which entry
+// matched, whether the group exists, whether anything matched): a miss reads all-zero
+// stand-ins (kNoKeys, kNoPayload) instead. The loop has an AVX2 build (eight key words in one
+// vector) chosen at run time, beside the portable one (two SSE2 vectors; a word at a time off
+// x86).
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
