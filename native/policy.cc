@@ -517,7 +517,9 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     fresh.count = 1;
     fresh.cls = 0;
     PutEntry(fresh, 0, value);
-    if (dir_.Insert(fresh) == nullptr) {
+    // The directory kept at most half as full as BucketTable's own bound: a group then seldom
+    // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
+    if (!dir_.Reserve((groups_ + 1) * kDirectorySlack) || dir_.Insert(fresh) == nullptr) {
       FreeBlock(ref, 0);
       return kSetNoMemory;
     }
@@ -785,7 +787,7 @@ __attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool
   a->verdict = matched ? verdict : dropped;
   a->cookie = s.p->cookie;  // 0 when nothing matched
   a->info = matched ? info : 0u;
-  a->matchType = static_cast<uint8_t>(matched ? match : kMatchNone);
+  a->matchType = static_cast<uint8_t>(matched ? match : static_cast<uint32_t>(kMatchNone));
 }
 
 struct PackedIn {

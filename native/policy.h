@@ -217,6 +217,8 @@ class PolicySetCore {
  public:
   // How many lookups apart the stages of a batch are (a power of two).
   static constexpr uint32_t kPrefetchDistance = 16;
+  // The directory reserves room for this many times its groups (see Set).
+  static constexpr uint32_t kDirectorySlack = 2;
   // Spare 16-byte units after the arena's last block (MatchMask reads past a block's keys).
   static constexpr uint32_t kArenaTail = 1;
   // Entries a group keeps in a block before it moves to a private table.
