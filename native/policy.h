@@ -16,7 +16,8 @@
 //
 //   directory: a bucketed hash (common.h BucketTable, four 16-byte slots to a cache line) of the
 //           groups keyed by (mapId << 1 | direction, identity): where the group's entries are and
-//           how many. Finding a group reads one line.
+//           how many. Reserved for kDirectorySlack times its groups, so a group is nearly always
+//           in its home line: finding it reads one line.
 //   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of 12 bytes an entry
 //           in an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 21,
 //           26, 32 entries: 16 and 32 bytes, then 1..6 lines, aligned so; free blocks of a class
@@ -24,8 +25,8 @@
 //           payloads (PolicyPayload). Sorted by prefix length, longest first: the first entry whose
 //           key covers (protocol, port) is the longest prefix match, found by comparing eight key
 //           words at a time without a branch per entry (MatchMask, policy.cc) and taking the
-//           lowest match; the block's lines (one for a group of up to five) are prefetched as a
-//           whole.
+//           lowest match. A block of up to five entries is one line; a batch reads a bigger one's
+//           key lines (one up to 16 entries) and then the matched payload's line.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
