@@ -916,13 +916,18 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.chain = false;
     if (q.mapDir == kNone || dir_.capacity() == 0) return;
     // The home line's four slots compared as words (a lookup's mapDir is never an empty slot's
-    // kNone); only a miss asks the table whether keys overflowed past it.
+    // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
+    // with a predicate that never matches (the compares fold away) reads just the count.
     const GroupMatch match(q.mapDir, q.remote);
     const GroupSlot* line = dir_.slots() + static_cast<size_t>(dir_.Home(q.hash)) * Directory::kPerBucket;
     uint32_t hits = 0;
     for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(line[k])) << k;
-    if (hits != 0) found(q, &line[__builtin_ctz(hits)]);
-    else if (dir_.FindHome(q.hash, match, &q.chain) == nullptr && q.chain) dir_.PrefetchNext(q.hash);
+    if (hits != 0) {
+      found(q, &line[__builtin_ctz(hits)]);
+    } else {
+      dir_.FindHome(q.hash, [](const GroupSlot&) { return false; }, &q.chain);
+      if (q.chain) dir_.PrefetchNext(q.hash);
+    }
   };
   auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
