@@ -832,19 +832,24 @@ struct SoaOut {
   }
 };
 
+// One lookup in flight: 64 bytes.
 struct Pending {
-  uint64_t hash;
-  uint32_t mapDir;  // kNone: an unknown map
+  const GroupSlot* line;  // the peer group's home line in the directory (stage 1)
+  uint32_t mapDir;        // kNone: an unknown map
   uint32_t remote;
   uint32_t bits;  // the input's third word
-  // The peer group: its block's keys (kNoKeys: none), entries and class, or a big group's index.
-  const uint32_t* keys;
-  uint32_t ref;
+  // The peer group: its entries and class, and its block's keys (kNoKeys: no group) or, for
+  // class kBigClass, its table.
   uint16_t count;
   uint8_t cls;
   bool chain;  // not in its home line, and keys overflowed past it: stage 3 looks further
+  union {
+    const uint32_t* keys;
+    const BigGroup* big;
+  };
   EntryRef l3, l4;  // the two lookups' entries (stage 4)
 };
+static_assert(sizeof(Pending) == 64, "a lookup in flight fills one line");
 
 // The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
 // steady-state loop has no calls.
@@ -891,10 +896,12 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
   Pending ring[R];
   uint32_t unknown = 0;
   auto found = [&](Pending& q, const GroupSlot* g) HUBCAP_INLINE {
-    q.ref = g->ref;
     q.count = g->count;
     q.cls = g->cls;
-    if (g->cls == kBigClass) return;
+    if (g->cls == kBigClass) {
+      q.big = &bigs_[g->ref];
+      return;
+    }
     q.keys = Keys(g->ref);
     HUBCAP_PREFETCH(q.keys);
     HUBCAP_PREFETCH(q.keys + g->count - 1);  // key words of more than 16 entries span two lines
@@ -905,8 +912,9 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.remote = in.Remote(j);
     q.bits = in.Bits(j);
     q.mapDir = HasMap(map) ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
-    q.hash = GroupHash(q.mapDir, q.remote);
-    dir_.Prefetch(q.hash);
+    // An empty directory has no slots: the line is then null (prefetching it is harmless).
+    q.line = dir_.slots() + static_cast<size_t>(dir_.Home(GroupHash(q.mapDir, q.remote))) * Directory::kPerBucket;
+    HUBCAP_PREFETCH(q.line);
   };
   auto stage2 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
@@ -914,25 +922,25 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.count = 0;
     q.cls = 0;
     q.chain = false;
-    if (q.mapDir == kNone || dir_.capacity() == 0) return;
+    if (q.mapDir == kNone || q.line == nullptr) return;
     // The home line's four slots compared as words (a lookup's mapDir is never an empty slot's
     // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
     // with a predicate that never matches (the compares fold away) reads just the count.
     const GroupMatch match(q.mapDir, q.remote);
-    const GroupSlot* line = dir_.slots() + static_cast<size_t>(dir_.Home(q.hash)) * Directory::kPerBucket;
     uint32_t hits = 0;
-    for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(line[k])) << k;
+    for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(q.line[k])) << k;
     if (hits != 0) {
-      found(q, &line[__builtin_ctz(hits)]);
+      found(q, &q.line[__builtin_ctz(hits)]);
     } else {
-      dir_.FindHome(q.hash, [](const GroupSlot&) { return false; }, &q.chain);
-      if (q.chain) dir_.PrefetchNext(q.hash);
+      const uint64_t hash = GroupHash(q.mapDir, q.remote);
+      dir_.FindHome(hash, [](const GroupSlot&) { return false; }, &q.chain);
+      if (q.chain) dir_.PrefetchNext(hash);
     }
   };
   auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Pending& q = ring[j & (R - 1)];
     if (!q.chain) return;
-    const GroupSlot* g = dir_.Find(q.hash, GroupMatch(q.mapDir, q.remote));
+    const GroupSlot* g = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
     if (g != nullptr) found(q, g);
   };
   auto stage4 = [&](uint32_t j) HUBCAP_INLINE {
@@ -943,7 +951,7 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
       return;
     }
     // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
-    q.l3 = q.cls == kBigClass ? FindInBig(bigs_[q.ref], pp >> 16, pp & 0xFFFF) : InBlock<Lanes>(q.keys, q.count, q.cls, pp);
+    q.l3 = q.cls == kBigClass ? FindInBig(*q.big, pp >> 16, pp & 0xFFFF) : InBlock<Lanes>(q.keys, q.count, q.cls, pp);
     HUBCAP_PREFETCH(q.l3.p);
     q.l4 = AnyLookup<Lanes>(q.mapDir, pp);
   };
