@@ -59,7 +59,7 @@
 #include "common.h"
 
 // Batches have an AVX2 build of their loop, chosen at run time (x86-64 with GCC or Clang).
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HUBCAP_POLICY_AVX2 1
 #else
 #define HUBCAP_POLICY_AVX2 0
@@ -108,10 +108,15 @@ inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
 
 // The directory hash of a group: one 64x64->128 multiply folded (the high and low halves
 // xored), every key bit reaching the high half BucketTable::Home reads; cheaper than Mix64's two
-// rounds, and a batch computes one per lookup.
+// rounds, and a batch computes one per lookup. Mix64 where there is no 128-bit product.
 inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) {
-  const unsigned __int128 m = static_cast<unsigned __int128>((static_cast<uint64_t>(mapDir) << 32) | identity) * 0x9E3779B97F4A7C15ULL;
+  const uint64_t key = (static_cast<uint64_t>(mapDir) << 32) | identity;
+#if defined(__SIZEOF_INT128__)
+  const unsigned __int128 m = static_cast<unsigned __int128>(key) * 0x9E3779B97F4A7C15ULL;
   return static_cast<uint64_t>(m >> 64) ^ static_cast<uint64_t>(m);
+#else
+  return Mix64(key);
+#endif
 }
 
 // The value of a policy_entry: 8 bytes (its key word lives apart, see the layout above).
