@@ -4,7 +4,19 @@
 
 #include <algorithm>
 
+#include <atomic>
+#include <cstdlib>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if HUBCAP_POLICY_AVX2
+#include <immintrin.h>
+#endif
+
 namespace hubcap {
+
+const PolicyPayload kNoPayload = {0, 0, 0, 0};
 
 const uint16_t kPortMask[32] = {
     0,      0,      0,      0,      0,      0,      0,      0,       // 0..7 (only 0 is valid)
@@ -36,18 +48,103 @@ inline uint32_t ClassFor(uint32_t n) {
   return c;
 }
 
-// The longest prefix of a block (sorted longest first) covering (proto, port): the first match.
-inline const PolicyValue* ScanBlock(const PolicyValue* e, uint32_t n, uint32_t pp) {
-  for (uint32_t i = 0; i < n; i++) {
-    const uint32_t kw = e[i].kw;
-    if (((kw ^ pp) & kKeyMask[KwPrefix(kw)]) == 0) return &e[i];
+// Bit i set when key word kw[i] (i < n <= 32) covers pp = protocol << 16 | port: the 24 bits
+// where they differ, d, are below the prefix, d < 2^(24 - P). Compared eight at a time without
+// a branch per entry, so most groups take one step: d converted to float has the exponent
+// 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when that exponent
+// field is below 151 - P. Three implementations of the eight-word step, `Lanes` parameters of
+// the lookups: two SSE2 vectors (every x86-64), one AVX2 vector (used only inside functions
+// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere.
+#if defined(__SSE2__)
+struct Sse2Lanes {
+  static inline uint32_t Four(const uint32_t* kw, __m128i v) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kw));
+    const __m128i d = _mm_and_si128(_mm_xor_si128(x, v), _mm_set1_epi32(0x00FFFFFF));
+    const __m128i exp = _mm_srli_epi32(_mm_castps_si128(_mm_cvtepi32_ps(d)), 23);
+    const __m128i lim = _mm_sub_epi32(_mm_set1_epi32(151), _mm_and_si128(_mm_srli_epi32(x, 24), _mm_set1_epi32(0x1F)));
+    return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(lim, exp))));
   }
-  return nullptr;
+  static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
+    return Four(kw, v) | Four(kw + 4, v) << 4;
+  }
+};
+using PortableLanes = Sse2Lanes;
+#else
+struct ScalarLanes {
+  static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
+    return m;
+  }
+};
+using PortableLanes = ScalarLanes;
+#endif
+
+#if HUBCAP_POLICY_AVX2
+struct Avx2Lanes {
+  __attribute__((target("avx2"))) static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kw));
+    const __m256i d = _mm256_and_si256(_mm256_xor_si256(x, _mm256_set1_epi32(static_cast<int>(pp))), _mm256_set1_epi32(0x00FFFFFF));
+    const __m256i exp = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(d)), 23);
+    const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
+  }
+};
+#endif
+
+// The first step is taken whatever n (even 0: kw must then point at readable words, kNoKeys), so
+// a group of up to eight entries costs no branch. It reads the 32-byte-aligned window holding
+// kw[0] (kw is 16-byte aligned; blocks of more than two entries start a line), so it never
+// touches a second cache line, only the words of neighbouring blocks or kArenaTail beside a
+// one-entry block and the payloads after the key words of others.
+template <class Lanes>
+__attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uint32_t n, uint32_t pp) {
+  const uint32_t skip = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(kw) & 31) / 4;  // 0 or 4 words
+  uint32_t m = Lanes::Eight(kw - skip, pp) >> skip;
+  for (uint32_t k = 8; k < n; k += 8) m |= Lanes::Eight(kw + k, pp) << k;
+  return m & static_cast<uint32_t>((uint64_t{1} << n) - 1);
 }
 
+// The key words a group without entries points at (MatchMask reads eight, masks them all off).
+alignas(32) const uint32_t kNoKeys[8] = {};
+
+// c ? a : b computed with masks: the compiler turns a ternary on data into a branch when it
+// guesses it predictable, and which entry a lookup finds is not.
+inline uint32_t Pick(bool c, uint32_t a, uint32_t b) {
+  const uint32_t m = 0u - static_cast<uint32_t>(c);
+  return (a & m) | (b & ~m);
+}
+template <class T>
+inline const T* Pick(bool c, const T* a, const T* b) {
+  const uintptr_t m = uintptr_t{0} - static_cast<uintptr_t>(c);
+  return reinterpret_cast<const T*>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
+}
+
+// The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
+// sorted longest prefix first, so the lowest entry covering pp is the LPM. Without a branch: a
+// miss reads key 0 and points at kNoPayload.
+template <class Lanes>
+__attribute__((always_inline)) inline EntryRef InBlock(const uint32_t* keys, uint32_t n, uint32_t cls, uint32_t pp) {
+  const uint32_t m = MatchMask<Lanes>(keys, n, pp);
+  const bool hit = m != 0;
+  const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
+  const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
+  return EntryRef{Pick(hit, keys[i], 0u), Pick(hit, vals + i, &kNoPayload)};
+}
+
+// A slot's key (its first 8 bytes, mapDir and identity) compared as one word.
 struct GroupMatch {
-  uint32_t mapDir, identity;
-  bool operator()(const GroupSlot& s) const { return (s.mapDir == mapDir) & (s.identity == identity); }
+  uint64_t key;
+  GroupMatch(uint32_t mapDir, uint32_t identity) {
+    const uint32_t w[2] = {mapDir, identity};
+    memcpy(&key, w, sizeof(key));
+  }
+  bool operator()(const GroupSlot& s) const {
+    uint64_t k;
+    memcpy(&k, &s, sizeof(k));
+    return k == key;
+  }
 };
 
 inline GroupSlot NoGroup() {
@@ -76,19 +173,28 @@ GroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
   return dir_.Find(GroupHash(mapDir, identity), GroupMatch{mapDir, identity});
 }
 
+PolicyPayload* PolicySetCore::Payloads(uint32_t ref, uint32_t cls) const { return reinterpret_cast<PolicyPayload*>(Keys(ref) + kClassCap[cls]); }
+
+void PolicySetCore::PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v) {
+  Keys(g.ref)[i] = v.kw;
+  Payloads(g.ref, g.cls)[i] = v.v;
+}
+
 bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
   if (freeHead_[cls] != kNone) {
     *ref = freeHead_[cls];
-    freeHead_[cls] = Block(*ref)->cookie;
+    freeHead_[cls] = Keys(*ref)[0];
     return true;
   }
   // Appended at its alignment: min(units, 4) units (a line for the blocks of whole lines). The
-  // units skipped become free blocks of one or two entries.
+  // units skipped become free blocks of one or two entries. The arena keeps kArenaTail spare
+  // units after its last block, which MatchMask may read.
   const uint32_t units = kClassUnits[cls];
   const uint32_t align = units < 4 ? units : 4;
-  uint32_t at = arena_.size();
+  const uint32_t size = arena_.size();
+  const uint32_t at = size == 0 ? 0 : size - kArenaTail;
   const uint32_t pad = (align - (at & (align - 1))) & (align - 1);
-  if (!arena_.Extend(pad + units)) return false;
+  if (!arena_.Extend(at + pad + units + kArenaTail - size)) return false;
   for (uint32_t k = 0; k < pad;) {
     const uint32_t c = ((at + k) & 1) == 0 && k + 2 <= pad ? 1 : 0;
     FreeBlock(at + k, c);
@@ -99,7 +205,7 @@ bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
 }
 
 void PolicySetCore::FreeBlock(uint32_t ref, uint32_t cls) {
-  Block(ref)->cookie = freeHead_[cls];
+  Keys(ref)[0] = freeHead_[cls];
   freeHead_[cls] = ref;
 }
 
@@ -108,17 +214,30 @@ void PolicySetCore::FreeGroupEntries(const GroupSlot& g) {
   else FreeBlock(g.ref, g.cls);
 }
 
-PolicyValue* PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw) const {
-  if (g.cls == kBigClass) return BigFind(bigs_[g.ref], kw);
-  PolicyValue* e = Block(g.ref);
+int PolicySetCore::IndexIn(const GroupSlot& g, uint32_t kw) const {
+  const uint32_t* k = Keys(g.ref);
   for (uint32_t i = 0; i < g.count; i++)
-    if ((e[i].kw & kKwKeyBits) == kw) return &e[i];
-  return nullptr;
+    if ((k[i] & kKwKeyBits) == kw) return static_cast<int>(i);
+  return -1;
 }
 
-__attribute__((always_inline)) inline const PolicyValue* PolicySetCore::InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const {
-  if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], proto, port);
-  return ScanBlock(Block(g.ref), g.count, (proto << 16) | port);
+bool PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const {
+  if (g.cls == kBigClass) {
+    const PolicyValue* v = BigFind(bigs_[g.ref], kw);
+    if (v != nullptr) *out = *v;
+    return v != nullptr;
+  }
+  const int i = IndexIn(g, kw);
+  if (i < 0) return false;
+  *out = PolicyValue{Keys(g.ref)[i], Payloads(g.ref, g.cls)[i]};
+  return true;
+}
+
+template <class Lanes>
+__attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const GroupSlot& g, uint32_t pp) const {
+  if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
+  const uint32_t* keys = g.count != 0 ? Keys(g.ref) : kNoKeys;
+  return InBlock<Lanes>(keys, g.count, g.cls, pp);
 }
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
@@ -157,14 +276,14 @@ void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
   x.n = 0;
   g.indexed = 1;
   // Each entry as the range of (protocol << 16 | port) it covers.
-  const PolicyValue* e = Block(g.ref);
+  const uint32_t* e = Keys(g.ref);
   const uint32_t c = g.count;
   uint32_t lo[kMaxSmallGroup], hi[kMaxSmallGroup], bound[2 * kMaxSmallGroup + 1];
   uint32_t m = 0;
   bound[m++] = 0;
   for (uint32_t k = 0; k < c; k++) {
-    const int p = KwPrefix(e[k].kw);
-    lo[k] = p == 0 ? 0 : e[k].kw & 0x00FFFFFFu;
+    const int p = KwPrefix(e[k]);
+    lo[k] = p == 0 ? 0 : e[k] & 0x00FFFFFFu;
     hi[k] = p == 0 ? 0x00FFFFFFu : lo[k] | (0xFFFFu & ~static_cast<uint32_t>(kPortMask[p]));
     bound[m++] = lo[k];
     if (hi[k] < 0x00FFFFFFu) bound[m++] = hi[k] + 1;
@@ -188,13 +307,13 @@ void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
   }
 }
 
-__attribute__((always_inline)) inline const PolicyValue* PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t proto, uint32_t port) const {
+template <class Lanes>
+__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t v) const {
   const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
-  if (any.mapDir == kNone) return nullptr;
-  if (any.indexed == 0) return InGroup(any, proto, port);
+  if (any.mapDir == kNone) return NoEntry();
+  if (any.indexed == 0) return InGroup<Lanes>(any, v);
   const AnyIndex& x = anyIdx_[maps_[mapDir >> 1].anyIdx[mapDir & 1]];
   // The last interval starting at or below v (start[0] = 0), without a branch per step.
-  const uint32_t v = (proto << 16) | port;
   const uint32_t* base = x.start;
   for (uint32_t len = x.n; len > 1;) {
     const uint32_t half = len >> 1;
@@ -202,7 +321,7 @@ __attribute__((always_inline)) inline const PolicyValue* PolicySetCore::AnyLooku
     len -= half;
   }
   const uint8_t at = x.entry[base - x.start];
-  return at == kNoEntry ? nullptr : Block(any.ref) + at;
+  return at == kNoEntry ? NoEntry() : EntryAt(any, at);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,15 +422,15 @@ bool PolicySetCore::BigErase(BigGroup* b, uint32_t kw) {
   return true;
 }
 
-const PolicyValue* PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const {
+EntryRef PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const {
   uint32_t mask = b.mask;
   while (mask != 0) {
     const int p = HighestBit32(mask);
     mask &= ~(1u << p);
     const PolicyValue* v = BigFind(b, KeyWord(p, proto, port));
-    if (v != nullptr) return v;
+    if (v != nullptr) return EntryRef{v->kw, &v->v};
   }
-  return nullptr;
+  return NoEntry();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,13 +486,21 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   if (!HasMap(map)) return kSetNoMap;
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
-  const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), e.cookie, e.proxyPort, e.prio, e.auth};
+  const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
   GroupSlot* g = FindGroup(mapDir, e.identity);
   if (g != nullptr) {
-    PolicyValue* x = ExactIn(*g, kw);
-    if (x != nullptr) {
-      *x = value;
-      return kSetOk;
+    if (g->cls == kBigClass) {
+      PolicyValue* x = BigFind(bigs_[g->ref], kw);
+      if (x != nullptr) {
+        *x = value;
+        return kSetOk;
+      }
+    } else {
+      const int i = IndexIn(*g, kw);
+      if (i >= 0) {
+        PutEntry(*g, static_cast<uint32_t>(i), value);
+        return kSetOk;
+      }
     }
   }
   if (maps_[map].size >= maps_[map].capacity) {
@@ -383,14 +510,16 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   if (g == nullptr) {
     uint32_t ref;
     if (!AllocBlock(0, &ref)) return kSetNoMemory;
-    *Block(ref) = value;
     GroupSlot fresh = NoGroup();
     fresh.mapDir = mapDir;
     fresh.identity = e.identity;
     fresh.ref = ref;
     fresh.count = 1;
     fresh.cls = 0;
-    if (dir_.Insert(fresh) == nullptr) {
+    PutEntry(fresh, 0, value);
+    // The directory kept at most half as full as BucketTable's own bound: a group then seldom
+    // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
+    if (!dir_.Reserve((groups_ + 1) * kDirectorySlack) || dir_.Insert(fresh) == nullptr) {
       FreeBlock(ref, 0);
       return kSetNoMemory;
     }
@@ -404,18 +533,21 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
       const uint32_t cls = g->cls + 1u;
       uint32_t ref;
       if (!AllocBlock(cls, &ref)) return kSetNoMemory;
-      memcpy(static_cast<void*>(Block(ref)), Block(g->ref), static_cast<size_t>(n) * sizeof(PolicyValue));
+      memcpy(Keys(ref), Keys(g->ref), static_cast<size_t>(n) * sizeof(uint32_t));
+      memcpy(static_cast<void*>(Payloads(ref, cls)), Payloads(g->ref, g->cls), static_cast<size_t>(n) * sizeof(PolicyPayload));
       FreeBlock(g->ref, g->cls);
       g->ref = ref;
       g->cls = static_cast<uint8_t>(cls);
     }
     // Sorted longest prefix first: the new entry goes after the entries at least as long.
-    PolicyValue* b = Block(g->ref);
+    uint32_t* k = Keys(g->ref);
+    PolicyPayload* v = Payloads(g->ref, g->cls);
     const int p = KwPrefix(kw);
     uint32_t at = 0;
-    while (at < n && KwPrefix(b[at].kw) >= p) at++;
-    memmove(static_cast<void*>(&b[at + 1]), &b[at], static_cast<size_t>(n - at) * sizeof(PolicyValue));
-    b[at] = value;
+    while (at < n && KwPrefix(k[at]) >= p) at++;
+    memmove(&k[at + 1], &k[at], static_cast<size_t>(n - at) * sizeof(uint32_t));
+    memmove(static_cast<void*>(&v[at + 1]), &v[at], static_cast<size_t>(n - at) * sizeof(PolicyPayload));
+    PutEntry(*g, at, value);
     g->count = static_cast<uint16_t>(n + 1);
   } else {
     // The group outgrows the blocks: its entries and the new one move to a private table.
@@ -423,7 +555,10 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     if (bi < 0) return kSetNoMemory;
     BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
     bool ok = true;
-    for (uint32_t k = 0; k < g->count && ok; k++) ok = BigInsert(b, Block(g->ref)[k]);
+    for (uint32_t k = 0; k < g->count && ok; k++) {
+      const EntryRef x = EntryAt(*g, k);
+      ok = BigInsert(b, PolicyValue{x.kw, *x.p});
+    }
     if (!ok || !BigInsert(b, value)) {
       FreeBig(static_cast<uint32_t>(bi));
       return kSetNoMemory;
@@ -451,11 +586,14 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
     if (!BigErase(&b, kw)) return false;
     empty = b.count == 0;
   } else {
-    PolicyValue* x = ExactIn(*g, kw);
-    if (x == nullptr) return false;
-    PolicyValue* b = Block(g->ref);
-    const uint32_t at = static_cast<uint32_t>(x - b);
-    memmove(static_cast<void*>(&b[at]), &b[at + 1], static_cast<size_t>(g->count - at - 1) * sizeof(PolicyValue));
+    const int i = IndexIn(*g, kw);
+    if (i < 0) return false;
+    const uint32_t at = static_cast<uint32_t>(i);
+    const size_t after = static_cast<size_t>(g->count - at - 1);
+    uint32_t* k = Keys(g->ref);
+    PolicyPayload* v = Payloads(g->ref, g->cls);
+    memmove(&k[at], &k[at + 1], after * sizeof(uint32_t));
+    memmove(static_cast<void*>(&v[at]), &v[at + 1], after * sizeof(PolicyPayload));
     g->count--;
     empty = g->count == 0;
   }
@@ -470,11 +608,11 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   return true;
 }
 
-const PolicyValue* PolicySetCore::Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port,
-                                      int prefixLen) const {
-  if (!HasMap(map)) return nullptr;
+bool PolicySetCore::Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen,
+                        PolicyValue* out) const {
+  if (!HasMap(map)) return false;
   const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
-  return g != nullptr ? ExactIn(*g, KeyWord(prefixLen, protocol, port)) : nullptr;
+  return g != nullptr && ExactIn(*g, KeyWord(prefixLen, protocol, port), out);
 }
 
 bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
@@ -486,13 +624,16 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
     uint32_t* r = out + kDumpWords * row++;
     r[0] = identity;
     r[1] = ((mapDir & 1) << 31) | v.kw;
-    r[2] = v.cookie;
-    r[3] = static_cast<uint32_t>(v.proxyPort) | (static_cast<uint32_t>(v.prio) << 16) | (static_cast<uint32_t>(v.auth) << 24);
+    r[2] = v.v.cookie;
+    r[3] = static_cast<uint32_t>(v.v.proxyPort) | (static_cast<uint32_t>(v.v.prio) << 16) | (static_cast<uint32_t>(v.v.auth) << 24);
   };
   dir_.ForEach([&](const GroupSlot& s) {
     if ((s.mapDir >> 1) != map) return;
     if (s.cls != kBigClass) {
-      for (uint32_t k = 0; k < s.count; k++) put(s.identity, s.mapDir, Block(s.ref)[k]);
+      for (uint32_t k = 0; k < s.count; k++) {
+        const EntryRef x = EntryAt(s, k);
+        put(s.identity, s.mapDir, PolicyValue{x.kw, *x.p});
+      }
       return;
     }
     const BigGroup& big = bigs_[s.ref];
@@ -505,11 +646,14 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
 // ---------------------------------------------------------------------------------------------
 // Lookups
 
-const PolicyValue* PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol,
-                                             uint32_t port) const {
-  if (!HasMap(map)) return nullptr;
+bool PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port,
+                               PolicyValue* out) const {
+  if (!HasMap(map)) return false;
   const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
-  return g != nullptr ? InGroup(*g, protocol & 0xFF, port & 0xFFFF) : nullptr;
+  if (g == nullptr) return false;
+  const EntryRef x = InGroup<PortableLanes>(*g, ((protocol & 0xFF) << 16) | (port & 0xFFFF));
+  if (x.hit()) *out = PolicyValue{x.kw, *x.p};
+  return x.hit();
 }
 
 namespace {
@@ -517,30 +661,30 @@ namespace {
 // `__policy_check(policy, policy2)`: the chosen entry's verdict; the auth type comes from the
 // chosen entry, or from the other (less specific) one when that one's is greater and the chosen
 // entry has no explicit auth type.
-inline int32_t Check(const PolicyValue* s, const PolicyValue* other, PolicyResult* out) {
-  out->entry = s;
-  out->prefixLen = static_cast<uint8_t>(KwPrefix(s->kw));
-  out->cookie = s->cookie;
-  if ((s->kw & kKwDeny) != 0) return out->verdict = kDropPolicyDeny;
-  out->proxyPort = s->proxyPort;
-  uint8_t auth = s->auth;
-  if (other != nullptr && other->auth > auth && (s->kw & kKwExplicitAuth) == 0) auth = other->auth;
+inline int32_t Check(EntryRef s, EntryRef other, PolicyResult* out) {
+  out->hit = true;
+  out->prefixLen = static_cast<uint8_t>(KwPrefix(s.kw));
+  out->cookie = s.p->cookie;
+  if ((s.kw & kKwDeny) != 0) return out->verdict = kDropPolicyDeny;
+  out->proxyPort = s.p->proxyPort;
+  uint8_t auth = s.p->auth;
+  if (other.hit() && other.p->auth > auth && (s.kw & kKwExplicitAuth) == 0) auth = other.p->auth;
   if (auth != 0) {
     out->authType = auth;
     return out->verdict = kDropPolicyAuthRequired;
   }
-  return out->verdict = s->proxyPort > 0 ? static_cast<int32_t>(s->proxyPort) : kCtxActOk;
+  return out->verdict = s.p->proxyPort > 0 ? static_cast<int32_t>(s.p->proxyPort) : kCtxActOk;
 }
 
-inline int32_t CheckL3(const PolicyValue* s, const PolicyValue* other, uint32_t remote, PolicyResult* out) {
-  const int p = KwPrefix(s->kw);
+inline int32_t CheckL3(EntryRef s, EntryRef other, uint32_t remote, PolicyResult* out) {
+  const int p = KwPrefix(s.kw);
   out->matchType = p > kLpmProtoPrefixBits ? kMatchL3L4 : p > 0 ? kMatchL3Proto : kMatchL3Only;
   out->matchedIdentity = remote;
   return Check(s, other, out);
 }
 
-inline int32_t CheckL4(const PolicyValue* s, const PolicyValue* other, PolicyResult* out) {
-  const int p = KwPrefix(s->kw);
+inline int32_t CheckL4(EntryRef s, EntryRef other, PolicyResult* out) {
+  const int p = KwPrefix(s.kw);
   out->matchType = p == 0 ? kMatchAll : p <= kLpmProtoPrefixBits ? kMatchProtoOnly : kMatchL4Only;
   out->matchedIdentity = 0;
   return Check(s, other, out);
@@ -554,7 +698,12 @@ inline void Reset(PolicyResult* out) {
   out->authType = 0;
   out->proxyPort = 0;
   out->matchedIdentity = 0;
-  out->entry = nullptr;
+  out->hit = false;
+}
+
+// Precedence 2 and 3 (Decide): the L4-only entry over the L3 one.
+inline bool L4Wins(EntryRef l3, EntryRef l4) {
+  return l4.p->prio > l3.p->prio || (l4.p->prio == l3.p->prio && KwPrefix(l4.kw) > KwPrefix(l3.kw));
 }
 
 }  // namespace
@@ -566,31 +715,29 @@ inline void Reset(PolicyResult* out) {
 //  3. On equal priority, the L4-only entry only with a strictly longer proto/port prefix.
 //  4. Otherwise the L3 entry.
 // Nothing matched: DROP_FRAG_NOSUPPORT for an untracked fragment, else DROP_POLICY.
-int32_t PolicySetCore::Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment,
-                              PolicyResult* out) const {
+int32_t PolicySetCore::Decide(EntryRef l3, EntryRef l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const {
   Reset(out);
   // 1. An L3 deny is chosen without the second lookup (l4 is ignored).
-  if (l3 != nullptr && (l3->kw & kKwDeny) != 0) return CheckL3(l3, nullptr, remote, out);
-  if (l4 != nullptr) {
-    if (l3 == nullptr || (l4->kw & kKwDeny) != 0) return CheckL4(l4, l3, out);
+  if (l3.hit() && (l3.kw & kKwDeny) != 0) return CheckL3(l3, NoEntry(), remote, out);
+  if (l4.hit()) {
+    if (!l3.hit() || (l4.kw & kKwDeny) != 0) return CheckL4(l4, l3, out);
     // 2. Higher proxy port priority; 3. equal priority and strictly longer prefix.
-    if (l4->prio > l3->prio || (l4->prio == l3->prio && KwPrefix(l4->kw) > KwPrefix(l3->kw))) return CheckL4(l4, l3, out);
+    if (L4Wins(l3, l4)) return CheckL4(l4, l3, out);
   }
   // 4. The L3 entry.
-  if (l3 != nullptr) return CheckL3(l3, l4, remote, out);
+  if (l3.hit()) return CheckL3(l3, l4, remote, out);
   return out->verdict = untrackedFragment ? kDropFragNoSupport : kDropPolicy;
 }
 
 int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction, uint32_t protocol, uint32_t dport,
                               bool untrackedFragment, PolicyResult* out) const {
-  if (!HasMap(map)) return Decide(nullptr, nullptr, remote, untrackedFragment, out);
+  const EntryRef none = NoEntry();
+  if (!HasMap(map)) return Decide(none, none, remote, untrackedFragment, out);
   const uint32_t mapDir = (map << 1) | (direction & 1);
-  const uint32_t proto = protocol & 0xFF;
-  const uint32_t port = dport & 0xFFFF;
+  const uint32_t pp = ((protocol & 0xFF) << 16) | (dport & 0xFFFF);
   const GroupSlot* g = FindGroup(mapDir, remote);
-  const PolicyValue* l3 = g != nullptr ? InGroup(*g, proto, port) : nullptr;
-  const PolicyValue* l4 = nullptr;
-  if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = AnyLookup(mapDir, proto, port);
+  const EntryRef l3 = g != nullptr ? InGroup<PortableLanes>(*g, pp) : none;
+  const EntryRef l4 = !l3.hit() || (l3.kw & kKwDeny) == 0 ? AnyLookup<PortableLanes>(mapDir, pp) : none;
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -601,6 +748,9 @@ namespace {
 
 // The batch's answer of one lookup: Decide and PackInfo in one pass, inlined, without the
 // fields a batch does not return (the same precedence, numbered as in Decide).
+// Match types by (chosen from the peer lookup, prefix length 0 | 8 | longer).
+constexpr uint8_t kMatchOf[2][3] = {{kMatchAll, kMatchProtoOnly, kMatchL4Only}, {kMatchL3Only, kMatchL3Proto, kMatchL3L4}};
+
 struct BatchAnswer {
   int32_t verdict;
   uint32_t cookie;
@@ -608,44 +758,36 @@ struct BatchAnswer {
   uint8_t matchType;
 };
 
-__attribute__((always_inline)) inline void Answer(const PolicyValue* l3, const PolicyValue* l4, bool untrackedFragment, BatchAnswer* a) {
-  const PolicyValue* s;
-  const PolicyValue* other;
-  bool peer;
-  if (l3 != nullptr && (l3->kw & kKwDeny) != 0) {
-    s = l3;  // 1. the L3 deny
-    other = nullptr;
-    peer = true;
-  } else if (l4 != nullptr && (l3 == nullptr || (l4->kw & kKwDeny) != 0 || l4->prio > l3->prio ||
-                               (l4->prio == l3->prio && KwPrefix(l4->kw) > KwPrefix(l3->kw)))) {
+// Which entry is chosen branches (a deny or an any-peer entry winning is the rare case); whether
+// anything matched (a quarter of lookups miss, unpredictably) and the fields of the answer are
+// selects: with nothing matched, s is the L3 miss (key word 0, kNoPayload) and its answer is
+// replaced at the end.
+__attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool untrackedFragment, BatchAnswer* a) {
+  EntryRef s = l3;
+  EntryRef other = l4;
+  bool peer = true;
+  if ((l3.kw & kKwDeny) != 0) {
+    other = NoEntry();  // 1. the L3 deny (kw is 0 on a miss)
+  } else if (l4.hit() && (!l3.hit() || (l4.kw & kKwDeny) != 0 || L4Wins(l3, l4))) {
     s = l4;  // 1. the L4 deny; 2. higher priority; 3. strictly longer prefix
     other = l3;
     peer = false;
-  } else if (l3 != nullptr) {
-    s = l3;  // 4.
-    other = l4;
-    peer = true;
-  } else {
-    a->verdict = untrackedFragment ? kDropFragNoSupport : kDropPolicy;
-    a->cookie = 0;
-    a->info = 0;
-    a->matchType = kMatchNone;
-    return;
-  }
-  const uint32_t p = static_cast<uint32_t>(KwPrefix(s->kw));
-  const uint8_t match = peer ? (p > kLpmProtoPrefixBits ? kMatchL3L4 : p > 0 ? kMatchL3Proto : kMatchL3Only)
-                             : (p == 0 ? kMatchAll : p <= kLpmProtoPrefixBits ? kMatchProtoOnly : kMatchL4Only);
-  a->cookie = s->cookie;
-  a->matchType = match;
-  if ((s->kw & kKwDeny) != 0) {
-    a->verdict = kDropPolicyDeny;
-    a->info = match | (p << 4);
-    return;
-  }
-  uint32_t auth = s->auth;
-  if (other != nullptr && other->auth > auth && (s->kw & kKwExplicitAuth) == 0) auth = other->auth;
-  a->verdict = auth != 0 ? kDropPolicyAuthRequired : static_cast<int32_t>(s->proxyPort);
-  a->info = match | (p << 4) | (auth << 9) | (static_cast<uint32_t>(s->proxyPort) << 16);
+  }  // else 4. the L3 entry, or nothing matched
+  const uint32_t p = static_cast<uint32_t>(KwPrefix(s.kw));
+  const uint32_t match = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  const bool deny = (s.kw & kKwDeny) != 0;
+  const uint32_t own = s.p->auth, lesser = other.p->auth;  // kNoPayload's is 0
+  const uint32_t auth = (lesser > own) & ((s.kw & kKwExplicitAuth) == 0) ? lesser : own;
+  const uint32_t proxy = s.p->proxyPort;
+  const int32_t allowed = auth != 0 ? kDropPolicyAuthRequired : static_cast<int32_t>(proxy);
+  const int32_t verdict = deny ? kDropPolicyDeny : allowed;
+  const uint32_t info = match | (p << 4) | (deny ? 0u : (auth << 9) | (proxy << 16));
+  const bool matched = s.hit();
+  const int32_t dropped = untrackedFragment ? kDropFragNoSupport : kDropPolicy;
+  a->verdict = matched ? verdict : dropped;
+  a->cookie = s.p->cookie;  // 0 when nothing matched
+  a->info = matched ? info : 0u;
+  a->matchType = static_cast<uint8_t>(matched ? match : static_cast<uint32_t>(kMatchNone));
 }
 
 struct PackedIn {
@@ -690,89 +832,199 @@ struct SoaOut {
   }
 };
 
+// One lookup in flight: 64 bytes.
 struct Pending {
-  uint32_t map, remote, bits;
-  bool valid;
-  bool chain;  // the peer group was not in its home line and keys overflowed past it
-  uint64_t hash;
-  GroupSlot peer;  // mapDir kNone: no peer group
+  const GroupSlot* line;  // the peer group's home line in the directory (stage 1)
+  uint32_t mapDir;        // kNone: an unknown map
+  uint32_t remote;
+  uint32_t bits;  // the input's third word
+  // The peer group: its entries and class, and its block's keys (kNoKeys: no group) or, for
+  // class kBigClass, its table.
+  uint16_t count;
+  uint8_t cls;
+  bool chain;  // not in its home line, and keys overflowed past it: stage 3 looks further
+  union {
+    const uint32_t* keys;
+    const BigGroup* big;
+  };
+  EntryRef l3, l4;  // the two lookups' entries (stage 4)
 };
+static_assert(sizeof(Pending) == 64, "a lookup in flight fills one line");
+
+// The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
+// steady-state loop has no calls.
+#define HUBCAP_INLINE __attribute__((always_inline))
+
+// RunPipeline (common.h) with one stage more: stage k of 4 runs (5 - k)·D items ahead of
+// `finish`; the steady state runs without bounds checks.
+template <uint32_t D, class S1, class S2, class S3, class S4, class Finish>
+inline void RunPipeline5(uint32_t n, S1 s1, S2 s2, S3 s3, S4 s4, Finish finish) {
+  for (uint32_t j = 0; j < 4 * D && j < n; j++) s1(j);
+  for (uint32_t j = 0; j < 3 * D && j < n; j++) s2(j);
+  for (uint32_t j = 0; j < 2 * D && j < n; j++) s3(j);
+  for (uint32_t j = 0; j < D && j < n; j++) s4(j);
+  uint32_t i = 0;
+  for (; i + 4 * D < n; i++) {
+    s1(i + 4 * D);
+    s2(i + 3 * D);
+    s3(i + 2 * D);
+    s4(i + D);
+    finish(i);
+  }
+  for (; i < n; i++) {
+    if (i + 3 * D < n) s2(i + 3 * D);
+    if (i + 2 * D < n) s3(i + 2 * D);
+    if (i + D < n) s4(i + D);
+    finish(i);
+  }
+}
 
 }  // namespace
 
-template <class In, class Out>
-uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D, prefetch its
-  // directory line and that line's overflow count; (2) look for the group of lookup i + 2D in
-  // its home line: found, its block is prefetched; not there but keys overflowed, the next line
-  // is; (3) such a group is looked for further (lookup i + D), its block prefetched; (4) resolve
+template <class Lanes, class In, class Out>
+__attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
+  // Five stages D lookups apart: (1) hash the peer group of lookup i + 4D and prefetch its
+  // directory line; (2) look for the group of lookup i + 3D in its home line: found, the lines
+  // of its block's key words are prefetched; not there but keys overflowed, the next directory
+  // line is; (3) such a group is looked for further (lookup i + 2D), its key lines prefetched;
+  // (4) both lookups of i + D: the peer group's key words give its entry, whose payload line is
+  // prefetched (a block of more than five entries holds its payloads in other lines than its
+  // keys), and the any-peer group (hot: every lookup of the map reads it); (5) the answer of
   // lookup i. No step waits for a line fetched in the same step.
   constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 3D ahead
+  constexpr uint32_t R = 8 * D;  // ring: stage 1 runs 4D ahead (a power of two)
   Pending ring[R];
-  BatchAnswer r;
   uint32_t unknown = 0;
-  auto prefetchBlock = [&](Pending& q, const GroupSlot* g) {
-    q.peer = *g;
-    if (g->cls == kBigClass) return;
-    const char* a = reinterpret_cast<const char*>(Block(g->ref));
-    const char* z = reinterpret_cast<const char*>(Block(g->ref) + g->count) - 1;
-    for (; a <= z; a += 64) HUBCAP_PREFETCH(a);
-    HUBCAP_PREFETCH(z);
-  };
-  auto stage1 = [&](uint32_t j) {
-    Pending& q = ring[j & (R - 1)];
-    q.map = in.Map(j);
-    q.remote = in.Remote(j);
-    q.bits = in.Bits(j);
-    q.valid = HasMap(q.map);
-    if (!q.valid) return;
-    q.hash = GroupHash((q.map << 1) | ((q.bits >> 24) & 1), q.remote);
-    dir_.Prefetch(q.hash);
-    dir_.PrefetchCount(q.hash);
-  };
-  auto stage2 = [&](uint32_t j) {
-    Pending& q = ring[j & (R - 1)];
-    q.peer.mapDir = kNone;
-    q.chain = false;
-    if (!q.valid) return;
-    const uint32_t mapDir = (q.map << 1) | ((q.bits >> 24) & 1);
-    const GroupSlot* g = dir_.FindHome(q.hash, GroupMatch{mapDir, q.remote}, &q.chain);
-    if (g != nullptr) prefetchBlock(q, g);
-    else if (q.chain) dir_.PrefetchNext(q.hash);
-    const GroupSlot& any = maps_[q.map].any[mapDir & 1];
-    if (any.mapDir != kNone && any.cls != kBigClass) HUBCAP_PREFETCH(Block(any.ref));
-  };
-  auto stage3 = [&](uint32_t j) {
-    Pending& q = ring[j & (R - 1)];
-    if (!q.chain) return;
-    const GroupSlot* g = dir_.Find(q.hash, GroupMatch{(q.map << 1) | ((q.bits >> 24) & 1), q.remote});
-    if (g != nullptr) prefetchBlock(q, g);
-  };
-  RunPipeline<D>(n, stage1, stage2, stage3, [&](uint32_t i) {
-    const Pending& q = ring[i & (R - 1)];
-    const bool frag = ((q.bits >> 25) & 1) != 0;
-    if (!q.valid) {
-      unknown++;
-      Answer(nullptr, nullptr, frag, &r);
-      out.Put(i, r);
+  auto found = [&](Pending& q, const GroupSlot* g) HUBCAP_INLINE {
+    q.count = g->count;
+    q.cls = g->cls;
+    if (g->cls == kBigClass) {
+      q.big = &bigs_[g->ref];
       return;
     }
-    const uint32_t proto = (q.bits >> 16) & 0xFF;
-    const uint32_t port = q.bits & 0xFFFF;
-    const PolicyValue* l3 = q.peer.mapDir != kNone ? InGroup(q.peer, proto, port) : nullptr;
-    const PolicyValue* l4 = nullptr;
-    if (l3 == nullptr || (l3->kw & kKwDeny) == 0) l4 = AnyLookup((q.map << 1) | ((q.bits >> 24) & 1), proto, port);
-    Answer(l3, l4, frag, &r);
+    q.keys = Keys(g->ref);
+    HUBCAP_PREFETCH(q.keys);
+    HUBCAP_PREFETCH(q.keys + g->count - 1);  // key words of more than 16 entries span two lines
+  };
+  auto stage1 = [&](uint32_t j) HUBCAP_INLINE {
+    Pending& q = ring[j & (R - 1)];
+    const uint32_t map = in.Map(j);
+    q.remote = in.Remote(j);
+    q.bits = in.Bits(j);
+    q.mapDir = HasMap(map) ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
+    // An empty directory has no slots: the line is then null (prefetching it is harmless).
+    q.line = dir_.slots() + static_cast<size_t>(dir_.Home(GroupHash(q.mapDir, q.remote))) * Directory::kPerBucket;
+    HUBCAP_PREFETCH(q.line);
+  };
+  auto stage2 = [&](uint32_t j) HUBCAP_INLINE {
+    Pending& q = ring[j & (R - 1)];
+    q.keys = kNoKeys;
+    q.count = 0;
+    q.cls = 0;
+    q.chain = false;
+    if (q.mapDir == kNone || q.line == nullptr) return;
+    // The home line's four slots compared as words (a lookup's mapDir is never an empty slot's
+    // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
+    // with a predicate that never matches (the compares fold away) reads just the count.
+    const GroupMatch match(q.mapDir, q.remote);
+    uint32_t hits = 0;
+    for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(q.line[k])) << k;
+    if (hits != 0) {
+      found(q, &q.line[__builtin_ctz(hits)]);
+    } else {
+      const uint64_t hash = GroupHash(q.mapDir, q.remote);
+      dir_.FindHome(hash, [](const GroupSlot&) { return false; }, &q.chain);
+      if (q.chain) dir_.PrefetchNext(hash);
+    }
+  };
+  auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
+    Pending& q = ring[j & (R - 1)];
+    if (!q.chain) return;
+    const GroupSlot* g = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
+    if (g != nullptr) found(q, g);
+  };
+  auto stage4 = [&](uint32_t j) HUBCAP_INLINE {
+    Pending& q = ring[j & (R - 1)];
+    const uint32_t pp = q.bits & 0x00FFFFFF;
+    if (q.mapDir == kNone) {
+      q.l3 = q.l4 = NoEntry();
+      return;
+    }
+    // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
+    q.l3 = q.cls == kBigClass ? FindInBig(*q.big, pp >> 16, pp & 0xFFFF) : InBlock<Lanes>(q.keys, q.count, q.cls, pp);
+    HUBCAP_PREFETCH(q.l3.p);
+    q.l4 = AnyLookup<Lanes>(q.mapDir, pp);
+  };
+  BatchAnswer r;
+  RunPipeline5<D>(n, stage1, stage2, stage3, stage4, [&](uint32_t i) HUBCAP_INLINE {
+    const Pending& q = ring[i & (R - 1)];
+    unknown += q.mapDir == kNone;
+    Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });
   return unknown;
 }
 
+namespace {
+
+// Whether batches take the AVX2 path: the CPU has it, unless HUBCAP_POLICY_SIMD=portable asks for
+// the portable one (SSE2 on x86-64) to test or compare it. Decided once.
+bool UseAvx2Default() {
+#if HUBCAP_POLICY_AVX2
+  const char* env = getenv("HUBCAP_POLICY_SIMD");
+  if (env != nullptr && strcmp(env, "portable") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return false;
+#endif
+}
+
+std::atomic<int> g_batchSimd{-1};  // -1 undecided, 0 portable, 1 AVX2
+
+}  // namespace
+
+bool PolicySetCore::BatchUsesAvx2() {
+  int v = g_batchSimd.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = UseAvx2Default() ? 1 : 0;
+    g_batchSimd.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+bool PolicySetCore::SetBatchSimd(bool avx2) {
+#if HUBCAP_POLICY_AVX2
+  __builtin_cpu_init();
+  if (avx2 && __builtin_cpu_supports("avx2") == 0) return false;
+  g_batchSimd.store(avx2 ? 1 : 0, std::memory_order_relaxed);
+  return true;
+#else
+  return !avx2;
+#endif
+}
+
+#if HUBCAP_POLICY_AVX2
+// The batch compiled for AVX2: flattened, so every helper (Avx2Lanes among them) is inlined and
+// compiled for AVX2 with it.
+template <class In, class Out>
+__attribute__((target("avx2"), flatten)) uint32_t PolicySetCore::RunBatchAvx2(const In& in, Out& out, uint32_t n) const {
+  return RunBatch<Avx2Lanes>(in, out, n);
+}
+#endif
+
+template <class In, class Out>
+uint32_t PolicySetCore::Batch(const In& in, Out& out, uint32_t n) const {
+#if HUBCAP_POLICY_AVX2
+  if (BatchUsesAvx2()) return RunBatchAvx2(in, out, n);
+#endif
+  return RunBatch<PortableLanes>(in, out, n);
+}
+
 uint32_t PolicySetCore::LookupBatchPacked(const uint32_t* in, int32_t* out, uint32_t n) const {
   PackedIn i{in};
   PackedOut o{out};
-  return RunBatch(i, o, n);
+  return Batch(i, o, n);
 }
 
 uint32_t PolicySetCore::LookupBatch(const uint32_t* mapIds, uint32_t map, const uint32_t* remotes, const uint8_t* dirs,
@@ -780,7 +1032,7 @@ uint32_t PolicySetCore::LookupBatch(const uint32_t* mapIds, uint32_t map, const 
                                     uint32_t* outCookie, uint32_t n) const {
   SoaIn i{mapIds, map, remotes, dirs, protos, dports};
   SoaOut o{outVerdict, outMatch, outCookie};
-  return RunBatch(i, o, n);
+  return Batch(i, o, n);
 }
 
 }  // namespace hubcap

@@ -16,13 +16,17 @@
 //
 //   directory: a bucketed hash (common.h BucketTable, four 16-byte slots to a cache line) of the
 //           groups keyed by (mapId << 1 | direction, identity): where the group's entries are and
-//           how many. Finding a group reads one line.
-//   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of 12-byte values in
-//           an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 21,
+//           how many. Reserved for kDirectorySlack times its groups, so a group is nearly always
+//           in its home line: finding it reads one line.
+//   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of 12 bytes an entry
+//           in an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 21,
 //           26, 32 entries: 16 and 32 bytes, then 1..6 lines, aligned so; free blocks of a class
-//           are chained for reuse), sorted by prefix length, longest first: the first entry whose
-//           key covers (protocol, port) is the longest prefix match; the block's lines (one for
-//           a group of up to five) are prefetched as a whole.
+//           are chained for reuse): the class's capacity of 4-byte key words, then as many 8-byte
+//           payloads (PolicyPayload). Sorted by prefix length, longest first: the first entry whose
+//           key covers (protocol, port) is the longest prefix match, found by comparing eight key
+//           words at a time without a branch per entry (MatchMask, policy.cc) and taking the
+//           lowest match. A block of up to five entries is one line; a batch reads a bigger one's
+//           key lines (one up to 16 entries) and then the matched payload's line.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
@@ -36,16 +40,30 @@
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
 //   are not part of the key.
 //
-// Batch lookups are a software pipeline of four stages D lookups apart (RunBatch): the directory
-// line of a lookup is prefetched, then its group found there and its block prefetched (or, when
-// the group's keys overflowed its home line, the next line first), and the lookup is resolved
-// from cached lines: many cache misses are in flight instead of one at a time.
+// Batch lookups are a software pipeline of five stages D lookups apart (RunBatch): the directory
+// line of a lookup is prefetched, then its group found there and the lines of its block's key
+// words prefetched (or, when the group's keys overflowed its home line, the next directory line
+// first), then the two lookups made from cached lines and the matched payload's line
+// prefetched, then the answer: many cache misses are in flight instead of one at a time, and a
+// big group costs its key lines and one payload line, not its whole block. A lookup is compute
+// bound once its lines are cached, so the resolving avoids branches on data (which entry
+// matched, whether the group exists, whether anything matched): a miss reads all-zero
+// stand-ins (kNoKeys, kNoPayload) instead. The loop has an AVX2 build (eight key words in one
+// vector) chosen at run time, beside the portable one (two SSE2 vectors; a word at a time off
+// x86).
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
 #include <cstdint>
 
 #include "common.h"
+
+// Batches have an AVX2 build of their loop, chosen at run time (x86-64 with GCC or Clang).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HUBCAP_POLICY_AVX2 1
+#else
+#define HUBCAP_POLICY_AVX2 0
+#endif
 
 namespace hubcap {
 
@@ -88,16 +106,43 @@ inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
   return (static_cast<uint32_t>(p) << 24) | ((proto & 0xFF) << 16) | (port & kPortMask[p]);
 }
 
-inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) { return Mix64((static_cast<uint64_t>(mapDir) << 32) | identity); }
+// The directory hash of a group: one 64x64->128 multiply folded (the high and low halves
+// xored), every key bit reaching the high half BucketTable::Home reads; cheaper than Mix64's two
+// rounds, and a batch computes one per lookup. Mix64 where there is no 128-bit product.
+inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) {
+  const uint64_t key = (static_cast<uint64_t>(mapDir) << 32) | identity;
+#if defined(__SIZEOF_INT128__)
+  const unsigned __int128 m = static_cast<unsigned __int128>(key) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<uint64_t>(m >> 64) ^ static_cast<uint64_t>(m);
+#else
+  return Mix64(key);
+#endif
+}
 
-// A policy_entry value with its key word: 12 bytes.
-struct PolicyValue {
-  uint32_t kw;  // key word and flags; kNone = empty (big-group tables)
+// The value of a policy_entry: 8 bytes (its key word lives apart, see the layout above).
+struct PolicyPayload {
   uint32_t cookie;
   uint16_t proxyPort;
   uint8_t prio;  // proxy port priority
   uint8_t auth;  // auth type, 0..127
 };
+
+// A policy_entry value with its key word: 12 bytes (big groups' tables, Get's answer).
+struct PolicyValue {
+  uint32_t kw;  // key word and flags; kNone = empty (big-group tables)
+  PolicyPayload v;
+};
+
+// The value a miss points at (all zero): an answer reads a value without a branch.
+extern const PolicyPayload kNoPayload;
+
+// An entry a lookup found: its key word (flags included) and value; a miss is NoEntry().
+struct EntryRef {
+  uint32_t kw;
+  const PolicyPayload* p;
+  bool hit() const { return p != &kNoPayload; }
+};
+inline EntryRef NoEntry() { return EntryRef{0, &kNoPayload}; }
 
 // One group in the directory: 16 bytes.
 struct GroupSlot {
@@ -139,7 +184,7 @@ struct PolicyResult {
   uint8_t authType;    // when the verdict is kDropPolicyAuthRequired, else 0
   uint16_t proxyPort;  // of the chosen entry when read (allow, auth required), else 0
   uint32_t matchedIdentity;
-  const PolicyValue* entry;  // the chosen entry (valid until the next change), or nullptr
+  bool hit;  // an entry was chosen
 };
 
 // The packed batch layout: 3 words in, 3 words out per lookup.
@@ -178,6 +223,10 @@ class PolicySetCore {
  public:
   // How many lookups apart the stages of a batch are (a power of two).
   static constexpr uint32_t kPrefetchDistance = 16;
+  // The directory reserves room for this many times its groups (see Set).
+  static constexpr uint32_t kDirectorySlack = 2;
+  // Spare 16-byte units after the arena's last block (MatchMask reads past a block's keys).
+  static constexpr uint32_t kArenaTail = 1;
   // Entries a group keeps in a block before it moves to a private table.
   static constexpr uint32_t kMaxSmallGroup = 32;
   // Block size classes (entries), the last one kMaxSmallGroup.
@@ -211,10 +260,12 @@ class PolicySetCore {
   // SetStatus.
   int Set(uint32_t map, const PolicyEntryArgs& e);
   bool Delete(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen);
-  const PolicyValue* Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen) const;
+  // The entry with exactly this key into *out; false when there is none.
+  bool Get(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, int prefixLen, PolicyValue* out) const;
 
-  // One LPM lookup of (identity, direction) over proto/port: one `map_lookup_elem`.
-  const PolicyValue* LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port) const;
+  // One LPM lookup of (identity, direction) over proto/port: one `map_lookup_elem`; the entry
+  // into *out, false on a miss.
+  bool LookupSlot(uint32_t map, uint32_t identity, uint32_t direction, uint32_t protocol, uint32_t port, PolicyValue* out) const;
 
   // `__policy_can_access` (the two lookups and `__policy_check`). Returns out->verdict. An unknown
   // map answers as an empty one.
@@ -227,6 +278,12 @@ class PolicySetCore {
   // outCookie may be null.
   uint32_t LookupBatch(const uint32_t* mapIds, uint32_t map, const uint32_t* remotes, const uint8_t* dirs, const uint8_t* protos,
                        const uint16_t* dports, int32_t* outVerdict, uint8_t* outMatch, uint32_t* outCookie, uint32_t n) const;
+
+  // Whether batches run their AVX2 build (the CPU has AVX2, and HUBCAP_POLICY_SIMD=portable did
+  // not ask for the portable one). SetBatchSimd switches for every set (tests compare the two);
+  // false when asked for AVX2 the CPU lacks.
+  static bool BatchUsesAvx2();
+  static bool SetBatchSimd(bool avx2);
 
   // Rows (kDumpWords each) of every entry of a map, unordered. `out` must hold MapSize rows.
   bool DumpMap(uint32_t map, uint32_t* out) const;
@@ -254,20 +311,29 @@ class PolicySetCore {
     uint8_t entry[2 * kMaxSmallGroup + 1];   // index in the group's block, or kNoEntry
   };
 
-  template <class In, class Out>
+  // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
+  template <class Lanes, class In, class Out>
   uint32_t RunBatch(const In& in, Out& out, uint32_t n) const;
-  // The identity-0 lookup of `__policy_can_access`.
-  inline const PolicyValue* AnyLookup(uint32_t mapDir, uint32_t proto, uint32_t port) const;
+  template <class In, class Out>
+  uint32_t RunBatchAvx2(const In& in, Out& out, uint32_t n) const;
+  template <class In, class Out>
+  uint32_t Batch(const In& in, Out& out, uint32_t n) const;
+  // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
+  template <class Lanes>
+  inline EntryRef AnyLookup(uint32_t mapDir, uint32_t pp) const;
   void BuildAnyIndex(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
-  // The LPM of one group (a directory slot or a copy of one).
-  inline const PolicyValue* InGroup(const GroupSlot& g, uint32_t proto, uint32_t port) const;
-  const PolicyValue* FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
-  // The entry of a group with exactly this key word (masked), or nullptr.
-  PolicyValue* ExactIn(const GroupSlot& g, uint32_t kw) const;
+  // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
+  template <class Lanes>
+  inline EntryRef InGroup(const GroupSlot& g, uint32_t pp) const;
+  EntryRef FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
+  // Where the entry of a small group with exactly this key word (masked) is, or -1.
+  int IndexIn(const GroupSlot& g, uint32_t kw) const;
+  // The entry of a group with exactly this key word (masked) into *out; false when absent.
+  bool ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const;
   void RefreshAny(uint32_t mapDir);
-  int32_t Decide(const PolicyValue* l3, const PolicyValue* l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
+  int32_t Decide(EntryRef l3, EntryRef l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
 
   // Blocks: the arena unit of a free block of class `cls`; false when out of memory.
   bool AllocBlock(uint32_t cls, uint32_t* ref);
@@ -284,17 +350,21 @@ class PolicySetCore {
   bool BigGrow(BigGroup* b, uint32_t cap);
 
   MemCounter mem_;
-  BucketTable<GroupOps> dir_;
+  using Directory = BucketTable<GroupOps>;
+  Directory dir_;
   // 16-byte units; a block of c units starts at a multiple of min(c, 4) units, so a block of up
   // to five entries never straddles two cache lines.
   struct alignas(16) ArenaUnit {
     uint32_t w[4];
   };
   TrackedVector<ArenaUnit> arena_;
-  PolicyValue* Block(uint32_t ref) const {
-    return reinterpret_cast<PolicyValue*>(const_cast<ArenaUnit*>(arena_.data()) + ref);
-  }
-  uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first cookie
+  // A block: the key words of its class's capacity, then as many payloads.
+  uint32_t* Keys(uint32_t ref) const { return reinterpret_cast<uint32_t*>(const_cast<ArenaUnit*>(arena_.data()) + ref); }
+  PolicyPayload* Payloads(uint32_t ref, uint32_t cls) const;
+  EntryRef EntryAt(const GroupSlot& g, uint32_t i) const { return EntryRef{Keys(g.ref)[i], Payloads(g.ref, g.cls) + i}; }
+  // Writes entry i of a small group.
+  void PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v);
+  uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first word
   uint32_t entries_ = 0;
   uint32_t groups_ = 0;
   uint32_t bigGroupsLive_ = 0;

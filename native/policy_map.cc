@@ -21,6 +21,9 @@
 //       protos: Uint8Array, dports: Uint16Array, outVerdict: Int32Array, outMatch: Uint8Array |
 //       null, outCookie: Uint32Array | null, n) -> the same
 //   dumpMap(id) -> Uint32Array of rows (policy.h kDumpWords), or undefined
+//   PolicyMapSet.batchSimd() -> "avx2" | "portable": the build of the batch loop in use (every
+//       set); PolicyMapSet.batchSimd("avx2" | "portable") switches it (tests compare the two),
+//       false when the CPU lacks AVX2
 #include "bindings.h"
 
 namespace hubcap {
@@ -57,6 +60,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
                            InstanceMethod<&PolicyMapSet::LookupBatchPacked>("lookupBatchPacked"),
                            InstanceMethod<&PolicyMapSet::LookupBatch>("lookupBatch"),
                            InstanceMethod<&PolicyMapSet::DumpMap>("dumpMap"),
+                           StaticMethod<&PolicyMapSet::BatchSimd>("batchSimd"),
                        });
   }
 
@@ -159,11 +163,11 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   }
 
   // The dump row of an entry whose group is (identity, direction).
-  void WriteRow(uint32_t identity, uint32_t direction, const PolicyValue* s) {
+  void WriteRow(uint32_t identity, uint32_t direction, const PolicyValue& s) {
     scratch_[0] = identity;
-    scratch_[1] = ((direction & 1) << 31) | s->kw;
-    scratch_[2] = s->cookie;
-    scratch_[3] = static_cast<uint32_t>(s->proxyPort) | (static_cast<uint32_t>(s->prio) << 16) | (static_cast<uint32_t>(s->auth) << 24);
+    scratch_[1] = ((direction & 1) << 31) | s.kw;
+    scratch_[2] = s.v.cookie;
+    scratch_[3] = static_cast<uint32_t>(s.v.proxyPort) | (static_cast<uint32_t>(s.v.prio) << 16) | (static_cast<uint32_t>(s.v.auth) << 24);
   }
 
   Napi::Value Get(const Napi::CallbackInfo& info) {
@@ -171,8 +175,8 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr || !ValidPrefix(plen)) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyValue* s = core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen);
-    if (s == nullptr) return Bool(info, false);
+    PolicyValue s;
+    if (!core_->Get(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), plen, &s)) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
   }
@@ -181,8 +185,8 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     if (scratch_ == nullptr) return Bool(info, false);
     const uint32_t identity = U32Arg(info, 1);
     const uint32_t dir = U32Arg(info, 2) & 1;
-    const PolicyValue* s = core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4));
-    if (s == nullptr) return Bool(info, false);
+    PolicyValue s;
+    if (!core_->LookupSlot(U32Arg(info, 0), identity, dir, U32Arg(info, 3), U32Arg(info, 4), &s)) return Bool(info, false);
     WriteRow(identity, dir, s);
     return Bool(info, true);
   }
@@ -196,7 +200,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
       scratch_[1] = r.cookie;
       scratch_[2] = PackInfo(r);
       scratch_[3] = r.matchedIdentity;
-      scratch_[4] = r.entry != nullptr ? 0 : kNone;
+      scratch_[4] = r.hit ? 0 : kNone;
     }
     return Num(info, v);
   }
@@ -240,6 +244,13 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     uint32_t* cookie = nullptr;
     if (!info[7].IsNull() && !info[7].IsUndefined() && (!TypedArg(env, info[7], napi_uint32_array, &cookie, &len) || len < n)) return Num(info, -1);
     return Num(info, core_->LookupBatch(mapIds, map, remotes, dirs, protos, dports, verdict, match, cookie, n));
+  }
+
+  static Napi::Value BatchSimd(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) return Napi::String::New(info.Env(), PolicySetCore::BatchUsesAvx2() ? "avx2" : "portable");
+    const std::string mode = info[0].As<Napi::String>().Utf8Value();
+    if (mode != "avx2" && mode != "portable") return Bool(info, false);
+    return Bool(info, PolicySetCore::SetBatchSimd(mode == "avx2"));
   }
 
   Napi::Value DumpMap(const Napi::CallbackInfo& info) {
