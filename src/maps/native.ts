@@ -110,7 +110,15 @@ export interface NativePolicySetHandle {
 
 export interface NativeModule {
   Ipcache: new (capacity: number) => NativeIpcacheHandle;
-  PolicyMapSet: new () => NativePolicySetHandle;
+  PolicyMapSet: {
+    new (): NativePolicySetHandle;
+    /**
+     * The build of the policy batch loop every set uses ("avx2" where the CPU has it, else
+     * "portable"); with an argument, switches to that build (false: not available here).
+     */
+    batchSimd(): string;
+    batchSimd(mode: 'avx2' | 'portable'): boolean;
+  };
   /** Every byte all native maps hold (the addon's own accounting). */
   bytesAllocated(): number;
   abiVersion: number;

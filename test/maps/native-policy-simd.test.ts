@@ -17,12 +17,7 @@ import { policyEntry, portMask } from './builders.js';
 import { nativeOrFail, rng, sameJson, verdictFields } from './native-helpers.js';
 
 /** The addon's switch of the batch build (native/policy_map.cc `PolicyMapSet.batchSimd`). */
-interface BatchSimd {
-  batchSimd(): string;
-  batchSimd(mode: 'avx2' | 'portable'): boolean;
-}
-
-const simd = nativeOrFail().PolicyMapSet as unknown as BatchSimd;
+const simd = nativeOrFail().PolicyMapSet;
 const initial = simd.batchSimd();
 afterAll(() => {
   simd.batchSimd(initial === 'avx2' ? 'avx2' : 'portable');
