@@ -77,9 +77,13 @@ export class DatapathCounters {
 const STAGE_EGRESS = 0;
 const STAGE_INGRESS = 1;
 
-/** Dropped-connection marks kept in CtEntry.user0 (reason) and user1 (stage + node, packed). */
-function packDropInfo(stage: number, node: number, rule: number): number {
-  return stage + 2 * ((node + 1) + 4096 * (rule + 1));
+/**
+ * A dropped connection's marks: USER0 holds the drop reason, USER1 the stage and node
+ * (`stage | (node + 1) << 1`, nodes below 2^30), USER2 the rule + 1. Unpacked with integer
+ * operations only: a float modulo here is a call into the C library on every inherited drop.
+ */
+function packDropPlace(stage: number, node: number): number {
+  return stage | ((node + 1) << 1);
 }
 
 /** ICMPv6 types the datapath answers or passes before policy (neighbour discovery, RFC 4861). */
@@ -241,10 +245,10 @@ export class Datapath {
     if (row >= 0 && ct.get(row, CtField.USER0) !== 0 && !this.options.perPacket) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
       if (!related) ct.touchRow(row, dir, p.tcpFlags, p.ipLength, nowMs);
-      const info = ct.get(row, CtField.USER1);
-      const stage = info & 1;
-      const node = (Math.floor(info / 2) % 4096) - 1;
-      const rule = Math.floor(info / 8192) - 1;
+      const place = ct.get(row, CtField.USER1);
+      const stage = place & 1;
+      const node = (place >> 1) - 1;
+      const rule = ct.get(row, CtField.USER2) - 1;
       ev.connection = ct.idOf(row);
       ev.isReply = dir === CtDir.REPLY;
       ev.ctStatus = related ? CtStatus.RELATED : dir === CtDir.REPLY ? CtStatus.REPLY : CtStatus.ESTABLISHED;
@@ -491,7 +495,8 @@ export class Datapath {
       } else {
         // Remember the drop so the rest of this connection inherits it (design.md §5).
         ct.set(row, CtField.USER0, -v);
-        ct.set(row, CtField.USER1, packDropInfo(stage, node, this.stageRule));
+        ct.set(row, CtField.USER1, packDropPlace(stage, node));
+        ct.set(row, CtField.USER2, this.stageRule + 1);
         ct.touchRow(row, CtDir.FORWARD, this.ev.packet.tcpFlags, this.ev.packet.ipLength, nowMs);
       }
     }

@@ -301,8 +301,10 @@ export class CtTuple {
 export const CtField = {
   /** Free for the datapath (program.ts: the drop reason of a dropped connection). */
   USER0: 13,
-  /** Free for the datapath (program.ts: drop stage/node/rule, or the proxy stage + 1). */
+  /** Free for the datapath (program.ts: drop stage and node, or the proxy stage + 1). */
   USER1: 14,
+  /** Free for the datapath (program.ts: the rule that dropped the connection + 1). */
+  USER2: 39,
   /** Generation the endpoint and identity words below were derived at (-1: never). */
   USER_GEN: 15,
   USER_SRC_ENDPOINT: 28,
@@ -345,7 +347,7 @@ const W_CREATED = 32; // f64
 // 34: PROXY_PORT
 const W_LRU_SEQ = 35; // before the table's LRUCache exists: the table's use counter at the last refresh
 const W_TABLE = 36; // table index while in a table
-// 37: REV_NAT, 38: ORIG_DPORT
+// 37: REV_NAT, 38: ORIG_DPORT, 39: USER2
 /** Side words per row: the upper address words (0..2 of src, then of dst) when not IPv4-mapped, the original destination. */
 const SIDE_WORDS = 10;
 const S_UPPER = 0;
@@ -1510,6 +1512,7 @@ export class Conntrack {
 const COPIED_FIELDS = [
   CtField.USER0,
   CtField.USER1,
+  CtField.USER2,
   CtField.USER_GEN,
   CtField.USER_SRC_ENDPOINT,
   CtField.USER_DST_ENDPOINT,

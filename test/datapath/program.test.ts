@@ -87,6 +87,21 @@ describe('drops and inheritance', () => {
     expect(synack.some((e) => e.kind === 'policy-verdict')).toBe(false);
   });
 
+  test('an inherited drop names the stage, node and rule of the drop it inherits', () => {
+    // Egress deny at `other` (node-b): the drop and its inherited copies carry the CNP's rule.
+    const denyDoc = clientServerCluster(
+      cnp('default', 'other-no-server', { endpointSelector: { matchLabels: { app: 'other' } }, egressDeny: [{ toEndpoints: [{ matchLabels: { app: 'server' } }] }] }),
+    );
+    const h = new Harness(denyDoc);
+    const first = finalOf(h.tcp(OTHER, SERVER, 43100, 80, SYN));
+    expect(first).toMatchObject({ kind: 'drop', dropReason: 181, inherited: false, direction: 2, rule: 'CiliumNetworkPolicy/default/other-no-server#0' });
+    expect(first.node).toBe(denyDoc.nodes.findIndex((n) => n.name === 'node-b'));
+    for (const later of [h.tcp(SERVER, OTHER, 80, 43100, SYNACK), h.tcp(OTHER, SERVER, 43100, 80, ACK)]) {
+      const { direction, node, rule, dropReason } = finalOf(later);
+      expect({ inherited: finalOf(later).inherited, direction, node, rule, dropReason }).toEqual({ inherited: true, direction: 2, node: first.node, rule: first.rule, dropReason: 181 });
+    }
+  });
+
   test('--per-packet: the SYN-ACK is decided on its own (server egress is open, other has no policy)', () => {
     const h = new Harness(doc, { perPacket: true });
     h.tcp(OTHER, SERVER, 43001, 80, SYN);

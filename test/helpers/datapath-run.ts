@@ -28,6 +28,8 @@ export interface SeenEvent {
   srcEndpoint: string;
   dstEndpoint: string;
   rule: string;
+  /** The node the event was observed on (index into the document's nodes, -1 none). */
+  node: number;
   observationPoint: number;
   connection: number;
 }
@@ -63,6 +65,7 @@ export class Harness {
       srcEndpoint: name(ev.srcEndpoint),
       dstEndpoint: name(ev.dstEndpoint),
       rule: ev.rule >= 0 ? (this.doc.rules[ev.rule]?.ref ?? '') : '',
+      node: ev.node,
       observationPoint: ev.observationPoint,
       connection: ev.connection,
     };
