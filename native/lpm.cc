@@ -51,16 +51,16 @@ void Dir16Index::Remove(uint32_t value, int len) {
 // IpcacheCore: IPv4
 
 IpcacheCore::IpcacheCore(uint32_t capacity)
-    : capacity_(capacity), v4_(&mem_), dir4_(&mem_), v6_(&mem_), dir6_(&mem_), w0_(&mem_), w0Counts_(&mem_) {}
+    : capacity_(capacity), v4_(&mem_), dir4_(&mem_), blocks4_(&mem_), v6_(&mem_), dir6_(&mem_), w0_(&mem_), w0Counts_(&mem_) {}
 
 IpcacheCore::~IpcacheCore() = default;
 
 namespace {
 
 struct Match4 {
-  uint32_t key;
-  int plen;
-  bool operator()(const V4Slot& s) const { return (s.addr == key) & (s.plen == plen); }
+  uint64_t want;
+  Match4(uint32_t key, int plen) : want(KeyBits4(key, static_cast<uint8_t>(plen), 1)) {}
+  bool operator()(const V4Slot& s) const { return KeyWord4(s) == want; }
 };
 
 struct Match6 {
@@ -95,6 +95,87 @@ bool EraseSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, Index
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Dir24Blocks
+
+bool Dir24Blocks::Init() {
+  if (tops_ != nullptr) return true;
+  tops_ = static_cast<Top*>(TrackedAlloc(65536 * sizeof(Top), mem_));
+  return tops_ != nullptr;
+}
+
+void Dir24Blocks::Reset() {
+  if (tops_ != nullptr) TrackedFree(tops_, 65536 * sizeof(Top), mem_);
+  tops_ = nullptr;
+  cells_.Release();
+  free_.Release();
+  counts_.Release();
+}
+
+namespace {
+
+inline uint32_t CountKey24(uint32_t value, int len) { return (static_cast<uint32_t>(len) << 24) | (value >> 8); }
+
+}  // namespace
+
+void Dir24Blocks::Mark(uint32_t block, uint32_t value, int len, bool on) {
+  const uint16_t bit = static_cast<uint16_t>(1u << (len - 17));
+  uint16_t* cells = &cells_[(block - 1) * 256];
+  const uint32_t first = (value >> 8) & 255;
+  const uint32_t end = len <= 24 ? first + (1u << (24 - len)) : first + 1;
+  for (uint32_t i = first; i < end; i++) cells[i] = on ? (cells[i] | bit) : (cells[i] & ~bit);
+}
+
+void Dir24Blocks::MakeBlock(const BucketTable<V4Ops>& table, uint32_t top) {
+  uint32_t block;
+  if (free_.size() != 0) {
+    block = free_.back();
+    free_.pop_back();
+  } else {
+    if (cells_.size() / 256 >= 0xFFFF || !cells_.Extend(256)) return;  // lookups keep the /16's bits
+    block = cells_.size() / 256;
+  }
+  memset(&cells_[(block - 1) * 256], 0, 256 * sizeof(uint16_t));
+  const uint32_t base = top << 16;
+  // Lengths up to 24: every possible prefix of the /16 (510), looked up in the table.
+  for (int len = 17; len <= 24; len++) {
+    for (uint32_t v = base, step = 1u << (32 - len); v - base < 65536; v += step) {
+      if (table.Find(Hash4(v, len), Match4{v, len}) != nullptr) Mark(block, v, len, true);
+    }
+  }
+  // Lengths 25..31: the per-/24 counts.
+  for (int len = 25; len <= 31; len++) {
+    for (uint32_t v = base; v - base < 65536; v += 256) {
+      const uint32_t key = CountKey24(v, len);
+      if (counts_.Find(Mix64(key), [key](const CountSlot32& c) { return c.key == key; }) != nullptr) Mark(block, v, len, true);
+    }
+  }
+  tops_[top].block = static_cast<uint16_t>(block);
+}
+
+void Dir24Blocks::DropBlock(uint32_t top) {
+  // A block that cannot be listed for reuse stays allocated, unused (only memory is lost).
+  if (free_.push_back(tops_[top].block)) tops_[top].block = 0;
+}
+
+bool Dir24Blocks::Add(const BucketTable<V4Ops>& table, uint32_t value, int len) {
+  if (len >= 25 && BumpCount(&counts_, CountKey24(value, len), +1) < 0) return false;
+  Top& t = tops_[value >> 16];
+  t.count++;
+  if (t.block == 0 && t.count >= kDense) MakeBlock(table, value >> 16);
+  // (Also after MakeBlock: the table does not hold the new prefix yet.)
+  if (t.block != 0) Mark(t.block, value, len, true);
+  return true;
+}
+
+void Dir24Blocks::Remove(uint32_t value, int len) {
+  const bool last = len < 25 || BumpCount(&counts_, CountKey24(value, len), -1) == 0;
+  Top& t = tops_[value >> 16];
+  t.count--;
+  if (t.block != 0 && last) Mark(t.block, value, len, false);
+  if (t.block != 0 && t.count < kSparse) DropBlock(value >> 16);
+}
 
 // The slot matching `match` takes `fresh`'s values; otherwise, room permitting, `fresh` is
 // inserted once `indexAdd` has counted its length (undone by `indexRemove` when the insert
@@ -131,6 +212,7 @@ int IpcacheCore::Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tu
       [&] {
         // Without memory for the index the lookups fall back to probing every length present.
         if (!dir4_.built() && v4_.size() >= kIndexMinEntries) BuildIndex4();
+        if (dir4_.built() && !blocks4_.built() && v4_.size() >= kBlocksMinEntries) BuildBlocks4();
       });
 }
 
@@ -139,8 +221,21 @@ bool IpcacheCore::Delete4(uint32_t addr, int plen) {
   return EraseSlot(v4_, Hash4(key, plen), Match4{key, plen}, [&] { IndexRemove4(key, plen); });
 }
 
+namespace {
+
+// The lengths Dir24Blocks refines.
+inline bool BlockLength(int plen) { return plen >= 17 && plen <= 31; }
+
+}  // namespace
+
 bool IpcacheCore::IndexAdd4(uint32_t key, int plen) {
-  if (plen > 0 && dir4_.built() && !dir4_.Add(key, plen)) return false;
+  if (plen > 0 && dir4_.built()) {
+    if (!dir4_.Add(key, plen)) return false;
+    if (BlockLength(plen) && blocks4_.built() && !blocks4_.Add(v4_, key, plen)) {
+      dir4_.Remove(key, plen);
+      return false;
+    }
+  }
   if (count4_[plen]++ == 0 && plen > 0) small4_ |= 1u << (plen - 1);
   return true;
 }
@@ -148,6 +243,7 @@ bool IpcacheCore::IndexAdd4(uint32_t key, int plen) {
 void IpcacheCore::IndexRemove4(uint32_t key, int plen) {
   if (--count4_[plen] == 0 && plen > 0) small4_ &= ~(1u << (plen - 1));
   if (plen > 0 && dir4_.built()) dir4_.Remove(key, plen);
+  if (BlockLength(plen) && blocks4_.built()) blocks4_.Remove(key, plen);
 }
 
 bool IpcacheCore::BuildIndex4() {
@@ -158,6 +254,16 @@ bool IpcacheCore::BuildIndex4() {
   });
   if (!ok) dir4_.Reset();
   return ok;
+}
+
+void IpcacheCore::BuildBlocks4() {
+  // Without memory for the blocks the DIR-16 bits alone answer (more probes, same results).
+  if (!blocks4_.Init()) return;
+  bool ok = true;
+  v4_.ForEach([&](const V4Slot& s) {
+    if (ok && BlockLength(s.plen)) ok = blocks4_.Add(v4_, s.addr, s.plen);
+  });
+  if (!ok) blocks4_.Reset();
 }
 
 const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
@@ -176,73 +282,111 @@ const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
 
 const V4Slot* IpcacheCore::Find4(uint32_t addr) const { return Probe4(addr, Lengths4(addr)); }
 
+namespace {
+
+constexpr uint32_t kV4PerBucket = BucketTable<V4Ops>::kPerBucket;
+
+// The slot of a bucket whose key bits are `want` (KeyBits4), or nullptr: every slot compared
+// without branches (which slot holds the key is random; a mispredicted branch costs more).
+inline const V4Slot* MatchBucket4(const V4Slot* bucket, uint64_t want) {
+  uint32_t hits = 0;
+  for (uint32_t j = 0; j < kV4PerBucket; j++) hits |= static_cast<uint32_t>(KeyWord4(bucket[j]) == want) << j;
+  return hits != 0 ? &bucket[__builtin_ctz(hits)] : nullptr;
+}
+
+// Does nothing: a pipeline stage a pass does not use.
+inline void NoStage(uint32_t) {}
+
+}  // namespace
+
 void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* outPlen, uint32_t n) const {
-  // A software pipeline of four stages D addresses apart, so about 3D cache misses are in flight
-  // instead of one at a time:
-  //  1. (i + 3D) the address's length-index cell is prefetched;
-  //  2. (i + 2D) its longest length is hashed: home bucket and overflow count prefetched;
-  //  3. (i + D) that probe is resolved in the home bucket (most addresses are /32 hosts: done);
-  //     otherwise the bucket after it is prefetched when keys overflowed, and so are the home
-  //     buckets of the next kMaxAhead lengths present (an address under a /24 in a /16 holding
-  //     every length 17..32 would otherwise pay nine misses one after the other);
-  //  4. (i) the rest of the probes, from cached lines.
+  // Two passes over chunks of kChunk4 addresses, each a software pipeline so the cache misses of
+  // many addresses overlap instead of following one another:
+  //  1. every address is looked up as a /32 host (HostPass4); most are hosts and are answered
+  //     there, a hit at /32 being the longest match by definition;
+  //  2. the rest, CIDR addresses and hosts whose key overflowed past its home bucket, take the
+  //     length index (SpillPass4).
+  uint16_t spill[kChunk4];
+  for (uint32_t base = 0; base < n; base += kChunk4) {
+    const uint32_t k = std::min(kChunk4, n - base);
+    uint8_t* plen = outPlen != nullptr ? outPlen + base : nullptr;
+    // Host hits are /32; the spilled addresses get theirs in pass 2.
+    if (plen != nullptr) memset(plen, 32, k);
+    const uint32_t m = HostPass4(addrs + base, outId + base, k, spill);
+    SpillPass4(addrs + base, spill, m, outId + base, plen);
+  }
+}
+
+uint32_t IpcacheCore::HostPass4(const uint32_t* addrs, int32_t* __restrict outId, uint32_t n, uint16_t* __restrict spill) const {
+  // Each address's home bucket and the one after it (where the ~9% of keys that overflowed
+  // their home at the table's load lie, mostly) are prefetched D addresses ahead, the home kept
+  // in a ring until it is compared; a miss there finishes with Find over cached lines, so pass 2
+  // gets only the addresses without a /32. (`__restrict`: the answers cannot alias the table, so
+  // its fields stay in registers.)
   constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 4 * D;
-  struct Pending {
-    const V4Slot* hit;
-    uint64_t hash;  // of the first probe
-    uint32_t rest;  // the lengths left after the first probe
-    int len;        // of the first probe; 0 = only /0 can answer
-    bool chain;     // the first probe continues past its home bucket
+  uint32_t m = 0;
+  if (count4_[32] == 0) {
+    for (uint32_t i = 0; i < n; i++) spill[m++] = static_cast<uint16_t>(i);
+    return m;
+  }
+  const V4Slot* const slots = v4_.slots();
+  const V4Slot* ring[D];
+  auto ahead = [&](uint32_t j) {
+    const V4Slot* bucket = &slots[static_cast<size_t>(v4_.Home(Hash4(addrs[j], 32))) * kV4PerBucket];
+    HUBCAP_PREFETCH(bucket);
+    v4_.PrefetchNext(Hash4(addrs[j], 32));
+    ring[j & (D - 1)] = bucket;
   };
-  Pending ring[R];
+  for (uint32_t j = 0; j < D && j < n; j++) ahead(j);
+  for (uint32_t i = 0; i < n; i++) {
+    const V4Slot* bucket = ring[i & (D - 1)];
+    if (i + D < n) ahead(i + D);
+    const uint32_t a = addrs[i];
+    const V4Slot* s = MatchBucket4(bucket, KeyBits4(a, 32, 1));
+    if (s == nullptr) s = v4_.Find(Hash4(a, 32), Match4{a, 32});
+    if (s != nullptr) outId[i] = static_cast<int32_t>(s->identity);
+    else spill[m++] = static_cast<uint16_t>(i);
+  }
+  return m;
+}
+
+void IpcacheCore::SpillPass4(const uint32_t* addrs, const uint16_t* spill, uint32_t m, int32_t* outId, uint8_t* outPlen) const {
+  // Spilled addresses D apart: 3D ahead their DIR-16 cell and /16 block entry are prefetched,
+  // 2D ahead their /24 cell; D ahead their lengths are read and the home buckets of the first
+  // kMaxAhead prefetched, down to the first length certain to match; then they are probed
+  // longest first from cached lines. Pass 1 settled /32.
+  constexpr uint32_t D = kPrefetchDistance;
+  uint32_t lens[kChunk4];
   const uint32_t* dir = dir4_.built() ? dir4_.masks() : nullptr;
-  auto stage1 = [&](uint32_t j) {
-    if (dir != nullptr) HUBCAP_PREFETCH(&dir[addrs[j] >> 16]);
-  };
-  auto stage2 = [&](uint32_t j) {
-    Pending& p = ring[j & (R - 1)];
-    const uint32_t a = addrs[j];
-    const uint32_t bits = Lengths4(a);
-    p.hit = nullptr;
-    p.chain = false;
-    if (bits == 0) {
-      p.len = 0;
-      p.rest = 0;
-      return;
-    }
-    const int b = HighestBit32(bits);
-    p.rest = bits & ~(1u << b);
-    p.len = b + 1;
-    p.hash = Hash4(a & Mask32(p.len), p.len);
-    v4_.Prefetch(p.hash);
-    v4_.PrefetchCount(p.hash);
-  };
-  auto stage3 = [&](uint32_t j) {
-    Pending& p = ring[j & (R - 1)];
-    if (p.len == 0) return;
-    const uint32_t a = addrs[j];
-    p.hit = v4_.FindHome(p.hash, Match4{a & Mask32(p.len), p.len}, &p.chain);
-    if (p.hit != nullptr) return;
-    if (p.chain) v4_.PrefetchNext(p.hash);
-    uint32_t rest = p.rest;
-    for (uint32_t k = 0; k < kMaxAhead && rest != 0; k++) {
-      const int b = HighestBit32(rest);
-      rest &= ~(1u << b);
-      v4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
-    }
-  };
-  RunPipeline<D>(n, stage1, stage2, stage3, [&](uint32_t i) {
-    const Pending& p = ring[i & (R - 1)];
-    const V4Slot* s = p.hit;
-    if (s == nullptr) {
-      const uint32_t a = addrs[i];
-      if (p.chain) s = v4_.Find(p.hash, Match4{a & Mask32(p.len), p.len});
-      if (s == nullptr) s = Probe4(a, p.rest);
-    }
-    outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
-    if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;
-  });
+  const bool blocks = blocks4_.built();
+  RunPipeline<D>(
+      m,
+      [&](uint32_t j) {
+        if (dir == nullptr) return;
+        HUBCAP_PREFETCH(&dir[addrs[spill[j]] >> 16]);
+        if (blocks) blocks4_.PrefetchTop(addrs[spill[j]]);
+      },
+      [&](uint32_t j) {
+        if (blocks) blocks4_.PrefetchCell(addrs[spill[j]]);
+      },
+      [&](uint32_t j) {
+        const uint32_t a = addrs[spill[j]];
+        uint32_t sure;
+        uint32_t rest = Lengths4(a, &sure) & ~(1u << 31);
+        lens[j] = rest;
+        for (uint32_t k = 0; k < kMaxAhead && rest != 0; k++) {
+          const int b = HighestBit32(rest);
+          rest &= ~(1u << b);
+          v4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
+          if ((sure >> b) & 1) break;  // that probe answers: the shorter ones are never made
+        }
+      },
+      [&](uint32_t j) {
+        const uint32_t i = spill[j];
+        const V4Slot* s = Probe4(addrs[i], lens[j]);
+        outId[i] = s != nullptr ? static_cast<int32_t>(s->identity) : -1;
+        if (outPlen != nullptr) outPlen[i] = s != nullptr ? s->plen : 0xFF;
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,6 +570,7 @@ void IpcacheCore::Clear() {
   w0_.Release();
   w0Counts_.Release();
   dir4_.Reset();
+  blocks4_.Reset();
   dir6_.Reset();
   index6_ = false;
   memset(count4_, 0, sizeof(count4_));

@@ -214,6 +214,71 @@ describe('large maps (the length indexes, table growth, many deletes)', () => {
   });
 });
 
+describe('dense /16s (native/lpm.h Dir24Blocks: exact lengths 17..31 per /24)', () => {
+  test('CIDRs of lengths 17..31 over hosts answer as TS while /16s gain, lose and regain their blocks', () => {
+    nativeOrFail();
+    const next = rng(2424);
+    const ts = new Ipcache();
+    const nat = new NativeIpcache();
+    const v4 = (a: number): Uint32Array => new Uint32Array([0, 0, 0xffff, a >>> 0]);
+    const both = (f: (m: Ipcache | NativeIpcache) => boolean): void => expect(f(nat)).toBe(f(ts));
+    // 20,000 hosts (past the blocks' threshold) in 10.0/16..10.7/16, and the short prefixes.
+    for (let i = 0; i < 20_000; i++) {
+      const a = (0x0a000000 | (next() & 0x0007ffff)) >>> 0;
+      both((m) => m.upsert(4, v4(a), 32, 256 + i));
+    }
+    both((m) => m.upsert(4, v4(0x0a000000), 8, 3));
+    both((m) => m.upsert(4, v4(0x0a000000), 14, 4));
+    const cidrs: Array<{ a: number; plen: number }> = [];
+    const addCidrs = (count: number, top16: number): void => {
+      for (let i = 0; i < count; i++) {
+        const plen = 17 + (next() % 15);
+        const mask = (0xffffffff << (32 - plen)) >>> 0;
+        const a = ((top16 << 16) | (next() & 0xffff)) & mask;
+        both((m) => m.upsert(4, v4(a >>> 0), plen, 1000 + plen));
+        cidrs.push({ a: a >>> 0, plen });
+      }
+    };
+    // Lookups: hosts, addresses under every CIDR and random ones in the /16s.
+    const check = (label: string): void => {
+      const n = 6_000;
+      const look = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const c = cidrs.length > 0 ? cidrs[next() % cidrs.length]! : { a: 0x0a000000, plen: 16 };
+        const keep = i % 3 === 0 ? 16 : c.plen;
+        look[i] = i % 5 === 4 ? (0x0a000000 | (next() & 0x000fffff)) >>> 0 : ((c.a & ((0xffffffff << (32 - keep)) >>> 0)) | (next() & (0xffffffff >>> keep))) >>> 0;
+      }
+      const out = new Int32Array(n);
+      nat.lookupBatch4(look, out);
+      let mismatches = 0;
+      for (let i = 0; i < n; i++) {
+        const want = ts.lookup4(look[i]!) | 0;
+        if (out[i] !== want || nat.lookup4(look[i]!) !== ts.lookup4(look[i]!)) mismatches++;
+      }
+      expect(mismatches, label).toBe(0);
+    };
+    // 10.0/16 and 10.1/16 get dense, 10.2/16 stays sparse.
+    addCidrs(200, 0x0a00);
+    addCidrs(40, 0x0a01);
+    addCidrs(5, 0x0a02);
+    check('dense');
+    // Most of 10.1/16's CIDRs go (its block is dropped), some of 10.0/16's: bits cleared.
+    for (let i = cidrs.length - 1; i >= 0; i--) {
+      const c = cidrs[i]!;
+      const top = c.a >>> 16;
+      if ((top === 0x0a01 && i % 8 !== 0) || (top === 0x0a00 && i % 3 === 0)) {
+        both((m) => m.delete(4, v4(c.a), c.plen));
+        cidrs.splice(i, 1);
+      }
+    }
+    check('after deletes');
+    // 10.1/16 regains a block, built from the table and the counts.
+    addCidrs(60, 0x0a01);
+    check('dense again');
+    sameJson([...nat.entries()].map(plainEntry), [...ts.entries()].map(plainEntry), 'entries');
+  });
+});
+
 describe('capacity and overflow, as the TypeScript map', () => {
   test('a new prefix in a full map fails, is counted and replaces nothing; updates still work', () => {
     nativeOrFail();
