@@ -2,6 +2,9 @@
 #include "lpm.h"
 
 #include <algorithm>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace hubcap {
 
@@ -51,7 +54,7 @@ void Dir16Index::Remove(uint32_t value, int len) {
 // IpcacheCore: IPv4
 
 IpcacheCore::IpcacheCore(uint32_t capacity)
-    : capacity_(capacity), v4_(&mem_), dir4_(&mem_), blocks4_(&mem_), v6_(&mem_), dir6_(&mem_), w0_(&mem_), w0Counts_(&mem_) {}
+    : capacity_(capacity), hosts4_(&mem_), cidrs4_(&mem_), dir4_(&mem_), blocks4_(&mem_), v6_(&mem_), dir6_(&mem_), w0_(&mem_), w0Counts_(&mem_) {}
 
 IpcacheCore::~IpcacheCore() = default;
 
@@ -85,8 +88,8 @@ Slot FreshSlot(int plen, uint32_t identity, uint32_t tunnel, uint8_t flags) {
 }
 
 // The delete of both families: the slot matching `match` leaves the table, then the index.
-template <class Ops, class Match, class IndexRemove>
-bool EraseSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, IndexRemove indexRemove) {
+template <class Table, class Match, class IndexRemove>
+bool EraseSlot(Table& table, uint64_t hash, const Match& match, IndexRemove indexRemove) {
   auto* s = table.Find(hash, match);
   if (s == nullptr) return false;
   table.Erase(s);
@@ -127,7 +130,7 @@ void Dir24Blocks::Mark(uint32_t block, uint32_t value, int len, bool on) {
   for (uint32_t i = first; i < end; i++) cells[i] = on ? (cells[i] | bit) : (cells[i] & ~bit);
 }
 
-void Dir24Blocks::MakeBlock(const BucketTable<V4Ops>& table, uint32_t top) {
+void Dir24Blocks::MakeBlock(const V4Table& table, uint32_t top) {
   uint32_t block;
   if (free_.size() != 0) {
     block = free_.back();
@@ -159,7 +162,7 @@ void Dir24Blocks::DropBlock(uint32_t top) {
   if (free_.push_back(tops_[top].block)) tops_[top].block = 0;
 }
 
-bool Dir24Blocks::Add(const BucketTable<V4Ops>& table, uint32_t value, int len) {
+bool Dir24Blocks::Add(const V4Table& table, uint32_t value, int len) {
   if (len >= 25 && BumpCount(&counts_, CountKey24(value, len), +1) < 0) return false;
   Top& t = tops_[value >> 16];
   t.count++;
@@ -180,8 +183,8 @@ void Dir24Blocks::Remove(uint32_t value, int len) {
 // The slot matching `match` takes `fresh`'s values; otherwise, room permitting, `fresh` is
 // inserted once `indexAdd` has counted its length (undone by `indexRemove` when the insert
 // finds no memory), and `afterInsert` may build the family's length index.
-template <class Ops, class Slot, class Match, class IndexAdd, class IndexRemove, class AfterInsert>
-int IpcacheCore::UpsertSlot(BucketTable<Ops>& table, uint64_t hash, const Match& match, const Slot& fresh, IndexAdd indexAdd,
+template <class Table, class Slot, class Match, class IndexAdd, class IndexRemove, class AfterInsert>
+int IpcacheCore::UpsertSlot(Table& table, uint64_t hash, const Match& match, const Slot& fresh, IndexAdd indexAdd,
                             IndexRemove indexRemove, AfterInsert afterInsert) {
   Slot* s = table.Find(hash, match);
   if (s != nullptr) {
@@ -195,7 +198,7 @@ int IpcacheCore::UpsertSlot(BucketTable<Ops>& table, uint64_t hash, const Match&
     return kUpsertFull;
   }
   if (!indexAdd()) return kUpsertNoMemory;
-  if (table.Insert(fresh) == nullptr) {
+  if (!table.Insert(fresh)) {  // a slot pointer (BucketTable) or a bool (TwoChoiceTable)
     indexRemove();
     return kUpsertNoMemory;
   }
@@ -208,17 +211,17 @@ int IpcacheCore::Upsert4(uint32_t addr, int plen, uint32_t identity, uint32_t tu
   V4Slot fresh = FreshSlot<V4Slot>(plen, identity, tunnel, flags);
   fresh.addr = key;
   return UpsertSlot(
-      v4_, Hash4(key, plen), Match4{key, plen}, fresh, [&] { return IndexAdd4(key, plen); }, [&] { IndexRemove4(key, plen); },
+      Table4(plen), Hash4(key, plen), Match4{key, plen}, fresh, [&] { return IndexAdd4(key, plen); }, [&] { IndexRemove4(key, plen); },
       [&] {
         // Without memory for the index the lookups fall back to probing every length present.
-        if (!dir4_.built() && v4_.size() >= kIndexMinEntries) BuildIndex4();
-        if (dir4_.built() && !blocks4_.built() && v4_.size() >= kBlocksMinEntries) BuildBlocks4();
+        if (!dir4_.built() && size4() >= kIndexMinEntries) BuildIndex4();
+        if (dir4_.built() && !blocks4_.built() && size4() >= kBlocksMinEntries) BuildBlocks4();
       });
 }
 
 bool IpcacheCore::Delete4(uint32_t addr, int plen) {
   const uint32_t key = addr & Mask32(plen);
-  return EraseSlot(v4_, Hash4(key, plen), Match4{key, plen}, [&] { IndexRemove4(key, plen); });
+  return EraseSlot(Table4(plen), Hash4(key, plen), Match4{key, plen}, [&] { IndexRemove4(key, plen); });
 }
 
 namespace {
@@ -231,7 +234,7 @@ inline bool BlockLength(int plen) { return plen >= 17 && plen <= 31; }
 bool IpcacheCore::IndexAdd4(uint32_t key, int plen) {
   if (plen > 0 && dir4_.built()) {
     if (!dir4_.Add(key, plen)) return false;
-    if (BlockLength(plen) && blocks4_.built() && !blocks4_.Add(v4_, key, plen)) {
+    if (BlockLength(plen) && blocks4_.built() && !blocks4_.Add(cidrs4_, key, plen)) {
       dir4_.Remove(key, plen);
       return false;
     }
@@ -249,7 +252,7 @@ void IpcacheCore::IndexRemove4(uint32_t key, int plen) {
 bool IpcacheCore::BuildIndex4() {
   if (!dir4_.Init()) return false;
   bool ok = true;
-  v4_.ForEach([&](const V4Slot& s) {
+  ForEach4([&](const V4Slot& s) {
     if (ok && s.plen > 0) ok = dir4_.Add(s.addr, s.plen);
   });
   if (!ok) dir4_.Reset();
@@ -260,11 +263,56 @@ void IpcacheCore::BuildBlocks4() {
   // Without memory for the blocks the DIR-16 bits alone answer (more probes, same results).
   if (!blocks4_.Init()) return;
   bool ok = true;
-  v4_.ForEach([&](const V4Slot& s) {
-    if (ok && BlockLength(s.plen)) ok = blocks4_.Add(v4_, s.addr, s.plen);
+  cidrs4_.ForEach([&](const V4Slot& s) {
+    if (ok && BlockLength(s.plen)) ok = blocks4_.Add(cidrs4_, s.addr, s.plen);
   });
   if (!ok) blocks4_.Reset();
 }
+
+namespace {
+
+constexpr uint32_t kV4PerBucket = V4Table::kPerBucket;
+static_assert(kV4PerBucket == 4, "MatchBucket4 compares four slots");
+
+// Bit j set when slot j of a bucket has the key bits `want` (KeyBits4, never an empty slot's).
+// Every slot is compared without branches (which one holds the key is random; a mispredicted
+// branch costs more than the compares): with SSE2 (baseline on x86-64) the four addresses and
+// the four (plen, used) half-words are gathered into two registers and compared at once, about
+// a third of the scalar instructions; the scalar loop elsewhere.
+#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+inline uint32_t MatchBucket4(const V4Slot* bucket, uint64_t want) {
+  const __m128i* p = reinterpret_cast<const __m128i*>(bucket);
+  const __m128i lo01 = _mm_unpacklo_epi32(_mm_loadu_si128(p), _mm_loadu_si128(p + 1));      // a0 a1 k0 k1
+  const __m128i lo23 = _mm_unpacklo_epi32(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3));  // a2 a3 k2 k3
+  const __m128i addrs = _mm_unpacklo_epi64(lo01, lo23);
+  const __m128i keys = _mm_and_si128(_mm_unpackhi_epi64(lo01, lo23), _mm_set1_epi32(0xFFFF));
+  const __m128i eq = _mm_and_si128(_mm_cmpeq_epi32(addrs, _mm_set1_epi32(static_cast<int>(static_cast<uint32_t>(want)))),
+                                   _mm_cmpeq_epi32(keys, _mm_set1_epi32(static_cast<int>(want >> 32))));
+  return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(eq)));
+}
+#else
+inline uint32_t MatchBucket4(const V4Slot* bucket, uint64_t want) {
+  uint32_t hits = 0;
+  for (uint32_t j = 0; j < kV4PerBucket; j++) hits |= static_cast<uint32_t>(KeyWord4(bucket[j]) == want) << j;
+  return hits;
+}
+#endif
+
+// The slot of a bucket pair whose key bits are `want`, or nullptr.
+inline const V4Slot* MatchPair4(const V4Table::Pair& p, uint64_t want) {
+  const uint32_t hits = MatchBucket4(p.first, want) | (MatchBucket4(p.second, want) << kV4PerBucket);
+  if (hits == 0) return nullptr;
+  const uint32_t j = __builtin_ctz(hits);
+  return j < kV4PerBucket ? &p.first[j] : &p.second[j - kV4PerBucket];
+}
+
+// The slot of prefix (key, plen) (key masked), or nullptr.
+inline const V4Slot* FindKey4(const V4Table& t, uint32_t key, int plen) {
+  if (t.size() == 0) return nullptr;
+  return MatchPair4(t.Buckets(Hash4(key, plen)), KeyBits4(key, static_cast<uint8_t>(plen), 1));
+}
+
+}  // namespace
 
 const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
   // Longest first; the lengths of lenBits are bit L-1.
@@ -273,26 +321,16 @@ const V4Slot* IpcacheCore::Probe4(uint32_t addr, uint32_t lenBits) const {
     lenBits &= ~(1u << b);
     const int len = b + 1;
     const uint32_t key = addr & Mask32(len);
-    const V4Slot* s = v4_.Find(Hash4(key, len), Match4{key, len});
+    const V4Slot* s = FindKey4(Table4(len), key, len);
     if (s != nullptr) return s;
   }
-  if (count4_[0] != 0) return v4_.Find(Hash4(0, 0), Match4{0, 0});
+  if (count4_[0] != 0) return FindKey4(cidrs4_, 0, 0);
   return nullptr;
 }
 
 const V4Slot* IpcacheCore::Find4(uint32_t addr) const { return Probe4(addr, Lengths4(addr)); }
 
 namespace {
-
-constexpr uint32_t kV4PerBucket = BucketTable<V4Ops>::kPerBucket;
-
-// The slot of a bucket whose key bits are `want` (KeyBits4), or nullptr: every slot compared
-// without branches (which slot holds the key is random; a mispredicted branch costs more).
-inline const V4Slot* MatchBucket4(const V4Slot* bucket, uint64_t want) {
-  uint32_t hits = 0;
-  for (uint32_t j = 0; j < kV4PerBucket; j++) hits |= static_cast<uint32_t>(KeyWord4(bucket[j]) == want) << j;
-  return hits != 0 ? &bucket[__builtin_ctz(hits)] : nullptr;
-}
 
 // Does nothing: a pipeline stage a pass does not use.
 inline void NoStage(uint32_t) {}
@@ -318,32 +356,28 @@ void IpcacheCore::LookupBatch4(const uint32_t* addrs, int32_t* outId, uint8_t* o
 }
 
 uint32_t IpcacheCore::HostPass4(const uint32_t* addrs, int32_t* __restrict outId, uint32_t n, uint16_t* __restrict spill) const {
-  // Each address's home bucket and the one after it (where the ~9% of keys that overflowed
-  // their home at the table's load lie, mostly) are prefetched D addresses ahead, the home kept
-  // in a ring until it is compared; a miss there finishes with Find over cached lines, so pass 2
-  // gets only the addresses without a /32. (`__restrict`: the answers cannot alias the table, so
-  // its fields stay in registers.)
+  // Both buckets of each address's /32 key are prefetched D addresses ahead and kept in a ring
+  // until compared; a host is in one of them or absent, so the pass decides every address from
+  // its own two lines. (`__restrict`: the answers cannot alias the table, so its fields stay in
+  // registers.)
   constexpr uint32_t D = kPrefetchDistance;
   uint32_t m = 0;
-  if (count4_[32] == 0) {
+  if (hosts4_.size() == 0) {
     for (uint32_t i = 0; i < n; i++) spill[m++] = static_cast<uint16_t>(i);
     return m;
   }
-  const V4Slot* const slots = v4_.slots();
-  const V4Slot* ring[D];
+  V4Table::Pair ring[D];
   auto ahead = [&](uint32_t j) {
-    const V4Slot* bucket = &slots[static_cast<size_t>(v4_.Home(Hash4(addrs[j], 32))) * kV4PerBucket];
-    HUBCAP_PREFETCH(bucket);
-    v4_.PrefetchNext(Hash4(addrs[j], 32));
-    ring[j & (D - 1)] = bucket;
+    const V4Table::Pair p = hosts4_.Buckets(Hash4(addrs[j], 32));
+    HUBCAP_PREFETCH(p.first);
+    HUBCAP_PREFETCH(p.second);
+    ring[j & (D - 1)] = p;
   };
   for (uint32_t j = 0; j < D && j < n; j++) ahead(j);
   for (uint32_t i = 0; i < n; i++) {
-    const V4Slot* bucket = ring[i & (D - 1)];
+    const V4Table::Pair p = ring[i & (D - 1)];
     if (i + D < n) ahead(i + D);
-    const uint32_t a = addrs[i];
-    const V4Slot* s = MatchBucket4(bucket, KeyBits4(a, 32, 1));
-    if (s == nullptr) s = v4_.Find(Hash4(a, 32), Match4{a, 32});
+    const V4Slot* s = MatchPair4(p, KeyBits4(addrs[i], 32, 1));
     if (s != nullptr) outId[i] = static_cast<int32_t>(s->identity);
     else spill[m++] = static_cast<uint16_t>(i);
   }
@@ -377,7 +411,7 @@ void IpcacheCore::SpillPass4(const uint32_t* addrs, const uint16_t* spill, uint3
         for (uint32_t k = 0; k < kMaxAhead && rest != 0; k++) {
           const int b = HighestBit32(rest);
           rest &= ~(1u << b);
-          v4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
+          cidrs4_.Prefetch(Hash4(a & Mask32(b + 1), b + 1));
           if ((sure >> b) & 1) break;  // that probe answers: the shorter ones are never made
         }
       },
@@ -565,7 +599,8 @@ void IpcacheCore::LookupBatch6(const uint32_t* words, int32_t* outId, uint8_t* o
 }
 
 void IpcacheCore::Clear() {
-  v4_.Release();
+  hosts4_.Release();
+  cidrs4_.Release();
   v6_.Release();
   w0_.Release();
   w0Counts_.Release();

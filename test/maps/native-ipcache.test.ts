@@ -214,6 +214,50 @@ describe('large maps (the length indexes, table growth, many deletes)', () => {
   });
 });
 
+describe('IPv4 two-choice tables (native/two_choice.h: hosts and CIDRs apart, keys moved between their two buckets)', () => {
+  // A few hundred addresses of one /23 and every length over them: crowded small tables, where
+  // inserts move keys, walks give up and the table grows; deletes and reinserts of the same keys
+  // in between. Checked after every batch of ops (single, batch, entry and dump answers).
+  const universe = fc.tuple(fc.integer({ min: 0, max: 511 }), fc.oneof({ weight: 6, arbitrary: fc.constant(32) }, { weight: 2, arbitrary: fc.integer({ min: 23, max: 31 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 22 }) }));
+  const op4 = fc.oneof(
+    { weight: 5, arbitrary: fc.tuple(universe, fc.integer({ min: 1, max: 0xffffffff })).map(([[a, plen], id]) => ({ kind: 'upsert' as const, a, plen, id })) },
+    { weight: 2, arbitrary: universe.map(([a, plen]) => ({ kind: 'delete' as const, a, plen })) },
+    { weight: 2, arbitrary: fc.nat().map((i) => ({ kind: 'deleteEarlier' as const, i })) },
+  );
+  test('random upserts, deletes and reinserts in crowded tables answer as TS through every growth', () => {
+    nativeOrFail();
+    fc.assert(
+      fc.property(fc.array(fc.array(op4, { minLength: 1, maxLength: 120 }), { minLength: 1, maxLength: 8 }), (rounds) => {
+        const ts = new Ipcache();
+        const nat = new NativeIpcache();
+        const v4 = (a: number): Uint32Array => new Uint32Array([0, 0, 0xffff, (0x0a000000 + a) >>> 0]);
+        const upserted: Array<{ a: number; plen: number }> = [];
+        const probes = new Uint32Array(1024 + 64);
+        for (let i = 0; i < probes.length; i++) probes[i] = (0x0a000000 + (i < 1024 ? i - 256 : i * 0x01000193)) >>> 0;
+        for (const ops of rounds) {
+          for (const o of ops) {
+            if (o.kind === 'upsert') {
+              expect(nat.upsert(4, v4(o.a), o.plen, o.id)).toBe(ts.upsert(4, v4(o.a), o.plen, o.id));
+              upserted.push(o);
+            } else {
+              const d = o.kind === 'delete' ? o : upserted[o.i % Math.max(1, upserted.length)];
+              if (d) expect(nat.delete(4, v4(d.a), d.plen)).toBe(ts.delete(4, v4(d.a), d.plen));
+            }
+          }
+          expect(nat.size).toBe(ts.size);
+          const out = new Int32Array(probes.length);
+          nat.lookupBatch4(probes, out);
+          sameJson([...out], Array.from(probes, (a) => ts.lookup4(a) | 0), 'lookupBatch4');
+          sameJson(Array.from(probes, (a) => nat.lookup4(a)), Array.from(probes, (a) => ts.lookup4(a)), 'lookup4');
+          const sorted = (m: Ipcache | NativeIpcache): unknown[] => [...m.entries()].map(plainEntry).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1));
+          sameJson(sorted(nat), sorted(ts), 'entries');
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('dense /16s (native/lpm.h Dir24Blocks: exact lengths 17..31 per /24)', () => {
   test('CIDRs of lengths 17..31 over hosts answer as TS while /16s gain, lose and regain their blocks', () => {
     nativeOrFail();
