@@ -13,8 +13,9 @@
 //    bytes per IPv4 prefix, 32 per IPv6 prefix, at a load of 0.6..0.85.
 //      IPv4: two two-choice tables (two_choice.h), /32 hosts in one and /0../31 CIDRs in the
 //        other, so a host probe reads only hosts' lines and an address under a CIDR probes a
-//        table several times smaller (mostly cache-resident). Any key is in one of its two
-//        buckets: a probe reads exactly two cache lines, fetched together, and no chain. Keys
+//        table several times smaller (mostly cache-resident). A key is in one of its two
+//        buckets, ~83% in its first at the top load; a probe reads the second line only when
+//        the first misses and keys of its class were displaced from it, so no chains. Keys
 //        hash with one multiply (Hash4) and compare as (address, plen|used) pairs, four slots
 //        at once with SSE2 (lpm.cc MatchBucket4).
 //      IPv6: one common.h BucketTable (home bucket, then linear overflow: one cache line for
@@ -30,15 +31,15 @@
 //      IPv6 lengths 33..128: per word 0 (such prefixes keep all of it), the set of lengths
 //        present under it, in a hash keyed by word 0.
 //    The /0 default is probed last when present.
-//  So a host entry costs one probe; an address under a CIDR costs one probe per longer length
-//  present in its /24 (dense /16) or /16, then the hit.
+//  So a host entry costs one probe (one line, ~17% of the time two); an address under a CIDR
+//  costs one probe per longer length present in its /24 (dense /16) or /16, then the hit.
 //
 // Batch lookups are software pipelines: the cache misses of many lookups overlap instead of
 // following one another (a random probe into a table larger than the caches costs ~100-300 ns
 // alone and ~7-10 ns when many are in flight). IPv4 (LookupBatch4) takes two passes per chunk:
-// every address as a /32 host first (one probe, its two buckets prefetched D addresses
-// ahead), then only the addresses left, through the length index, prefetching the
-// probes down to the first length certain to match (lengths up to 16, up to 24 in a block).
+// every address as a /32 host first (its first bucket prefetched D addresses ahead, then the
+// second buckets of the few that need them), then only the addresses left, through the length
+// index (read D addresses ahead of the probes).
 #ifndef HUBCAP_NATIVE_LPM_H_
 #define HUBCAP_NATIVE_LPM_H_
 
@@ -57,7 +58,7 @@ struct V4Slot {
   uint8_t plen;   // 0..32
   uint8_t used;   // 0 = empty slot
   uint8_t flags;
-  uint8_t pad;
+  uint8_t pad;  // the table's (V4Ops::Meta)
   uint32_t identity;
   uint32_t tunnel;
 };
@@ -114,6 +115,8 @@ struct V4Ops {
   static void InitEmpty(Slot* s, size_t n) { memset(static_cast<void*>(s), 0, n * sizeof(Slot)); }
   static bool Empty(const Slot& s) { return s.used == 0; }
   static uint64_t HashOf(const Slot& s) { return Hash4(s.addr, s.plen); }
+  // The byte TwoChoiceTable keeps for itself (outside the key bits KeyWord4 compares).
+  static uint8_t& Meta(Slot& s) { return s.pad; }
 };
 
 // The IPv4 tables (hosts and CIDRs apart, IpcacheCore).
@@ -182,26 +185,13 @@ class Dir24Blocks {
   bool Init();
   void Reset();
   bool built() const { return tops_ != nullptr; }
-  // Ahead of Refine (batches): pulls the /16's entry into the cache, then, once it is there,
-  // the /24's cell.
-  void PrefetchTop(uint32_t addr) const { HUBCAP_PREFETCH(&tops_[addr >> 16]); }
-  void PrefetchCell(uint32_t addr) const {
-    const uint32_t block = tops_[addr >> 16].block;
-    if (block != 0) HUBCAP_PREFETCH(&cells_[(block - 1) * 256 + ((addr >> 8) & 255)]);
-  }
   // `lens` (the DIR-16 bits of addr's /16) with bits 16..30 (lengths 17..31) replaced by the
-  // /24's exact ones when the /16 has a block. `*sure` gets the lengths certain to match the
-  // address (its prefix of that length is stored): those up to 16, and up to 24 in a block.
-  inline uint32_t Refine(uint32_t addr, uint32_t lens, uint32_t* sure) const {
+  // /24's exact ones when the /16 has a block.
+  inline uint32_t Refine(uint32_t addr, uint32_t lens) const {
     const uint32_t block = tops_[addr >> 16].block;
-    if (block == 0) {
-      *sure = lens & 0xFFFFu;
-      return lens;
-    }
+    if (block == 0) return lens;
     const uint32_t cell = cells_[(block - 1) * 256 + ((addr >> 8) & 255)];
-    lens = (lens & 0x8000FFFFu) | (cell << 16);
-    *sure = lens & 0x00FFFFFFu;
-    return lens;
+    return (lens & 0x8000FFFFu) | (cell << 16);
   }
   // One more / one fewer prefix `value` (masked) of length `len` (17..31); `table` holds the
   // other prefixes (a new block is filled from it). Add is false when out of memory (nothing
@@ -231,9 +221,6 @@ class IpcacheCore {
  public:
   // How many addresses ahead a batch prefetches (a power of two).
   static constexpr uint32_t kPrefetchDistance = 16;
-  // Lengths whose probes a batch prefetches together for an address that is not a /32 host (up
-  // to the first certain to match).
-  static constexpr uint32_t kMaxAhead = 8;
   // Addresses per LookupChunk4 (its spill list lives on the stack).
   static constexpr uint32_t kChunk4 = 1024;
   // Prefixes of a family from which its length index pays for its 256 KiB.
@@ -284,19 +271,11 @@ class IpcacheCore {
   void SpillPass4(const uint32_t* addrs, const uint16_t* spill, uint32_t m, int32_t* outId, uint8_t* outPlen) const;
   const V6Slot* Probe6Long(const uint32_t* w, const W0Slot* g) const;
   const V6Slot* Probe6Short(const uint32_t* w, uint32_t lenBits) const;
-  // The lengths (bit L-1) whose prefix may cover `addr`; `*sure` (lengths certain to) may be
-  // null. The length index's guarantee lets a batch prefetch only the probes it may need.
-  uint32_t Lengths4(uint32_t addr, uint32_t* sure = nullptr) const {
-    uint32_t unused;
-    if (sure == nullptr) sure = &unused;
-    if (!dir4_.built()) {
-      *sure = 0;
-      return small4_;
-    }
+  // The lengths (bit L-1) whose prefix may cover `addr`.
+  uint32_t Lengths4(uint32_t addr) const {
+    if (!dir4_.built()) return small4_;
     const uint32_t lens = dir4_.masks()[addr >> 16];
-    if (blocks4_.built()) return blocks4_.Refine(addr, lens, sure);
-    *sure = lens & 0xFFFFu;
-    return lens;
+    return blocks4_.built() ? blocks4_.Refine(addr, lens) : lens;
   }
   bool IndexAdd4(uint32_t addr, int plen);
   void IndexRemove4(uint32_t addr, int plen);
