@@ -369,7 +369,7 @@ uint32_t IpcacheCore::HostPass4(const uint32_t* addrs, int32_t* __restrict outId
   // Then those have their second bucket prefetched D ahead and compared. Pass 2 gets the
   // addresses found in neither. (`__restrict`: the answers cannot alias the table, so its fields
   // stay in registers.)
-  constexpr uint32_t D = kPrefetchDistance;
+  constexpr uint32_t D = kPrefetchDistance4;
   uint32_t m = 0;
   if (hosts4_.size() == 0) {
     for (uint32_t i = 0; i < n; i++) spill[m++] = static_cast<uint16_t>(i);
@@ -417,7 +417,7 @@ void IpcacheCore::SpillPass4(const uint32_t* addrs, const uint16_t* spill, uint3
   // CIDR table is several times smaller than the hosts' and mostly cached, ~1.3 probes an address,
   // and prefetching both buckets of each length measured slower (60 -> 76 ns an address at 512k
   // prefixes, 20 -> 33 ns at 1,000) than letting the out-of-order core overlap them.
-  constexpr uint32_t D = kPrefetchDistance;
+  constexpr uint32_t D = kPrefetchDistance4;
   uint32_t lens[kChunk4];
   auto lengths = [&](uint32_t j) { lens[j] = Lengths4(addrs[spill[j]]) & ~(1u << 31); };
   for (uint32_t j = 0; j < D && j < m; j++) lengths(j);

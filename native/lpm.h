@@ -219,8 +219,11 @@ enum UpsertStatus { kUpsertOk = 1, kUpsertFull = 0, kUpsertNoMemory = -1 };
 
 class IpcacheCore {
  public:
-  // How many addresses ahead a batch prefetches (a power of two).
+  // How many addresses ahead a batch prefetches (powers of two): IPv6, and IPv4 (whose host pass
+  // does less per address, so more are needed to keep its misses in flight: 32 measured ~8%
+  // faster than 16 at 512k prefixes, 64 no better).
   static constexpr uint32_t kPrefetchDistance = 16;
+  static constexpr uint32_t kPrefetchDistance4 = 32;
   // Addresses per LookupChunk4 (its spill list lives on the stack).
   static constexpr uint32_t kChunk4 = 1024;
   // Prefixes of a family from which its length index pays for its 256 KiB.
