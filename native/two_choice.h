@@ -4,21 +4,21 @@
 // Mirrors: nothing in Cilium (the kernel's LPM trie is a different structure); the layout is the
 // bucketized cuckoo hashing of MemC3 / DPDK's rte_hash: every key lives in one of two buckets of
 // one cache line each, both known from its hash. Inserts fill a key's first bucket while it has
-// room, so ~90% of the keys sit there, and each bucket counts, inside its own line, the keys of
+// room, so 83% (at the top load of 0.85) to 94% (at 0.6) of the keys sit there, and each bucket counts, inside its own line, the keys of
 // its own that live in their second bucket (`displaced`, per class of keys, in the spare bytes of
 // its slots). A lookup reads the first line; only when it misses and its class's count is not
 // zero does it read the second.
 // Why: a batch of lookups is bound by the cache lines it misses (the fill buffers cap how many
-// are in flight), so a host costs ~1.1 lines here against 2 for both buckets always, and an
-// absent key (every address under a CIDR, in the /32 pass) mostly 1. common.h BucketTable's home
-// bucket plus linear overflow needs, at its load of 0.85, a third line for ~18% of the keys and a
-// separate count array besides.
+// are in flight), so a host costs 1.06..1.17 lines here against 2 for both buckets always,
+// and an absent key (every address under a CIDR, in the /32 pass) 1.12 at most. common.h
+// BucketTable's home bucket plus linear overflow needs, at its load of 0.85, a second line for
+// ~18% of the keys and a separate count array besides.
 //
 // Inserting into a full pair moves keys to their other bucket (a random walk, as MemC3, undone
 // when it gives up; the table then grows). The load stays between 0.6 (after growing) and 0.85,
 // far below where 4-slot two-choice tables fail (~0.98), so walks are short and a failed one
-// practically never happens. A count that reaches 255 stays there (lookups of that bucket then
-// always read the second line: slower, never wrong).
+// practically never happens. A count that reaches 255 stays there (absent keys of that class
+// then always read the second line: slower, never wrong).
 //
 // Ops: BucketTable's (Slot of 16 bytes, InitEmpty, Empty, HashOf) plus the byte a slot spares for
 // the table: `static uint8_t& Meta(Slot&)` (left alone by everything else).
