@@ -214,6 +214,115 @@ describe('large maps (the length indexes, table growth, many deletes)', () => {
   });
 });
 
+describe('IPv4 two-choice tables (native/two_choice.h: hosts and CIDRs apart, keys moved between their two buckets)', () => {
+  // A few hundred addresses of one /23 and every length over them: crowded small tables, where
+  // inserts move keys, walks give up and the table grows; deletes and reinserts of the same keys
+  // in between. Checked after every batch of ops (single, batch, entry and dump answers).
+  const universe = fc.tuple(fc.integer({ min: 0, max: 511 }), fc.oneof({ weight: 6, arbitrary: fc.constant(32) }, { weight: 2, arbitrary: fc.integer({ min: 23, max: 31 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 22 }) }));
+  const op4 = fc.oneof(
+    { weight: 5, arbitrary: fc.tuple(universe, fc.integer({ min: 1, max: 0xffffffff })).map(([[a, plen], id]) => ({ kind: 'upsert' as const, a, plen, id })) },
+    { weight: 2, arbitrary: universe.map(([a, plen]) => ({ kind: 'delete' as const, a, plen })) },
+    { weight: 2, arbitrary: fc.nat().map((i) => ({ kind: 'deleteEarlier' as const, i })) },
+  );
+  test('random upserts, deletes and reinserts in crowded tables answer as TS through every growth', () => {
+    nativeOrFail();
+    fc.assert(
+      fc.property(fc.array(fc.array(op4, { minLength: 1, maxLength: 120 }), { minLength: 1, maxLength: 8 }), (rounds) => {
+        const ts = new Ipcache();
+        const nat = new NativeIpcache();
+        const v4 = (a: number): Uint32Array => new Uint32Array([0, 0, 0xffff, (0x0a000000 + a) >>> 0]);
+        const upserted: Array<{ a: number; plen: number }> = [];
+        const probes = new Uint32Array(1024 + 64);
+        for (let i = 0; i < probes.length; i++) probes[i] = (0x0a000000 + (i < 1024 ? i - 256 : i * 0x01000193)) >>> 0;
+        for (const ops of rounds) {
+          for (const o of ops) {
+            if (o.kind === 'upsert') {
+              expect(nat.upsert(4, v4(o.a), o.plen, o.id)).toBe(ts.upsert(4, v4(o.a), o.plen, o.id));
+              upserted.push(o);
+            } else {
+              const d = o.kind === 'delete' ? o : upserted[o.i % Math.max(1, upserted.length)];
+              if (d) expect(nat.delete(4, v4(d.a), d.plen)).toBe(ts.delete(4, v4(d.a), d.plen));
+            }
+          }
+          expect(nat.size).toBe(ts.size);
+          const out = new Int32Array(probes.length);
+          nat.lookupBatch4(probes, out);
+          sameJson([...out], Array.from(probes, (a) => ts.lookup4(a) | 0), 'lookupBatch4');
+          sameJson(Array.from(probes, (a) => nat.lookup4(a)), Array.from(probes, (a) => ts.lookup4(a)), 'lookup4');
+          const sorted = (m: Ipcache | NativeIpcache): unknown[] => [...m.entries()].map(plainEntry).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1));
+          sameJson(sorted(nat), sorted(ts), 'entries');
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('dense /16s (native/lpm.h Dir24Blocks: exact lengths 17..31 per /24)', () => {
+  test('CIDRs of lengths 17..31 over hosts answer as TS while /16s gain, lose and regain their blocks', () => {
+    nativeOrFail();
+    const next = rng(2424);
+    const ts = new Ipcache();
+    const nat = new NativeIpcache();
+    const v4 = (a: number): Uint32Array => new Uint32Array([0, 0, 0xffff, a >>> 0]);
+    const both = (f: (m: Ipcache | NativeIpcache) => boolean): void => expect(f(nat)).toBe(f(ts));
+    // 20,000 hosts (past the blocks' threshold) in 10.0/16..10.7/16, and the short prefixes.
+    for (let i = 0; i < 20_000; i++) {
+      const a = (0x0a000000 | (next() & 0x0007ffff)) >>> 0;
+      both((m) => m.upsert(4, v4(a), 32, 256 + i));
+    }
+    both((m) => m.upsert(4, v4(0x0a000000), 8, 3));
+    both((m) => m.upsert(4, v4(0x0a000000), 14, 4));
+    const cidrs: Array<{ a: number; plen: number }> = [];
+    const addCidrs = (count: number, top16: number): void => {
+      for (let i = 0; i < count; i++) {
+        const plen = 17 + (next() % 15);
+        const mask = (0xffffffff << (32 - plen)) >>> 0;
+        const a = ((top16 << 16) | (next() & 0xffff)) & mask;
+        both((m) => m.upsert(4, v4(a >>> 0), plen, 1000 + plen));
+        cidrs.push({ a: a >>> 0, plen });
+      }
+    };
+    // Lookups: hosts, addresses under every CIDR and random ones in the /16s.
+    const check = (label: string): void => {
+      const n = 6_000;
+      const look = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const c = cidrs.length > 0 ? cidrs[next() % cidrs.length]! : { a: 0x0a000000, plen: 16 };
+        const keep = i % 3 === 0 ? 16 : c.plen;
+        look[i] = i % 5 === 4 ? (0x0a000000 | (next() & 0x000fffff)) >>> 0 : ((c.a & ((0xffffffff << (32 - keep)) >>> 0)) | (next() & (0xffffffff >>> keep))) >>> 0;
+      }
+      const out = new Int32Array(n);
+      nat.lookupBatch4(look, out);
+      let mismatches = 0;
+      for (let i = 0; i < n; i++) {
+        const want = ts.lookup4(look[i]!) | 0;
+        if (out[i] !== want || nat.lookup4(look[i]!) !== ts.lookup4(look[i]!)) mismatches++;
+      }
+      expect(mismatches, label).toBe(0);
+    };
+    // 10.0/16 and 10.1/16 get dense, 10.2/16 stays sparse.
+    addCidrs(200, 0x0a00);
+    addCidrs(40, 0x0a01);
+    addCidrs(5, 0x0a02);
+    check('dense');
+    // Most of 10.1/16's CIDRs go (its block is dropped), some of 10.0/16's: bits cleared.
+    for (let i = cidrs.length - 1; i >= 0; i--) {
+      const c = cidrs[i]!;
+      const top = c.a >>> 16;
+      if ((top === 0x0a01 && i % 8 !== 0) || (top === 0x0a00 && i % 3 === 0)) {
+        both((m) => m.delete(4, v4(c.a), c.plen));
+        cidrs.splice(i, 1);
+      }
+    }
+    check('after deletes');
+    // 10.1/16 regains a block, built from the table and the counts.
+    addCidrs(60, 0x0a01);
+    check('dense again');
+    sameJson([...nat.entries()].map(plainEntry), [...ts.entries()].map(plainEntry), 'entries');
+  });
+});
+
 describe('capacity and overflow, as the TypeScript map', () => {
   test('a new prefix in a full map fails, is counted and replaces nothing; updates still work', () => {
     nativeOrFail();
