@@ -54,7 +54,9 @@ inline uint32_t ClassFor(uint32_t n) {
 // 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when that exponent
 // field is below 151 - P. Three implementations of the eight-word step, `Lanes` parameters of
 // the lookups: two SSE2 vectors (every x86-64), one AVX2 vector (used only inside functions
-// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere.
+// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere. Each also
+// has the any-peer group's step, Masked: bit i set when (pp & mask[i]) == key[i] over an
+// AnyKeys chunk (policy.h), the masks stored instead of derived.
 #if defined(__SSE2__)
 struct Sse2Lanes {
   static inline uint32_t Four(const uint32_t* kw, __m128i v) {
@@ -68,6 +70,15 @@ struct Sse2Lanes {
     const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
     return Four(kw, v) | Four(kw + 4, v) << 4;
   }
+  static inline uint32_t MaskedFour(const uint32_t* key, const uint32_t* mask, __m128i v) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(key));
+    const __m128i m = _mm_load_si128(reinterpret_cast<const __m128i*>(mask));
+    return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(v, m), k))));
+  }
+  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
+    return MaskedFour(key, mask, v) | MaskedFour(key + 4, mask + 4, v) << 4;
+  }
 };
 using PortableLanes = Sse2Lanes;
 #else
@@ -75,6 +86,11 @@ struct ScalarLanes {
   static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
     uint32_t m = 0;
     for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
+    return m;
+  }
+  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>((pp & mask[i]) == key[i]) << i;
     return m;
   }
 };
@@ -89,6 +105,12 @@ struct Avx2Lanes {
     const __m256i exp = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(d)), 23);
     const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
+  }
+  __attribute__((target("avx2"))) static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    const __m256i k = _mm256_load_si256(reinterpret_cast<const __m256i*>(key));
+    const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask));
+    const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(pp)), m), k);
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
   }
 };
 #endif
@@ -121,16 +143,22 @@ inline const T* Pick(bool c, const T* a, const T* b) {
   return reinterpret_cast<const T*>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
 }
 
+// The entry of a block of class `cls` (keys == kNoKeys when it is empty) that the lowest bit of
+// m names, m the entries covering a lookup: the block is sorted longest prefix first, so that is
+// the LPM. Without a branch: m == 0 (a miss) reads key 0 and points at kNoPayload.
+__attribute__((always_inline)) inline EntryRef Lowest(const uint32_t* keys, uint32_t cls, uint32_t m) {
+  const bool hit = m != 0;
+  const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
+  const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
+  return EntryRef{Pick(hit, keys[i], 0u), Pick(hit, vals + i, &kNoPayload)};
+}
+
 // The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
 // sorted longest prefix first, so the lowest entry covering pp is the LPM. Without a branch: a
 // miss reads key 0 and points at kNoPayload.
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef InBlock(const uint32_t* keys, uint32_t n, uint32_t cls, uint32_t pp) {
-  const uint32_t m = MatchMask<Lanes>(keys, n, pp);
-  const bool hit = m != 0;
-  const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
-  const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
-  return EntryRef{Pick(hit, keys[i], 0u), Pick(hit, vals + i, &kNoPayload)};
+  return Lowest(keys, cls, MatchMask<Lanes>(keys, n, pp));
 }
 
 // A slot's key (its first 8 bytes, mapDir and identity) compared as one word.
@@ -157,7 +185,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyIdx_(&mem_), freeAnyIdx_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyKeys_(&mem_), freeAnyKeys_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -243,85 +271,75 @@ __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const Grou
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
   maps_[mapDir >> 1].any[mapDir & 1] = g != nullptr ? *g : NoGroup();
-  BuildAnyIndex(mapDir);
+  BuildAnyKeys(mapDir);
 }
 
-void PolicySetCore::ReleaseAnyIndex(MapInfo* mi, uint32_t dir) {
-  if (mi->anyIdx[dir] == kNone) return;
-  freeAnyIdx_.push_back(mi->anyIdx[dir]);  // out of memory here only loses the record for reuse
-  mi->anyIdx[dir] = kNone;
-  mi->any[dir].indexed = 0;
+namespace {
+constexpr AnyKeys EmptyAnyKeys() {
+  AnyKeys x{};
+  for (auto& c : x.chunk)
+    for (uint32_t i = 0; i < 8; i++) c.key[i] = kNone;
+  return x;
+}
+}  // namespace
+
+const AnyKeys kNoAnyKeys = EmptyAnyKeys();
+
+const AnyKeys& PolicySetCore::AnyKeysOf(const MapInfo& mi, uint32_t dir) const {
+  return mi.anyKeys[dir] == kNone ? kNoAnyKeys : anyKeys_[mi.anyKeys[dir]];
 }
 
-void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
+bool PolicySetCore::EnsureAnyKeys(uint32_t map, uint32_t dir) {
+  MapInfo* mi = &maps_[map];
+  if (mi->anyKeys[dir] != kNone) return true;
+  if (freeAnyKeys_.size() != 0) {
+    mi->anyKeys[dir] = freeAnyKeys_.back();
+    freeAnyKeys_.pop_back();
+  } else {
+    if (!anyKeys_.Extend(1)) return false;
+    mi->anyKeys[dir] = anyKeys_.size() - 1;
+  }
+  anyKeys_[mi->anyKeys[dir]] = kNoAnyKeys;
+  return true;
+}
+
+void PolicySetCore::ReleaseAnyKeys(MapInfo* mi, uint32_t dir) {
+  if (mi->anyKeys[dir] == kNone) return;
+  freeAnyKeys_.push_back(mi->anyKeys[dir]);  // out of memory here only loses the record for reuse
+  mi->anyKeys[dir] = kNone;
+}
+
+void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
   MapInfo* mi = &maps_[mapDir >> 1];
   const uint32_t dir = mapDir & 1;
-  GroupSlot& g = mi->any[dir];
-  g.indexed = 0;
-  if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) {
-    ReleaseAnyIndex(mi, dir);
+  const GroupSlot& g = mi->any[dir];
+  // No group, or a big one (looked up in its table): the record goes.
+  if (g.mapDir == kNone || g.cls == kBigClass) {
+    ReleaseAnyKeys(mi, dir);
     return;
   }
-  if (mi->anyIdx[dir] == kNone) {
-    // A record for it; without memory the group is scanned (same answers).
-    if (freeAnyIdx_.size() != 0) {
-      mi->anyIdx[dir] = freeAnyIdx_.back();
-      freeAnyIdx_.pop_back();
-    } else {
-      if (!anyIdx_.Extend(1)) return;
-      mi->anyIdx[dir] = anyIdx_.size() - 1;
-    }
-  }
-  AnyIndex& x = anyIdx_[mi->anyIdx[dir]];
-  x.n = 0;
-  g.indexed = 1;
-  // Each entry as the range of (protocol << 16 | port) it covers.
-  const uint32_t* e = Keys(g.ref);
-  const uint32_t c = g.count;
-  uint32_t lo[kMaxSmallGroup], hi[kMaxSmallGroup], bound[2 * kMaxSmallGroup + 1];
-  uint32_t m = 0;
-  bound[m++] = 0;
-  for (uint32_t k = 0; k < c; k++) {
-    const int p = KwPrefix(e[k]);
-    lo[k] = p == 0 ? 0 : e[k] & 0x00FFFFFFu;
-    hi[k] = p == 0 ? 0x00FFFFFFu : lo[k] | (0xFFFFu & ~static_cast<uint32_t>(kPortMask[p]));
-    bound[m++] = lo[k];
-    if (hi[k] < 0x00FFFFFFu) bound[m++] = hi[k] + 1;
-  }
-  std::sort(bound, bound + m);
-  m = static_cast<uint32_t>(std::unique(bound, bound + m) - bound);
-  // The block is sorted longest prefix first: the first entry covering an interval's start
-  // covers the interval and is its longest prefix. Neighbours with the same answer merge.
-  for (uint32_t j = 0; j < m; j++) {
-    uint8_t at = kNoEntry;
-    for (uint32_t k = 0; k < c; k++) {
-      if (lo[k] <= bound[j] && bound[j] <= hi[k]) {
-        at = static_cast<uint8_t>(k);
-        break;
-      }
-    }
-    if (x.n != 0 && x.entry[x.n - 1] == at) continue;
-    x.start[x.n] = bound[j];
-    x.entry[x.n] = at;
-    x.n++;
+  static_assert(sizeof(AnyKeys::chunk) / sizeof(AnyKeys::Chunk) * 8 == kMaxSmallGroup, "AnyKeys holds a small group");
+  AnyKeys& x = anyKeys_[mi->anyKeys[dir]];  // taken by Set before the group's first entry
+  x = kNoAnyKeys;
+  const uint32_t* kw = Keys(g.ref);
+  for (uint32_t i = 0; i < g.count; i++) {
+    const uint32_t mask = kKeyMask[KwPrefix(kw[i])];
+    x.chunk[i / 8].key[i % 8] = kw[i] & mask;
+    x.chunk[i / 8].mask[i % 8] = mask;
   }
 }
 
 template <class Lanes>
-__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t v) const {
-  const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
-  if (any.mapDir == kNone) return NoEntry();
-  if (any.indexed == 0) return InGroup<Lanes>(any, v);
-  const AnyIndex& x = anyIdx_[maps_[mapDir >> 1].anyIdx[mapDir & 1]];
-  // The last interval starting at or below v (start[0] = 0), without a branch per step.
-  const uint32_t* base = x.start;
-  for (uint32_t len = x.n; len > 1;) {
-    const uint32_t half = len >> 1;
-    base = base[half] <= v ? base + half : base;
-    len -= half;
-  }
-  const uint8_t at = x.entry[base - x.start];
-  return at == kNoEntry ? NoEntry() : EntryAt(any, at);
+__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t pp) const {
+  const MapInfo& mi = maps_[mapDir >> 1];
+  const uint32_t dir = mapDir & 1;
+  const GroupSlot& any = mi.any[dir];
+  if (any.cls == kBigClass) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
+  // The first chunk whatever the count (a map without the group reads kNoAnyKeys: no match).
+  const AnyKeys& x = AnyKeysOf(mi, dir);
+  uint32_t m = Lanes::Masked(x.chunk[0].key, x.chunk[0].mask, pp);
+  for (uint32_t k = 1; 8 * k < any.count; k++) m |= Lanes::Masked(x.chunk[k].key, x.chunk[k].mask, pp) << (8 * k);
+  return Lowest(any.count != 0 ? Keys(any.ref) : kNoKeys, any.cls, m);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,6 +477,9 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   if (!HasMap(id)) return false;
   MapInfo& mi = maps_[id];
   mi.overflow = 0;
+  // A map may hold an (empty) AnyKeys record without entries: Set takes it before a write that fails.
+  ReleaseAnyKeys(&mi, 0);
+  ReleaseAnyKeys(&mi, 1);
   if (mi.size == 0) return true;
   // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
@@ -473,8 +494,6 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   }
   entries_ -= erasedEntries;
   mi.size = 0;
-  ReleaseAnyIndex(&mi, 0);
-  ReleaseAnyIndex(&mi, 1);
   mi.any[0] = mi.any[1] = NoGroup();
   return true;
 }
@@ -487,6 +506,8 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
+  // An any-peer group's AnyKeys record is taken first, so nothing changes when there is no memory.
+  if (e.identity == 0 && !EnsureAnyKeys(map, mapDir & 1)) return kSetNoMemory;
   GroupSlot* g = FindGroup(mapDir, e.identity);
   if (g != nullptr) {
     if (g->cls == kBigClass) {
