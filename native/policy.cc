@@ -57,8 +57,23 @@ inline uint32_t ClassFor(uint32_t n) {
 // compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere. Each also
 // has the any-peer group's step, Masked: bit i set when (pp & mask[i]) == key[i] over an
 // AnyKeys chunk (policy.h), the masks stored instead of derived.
+// The batch's search of a group in its home directory line (four 16-byte slots) is a Lanes step
+// too, HomeHits: bit 2k set when slot k's first 8 bytes (mapDir, identity) equal `key`. Word
+// compares here; AVX2 compares two slots a vector.
+struct WordHome {
+  static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    uint32_t hits = 0;
+    for (uint32_t k = 0; k < 4; k++) {
+      uint64_t w;
+      memcpy(&w, &line[k], sizeof(w));
+      hits |= static_cast<uint32_t>(w == key) << (2 * k);
+    }
+    return hits;
+  }
+};
+
 #if defined(__SSE2__)
-struct Sse2Lanes {
+struct Sse2Lanes : WordHome {
   static inline uint32_t Four(const uint32_t* kw, __m128i v) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kw));
     const __m128i d = _mm_and_si128(_mm_xor_si128(x, v), _mm_set1_epi32(0x00FFFFFF));
@@ -82,7 +97,7 @@ struct Sse2Lanes {
 };
 using PortableLanes = Sse2Lanes;
 #else
-struct ScalarLanes {
+struct ScalarLanes : WordHome {
   static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
     uint32_t m = 0;
     for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
@@ -111,6 +126,15 @@ struct Avx2Lanes {
     const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask));
     const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(pp)), m), k);
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
+  }
+  // Each slot is two 64-bit lanes, its key the even one: bit 2k of the two masks side by side.
+  __attribute__((target("avx2"))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    const __m256i k = _mm256_set1_epi64x(static_cast<long long>(key));
+    const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(line));
+    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(line + 2));
+    const uint32_t a = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(lo, k))));
+    const uint32_t b = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(hi, k))));
+    return (a | b << 4) & 0x55u;
   }
 };
 #endif
@@ -944,14 +968,13 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.cls = 0;
     q.chain = false;
     if (q.mapDir == kNone || q.line == nullptr) return;
-    // The home line's four slots compared as words (a lookup's mapDir is never an empty slot's
+    // The home line's four slots compared (HomeHits; a lookup's mapDir is never an empty slot's
     // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
     // with a predicate that never matches (the compares fold away) reads just the count.
-    const GroupMatch match(q.mapDir, q.remote);
-    uint32_t hits = 0;
-    for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(q.line[k])) << k;
+    static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
+    const uint32_t hits = Lanes::HomeHits(q.line, GroupMatch(q.mapDir, q.remote).key);
     if (hits != 0) {
-      found(q, &q.line[__builtin_ctz(hits)]);
+      found(q, &q.line[__builtin_ctz(hits) / 2]);
     } else {
       const uint64_t hash = GroupHash(q.mapDir, q.remote);
       dir_.FindHome(hash, [](const GroupSlot&) { return false; }, &q.chain);
