@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <atomic>
+#include <type_traits>
 #include <cstdlib>
 
 #if defined(__SSE2__)
@@ -155,26 +156,35 @@ __attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uin
 // The key words a group without entries points at (MatchMask reads eight, masks them all off).
 alignas(32) const uint32_t kNoKeys[8] = {};
 
-// c ? a : b computed with masks: the compiler turns a ternary on data into a branch when it
-// guesses it predictable, and which entry a lookup finds is not.
-inline uint32_t Pick(bool c, uint32_t a, uint32_t b) {
-  const uint32_t m = 0u - static_cast<uint32_t>(c);
-  return (a & m) | (b & ~m);
-}
+// c ? a : b without a branch: the compiler turns a ternary on data into a branch when it
+// guesses it predictable, and which entry a lookup finds is not. A cmov on x86-64 (asm, which the
+// compiler cannot turn into a branch), computed with masks elsewhere.
 template <class T>
-inline const T* Pick(bool c, const T* a, const T* b) {
-  const uintptr_t m = uintptr_t{0} - static_cast<uintptr_t>(c);
-  return reinterpret_cast<const T*>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
+inline T Pick(bool c, T a, T b) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  asm("test %[c], %[c]\n\tcmovz %[b], %[a]" : [a] "+r"(a) : [b] "r"(b), [c] "r"(c) : "cc");
+  return a;
+#else
+  if constexpr (std::is_pointer<T>::value) {
+    const uintptr_t m = uintptr_t{0} - static_cast<uintptr_t>(c);
+    return reinterpret_cast<T>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
+  } else {
+    const T m = T{0} - static_cast<T>(c);
+    return (a & m) | (b & ~m);
+  }
+#endif
 }
 
 // The entry of a block of class `cls` (keys == kNoKeys when it is empty) that the lowest bit of
 // m names, m the entries covering a lookup: the block is sorted longest prefix first, so that is
-// the LPM. Without a branch: m == 0 (a miss) reads key 0 and points at kNoPayload.
+// the LPM. Without a branch: a miss (m == 0) reads entry 0 of a "block" of no capacity that is
+// kNoPayload itself (its first word, the cookie, is 0): key word 0 and kNoPayload.
 __attribute__((always_inline)) inline EntryRef Lowest(const uint32_t* keys, uint32_t cls, uint32_t m) {
   const bool hit = m != 0;
-  const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
-  const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
-  return EntryRef{Pick(hit, keys[i], 0u), Pick(hit, vals + i, &kNoPayload)};
+  const uint32_t i = static_cast<uint32_t>(__builtin_ctzll(m | uint64_t{1} << 32)) & 31;
+  const uint32_t* base = Pick(hit, keys, &kNoPayload.cookie);
+  const uint32_t cap = Pick(hit, kClassCap[cls], 0u);
+  return EntryRef{base[i], reinterpret_cast<const PolicyPayload*>(base + cap) + i};
 }
 
 // The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
