@@ -219,7 +219,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyKeys_(&mem_), freeAnyKeys_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), anyKeys_(&mem_), freeAnyKeys_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -304,7 +304,13 @@ __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const Grou
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
-  maps_[mapDir >> 1].any[mapDir & 1] = g != nullptr ? *g : NoGroup();
+  AnyPeer& a = anyPeer_[mapDir];
+  const GroupSlot none = NoGroup();
+  const GroupSlot& from = g != nullptr ? *g : none;
+  a.ref = from.ref;
+  a.count = from.count;
+  a.cls = from.cls;
+  a.present = g != nullptr;
   BuildAnyKeys(mapDir);
 }
 
@@ -319,41 +325,45 @@ constexpr AnyKeys EmptyAnyKeys() {
 
 const AnyKeys kNoAnyKeys = EmptyAnyKeys();
 
-const AnyKeys& PolicySetCore::AnyKeysOf(const MapInfo& mi, uint32_t dir) const {
-  return mi.anyKeys[dir] == kNone ? kNoAnyKeys : anyKeys_[mi.anyKeys[dir]];
-}
+const AnyKeys& PolicySetCore::AnyKeysOf(const AnyPeer& a) const { return a.keys == kNone ? kNoAnyKeys : anyKeys_[a.keys]; }
 
-bool PolicySetCore::EnsureAnyKeys(uint32_t map, uint32_t dir) {
-  MapInfo* mi = &maps_[map];
-  if (mi->anyKeys[dir] != kNone) return true;
+bool PolicySetCore::EnsureAnyKeys(uint32_t mapDir) {
+  AnyPeer* a = &anyPeer_[mapDir];
+  if (a->keys != kNone) return true;
   if (freeAnyKeys_.size() != 0) {
-    mi->anyKeys[dir] = freeAnyKeys_.back();
+    a->keys = freeAnyKeys_.back();
     freeAnyKeys_.pop_back();
   } else {
     if (!anyKeys_.Extend(1)) return false;
-    mi->anyKeys[dir] = anyKeys_.size() - 1;
+    a->keys = anyKeys_.size() - 1;
   }
-  anyKeys_[mi->anyKeys[dir]] = kNoAnyKeys;
+  anyKeys_[a->keys] = kNoAnyKeys;
   return true;
 }
 
-void PolicySetCore::ReleaseAnyKeys(MapInfo* mi, uint32_t dir) {
-  if (mi->anyKeys[dir] == kNone) return;
-  freeAnyKeys_.push_back(mi->anyKeys[dir]);  // out of memory here only loses the record for reuse
-  mi->anyKeys[dir] = kNone;
+void PolicySetCore::ReleaseAnyKeys(uint32_t mapDir) {
+  AnyPeer* a = &anyPeer_[mapDir];
+  if (a->keys == kNone) return;
+  freeAnyKeys_.push_back(a->keys);  // out of memory here only loses the record for reuse
+  a->keys = kNone;
+}
+
+void PolicySetCore::ResetAnyPeer(uint32_t map) {
+  for (uint32_t dir = 0; dir < 2; dir++) {
+    ReleaseAnyKeys((map << 1) | dir);
+    anyPeer_[(map << 1) | dir] = kNoAnyPeer;
+  }
 }
 
 void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
-  MapInfo* mi = &maps_[mapDir >> 1];
-  const uint32_t dir = mapDir & 1;
-  const GroupSlot& g = mi->any[dir];
+  const AnyPeer& g = anyPeer_[mapDir];
   // No group, or a big one (looked up in its table): the record goes.
-  if (g.mapDir == kNone || g.cls == kBigClass) {
-    ReleaseAnyKeys(mi, dir);
+  if (g.present == 0 || g.cls == kBigClass) {
+    ReleaseAnyKeys(mapDir);
     return;
   }
   static_assert(sizeof(AnyKeys::chunk) / sizeof(AnyKeys::Chunk) * 8 == kMaxSmallGroup, "AnyKeys holds a small group");
-  AnyKeys& x = anyKeys_[mi->anyKeys[dir]];  // taken by Set before the group's first entry
+  AnyKeys& x = anyKeys_[g.keys];  // taken by Set before the group's first entry
   x = kNoAnyKeys;
   const uint32_t* kw = Keys(g.ref);
   for (uint32_t i = 0; i < g.count; i++) {
@@ -365,12 +375,10 @@ void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
 
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t pp) const {
-  const MapInfo& mi = maps_[mapDir >> 1];
-  const uint32_t dir = mapDir & 1;
-  const GroupSlot& any = mi.any[dir];
+  const AnyPeer& any = anyPeer_[mapDir];
   if (any.cls == kBigClass) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
   // The first chunk whatever the count (a map without the group reads kNoAnyKeys: no match).
-  const AnyKeys& x = AnyKeysOf(mi, dir);
+  const AnyKeys& x = AnyKeysOf(any);
   uint32_t m = Lanes::Masked(x.chunk[0].key, x.chunk[0].mask, pp);
   for (uint32_t k = 1; 8 * k < any.count; k++) m |= Lanes::Masked(x.chunk[k].key, x.chunk[k].mask, pp) << (8 * k);
   return Lowest(any.count != 0 ? Keys(any.ref) : kNoKeys, any.cls, m);
@@ -489,15 +497,22 @@ EntryRef PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, uint32_t po
 // Maps
 
 int64_t PolicySetCore::CreateMap(uint32_t capacity) {
-  MapInfo info{capacity, 0, 0, 1, {NoGroup(), NoGroup()}, {kNone, kNone}};
+  const MapInfo info{capacity, 0, 0, 1};
   if (freeMaps_.size() != 0) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
-    maps_[id] = info;
+    maps_[id] = info;  // its AnyPeer records were reset by ClearMap
     return id;
   }
-  if (maps_.size() >= kMaxMaps || !maps_.push_back(info)) return -1;
-  return maps_.size() - 1;
+  const uint32_t id = maps_.size();
+  if (id >= kMaxMaps) return -1;
+  const uint32_t need = 2 * (id + 1);
+  if (anyPeer_.size() < need) {
+    if (!anyPeer_.Extend(need - anyPeer_.size())) return -1;
+    for (uint32_t dir = 0; dir < 2; dir++) anyPeer_[2 * id + dir] = kNoAnyPeer;
+  }
+  if (!maps_.push_back(info)) return -1;
+  return id;
 }
 
 bool PolicySetCore::DeleteMap(uint32_t id) {
@@ -512,8 +527,7 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   MapInfo& mi = maps_[id];
   mi.overflow = 0;
   // A map may hold an (empty) AnyKeys record without entries: Set takes it before a write that fails.
-  ReleaseAnyKeys(&mi, 0);
-  ReleaseAnyKeys(&mi, 1);
+  ResetAnyPeer(id);
   if (mi.size == 0) return true;
   // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
@@ -528,7 +542,6 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   }
   entries_ -= erasedEntries;
   mi.size = 0;
-  mi.any[0] = mi.any[1] = NoGroup();
   return true;
 }
 
@@ -541,7 +554,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
   // An any-peer group's AnyKeys record is taken first, so nothing changes when there is no memory.
-  if (e.identity == 0 && !EnsureAnyKeys(map, mapDir & 1)) return kSetNoMemory;
+  if (e.identity == 0 && !EnsureAnyKeys(mapDir)) return kSetNoMemory;
   GroupSlot* g = FindGroup(mapDir, e.identity);
   if (g != nullptr) {
     if (g->cls == kBigClass) {
@@ -966,7 +979,9 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     const uint32_t map = in.Map(j);
     q.remote = in.Remote(j);
     q.bits = in.Bits(j);
-    q.mapDir = HasMap(map) ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
+    const bool known = HasMap(map);
+    unknown += !known;
+    q.mapDir = known ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
     // An empty directory has no slots: the line is then null (prefetching it is harmless).
     q.line = dir_.slots() + static_cast<size_t>(dir_.Home(GroupHash(q.mapDir, q.remote))) * Directory::kPerBucket;
     HUBCAP_PREFETCH(q.line);
@@ -1012,7 +1027,6 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
   BatchAnswer r;
   RunPipeline5<D>(n, stage1, stage2, stage3, stage4, [&](uint32_t i) HUBCAP_INLINE {
     const Pending& q = ring[i & (R - 1)];
-    unknown += q.mapDir == kNone;
     Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });

@@ -31,11 +31,12 @@
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
 //   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules), so
-//           each map keeps a copy of that group's directory slot per direction and the second
-//           lookup of `__policy_can_access` needs no probe (and its block stays hot); a small
-//           one's key words are also kept as (key, mask) pairs (AnyKeys, 256 bytes per map and
-//           direction that has the group), so that lookup compares eight entries in a few
-//           instructions instead of deriving each entry's mask from its prefix length.
+//           a 16-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
+//           group's entries are and the second lookup of `__policy_can_access` needs no probe
+//           (and its block stays hot); a small one's key words are also kept as (key, mask)
+//           pairs (AnyKeys, 256 bytes per map and direction that has the group), so that lookup
+//           compares eight entries in a few instructions instead of deriving each entry's mask
+//           from its prefix length.
 //
 //   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
@@ -306,14 +307,24 @@ class PolicySetCore {
   bool DumpMap(uint32_t map, uint32_t* out) const;
 
  private:
+  // 16 bytes: a batch finds a map's record with a shift.
   struct MapInfo {
     uint32_t capacity;
     uint32_t size;
     uint32_t overflow;
     uint32_t alive;
-    GroupSlot any[2];    // the identity-0 group per direction (mapDir kNone: none)
-    uint32_t anyKeys[2];  // its AnyKeys in anyKeys_, else kNone (then no small group: kNoAnyKeys)
   };
+  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 16 bytes: likewise. A copy
+  // of its directory slot's entries (ref, count, cls; all 0 without the group).
+  struct AnyPeer {
+    uint32_t ref;
+    uint32_t keys;  // its AnyKeys in anyKeys_, else kNone (then no small group: kNoAnyKeys)
+    uint16_t count;
+    uint8_t cls;
+    uint8_t present;  // 1 when the map has the group in this direction
+    uint32_t spare;
+  };
+  static constexpr AnyPeer kNoAnyPeer = {0, kNone, 0, 0, 0, 0};
 
   // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
   template <class Lanes, class In, class Out>
@@ -326,9 +337,9 @@ class PolicySetCore {
   template <class Lanes>
   inline EntryRef AnyLookup(uint32_t mapDir, uint32_t pp) const;
   void BuildAnyKeys(uint32_t mapDir);
-  const AnyKeys& AnyKeysOf(const MapInfo& mi, uint32_t dir) const;
+  const AnyKeys& AnyKeysOf(const AnyPeer& a) const;
   // Takes (empty) the AnyKeys record of a map's direction if it has none; false when out of memory.
-  bool EnsureAnyKeys(uint32_t map, uint32_t dir);
+  bool EnsureAnyKeys(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
@@ -378,9 +389,11 @@ class PolicySetCore {
   TrackedVector<BigGroup> bigs_;
   TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
-  TrackedVector<AnyKeys> anyKeys_;  // MapInfo.anyKeys
+  TrackedVector<AnyPeer> anyPeer_;  // by mapDir; may hold records past 2 * maps_.size()
+  TrackedVector<AnyKeys> anyKeys_;  // AnyPeer.keys
   TrackedVector<uint32_t> freeAnyKeys_;
-  void ReleaseAnyKeys(MapInfo* mi, uint32_t dir);
+  void ReleaseAnyKeys(uint32_t mapDir);
+  void ResetAnyPeer(uint32_t map);
   TrackedVector<uint32_t> freeMaps_;
 };
 }  // namespace hubcap
