@@ -818,6 +818,15 @@ namespace {
 // fields a batch does not return (the same precedence, numbered as in Decide).
 // Match types by (chosen from the peer lookup, prefix length 0 | 8 | longer).
 constexpr uint8_t kMatchOf[2][3] = {{kMatchAll, kMatchProtoOnly, kMatchL4Only}, {kMatchL3Only, kMatchL3Proto, kMatchL3L4}};
+// The same by (chosen from the peer lookup, prefix length 0..31): one load in the batch's answer.
+struct MatchByPrefix {
+  uint8_t of[2][32];
+  constexpr MatchByPrefix() : of() {
+    for (uint32_t peer = 0; peer < 2; peer++)
+      for (uint32_t p = 0; p < 32; p++) of[peer][p] = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  }
+};
+constexpr MatchByPrefix kMatchByPrefix;
 
 struct BatchAnswer {
   int32_t verdict;
@@ -842,7 +851,7 @@ __attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool
     peer = false;
   }  // else 4. the L3 entry, or nothing matched
   const uint32_t p = static_cast<uint32_t>(KwPrefix(s.kw));
-  const uint32_t match = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  const uint32_t match = kMatchByPrefix.of[peer][p];
   const bool deny = (s.kw & kKwDeny) != 0;
   const uint32_t own = s.p->auth, lesser = other.p->auth;  // kNoPayload's is 0
   const uint32_t auth = (lesser > own) & ((s.kw & kKwExplicitAuth) == 0) ? lesser : own;
