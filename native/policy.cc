@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <atomic>
+#include <type_traits>
 #include <cstdlib>
 
 #if defined(__SSE2__)
@@ -54,9 +55,26 @@ inline uint32_t ClassFor(uint32_t n) {
 // 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when that exponent
 // field is below 151 - P. Three implementations of the eight-word step, `Lanes` parameters of
 // the lookups: two SSE2 vectors (every x86-64), one AVX2 vector (used only inside functions
-// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere.
+// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere. Each also
+// has the any-peer group's step, Masked: bit i set when (pp & mask[i]) == key[i] over an
+// AnyKeys chunk (policy.h), the masks stored instead of derived.
+// The batch's search of a group in its home directory line (four 16-byte slots) is a Lanes step
+// too, HomeHits: bit 2k set when slot k's first 8 bytes (mapDir, identity) equal `key`. Word
+// compares here; AVX2 compares two slots a vector.
+struct WordHome {
+  static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    uint32_t hits = 0;
+    for (uint32_t k = 0; k < 4; k++) {
+      uint64_t w;
+      memcpy(&w, &line[k], sizeof(w));
+      hits |= static_cast<uint32_t>(w == key) << (2 * k);
+    }
+    return hits;
+  }
+};
+
 #if defined(__SSE2__)
-struct Sse2Lanes {
+struct Sse2Lanes : WordHome {
   static inline uint32_t Four(const uint32_t* kw, __m128i v) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kw));
     const __m128i d = _mm_and_si128(_mm_xor_si128(x, v), _mm_set1_epi32(0x00FFFFFF));
@@ -68,13 +86,27 @@ struct Sse2Lanes {
     const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
     return Four(kw, v) | Four(kw + 4, v) << 4;
   }
+  static inline uint32_t MaskedFour(const uint32_t* key, const uint32_t* mask, __m128i v) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(key));
+    const __m128i m = _mm_load_si128(reinterpret_cast<const __m128i*>(mask));
+    return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(v, m), k))));
+  }
+  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
+    return MaskedFour(key, mask, v) | MaskedFour(key + 4, mask + 4, v) << 4;
+  }
 };
 using PortableLanes = Sse2Lanes;
 #else
-struct ScalarLanes {
+struct ScalarLanes : WordHome {
   static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
     uint32_t m = 0;
     for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
+    return m;
+  }
+  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>((pp & mask[i]) == key[i]) << i;
     return m;
   }
 };
@@ -89,6 +121,21 @@ struct Avx2Lanes {
     const __m256i exp = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(d)), 23);
     const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
+  }
+  __attribute__((target("avx2"))) static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
+    const __m256i k = _mm256_load_si256(reinterpret_cast<const __m256i*>(key));
+    const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask));
+    const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(pp)), m), k);
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
+  }
+  // Each slot is two 64-bit lanes, its key the even one: bit 2k of the two masks side by side.
+  __attribute__((target("avx2"))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    const __m256i k = _mm256_set1_epi64x(static_cast<long long>(key));
+    const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(line));
+    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(line + 2));
+    const uint32_t a = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(lo, k))));
+    const uint32_t b = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(hi, k))));
+    return (a | b << 4) & 0x55u;
   }
 };
 #endif
@@ -109,16 +156,35 @@ __attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uin
 // The key words a group without entries points at (MatchMask reads eight, masks them all off).
 alignas(32) const uint32_t kNoKeys[8] = {};
 
-// c ? a : b computed with masks: the compiler turns a ternary on data into a branch when it
-// guesses it predictable, and which entry a lookup finds is not.
-inline uint32_t Pick(bool c, uint32_t a, uint32_t b) {
-  const uint32_t m = 0u - static_cast<uint32_t>(c);
-  return (a & m) | (b & ~m);
-}
+// c ? a : b without a branch: the compiler turns a ternary on data into a branch when it
+// guesses it predictable, and which entry a lookup finds is not. A cmov on x86-64 (asm, which the
+// compiler cannot turn into a branch), computed with masks elsewhere.
 template <class T>
-inline const T* Pick(bool c, const T* a, const T* b) {
-  const uintptr_t m = uintptr_t{0} - static_cast<uintptr_t>(c);
-  return reinterpret_cast<const T*>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
+inline T Pick(bool c, T a, T b) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  asm("test %[c], %[c]\n\tcmovz %[b], %[a]" : [a] "+r"(a) : [b] "r"(b), [c] "r"(c) : "cc");
+  return a;
+#else
+  if constexpr (std::is_pointer<T>::value) {
+    const uintptr_t m = uintptr_t{0} - static_cast<uintptr_t>(c);
+    return reinterpret_cast<T>((reinterpret_cast<uintptr_t>(a) & m) | (reinterpret_cast<uintptr_t>(b) & ~m));
+  } else {
+    const T m = T{0} - static_cast<T>(c);
+    return (a & m) | (b & ~m);
+  }
+#endif
+}
+
+// The entry of a block of class `cls` (keys == kNoKeys when it is empty) that the lowest bit of
+// m names, m the entries covering a lookup: the block is sorted longest prefix first, so that is
+// the LPM. Without a branch: a miss (m == 0) reads entry 0 of a "block" of no capacity that is
+// kNoPayload itself (its first word, the cookie, is 0): key word 0 and kNoPayload.
+__attribute__((always_inline)) inline EntryRef Lowest(const uint32_t* keys, uint32_t cls, uint32_t m) {
+  const bool hit = m != 0;
+  const uint32_t i = static_cast<uint32_t>(__builtin_ctzll(m | uint64_t{1} << 32)) & 31;
+  const uint32_t* base = Pick(hit, keys, &kNoPayload.cookie);
+  const uint32_t cap = Pick(hit, kClassCap[cls], 0u);
+  return EntryRef{base[i], reinterpret_cast<const PolicyPayload*>(base + cap) + i};
 }
 
 // The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
@@ -126,11 +192,7 @@ inline const T* Pick(bool c, const T* a, const T* b) {
 // miss reads key 0 and points at kNoPayload.
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef InBlock(const uint32_t* keys, uint32_t n, uint32_t cls, uint32_t pp) {
-  const uint32_t m = MatchMask<Lanes>(keys, n, pp);
-  const bool hit = m != 0;
-  const uint32_t i = static_cast<uint32_t>(__builtin_ctz(m | 1u << 31)) & Pick(hit, 31u, 0u);
-  const PolicyPayload* vals = reinterpret_cast<const PolicyPayload*>(keys + kClassCap[cls]);
-  return EntryRef{Pick(hit, keys[i], 0u), Pick(hit, vals + i, &kNoPayload)};
+  return Lowest(keys, cls, MatchMask<Lanes>(keys, n, pp));
 }
 
 // A slot's key (its first 8 bytes, mapDir and identity) compared as one word.
@@ -157,7 +219,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyIdx_(&mem_), freeAnyIdx_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), anyKeys_(&mem_), freeAnyKeys_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -242,86 +304,84 @@ __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const Grou
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
-  maps_[mapDir >> 1].any[mapDir & 1] = g != nullptr ? *g : NoGroup();
-  BuildAnyIndex(mapDir);
+  AnyPeer& a = anyPeer_[mapDir];
+  const GroupSlot none = NoGroup();
+  const GroupSlot& from = g != nullptr ? *g : none;
+  a.ref = from.ref;
+  a.count = from.count;
+  a.cls = from.cls;
+  a.present = g != nullptr;
+  BuildAnyKeys(mapDir);
 }
 
-void PolicySetCore::ReleaseAnyIndex(MapInfo* mi, uint32_t dir) {
-  if (mi->anyIdx[dir] == kNone) return;
-  freeAnyIdx_.push_back(mi->anyIdx[dir]);  // out of memory here only loses the record for reuse
-  mi->anyIdx[dir] = kNone;
-  mi->any[dir].indexed = 0;
+namespace {
+constexpr AnyKeys EmptyAnyKeys() {
+  AnyKeys x{};
+  for (auto& c : x.chunk)
+    for (uint32_t i = 0; i < 8; i++) c.key[i] = kNone;
+  return x;
+}
+}  // namespace
+
+const AnyKeys kNoAnyKeys = EmptyAnyKeys();
+
+const AnyKeys& PolicySetCore::AnyKeysOf(const AnyPeer& a) const { return a.keys == kNone ? kNoAnyKeys : anyKeys_[a.keys]; }
+
+bool PolicySetCore::EnsureAnyKeys(uint32_t mapDir) {
+  AnyPeer* a = &anyPeer_[mapDir];
+  if (a->keys != kNone) return true;
+  if (freeAnyKeys_.size() != 0) {
+    a->keys = freeAnyKeys_.back();
+    freeAnyKeys_.pop_back();
+  } else {
+    if (!anyKeys_.Extend(1)) return false;
+    a->keys = anyKeys_.size() - 1;
+  }
+  anyKeys_[a->keys] = kNoAnyKeys;
+  return true;
 }
 
-void PolicySetCore::BuildAnyIndex(uint32_t mapDir) {
-  MapInfo* mi = &maps_[mapDir >> 1];
-  const uint32_t dir = mapDir & 1;
-  GroupSlot& g = mi->any[dir];
-  g.indexed = 0;
-  if (g.mapDir == kNone || g.cls == kBigClass || g.count < kAnyIndexMin) {
-    ReleaseAnyIndex(mi, dir);
+void PolicySetCore::ReleaseAnyKeys(uint32_t mapDir) {
+  AnyPeer* a = &anyPeer_[mapDir];
+  if (a->keys == kNone) return;
+  freeAnyKeys_.push_back(a->keys);  // out of memory here only loses the record for reuse
+  a->keys = kNone;
+}
+
+void PolicySetCore::ResetAnyPeer(uint32_t map) {
+  for (uint32_t dir = 0; dir < 2; dir++) {
+    ReleaseAnyKeys((map << 1) | dir);
+    anyPeer_[(map << 1) | dir] = kNoAnyPeer;
+  }
+}
+
+void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
+  const AnyPeer& g = anyPeer_[mapDir];
+  // No group, or a big one (looked up in its table): the record goes.
+  if (g.present == 0 || g.cls == kBigClass) {
+    ReleaseAnyKeys(mapDir);
     return;
   }
-  if (mi->anyIdx[dir] == kNone) {
-    // A record for it; without memory the group is scanned (same answers).
-    if (freeAnyIdx_.size() != 0) {
-      mi->anyIdx[dir] = freeAnyIdx_.back();
-      freeAnyIdx_.pop_back();
-    } else {
-      if (!anyIdx_.Extend(1)) return;
-      mi->anyIdx[dir] = anyIdx_.size() - 1;
-    }
-  }
-  AnyIndex& x = anyIdx_[mi->anyIdx[dir]];
-  x.n = 0;
-  g.indexed = 1;
-  // Each entry as the range of (protocol << 16 | port) it covers.
-  const uint32_t* e = Keys(g.ref);
-  const uint32_t c = g.count;
-  uint32_t lo[kMaxSmallGroup], hi[kMaxSmallGroup], bound[2 * kMaxSmallGroup + 1];
-  uint32_t m = 0;
-  bound[m++] = 0;
-  for (uint32_t k = 0; k < c; k++) {
-    const int p = KwPrefix(e[k]);
-    lo[k] = p == 0 ? 0 : e[k] & 0x00FFFFFFu;
-    hi[k] = p == 0 ? 0x00FFFFFFu : lo[k] | (0xFFFFu & ~static_cast<uint32_t>(kPortMask[p]));
-    bound[m++] = lo[k];
-    if (hi[k] < 0x00FFFFFFu) bound[m++] = hi[k] + 1;
-  }
-  std::sort(bound, bound + m);
-  m = static_cast<uint32_t>(std::unique(bound, bound + m) - bound);
-  // The block is sorted longest prefix first: the first entry covering an interval's start
-  // covers the interval and is its longest prefix. Neighbours with the same answer merge.
-  for (uint32_t j = 0; j < m; j++) {
-    uint8_t at = kNoEntry;
-    for (uint32_t k = 0; k < c; k++) {
-      if (lo[k] <= bound[j] && bound[j] <= hi[k]) {
-        at = static_cast<uint8_t>(k);
-        break;
-      }
-    }
-    if (x.n != 0 && x.entry[x.n - 1] == at) continue;
-    x.start[x.n] = bound[j];
-    x.entry[x.n] = at;
-    x.n++;
+  static_assert(sizeof(AnyKeys::chunk) / sizeof(AnyKeys::Chunk) * 8 == kMaxSmallGroup, "AnyKeys holds a small group");
+  AnyKeys& x = anyKeys_[g.keys];  // taken by Set before the group's first entry
+  x = kNoAnyKeys;
+  const uint32_t* kw = Keys(g.ref);
+  for (uint32_t i = 0; i < g.count; i++) {
+    const uint32_t mask = kKeyMask[KwPrefix(kw[i])];
+    x.chunk[i / 8].key[i % 8] = kw[i] & mask;
+    x.chunk[i / 8].mask[i % 8] = mask;
   }
 }
 
 template <class Lanes>
-__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t v) const {
-  const GroupSlot& any = maps_[mapDir >> 1].any[mapDir & 1];
-  if (any.mapDir == kNone) return NoEntry();
-  if (any.indexed == 0) return InGroup<Lanes>(any, v);
-  const AnyIndex& x = anyIdx_[maps_[mapDir >> 1].anyIdx[mapDir & 1]];
-  // The last interval starting at or below v (start[0] = 0), without a branch per step.
-  const uint32_t* base = x.start;
-  for (uint32_t len = x.n; len > 1;) {
-    const uint32_t half = len >> 1;
-    base = base[half] <= v ? base + half : base;
-    len -= half;
-  }
-  const uint8_t at = x.entry[base - x.start];
-  return at == kNoEntry ? NoEntry() : EntryAt(any, at);
+__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t pp) const {
+  const AnyPeer& any = anyPeer_[mapDir];
+  if (any.cls == kBigClass) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
+  // The first chunk whatever the count (a map without the group reads kNoAnyKeys: no match).
+  const AnyKeys& x = AnyKeysOf(any);
+  uint32_t m = Lanes::Masked(x.chunk[0].key, x.chunk[0].mask, pp);
+  for (uint32_t k = 1; 8 * k < any.count; k++) m |= Lanes::Masked(x.chunk[k].key, x.chunk[k].mask, pp) << (8 * k);
+  return Lowest(any.count != 0 ? Keys(any.ref) : kNoKeys, any.cls, m);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,15 +497,22 @@ EntryRef PolicySetCore::FindInBig(const BigGroup& b, uint32_t proto, uint32_t po
 // Maps
 
 int64_t PolicySetCore::CreateMap(uint32_t capacity) {
-  MapInfo info{capacity, 0, 0, 1, {NoGroup(), NoGroup()}, {kNone, kNone}};
+  const MapInfo info{capacity, 0, 0, 1};
   if (freeMaps_.size() != 0) {
     const uint32_t id = freeMaps_.back();
     freeMaps_.pop_back();
-    maps_[id] = info;
+    maps_[id] = info;  // its AnyPeer records were reset by ClearMap
     return id;
   }
-  if (maps_.size() >= kMaxMaps || !maps_.push_back(info)) return -1;
-  return maps_.size() - 1;
+  const uint32_t id = maps_.size();
+  if (id >= kMaxMaps) return -1;
+  const uint32_t need = 2 * (id + 1);
+  if (anyPeer_.size() < need) {
+    if (!anyPeer_.Extend(need - anyPeer_.size())) return -1;
+    for (uint32_t dir = 0; dir < 2; dir++) anyPeer_[2 * id + dir] = kNoAnyPeer;
+  }
+  if (!maps_.push_back(info)) return -1;
+  return id;
 }
 
 bool PolicySetCore::DeleteMap(uint32_t id) {
@@ -459,6 +526,8 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   if (!HasMap(id)) return false;
   MapInfo& mi = maps_[id];
   mi.overflow = 0;
+  // A map may hold an (empty) AnyKeys record without entries: Set takes it before a write that fails.
+  ResetAnyPeer(id);
   if (mi.size == 0) return true;
   // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
@@ -473,9 +542,6 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   }
   entries_ -= erasedEntries;
   mi.size = 0;
-  ReleaseAnyIndex(&mi, 0);
-  ReleaseAnyIndex(&mi, 1);
-  mi.any[0] = mi.any[1] = NoGroup();
   return true;
 }
 
@@ -487,6 +553,8 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
+  // An any-peer group's AnyKeys record is taken first, so nothing changes when there is no memory.
+  if (e.identity == 0 && !EnsureAnyKeys(mapDir)) return kSetNoMemory;
   GroupSlot* g = FindGroup(mapDir, e.identity);
   if (g != nullptr) {
     if (g->cls == kBigClass) {
@@ -750,6 +818,15 @@ namespace {
 // fields a batch does not return (the same precedence, numbered as in Decide).
 // Match types by (chosen from the peer lookup, prefix length 0 | 8 | longer).
 constexpr uint8_t kMatchOf[2][3] = {{kMatchAll, kMatchProtoOnly, kMatchL4Only}, {kMatchL3Only, kMatchL3Proto, kMatchL3L4}};
+// The same by (chosen from the peer lookup, prefix length 0..31): one load in the batch's answer.
+struct MatchByPrefix {
+  uint8_t of[2][32];
+  constexpr MatchByPrefix() : of() {
+    for (uint32_t peer = 0; peer < 2; peer++)
+      for (uint32_t p = 0; p < 32; p++) of[peer][p] = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  }
+};
+constexpr MatchByPrefix kMatchByPrefix;
 
 struct BatchAnswer {
   int32_t verdict;
@@ -774,7 +851,7 @@ __attribute__((always_inline)) inline void Answer(EntryRef l3, EntryRef l4, bool
     peer = false;
   }  // else 4. the L3 entry, or nothing matched
   const uint32_t p = static_cast<uint32_t>(KwPrefix(s.kw));
-  const uint32_t match = kMatchOf[peer][(p > 0) + (p > kLpmProtoPrefixBits)];
+  const uint32_t match = kMatchByPrefix.of[peer][p];
   const bool deny = (s.kw & kKwDeny) != 0;
   const uint32_t own = s.p->auth, lesser = other.p->auth;  // kNoPayload's is 0
   const uint32_t auth = (lesser > own) & ((s.kw & kKwExplicitAuth) == 0) ? lesser : own;
@@ -911,7 +988,9 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     const uint32_t map = in.Map(j);
     q.remote = in.Remote(j);
     q.bits = in.Bits(j);
-    q.mapDir = HasMap(map) ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
+    const bool known = HasMap(map);
+    unknown += !known;
+    q.mapDir = known ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
     // An empty directory has no slots: the line is then null (prefetching it is harmless).
     q.line = dir_.slots() + static_cast<size_t>(dir_.Home(GroupHash(q.mapDir, q.remote))) * Directory::kPerBucket;
     HUBCAP_PREFETCH(q.line);
@@ -923,14 +1002,13 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.cls = 0;
     q.chain = false;
     if (q.mapDir == kNone || q.line == nullptr) return;
-    // The home line's four slots compared as words (a lookup's mapDir is never an empty slot's
+    // The home line's four slots compared (HomeHits; a lookup's mapDir is never an empty slot's
     // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
     // with a predicate that never matches (the compares fold away) reads just the count.
-    const GroupMatch match(q.mapDir, q.remote);
-    uint32_t hits = 0;
-    for (uint32_t k = 0; k < Directory::kPerBucket; k++) hits |= static_cast<uint32_t>(match(q.line[k])) << k;
+    static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
+    const uint32_t hits = Lanes::HomeHits(q.line, GroupMatch(q.mapDir, q.remote).key);
     if (hits != 0) {
-      found(q, &q.line[__builtin_ctz(hits)]);
+      found(q, &q.line[__builtin_ctz(hits) / 2]);
     } else {
       const uint64_t hash = GroupHash(q.mapDir, q.remote);
       dir_.FindHome(hash, [](const GroupSlot&) { return false; }, &q.chain);
@@ -958,7 +1036,6 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
   BatchAnswer r;
   RunPipeline5<D>(n, stage1, stage2, stage3, stage4, [&](uint32_t i) HUBCAP_INLINE {
     const Pending& q = ring[i & (R - 1)];
-    unknown += q.mapDir == kNone;
     Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });

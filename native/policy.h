@@ -31,10 +31,12 @@
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
 //   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules), so
-//           each map keeps a copy of that group's directory slot per direction and the second
-//           lookup of `__policy_can_access` needs no probe (and its block stays hot); from
-//           kAnyIndexMin entries the group is also kept as intervals (AnyIndex), searched
-//           without a branch per entry.
+//           a 16-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
+//           group's entries are and the second lookup of `__policy_can_access` needs no probe
+//           (and its block stays hot); a small one's key words are also kept as (key, mask)
+//           pairs (AnyKeys, 256 bytes per map and direction that has the group), so that lookup
+//           compares eight entries in a few instructions instead of deriving each entry's mask
+//           from its prefix length.
 //
 //   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
@@ -151,7 +153,7 @@ struct GroupSlot {
   uint32_t ref;       // small group: arena unit of its block (Block()); big group: index in the big groups
   uint16_t count;     // entries of a small group
   uint8_t cls;        // size class of the block; kBigClass for a big group
-  uint8_t indexed;    // in a map's copy of its any-peer group: 1 when its AnyIndex is built
+  uint8_t spare;      // 0
 };
 constexpr uint8_t kBigClass = 0xFF;
 
@@ -174,6 +176,22 @@ struct BigGroup {
   uint32_t mapDir;
   uint32_t lenCount[25];
 };
+
+// The small any-peer group of one (map, direction) as (key, mask) pairs in its block's order
+// (longest prefix first), eight to a 64-byte chunk: entry i covers pp = protocol << 16 | port
+// exactly when (pp & mask[i]) == key[i] (kKeyMask of its prefix length), so the lowest such i
+// is the LPM. Slots past the group's entries hold key kNone, never equal. Rebuilt whenever the
+// group's entries move (an entry added or deleted; a value replaced in place keeps its slot).
+// The record is taken before an any-peer entry is written (Set), so a group never lacks one.
+struct alignas(64) AnyKeys {
+  struct Chunk {
+    uint32_t key[8];
+    uint32_t mask[8];
+  };
+  Chunk chunk[32 / 8];
+};
+// Every key kNone: the record of a map without the group.
+extern const AnyKeys kNoAnyKeys;
 
 // The answer of one `__policy_can_access` (src/maps/policy-map.ts PolicyVerdict).
 struct PolicyResult {
@@ -289,27 +307,24 @@ class PolicySetCore {
   bool DumpMap(uint32_t map, uint32_t* out) const;
 
  private:
+  // 16 bytes: a batch finds a map's record with a shift.
   struct MapInfo {
     uint32_t capacity;
     uint32_t size;
     uint32_t overflow;
     uint32_t alive;
-    GroupSlot any[2];   // the identity-0 group per direction (mapDir kNone: none)
-    uint32_t anyIdx[2];  // its AnyIndex in anyIdx_ when any[d].indexed, else kNone
   };
-
-  // The any-peer group of one (map, direction) as intervals of (protocol << 16 | port), each
-  // with the longest prefix covering it (prefixes nest or are disjoint, so the intervals between
-  // their bounds each have one): its lookup, made by every lookup of the map, is a branch-free
-  // binary search instead of a scan of up to 32 entries. Rebuilt when the group changes.
-  static constexpr uint8_t kNoEntry = 0xFF;
-  // Smaller any-peer groups are scanned (a few entries in one line beat a search over a cold index).
-  static constexpr uint32_t kAnyIndexMin = 12;
-  struct AnyIndex {
-    uint32_t n;                              // intervals; 0 = none (no group, or a big one)
-    uint32_t start[2 * kMaxSmallGroup + 1];  // sorted, start[0] = 0: interval k is [start[k], start[k + 1])
-    uint8_t entry[2 * kMaxSmallGroup + 1];   // index in the group's block, or kNoEntry
+  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 16 bytes: likewise. A copy
+  // of its directory slot's entries (ref, count, cls; all 0 without the group).
+  struct AnyPeer {
+    uint32_t ref;
+    uint32_t keys;  // its AnyKeys in anyKeys_, else kNone (then no small group: kNoAnyKeys)
+    uint16_t count;
+    uint8_t cls;
+    uint8_t present;  // 1 when the map has the group in this direction
+    uint32_t spare;
   };
+  static constexpr AnyPeer kNoAnyPeer = {0, kNone, 0, 0, 0, 0};
 
   // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
   template <class Lanes, class In, class Out>
@@ -321,7 +336,10 @@ class PolicySetCore {
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
   template <class Lanes>
   inline EntryRef AnyLookup(uint32_t mapDir, uint32_t pp) const;
-  void BuildAnyIndex(uint32_t mapDir);
+  void BuildAnyKeys(uint32_t mapDir);
+  const AnyKeys& AnyKeysOf(const AnyPeer& a) const;
+  // Takes (empty) the AnyKeys record of a map's direction if it has none; false when out of memory.
+  bool EnsureAnyKeys(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
@@ -371,9 +389,11 @@ class PolicySetCore {
   TrackedVector<BigGroup> bigs_;
   TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
-  TrackedVector<AnyIndex> anyIdx_;  // for the any-peer groups indexed (MapInfo.anyIdx)
-  TrackedVector<uint32_t> freeAnyIdx_;
-  void ReleaseAnyIndex(MapInfo* mi, uint32_t dir);
+  TrackedVector<AnyPeer> anyPeer_;  // by mapDir; may hold records past 2 * maps_.size()
+  TrackedVector<AnyKeys> anyKeys_;  // AnyPeer.keys
+  TrackedVector<uint32_t> freeAnyKeys_;
+  void ReleaseAnyKeys(uint32_t mapDir);
+  void ResetAnyPeer(uint32_t map);
   TrackedVector<uint32_t> freeMaps_;
 };
 }  // namespace hubcap
