@@ -1,9 +1,10 @@
 /**
  * Differential: the any-peer (identity 0) group of a native policy map answers as the TypeScript
- * reference (src/maps/policy-map.ts) at every size it passes through. The addon keeps each map's
- * any-peer group aside (native/policy.h MapInfo.any) and, from kAnyIndexMin entries up to a full
- * block, as intervals of (protocol << 16 | port) searched instead of scanned (AnyIndex); past 32
- * entries it becomes a big group. The group here grows to 40 entries and shrinks back to none,
+ * reference (src/maps/policy-map.ts) at every size it passes through. The addon keeps where each
+ * map's any-peer group is in a record per map and direction (native/policy.h AnyPeer) and, up to
+ * a full block (32 entries), its key words again as (key, mask) pairs compared eight at a time
+ * (AnyKeys), rebuilt whenever its entries move; past 32 entries it becomes a big group. The group
+ * here grows to 40 entries and shrinks back to none,
  * with port ranges (Cilium's masked prefixes), protocol-only and wildcard entries, denies and
  * proxy priorities, beside a few peer groups; after every change, single and packed batch
  * lookups on both backends must agree.

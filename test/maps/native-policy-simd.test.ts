@@ -3,10 +3,10 @@
  * chosen at run time when the CPU has it, and the portable one, SSE2 on x86-64) answer every
  * lookup exactly as the TypeScript reference (src/maps/policy-map.ts). The groups are sized
  * around the batch scan's steps (eight key words at a time; blocks of 1..32 entries, whose key
- * words sit at either half of a 32-byte window; big groups past 32) and the any-peer group around
- * its interval index (12 entries), with denies, masked port ranges, wildcards, proxy priorities
- * and auth types, in several maps of one set; lookups aim at entries (a port each key covers)
- * or anywhere.
+ * words sit at either half of a 32-byte window; big groups past 32) and the any-peer group across
+ * its (key, mask) chunks of eight (AnyKeys), with denies, masked port ranges, wildcards, proxy
+ * priorities and auth types, in several maps of one set; lookups aim at entries (a port each key
+ * covers) or anywhere.
  *
  * The addon must be built: a missing addon fails these tests (CI builds it with `npm ci`).
  */
@@ -58,7 +58,7 @@ function build(set: NativePolicyMapSet, r: () => number, maps: number): Built {
     const writes: PolicyEntry[] = [];
     GROUP_SIZES.forEach((size, g) => {
       for (const direction of [0, 1] as const) {
-        // Identity 0 (the any-peer group) takes the sizes around kAnyIndexMin in some maps.
+        // Identity 0 (the any-peer group) takes the sizes across AnyKeys' chunks of eight in some maps.
         const identity = g === m % GROUP_SIZES.length && size <= 16 ? 0 : 1000 + g * 7 + m;
         for (let i = 0; i < size; i++) writes.push(randomEntry(r, identity, direction));
       }
@@ -131,7 +131,7 @@ describe('native policy batch builds', () => {
       const set = new NativePolicyMapSet();
       const b = build(set, r, 4);
       checkBatch(b, probes(r, b, 20_000), mode);
-      // After deletes (groups shrink across the scan's steps and the any-peer index's bound).
+      // After deletes (groups shrink across the scan's steps and AnyKeys' chunks).
       b.entries.forEach((written, k) => {
         const kept = written.filter((e) => {
           if (r() % 3 !== 0) return true;
