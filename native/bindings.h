@@ -52,6 +52,40 @@ inline int32_t I32Arg(const Napi::CallbackInfo& info, size_t i) {
   return out;
 }
 
+// The native bytes a wrapped map has told V8 about (AdjustExternalMemory), so the GC weighs a
+// small JS object that holds megabytes. Update reports the current count once it has moved by at
+// least `step` bytes since the last report (each report is a call into V8); Release takes the
+// whole report back when the object goes.
+class ExternalMemory {
+ public:
+  void Update(Napi::Env env, size_t bytes, int64_t step) {
+    const int64_t now = static_cast<int64_t>(bytes);
+    const int64_t delta = now - reported_;
+    if (delta != 0 && (delta >= step || -delta >= step)) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+      reported_ = now;
+    }
+  }
+  void Release(Napi::Env env) {
+    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    reported_ = 0;
+  }
+
+ private:
+  int64_t reported_ = 0;
+};
+
+// The wrapper behind a JS object when the object carries `tag` (set by its constructor), else
+// nullptr: a plain object, or another class's, is never reinterpreted.
+template <class Wrap>
+inline Wrap* UnwrapTagged(napi_env env, napi_value v, const napi_type_tag* tag) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_object) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, tag, &tagged) != napi_ok || !tagged) return nullptr;
+  return Wrap::Unwrap(Napi::Object(env, v));
+}
+
 // The core behind a JS Ipcache / PolicyMapSet object (checked by type tag), or nullptr.
 IpcacheCore* UnwrapIpcache(napi_env env, napi_value v);
 PolicySetCore* UnwrapPolicySet(napi_env env, napi_value v);

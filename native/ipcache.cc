@@ -70,20 +70,14 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
 
   ~Ipcache() override {
     delete core_;
-    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+    memory_.Release(Env());
   }
 
   IpcacheCore* core() { return core_; }
 
  private:
-  // Tells V8 how much native memory this object holds, so the GC weighs it.
-  void Report(Napi::Env env) {
-    const int64_t now = static_cast<int64_t>(core_->bytesAllocated());
-    if (now != reported_) {
-      Napi::MemoryManagement::AdjustExternalMemory(env, now - reported_);
-      reported_ = now;
-    }
-  }
+  // Tells V8 how much native memory this object holds (it changes only when a table grows).
+  void Report(Napi::Env env) { memory_.Update(env, core_->bytesAllocated(), 0); }
 
   Napi::Value Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->capacity()); }
   Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->size()); }
@@ -266,17 +260,13 @@ class Ipcache : public Napi::ObjectWrap<Ipcache> {
   }
 
   IpcacheCore* core_ = nullptr;
-  int64_t reported_ = 0;
+  ExternalMemory memory_;
 };
 
 }  // namespace
 
 IpcacheCore* UnwrapIpcache(napi_env env, napi_value v) {
-  napi_valuetype type;
-  if (napi_typeof(env, v, &type) != napi_ok || type != napi_object) return nullptr;
-  bool tagged = false;
-  if (napi_check_object_type_tag(env, v, &kIpcacheTag, &tagged) != napi_ok || !tagged) return nullptr;
-  Ipcache* wrap = Ipcache::Unwrap(Napi::Object(env, v));
+  Ipcache* wrap = UnwrapTagged<Ipcache>(env, v, &kIpcacheTag);
   return wrap != nullptr ? wrap->core() : nullptr;
 }
 

@@ -71,20 +71,15 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
 
   ~PolicyMapSet() override {
     delete core_;
-    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+    memory_.Release(Env());
   }
 
   PolicySetCore* core() { return core_; }
 
  private:
-  void Report(Napi::Env env) {
-    const int64_t now = static_cast<int64_t>(core_->bytesAllocated());
-    // Report in steps of 1 MiB: every set() would otherwise cross into V8.
-    if (now - reported_ >= (1 << 20) || reported_ - now >= (1 << 20)) {
-      Napi::MemoryManagement::AdjustExternalMemory(env, now - reported_);
-      reported_ = now;
-    }
-  }
+  // Reported in steps of 1 MiB: blocks come and go with every set(), which would otherwise
+  // cross into V8 each time.
+  void Report(Napi::Env env) { memory_.Update(env, core_->bytesAllocated(), 1 << 20); }
 
   static Napi::Value Num(const Napi::CallbackInfo& info, double v) { return Napi::Number::New(info.Env(), v); }
   static Napi::Value Bool(const Napi::CallbackInfo& info, bool v) { return Napi::Boolean::New(info.Env(), v); }
@@ -262,7 +257,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   }
 
   PolicySetCore* core_ = nullptr;
-  int64_t reported_ = 0;
+  ExternalMemory memory_;
   Napi::ObjectReference scratchRef_;
   uint32_t* scratch_ = nullptr;
 };
@@ -270,11 +265,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
 }  // namespace
 
 PolicySetCore* UnwrapPolicySet(napi_env env, napi_value v) {
-  napi_valuetype type;
-  if (napi_typeof(env, v, &type) != napi_ok || type != napi_object) return nullptr;
-  bool tagged = false;
-  if (napi_check_object_type_tag(env, v, &kPolicySetTag, &tagged) != napi_ok || !tagged) return nullptr;
-  PolicyMapSet* wrap = PolicyMapSet::Unwrap(Napi::Object(env, v));
+  PolicyMapSet* wrap = UnwrapTagged<PolicyMapSet>(env, v, &kPolicySetTag);
   return wrap != nullptr ? wrap->core() : nullptr;
 }
 
