@@ -104,7 +104,10 @@ bool EraseSlot(Table& table, uint64_t hash, const Match& match, IndexRemove inde
 
 bool Dir24Blocks::Init() {
   if (tops_ != nullptr) return true;
+  if (!cells_.Extend(256)) return false;
+  memset(cells_.data(), 0, 256 * sizeof(uint16_t));  // block 0, read for every /16 without one
   tops_ = static_cast<Top*>(TrackedAlloc(65536 * sizeof(Top), mem_));
+  if (tops_ == nullptr) cells_.Release();
   return tops_ != nullptr;
 }
 
@@ -124,7 +127,7 @@ inline uint32_t CountKey24(uint32_t value, int len) { return (static_cast<uint32
 
 void Dir24Blocks::Mark(uint32_t block, uint32_t value, int len, bool on) {
   const uint16_t bit = static_cast<uint16_t>(1u << (len - 17));
-  uint16_t* cells = &cells_[(block - 1) * 256];
+  uint16_t* cells = &cells_[block * 256];
   const uint32_t first = (value >> 8) & 255;
   const uint32_t end = len <= 24 ? first + (1u << (24 - len)) : first + 1;
   for (uint32_t i = first; i < end; i++) cells[i] = on ? (cells[i] | bit) : (cells[i] & ~bit);
@@ -136,10 +139,10 @@ void Dir24Blocks::MakeBlock(const V4Table& table, uint32_t top) {
     block = free_.back();
     free_.pop_back();
   } else {
-    if (cells_.size() / 256 >= 0xFFFF || !cells_.Extend(256)) return;  // lookups keep the /16's bits
-    block = cells_.size() / 256;
+    if (cells_.size() / 256 > 0xFFFF || !cells_.Extend(256)) return;  // lookups keep the /16's bits
+    block = cells_.size() / 256 - 1;
   }
-  memset(&cells_[(block - 1) * 256], 0, 256 * sizeof(uint16_t));
+  memset(&cells_[block * 256], 0, 256 * sizeof(uint16_t));
   const uint32_t base = top << 16;
   // Lengths up to 24: every possible prefix of the /16 (510), looked up in the table.
   for (int len = 17; len <= 24; len++) {
@@ -317,11 +320,13 @@ inline const V4Slot* FindKey4(const V4Table& t, uint32_t key, int plen) {
 }
 
 // A /32 probe of one bucket for the host pass, without branches (whether an address is a host
-// is random): `*id` gets the identity or keeps its value, and the result says whether it hit.
+// is random): `*id` gets the identity on a hit and some slot's value on a miss, and the result
+// says whether it hit. Writing the miss too is what keeps it branchless (GCC made the
+// conditional store a branch, mispredicted ~0.27 times an address in callgrind's model); every
+// address it misses is written again later (the second bucket's probe, or pass 2).
 inline bool HostProbe4(const V4Slot* bucket, uint32_t addr, int32_t* id) {
   const uint32_t hits = MatchBucket4(bucket, KeyBits4(addr, 32, 1));
-  const int32_t found = static_cast<int32_t>(bucket[__builtin_ctz(hits | 0x8u) & 3].identity);
-  *id = hits != 0 ? found : *id;
+  *id = static_cast<int32_t>(bucket[__builtin_ctz(hits | 0x8u) & 3].identity);
   return hits != 0;
 }
 

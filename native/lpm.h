@@ -186,12 +186,14 @@ class Dir24Blocks {
   void Reset();
   bool built() const { return tops_ != nullptr; }
   // `lens` (the DIR-16 bits of addr's /16) with bits 16..30 (lengths 17..31) replaced by the
-  // /24's exact ones when the /16 has a block.
+  // /24's exact ones when the /16 has a block. Without a branch (whether an address's /16 has a
+  // block is random, and the test waits on the /16 entry's load): a /16 without one reads the
+  // all-zero block 0 and keeps its bits.
   inline uint32_t Refine(uint32_t addr, uint32_t lens) const {
     const uint32_t block = tops_[addr >> 16].block;
-    if (block == 0) return lens;
-    const uint32_t cell = cells_[(block - 1) * 256 + ((addr >> 8) & 255)];
-    return (lens & 0x8000FFFFu) | (cell << 16);
+    const uint32_t cell = cells_[block * 256 + ((addr >> 8) & 255)];
+    const uint32_t keep = 0x8000FFFFu | ((block == 0) * 0x7FFF0000u);
+    return (lens & keep) | (cell << 16);
   }
   // One more / one fewer prefix `value` (masked) of length `len` (17..31); `table` holds the
   // other prefixes (a new block is filled from it). Add is false when out of memory (nothing
@@ -202,7 +204,7 @@ class Dir24Blocks {
  private:
   struct Top {
     uint16_t count;  // prefixes of lengths 17..31 in the /16 (at most 2^16 - 2)
-    uint16_t block;  // 1 + the block's index in cells_, 0 = none
+    uint16_t block;  // the block's index in cells_, 0 = none (block 0 is all zeros, for Refine)
   };
   void MakeBlock(const V4Table& table, uint32_t top);
   void DropBlock(uint32_t top);
@@ -210,7 +212,7 @@ class Dir24Blocks {
 
   MemCounter* mem_;
   Top* tops_ = nullptr;  // 65536
-  TrackedVector<uint16_t> cells_;    // 256 per block
+  TrackedVector<uint16_t> cells_;    // 256 per block; block 0 is no /16's (all zeros)
   TrackedVector<uint16_t> free_;     // blocks to reuse
   BucketTable<CountOps32> counts_;  // (len << 24 | /24) -> prefixes, for len 25..31
 };

@@ -320,6 +320,14 @@ describe('dense /16s (native/lpm.h Dir24Blocks: exact lengths 17..31 per /24)', 
     addCidrs(60, 0x0a01);
     check('dense again');
     sameJson([...nat.entries()].map(plainEntry), [...ts.entries()].map(plainEntry), 'entries');
+    // Cleared and refilled: the blocks are rebuilt from nothing (sparse /16s read the all-zero
+    // block 0 again, which a clear frees with the rest).
+    const kept = [...ts.entries()].map((e) => ({ family: e.family, words: [...e.words], plen: e.prefixLen, identity: e.identity }));
+    for (const m of [ts, nat]) m.clear();
+    check('cleared');
+    for (const e of kept) both((m) => m.upsert(e.family, e.words, e.plen, e.identity));
+    check('refilled');
+    sameJson([...nat.entries()].map(plainEntry), [...ts.entries()].map(plainEntry), 'entries after refill');
   });
 });
 
