@@ -76,7 +76,7 @@ const DENSE_LIMIT = 1 << 24;
 /** Distinct 5-tuples remembered for events without a connection number. */
 const SYNTHETIC_LIMIT = 1 << 20;
 
-/** Words of a connection record. */
+/** Words of a connection record (six used, two spare: 32 bytes, two records to a cache line). */
 const REC = 8;
 /** The connection's bits (verdicts counted, rule outcomes counted, translated). */
 const R_MASK = 0;
