@@ -4,9 +4,9 @@
 // Mirrors: nothing in Cilium (the kernel's LPM trie is a different structure); the layout is the
 // bucketized cuckoo hashing of MemC3 / DPDK's rte_hash: every key lives in one of two buckets of
 // one cache line each, both known from its hash. Inserts fill a key's first bucket while it has
-// room, so 83% (at the top load of 0.85) to 94% (at 0.6) of the keys sit there, and each bucket counts, inside its own line, the keys of
-// its own that live in their second bucket (`displaced`, per class of keys, in the spare bytes of
-// its slots). A lookup reads the first line; only when it misses and its class's count is not
+// room, so 83% (at the top load of 0.85) to 94% (at 0.6) of the keys sit there, and each bucket
+// counts, inside its own line, the keys of its own that live in their second bucket
+// (`displaced`, per class of keys, in the spare bytes of its slots). A lookup reads the first line; only when it misses and its class's count is not
 // zero does it read the second.
 // Why: a batch of lookups is bound by the cache lines it misses (the fill buffers cap how many
 // are in flight), so a host costs 1.06..1.17 lines here against 2 for both buckets always,
