@@ -74,6 +74,21 @@ inline void RunPipeline(uint32_t n, Stage1 stage1, Stage2 stage2, Stage3 stage3,
   }
 }
 
+// Drives a one-stage software pipeline over items 0..n-1: `fetch(j)` runs D items ahead of
+// `use(i, got)` (D a power of two), typically prefetching a line and returning its address, which
+// waits in a ring of D until item j is used; so about D cache misses are in flight.
+template <uint32_t D, class T, class Fetch, class Use>
+inline void RunPrefetched(uint32_t n, Fetch fetch, Use use) {
+  static_assert((D & (D - 1)) == 0, "D must be a power of two");
+  T ring[D];
+  for (uint32_t j = 0; j < D && j < n; j++) ring[j] = fetch(j);
+  for (uint32_t i = 0; i < n; i++) {
+    const T got = ring[i & (D - 1)];
+    if (i + D < n) ring[i & (D - 1)] = fetch(i + D);
+    use(i, got);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bucketed open-addressing hash table over an array of fixed-size slots.
 //

@@ -382,36 +382,33 @@ uint32_t IpcacheCore::HostPass4(const uint32_t* addrs, int32_t* __restrict outId
   }
   uint16_t second[kChunk4];
   uint32_t q = 0;
-  const V4Slot* ring[D];
-  auto ahead = [&](uint32_t j) {
-    const V4Slot* b = hosts4_.First(Hash4(addrs[j], 32));
-    HUBCAP_PREFETCH(b);
-    ring[j & (D - 1)] = b;
-  };
-  for (uint32_t j = 0; j < D && j < n; j++) ahead(j);
-  for (uint32_t i = 0; i < n; i++) {
-    const V4Slot* b = ring[i & (D - 1)];
-    if (i + D < n) ahead(i + D);
-    // Both lists are written, one (or neither) advanced.
-    const uint32_t miss = !HostProbe4(b, addrs[i], &outId[i]);
-    const uint32_t displaced = V4Table::Displaced(b, Hash4(addrs[i], 32)) != 0;
-    second[q] = spill[m] = static_cast<uint16_t>(i);
-    q += miss & displaced;
-    m += miss & (displaced ^ 1);
-  }
-  auto aheadSecond = [&](uint32_t j) {
-    const V4Slot* b = hosts4_.Second(Hash4(addrs[second[j]], 32));
-    HUBCAP_PREFETCH(b);
-    ring[j & (D - 1)] = b;
-  };
-  for (uint32_t j = 0; j < D && j < q; j++) aheadSecond(j);
-  for (uint32_t k = 0; k < q; k++) {
-    const V4Slot* b = ring[k & (D - 1)];
-    if (k + D < q) aheadSecond(k + D);
-    const uint32_t i = second[k];
-    spill[m] = static_cast<uint16_t>(i);
-    m += !HostProbe4(b, addrs[i], &outId[i]);
-  }
+  RunPrefetched<D, const V4Slot*>(
+      n,
+      [&](uint32_t j) {
+        const V4Slot* b = hosts4_.First(Hash4(addrs[j], 32));
+        HUBCAP_PREFETCH(b);
+        return b;
+      },
+      [&](uint32_t i, const V4Slot* b) {
+        // Both lists are written, one (or neither) advanced.
+        const uint32_t miss = !HostProbe4(b, addrs[i], &outId[i]);
+        const uint32_t displaced = V4Table::Displaced(b, Hash4(addrs[i], 32)) != 0;
+        second[q] = spill[m] = static_cast<uint16_t>(i);
+        q += miss & displaced;
+        m += miss & (displaced ^ 1);
+      });
+  RunPrefetched<D, const V4Slot*>(
+      q,
+      [&](uint32_t j) {
+        const V4Slot* b = hosts4_.Second(Hash4(addrs[second[j]], 32));
+        HUBCAP_PREFETCH(b);
+        return b;
+      },
+      [&](uint32_t k, const V4Slot* b) {
+        const uint32_t i = second[k];
+        spill[m] = static_cast<uint16_t>(i);
+        m += !HostProbe4(b, addrs[i], &outId[i]);
+      });
   return m;
 }
 
