@@ -168,8 +168,14 @@ class StreamClock {
   }
 }
 
+/**
+ * `ns` from T as a capture timestamp (seconds, nanoseconds 0..1e9-1). The clock may step back
+ * before T (`ns` < 0): `ns % 1e9` would then be a negative nanosecond field, a time a second
+ * off from `ns`, which no capture holds.
+ */
 function seen(d: Deduplicator, x: { p: DecodedPacket; f: ReturnType<typeof frameOf> }, ns: number): boolean {
-  return d.isDuplicate(x.p, T + Math.floor(ns / 1e9), ns % 1e9, x.f);
+  const sec = Math.floor(ns / 1e9);
+  return d.isDuplicate(x.p, T + sec, ns - sec * 1e9, x.f);
 }
 
 describe('Deduplicator', () => {
