@@ -124,6 +124,8 @@ class BucketTable {
   uint32_t capacity() const { return buckets_ * kPerBucket; }
   Slot* slots() { return slots_; }
   const Slot* slots() const { return slots_; }
+  // Per bucket, how many of its keys overflowed past it (Find reads on; batches read it ahead).
+  const uint8_t* overflowCounts() const { return overflow_; }
 
   inline uint32_t Home(uint64_t h) const { return static_cast<uint32_t>(((h >> 32) * buckets_) >> 32); }
 

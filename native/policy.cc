@@ -13,6 +13,8 @@
 #endif
 #if HUBCAP_POLICY_AVX2
 #include <immintrin.h>
+// The features of the AVX-512 build of the batch loop (Avx512Lanes).
+#define HUBCAP_AVX512_TARGET "avx512f,avx512cd,avx512bw,avx512dq,avx512vl,bmi,bmi2,lzcnt,popcnt"
 #endif
 
 namespace hubcap {
@@ -96,7 +98,7 @@ struct Sse2Lanes : WordHome {
     return MaskedFour(key, mask, v) | MaskedFour(key + 4, mask + 4, v) << 4;
   }
 };
-using PortableLanes = Sse2Lanes;
+using PortableEight = Sse2Lanes;
 #else
 struct ScalarLanes : WordHome {
   static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
@@ -110,7 +112,7 @@ struct ScalarLanes : WordHome {
     return m;
   }
 };
-using PortableLanes = ScalarLanes;
+using PortableEight = ScalarLanes;
 #endif
 
 #if HUBCAP_POLICY_AVX2
@@ -155,6 +157,55 @@ __attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uin
 
 // The key words a group without entries points at (MatchMask reads eight, masks them all off).
 alignas(32) const uint32_t kNoKeys[8] = {};
+
+// A batch's `Lanes` (RunBatch) over an eight-word step: Match, the entries of a block covering
+// pp (MatchMask); AnyMatch, those of an any-peer group's AnyKeys, n its entries (the record's
+// slots past them never match); HomeHits, the step's own.
+template <class Eight>
+struct ByEight : Eight {
+  static __attribute__((always_inline)) inline uint32_t Match(const uint32_t* kw, uint32_t n, uint32_t pp) { return MatchMask<Eight>(kw, n, pp); }
+  static __attribute__((always_inline)) inline uint32_t AnyMatch(const AnyKeys& x, uint32_t n, uint32_t pp) {
+    uint32_t m = Eight::Masked(x.key, x.mask, pp);
+    for (uint32_t k = 8; k < n; k += 8) m |= Eight::Masked(x.key + k, x.mask + k, pp) << k;
+    return m;
+  }
+};
+using PortableLanes = ByEight<PortableEight>;
+#if HUBCAP_POLICY_AVX2
+using Avx2Batch = ByEight<Avx2Lanes>;
+#endif
+
+#if HUBCAP_POLICY_AVX2
+// The AVX-512 build's Lanes: sixteen key words a step, read with a masked load (the lanes past
+// the group's entries are neither read nor matched, so no window and no stand-in keys); the
+// prefix test as leading zeros, d < 2^(24 - P) exactly when lzcnt(d) >= 8 + P (d < 2^24).
+struct Avx512Lanes {
+  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t Sixteen(const uint32_t* kw, uint32_t live, __m512i v) {
+    const __mmask16 k = static_cast<__mmask16>(live);
+    const __m512i x = _mm512_maskz_loadu_epi32(k, kw);
+    const __m512i d = _mm512_ternarylogic_epi32(x, v, _mm512_set1_epi32(0x00FFFFFF), 0x28);  // (x ^ v) & 0xFFFFFF
+    const __m512i lim = _mm512_add_epi32(_mm512_and_si512(_mm512_maskz_srli_epi32(k, x, 24), _mm512_set1_epi32(0x1F)), _mm512_set1_epi32(8));
+    return _mm512_mask_cmpge_epu32_mask(k, _mm512_lzcnt_epi32(d), lim);
+  }
+  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t Match(const uint32_t* kw, uint32_t n, uint32_t pp) {
+    const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
+    const uint32_t live = _bzhi_u32(0xFFFFFFFFu, n);  // n <= 32
+    uint32_t m = Sixteen(kw, live & 0xFFFF, v);
+    if (n > 16) m |= Sixteen(kw + 16, live >> 16, v) << 16;
+    return m;
+  }
+  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t AnyMatch(const AnyKeys& x, uint32_t n, uint32_t pp) {
+    const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
+    uint32_t m = _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, _mm512_load_si512(x.mask)), _mm512_load_si512(x.key));
+    if (n > 16) m |= static_cast<uint32_t>(_mm512_cmpeq_epi32_mask(_mm512_and_si512(v, _mm512_load_si512(x.mask + 16)), _mm512_load_si512(x.key + 16))) << 16;
+    return m;
+  }
+  // Slot k's key is 64-bit lane 2k: bit 2k of one compare.
+  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    return _mm512_mask_cmpeq_epi64_mask(0x55, _mm512_load_si512(line), _mm512_set1_epi64(static_cast<long long>(key)));
+  }
+};
+#endif
 
 // c ? a : b without a branch: the compiler turns a ternary on data into a branch when it
 // guesses it predictable, and which entry a lookup finds is not. A cmov on x86-64 (asm, which the
@@ -317,8 +368,7 @@ void PolicySetCore::RefreshAny(uint32_t mapDir) {
 namespace {
 constexpr AnyKeys EmptyAnyKeys() {
   AnyKeys x{};
-  for (auto& c : x.chunk)
-    for (uint32_t i = 0; i < 8; i++) c.key[i] = kNone;
+  for (uint32_t i = 0; i < 32; i++) x.key[i] = kNone;
   return x;
 }
 }  // namespace
@@ -362,26 +412,23 @@ void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
     ReleaseAnyKeys(mapDir);
     return;
   }
-  static_assert(sizeof(AnyKeys::chunk) / sizeof(AnyKeys::Chunk) * 8 == kMaxSmallGroup, "AnyKeys holds a small group");
+  static_assert(sizeof(AnyKeys::key) / sizeof(uint32_t) == kMaxSmallGroup, "AnyKeys holds a small group");
   AnyKeys& x = anyKeys_[g.keys];  // taken by Set before the group's first entry
   x = kNoAnyKeys;
   const uint32_t* kw = Keys(g.ref);
   for (uint32_t i = 0; i < g.count; i++) {
     const uint32_t mask = kKeyMask[KwPrefix(kw[i])];
-    x.chunk[i / 8].key[i % 8] = kw[i] & mask;
-    x.chunk[i / 8].mask[i % 8] = mask;
+    x.key[i] = kw[i] & mask;
+    x.mask[i] = mask;
   }
 }
 
 template <class Lanes>
-__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(uint32_t mapDir, uint32_t pp) const {
-  const AnyPeer& any = anyPeer_[mapDir];
+__attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(const AnyPeer& any, uint32_t pp) const {
   if (any.cls == kBigClass) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
   // The first chunk whatever the count (a map without the group reads kNoAnyKeys: no match).
   const AnyKeys& x = AnyKeysOf(any);
-  uint32_t m = Lanes::Masked(x.chunk[0].key, x.chunk[0].mask, pp);
-  for (uint32_t k = 1; 8 * k < any.count; k++) m |= Lanes::Masked(x.chunk[k].key, x.chunk[k].mask, pp) << (8 * k);
-  return Lowest(any.count != 0 ? Keys(any.ref) : kNoKeys, any.cls, m);
+  return Lowest(Keys(any.ref), any.cls, Lanes::AnyMatch(x, any.count, pp));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,7 +852,7 @@ int32_t PolicySetCore::Lookup(uint32_t map, uint32_t remote, uint32_t direction,
   const uint32_t pp = ((protocol & 0xFF) << 16) | (dport & 0xFFFF);
   const GroupSlot* g = FindGroup(mapDir, remote);
   const EntryRef l3 = g != nullptr ? InGroup<PortableLanes>(*g, pp) : none;
-  const EntryRef l4 = !l3.hit() || (l3.kw & kKwDeny) == 0 ? AnyLookup<PortableLanes>(mapDir, pp) : none;
+  const EntryRef l4 = !l3.hit() || (l3.kw & kKwDeny) == 0 ? AnyLookup<PortableLanes>(anyPeer_[mapDir], pp) : none;
   return Decide(l3, l4, remote, untrackedFragment, out);
 }
 
@@ -910,48 +957,58 @@ struct SoaOut {
 };
 
 // One lookup in flight: 64 bytes.
-struct Pending {
-  const GroupSlot* line;  // the peer group's home line in the directory (stage 1)
+struct Flight {
+  const GroupSlot* line;  // the peer group's home directory line (stage 1; kVoidLine: none)
   uint32_t mapDir;        // kNone: an unknown map
   uint32_t remote;
-  uint32_t bits;  // the input's third word
-  // The peer group: its entries and class, and its block's keys (kNoKeys: no group) or, for
-  // class kBigClass, its table.
-  uint16_t count;
-  uint8_t cls;
-  bool chain;  // not in its home line, and keys overflowed past it: stage 3 looks further
+  uint32_t bits;    // the input's third word
+  uint16_t count;   // entries of the peer group's block (0: no group, or a big one)
+  uint8_t cls;      // its size class, kBigClass for a big group
+  uint8_t more;     // the home line's overflow count (stage 1)
   union {
-    const uint32_t* keys;
-    const BigGroup* big;
+    const uint32_t* keys;  // the block's key words (kNoKeys: none)
+    const BigGroup* big;   // a big group's table
   };
-  EntryRef l3, l4;  // the two lookups' entries (stage 4)
+  EntryRef l3, l4;  // the two lookups' entries (stage 3)
 };
-static_assert(sizeof(Pending) == 64, "a lookup in flight fills one line");
+static_assert(sizeof(Flight) == 64, "a lookup in flight fills one line");
+
+// A directory line no lookup's key matches (mapDir 0xFFFFFFFE is neither a map's nor kNone), read
+// by lookups of unknown maps and of an empty directory, and its overflow count.
+struct alignas(64) VoidLine {
+  GroupSlot slot[4];
+};
+constexpr VoidLine MakeVoidLine() {
+  VoidLine v{};
+  for (auto& s : v.slot) s.mapDir = 0xFFFFFFFEu;
+  return v;
+}
+const VoidLine kVoidLine = MakeVoidLine();
+const uint8_t kZeroCount = 0;
+// The slot a lookup whose peer has no group reads: no entries.
+const GroupSlot kNoGroupSlot = {kNone, 0, 0, 0, 0, 0};
 
 // The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
 // steady-state loop has no calls.
 #define HUBCAP_INLINE __attribute__((always_inline))
 
-// RunPipeline (common.h) with one stage more: stage k of 4 runs (5 - k)·D items ahead of
-// `finish`; the steady state runs without bounds checks.
-template <uint32_t D, class S1, class S2, class S3, class S4, class Finish>
-inline void RunPipeline5(uint32_t n, S1 s1, S2 s2, S3 s3, S4 s4, Finish finish) {
-  for (uint32_t j = 0; j < 4 * D && j < n; j++) s1(j);
-  for (uint32_t j = 0; j < 3 * D && j < n; j++) s2(j);
-  for (uint32_t j = 0; j < 2 * D && j < n; j++) s3(j);
-  for (uint32_t j = 0; j < D && j < n; j++) s4(j);
+// RunPipeline (common.h) with the steady state free of bounds checks: stage k of 3 runs
+// (4 - k)·D items ahead of `finish`.
+template <uint32_t D, class S1, class S2, class S3, class Finish>
+inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
+  for (uint32_t j = 0; j < 3 * D && j < n; j++) s1(j);
+  for (uint32_t j = 0; j < 2 * D && j < n; j++) s2(j);
+  for (uint32_t j = 0; j < D && j < n; j++) s3(j);
   uint32_t i = 0;
-  for (; i + 4 * D < n; i++) {
-    s1(i + 4 * D);
-    s2(i + 3 * D);
-    s3(i + 2 * D);
-    s4(i + D);
+  for (; i + 3 * D < n; i++) {
+    s1(i + 3 * D);
+    s2(i + 2 * D);
+    s3(i + D);
     finish(i);
   }
   for (; i < n; i++) {
-    if (i + 3 * D < n) s2(i + 3 * D);
-    if (i + 2 * D < n) s3(i + 2 * D);
-    if (i + D < n) s4(i + D);
+    if (i + 2 * D < n) s2(i + 2 * D);
+    if (i + D < n) s3(i + D);
     finish(i);
   }
 }
@@ -960,82 +1017,70 @@ inline void RunPipeline5(uint32_t n, S1 s1, S2 s2, S3 s3, S4 s4, Finish finish) 
 
 template <class Lanes, class In, class Out>
 __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // Five stages D lookups apart: (1) hash the peer group of lookup i + 4D and prefetch its
-  // directory line; (2) look for the group of lookup i + 3D in its home line: found, the lines
-  // of its block's key words are prefetched; not there but keys overflowed, the next directory
-  // line is; (3) such a group is looked for further (lookup i + 2D), its key lines prefetched;
-  // (4) both lookups of i + D: the peer group's key words give its entry, whose payload line is
-  // prefetched (a block of more than five entries holds its payloads in other lines than its
-  // keys), and the any-peer group (hot: every lookup of the map reads it); (5) the answer of
-  // lookup i. No step waits for a line fetched in the same step.
+  // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D and prefetch its
+  // directory line; (2) find the group of lookup i + 2D there (HomeHits) and prefetch the lines
+  // of its block's key words; a group past its home line (the line's keys overflowed: rare at
+  // the directory's load) is looked for at once; (3) both lookups of i + D from cached lines: the
+  // peer group's key words give its entry, whose payload line is prefetched, and the any-peer
+  // group (hot: every lookup of the map reads it); (4) the answer of lookup i. No step waits for
+  // a line fetched in the same step, and whether a group exists or anything matched is a select.
   constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 8 * D;  // ring: stage 1 runs 4D ahead (a power of two)
-  Pending ring[R];
+  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 3D ahead (a power of two)
+  Flight ring[R];
   uint32_t unknown = 0;
-  auto found = [&](Pending& q, const GroupSlot* g) HUBCAP_INLINE {
-    q.count = g->count;
-    q.cls = g->cls;
-    if (g->cls == kBigClass) {
-      q.big = &bigs_[g->ref];
-      return;
-    }
-    q.keys = Keys(g->ref);
-    HUBCAP_PREFETCH(q.keys);
-    HUBCAP_PREFETCH(q.keys + g->count - 1);  // key words of more than 16 entries span two lines
-  };
+  const uint32_t mapCount = maps_.size();
+  const MapInfo* maps = maps_.data();
+  const GroupSlot* slots = dir_.slots();
+  const uint8_t* counts = dir_.overflowCounts();
+  const bool haveDir = slots != nullptr;
   auto stage1 = [&](uint32_t j) HUBCAP_INLINE {
-    Pending& q = ring[j & (R - 1)];
+    Flight& q = ring[j & (R - 1)];
     const uint32_t map = in.Map(j);
     q.remote = in.Remote(j);
     q.bits = in.Bits(j);
-    const bool known = HasMap(map);
+    const bool known = map < mapCount && maps[map].alive != 0;
     unknown += !known;
     q.mapDir = known ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
-    // An empty directory has no slots: the line is then null (prefetching it is harmless).
-    q.line = dir_.slots() + static_cast<size_t>(dir_.Home(GroupHash(q.mapDir, q.remote))) * Directory::kPerBucket;
+    const uint32_t home = dir_.Home(GroupHash(q.mapDir, q.remote));
+    const bool look = known & haveDir;
+    q.line = Pick(look, slots + static_cast<size_t>(home) * Directory::kPerBucket, kVoidLine.slot);
     HUBCAP_PREFETCH(q.line);
+    q.more = *Pick(look, counts + home, &kZeroCount);  // a byte a line: mostly cached
   };
   auto stage2 = [&](uint32_t j) HUBCAP_INLINE {
-    Pending& q = ring[j & (R - 1)];
-    q.keys = kNoKeys;
-    q.count = 0;
-    q.cls = 0;
-    q.chain = false;
-    if (q.mapDir == kNone || q.line == nullptr) return;
-    // The home line's four slots compared (HomeHits; a lookup's mapDir is never an empty slot's
-    // kNone). On a miss the table is asked only whether keys overflowed past that line: FindHome
-    // with a predicate that never matches (the compares fold away) reads just the count.
+    Flight& q = ring[j & (R - 1)];
     static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
-    const uint32_t hits = Lanes::HomeHits(q.line, GroupMatch(q.mapDir, q.remote).key);
-    if (hits != 0) {
-      found(q, &q.line[__builtin_ctz(hits) / 2]);
-    } else {
-      const uint64_t hash = GroupHash(q.mapDir, q.remote);
-      dir_.FindHome(hash, [](const GroupSlot&) { return false; }, &q.chain);
-      if (q.chain) dir_.PrefetchNext(hash);
+    const uint64_t key = GroupMatch(q.mapDir, q.remote).key;
+    const uint32_t hits = Lanes::HomeHits(q.line, key);
+    const GroupSlot* g = Pick(hits != 0, &q.line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
+    if (__builtin_expect((hits == 0) & (q.more != 0), 0)) {
+      const GroupSlot* f = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
+      if (f != nullptr) g = f;
     }
-  };
-  auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
-    Pending& q = ring[j & (R - 1)];
-    if (!q.chain) return;
-    const GroupSlot* g = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
-    if (g != nullptr) found(q, g);
-  };
-  auto stage4 = [&](uint32_t j) HUBCAP_INLINE {
-    Pending& q = ring[j & (R - 1)];
-    const uint32_t pp = q.bits & 0x00FFFFFF;
-    if (q.mapDir == kNone) {
-      q.l3 = q.l4 = NoEntry();
+    q.cls = g->cls;
+    if (__builtin_expect(g->cls == kBigClass, 0)) {
+      q.count = 0;
+      q.big = &bigs_[g->ref];
       return;
     }
-    // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
-    q.l3 = q.cls == kBigClass ? FindInBig(*q.big, pp >> 16, pp & 0xFFFF) : InBlock<Lanes>(q.keys, q.count, q.cls, pp);
+    q.count = g->count;
+    q.keys = Pick<const uint32_t*>(g->count != 0, Keys(g->ref), kNoKeys);
+    HUBCAP_PREFETCH(q.keys);
+    HUBCAP_PREFETCH(q.keys + q.count - 1);  // key words of more than 16 entries span two lines
+  };
+  auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
+    Flight& q = ring[j & (R - 1)];
+    const uint32_t pp = q.bits & 0x00FFFFFF;
+    if (__builtin_expect(q.cls == kBigClass, 0)) q.l3 = FindInBig(*q.big, pp >> 16, pp & 0xFFFF);
+    else q.l3 = Lowest(q.keys, q.cls, Lanes::Match(q.keys, q.count, pp));
     HUBCAP_PREFETCH(q.l3.p);
-    q.l4 = AnyLookup<Lanes>(q.mapDir, pp);
+    // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
+    const AnyPeer* any = Pick(q.mapDir != kNone, anyPeer_.data() + (q.mapDir != kNone ? q.mapDir : 0), &kNoAnyPeer);
+    q.l4 = AnyLookup<Lanes>(*any, pp);
   };
   BatchAnswer r;
-  RunPipeline5<D>(n, stage1, stage2, stage3, stage4, [&](uint32_t i) HUBCAP_INLINE {
-    const Pending& q = ring[i & (R - 1)];
+  RunPipeline4<D>(n, stage1, stage2, stage3, [&](uint32_t i) HUBCAP_INLINE {
+    const Flight& q = ring[i & (R - 1)];
     Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });
@@ -1044,56 +1089,67 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
 
 namespace {
 
-// Whether batches take the AVX2 path: the CPU has it, unless HUBCAP_POLICY_SIMD=portable asks for
-// the portable one (SSE2 on x86-64) to test or compare it. Decided once.
-bool UseAvx2Default() {
+// The builds of the batch loop (BatchSimd): the widest the CPU has, unless HUBCAP_POLICY_SIMD
+// (portable | avx2 | avx512) asks for a narrower one to test or compare it. Decided once.
+
+bool CpuHas(int level) {
 #if HUBCAP_POLICY_AVX2
-  const char* env = getenv("HUBCAP_POLICY_SIMD");
-  if (env != nullptr && strcmp(env, "portable") == 0) return false;
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") != 0;
-#else
-  return false;
+  if (level >= PolicySetCore::kSimdAvx512)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
+  if (level >= PolicySetCore::kSimdAvx2) return __builtin_cpu_supports("avx2") != 0;
 #endif
+  return level == PolicySetCore::kSimdPortable;
 }
 
-std::atomic<int> g_batchSimd{-1};  // -1 undecided, 0 portable, 1 AVX2
+int DefaultSimd() {
+  int want = PolicySetCore::kSimdAvx512;
+  const char* env = getenv("HUBCAP_POLICY_SIMD");
+  if (env != nullptr && strcmp(env, "portable") == 0) want = PolicySetCore::kSimdPortable;
+  if (env != nullptr && strcmp(env, "avx2") == 0) want = PolicySetCore::kSimdAvx2;
+  while (!CpuHas(want)) want--;
+  return want;
+}
+
+std::atomic<int> g_batchSimd{-1};  // -1 undecided, else a PolicySetCore::kSimd* level
 
 }  // namespace
 
-bool PolicySetCore::BatchUsesAvx2() {
+int PolicySetCore::BatchSimd() {
   int v = g_batchSimd.load(std::memory_order_relaxed);
   if (v < 0) {
-    v = UseAvx2Default() ? 1 : 0;
+    v = DefaultSimd();
     g_batchSimd.store(v, std::memory_order_relaxed);
   }
-  return v == 1;
+  return v;
 }
 
-bool PolicySetCore::SetBatchSimd(bool avx2) {
-#if HUBCAP_POLICY_AVX2
-  __builtin_cpu_init();
-  if (avx2 && __builtin_cpu_supports("avx2") == 0) return false;
-  g_batchSimd.store(avx2 ? 1 : 0, std::memory_order_relaxed);
+bool PolicySetCore::SetBatchSimd(int level) {
+  if (level < kSimdPortable || level > kSimdAvx512 || !CpuHas(level)) return false;
+  g_batchSimd.store(level, std::memory_order_relaxed);
   return true;
-#else
-  return !avx2;
-#endif
 }
 
 #if HUBCAP_POLICY_AVX2
-// The batch compiled for AVX2: flattened, so every helper (Avx2Lanes among them) is inlined and
-// compiled for AVX2 with it.
+// The batch compiled for AVX2, and for AVX-512: flattened, so every helper (the Lanes among them)
+// is inlined and compiled for the target with it.
 template <class In, class Out>
 __attribute__((target("avx2"), flatten)) uint32_t PolicySetCore::RunBatchAvx2(const In& in, Out& out, uint32_t n) const {
-  return RunBatch<Avx2Lanes>(in, out, n);
+  return RunBatch<Avx2Batch>(in, out, n);
+}
+template <class In, class Out>
+__attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchAvx512(const In& in, Out& out, uint32_t n) const {
+  return RunBatch<Avx512Lanes>(in, out, n);
 }
 #endif
 
 template <class In, class Out>
 uint32_t PolicySetCore::Batch(const In& in, Out& out, uint32_t n) const {
 #if HUBCAP_POLICY_AVX2
-  if (BatchUsesAvx2()) return RunBatchAvx2(in, out, n);
+  const int simd = BatchSimd();
+  if (simd == kSimdAvx512) return RunBatchAvx512(in, out, n);
+  if (simd == kSimdAvx2) return RunBatchAvx2(in, out, n);
 #endif
   return RunBatch<PortableLanes>(in, out, n);
 }

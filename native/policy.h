@@ -184,11 +184,8 @@ struct BigGroup {
 // group's entries move (an entry added or deleted; a value replaced in place keeps its slot).
 // The record is taken before an any-peer entry is written (Set), so a group never lacks one.
 struct alignas(64) AnyKeys {
-  struct Chunk {
-    uint32_t key[8];
-    uint32_t mask[8];
-  };
-  Chunk chunk[32 / 8];
+  uint32_t key[32];
+  uint32_t mask[32];
 };
 // Every key kNone: the record of a map without the group.
 extern const AnyKeys kNoAnyKeys;
@@ -300,8 +297,9 @@ class PolicySetCore {
   // Whether batches run their AVX2 build (the CPU has AVX2, and HUBCAP_POLICY_SIMD=portable did
   // not ask for the portable one). SetBatchSimd switches for every set (tests compare the two);
   // false when asked for AVX2 the CPU lacks.
-  static bool BatchUsesAvx2();
-  static bool SetBatchSimd(bool avx2);
+  enum : int { kSimdPortable = 0, kSimdAvx2 = 1, kSimdAvx512 = 2 };
+  static int BatchSimd();
+  static bool SetBatchSimd(int level);
 
   // Rows (kDumpWords each) of every entry of a map, unordered. `out` must hold MapSize rows.
   bool DumpMap(uint32_t map, uint32_t* out) const;
@@ -332,10 +330,12 @@ class PolicySetCore {
   template <class In, class Out>
   uint32_t RunBatchAvx2(const In& in, Out& out, uint32_t n) const;
   template <class In, class Out>
+  uint32_t RunBatchAvx512(const In& in, Out& out, uint32_t n) const;
+  template <class In, class Out>
   uint32_t Batch(const In& in, Out& out, uint32_t n) const;
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
   template <class Lanes>
-  inline EntryRef AnyLookup(uint32_t mapDir, uint32_t pp) const;
+  inline EntryRef AnyLookup(const AnyPeer& any, uint32_t pp) const;
   void BuildAnyKeys(uint32_t mapDir);
   const AnyKeys& AnyKeysOf(const AnyPeer& a) const;
   // Takes (empty) the AnyKeys record of a map's direction if it has none; false when out of memory.

@@ -21,9 +21,9 @@
 //       protos: Uint8Array, dports: Uint16Array, outVerdict: Int32Array, outMatch: Uint8Array |
 //       null, outCookie: Uint32Array | null, n) -> the same
 //   dumpMap(id) -> Uint32Array of rows (policy.h kDumpWords), or undefined
-//   PolicyMapSet.batchSimd() -> "avx2" | "portable": the build of the batch loop in use (every
-//       set); PolicyMapSet.batchSimd("avx2" | "portable") switches it (tests compare the two),
-//       false when the CPU lacks AVX2
+//   PolicyMapSet.batchSimd() -> "avx512" | "avx2" | "portable": the build of the batch loop in
+//       use (every set); PolicyMapSet.batchSimd("avx512" | "avx2" | "portable") switches it
+//       (tests compare them), false when the CPU lacks the instructions
 #include "bindings.h"
 
 namespace hubcap {
@@ -242,10 +242,12 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
   }
 
   static Napi::Value BatchSimd(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !info[0].IsString()) return Napi::String::New(info.Env(), PolicySetCore::BatchUsesAvx2() ? "avx2" : "portable");
+    static const char* const kNames[] = {"portable", "avx2", "avx512"};  // PolicySetCore::kSimd*
+    if (info.Length() < 1 || !info[0].IsString()) return Napi::String::New(info.Env(), kNames[PolicySetCore::BatchSimd()]);
     const std::string mode = info[0].As<Napi::String>().Utf8Value();
-    if (mode != "avx2" && mode != "portable") return Bool(info, false);
-    return Bool(info, PolicySetCore::SetBatchSimd(mode == "avx2"));
+    for (int level = 0; level < 3; level++)
+      if (mode == kNames[level]) return Bool(info, PolicySetCore::SetBatchSimd(level));
+    return Bool(info, false);
   }
 
   Napi::Value DumpMap(const Napi::CallbackInfo& info) {

@@ -1,10 +1,10 @@
 /**
- * Differential: the two builds of the native policy batch loop (native/policy.cc: the AVX2 one,
- * chosen at run time when the CPU has it, and the portable one, SSE2 on x86-64) answer every
- * lookup exactly as the TypeScript reference (src/maps/policy-map.ts). The groups are sized
- * around the batch scan's steps (eight key words at a time; blocks of 1..32 entries, whose key
- * words sit at either half of a 32-byte window; big groups past 32) and the any-peer group across
- * its (key, mask) chunks of eight (AnyKeys), with denies, masked port ranges, wildcards, proxy
+ * Differential: the three builds of the native policy batch loop (native/policy.cc: the AVX-512
+ * and AVX2 ones, the widest the CPU has chosen at run time, and the portable one, SSE2 on x86-64)
+ * answer every lookup exactly as the TypeScript reference (src/maps/policy-map.ts). The groups are
+ * sized around the batch scan's steps (eight key words at a time, sixteen with AVX-512; blocks of
+ * 1..32 entries, whose key words sit at either half of a 32-byte window; big groups past 32) and
+ * the any-peer group across its (key, mask) steps of eight and sixteen (AnyKeys), with denies, masked port ranges, wildcards, proxy
  * priorities and auth types, in several maps of one set; lookups aim at entries (a port each key
  * covers) or anywhere.
  *
@@ -16,11 +16,17 @@ import { NativePolicyMap, NativePolicyMapSet, POLICY_BATCH_IN_WORDS, POLICY_BATC
 import { policyEntry, portMask } from './builders.js';
 import { nativeOrFail, rng, sameJson, verdictFields } from './native-helpers.js';
 
-/** The addon's switch of the batch build (native/policy_map.cc `PolicyMapSet.batchSimd`). */
-const simd = nativeOrFail().PolicyMapSet;
-const initial = simd.batchSimd();
+/** The builds of the batch loop, narrowest first (native/policy.h PolicySetCore::kSimd*). */
+const MODES = ['portable', 'avx2', 'avx512'] as const;
+type Mode = (typeof MODES)[number];
+/**
+ * The addon's switch of the batch build (native/policy_map.cc `PolicyMapSet.batchSimd`), typed
+ * with the AVX-512 build the addon also accepts.
+ */
+const simd = nativeOrFail().PolicyMapSet as unknown as { batchSimd(): string; batchSimd(mode: Mode): boolean };
+const initial = simd.batchSimd() as Mode;
 afterAll(() => {
-  simd.batchSimd(initial === 'avx2' ? 'avx2' : 'portable');
+  simd.batchSimd(initial);
 });
 
 const PROTOCOLS = [6, 17, 132, 1, 58];
@@ -113,21 +119,28 @@ function checkBatch(b: Built, input: Uint32Array, context: string): void {
 
 describe('native policy batch builds', () => {
   test('the build in use is named, and the portable one can always be chosen', () => {
-    expect(['avx2', 'portable']).toContain(initial);
+    expect(MODES).toContain(initial);
     expect(simd.batchSimd('portable')).toBe(true);
     expect(simd.batchSimd()).toBe('portable');
   });
 
-  for (const mode of ['portable', 'avx2'] as const) {
+  test('the widest build the CPU has is the default, and an unknown name is refused', () => {
+    const widest = [...MODES].reverse().find((m) => simd.batchSimd(m))!;
+    expect(process.env.HUBCAP_POLICY_SIMD === undefined ? initial : widest).toBe(widest);
+    expect(simd.batchSimd('avx1024' as Mode)).toBe(false);
+    expect(simd.batchSimd()).toBe(widest);
+  });
+
+  for (const mode of MODES) {
     test(`the ${mode} build answers as the TypeScript maps, groups of 0..40 entries`, () => {
       if (!simd.batchSimd(mode)) {
-        // Only a CPU without AVX2 refuses, and then the portable build is the only one in use.
-        expect(mode).toBe('avx2');
-        expect(simd.batchSimd()).toBe('portable');
+        // Only a CPU without AVX2 (or AVX-512) refuses, and then a narrower build stays in use.
+        expect(mode).not.toBe('portable');
+        expect(MODES.indexOf(simd.batchSimd() as Mode)).toBeLessThan(MODES.indexOf(mode));
         return;
       }
       expect(simd.batchSimd()).toBe(mode);
-      const r = rng(mode === 'avx2' ? 0x5eed2 : 0x5eed1);
+      const r = rng(0x5eed1 + MODES.indexOf(mode));
       const set = new NativePolicyMapSet();
       const b = build(set, r, 4);
       checkBatch(b, probes(r, b, 20_000), mode);
