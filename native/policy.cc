@@ -88,15 +88,6 @@ struct Sse2Lanes : WordHome {
     const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
     return Four(kw, v) | Four(kw + 4, v) << 4;
   }
-  static inline uint32_t MaskedFour(const uint32_t* key, const uint32_t* mask, __m128i v) {
-    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(key));
-    const __m128i m = _mm_load_si128(reinterpret_cast<const __m128i*>(mask));
-    return static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(v, m), k))));
-  }
-  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
-    const __m128i v = _mm_set1_epi32(static_cast<int>(pp));
-    return MaskedFour(key, mask, v) | MaskedFour(key + 4, mask + 4, v) << 4;
-  }
 };
 using PortableEight = Sse2Lanes;
 #else
@@ -104,11 +95,6 @@ struct ScalarLanes : WordHome {
   static inline uint32_t Eight(const uint32_t* kw, uint32_t pp) {
     uint32_t m = 0;
     for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>(((kw[i] ^ pp) & kKeyMask[KwPrefix(kw[i])]) == 0) << i;
-    return m;
-  }
-  static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < 8; i++) m |= static_cast<uint32_t>((pp & mask[i]) == key[i]) << i;
     return m;
   }
 };
@@ -123,12 +109,6 @@ struct Avx2Lanes {
     const __m256i exp = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(d)), 23);
     const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
-  }
-  __attribute__((target("avx2"))) static inline uint32_t Masked(const uint32_t* key, const uint32_t* mask, uint32_t pp) {
-    const __m256i k = _mm256_load_si256(reinterpret_cast<const __m256i*>(key));
-    const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask));
-    const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(pp)), m), k);
-    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
   }
   // Each slot is two 64-bit lanes, its key the even one: bit 2k of the two masks side by side.
   __attribute__((target("avx2"))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
@@ -159,16 +139,10 @@ __attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uin
 alignas(32) const uint32_t kNoKeys[8] = {};
 
 // A batch's `Lanes` (RunBatch) over an eight-word step: Match, the entries of a block covering
-// pp (MatchMask); AnyMatch, those of an any-peer group's AnyKeys, n its entries (the record's
-// slots past them never match); HomeHits, the step's own.
+// pp (MatchMask); HomeHits, the step's own.
 template <class Eight>
 struct ByEight : Eight {
   static __attribute__((always_inline)) inline uint32_t Match(const uint32_t* kw, uint32_t n, uint32_t pp) { return MatchMask<Eight>(kw, n, pp); }
-  static __attribute__((always_inline)) inline uint32_t AnyMatch(const AnyKeys& x, uint32_t n, uint32_t pp) {
-    uint32_t m = Eight::Masked(x.key, x.mask, pp);
-    for (uint32_t k = 8; k < n; k += 8) m |= Eight::Masked(x.key + k, x.mask + k, pp) << k;
-    return m;
-  }
 };
 using PortableLanes = ByEight<PortableEight>;
 #if HUBCAP_POLICY_AVX2
@@ -192,12 +166,6 @@ struct Avx512Lanes {
     const uint32_t live = _bzhi_u32(0xFFFFFFFFu, n);  // n <= 32
     uint32_t m = Sixteen(kw, live & 0xFFFF, v);
     if (n > 16) m |= Sixteen(kw + 16, live >> 16, v) << 16;
-    return m;
-  }
-  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t AnyMatch(const AnyKeys& x, uint32_t n, uint32_t pp) {
-    const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
-    uint32_t m = _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, _mm512_load_si512(x.mask)), _mm512_load_si512(x.key));
-    if (n > 16) m |= static_cast<uint32_t>(_mm512_cmpeq_epi32_mask(_mm512_and_si512(v, _mm512_load_si512(x.mask + 16)), _mm512_load_si512(x.key + 16))) << 16;
     return m;
   }
   // Slot k's key is 64-bit lane 2k: bit 2k of one compare.
@@ -270,7 +238,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), anyKeys_(&mem_), freeAnyKeys_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -356,79 +324,25 @@ __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const Grou
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
   AnyPeer& a = anyPeer_[mapDir];
-  const GroupSlot none = NoGroup();
-  const GroupSlot& from = g != nullptr ? *g : none;
-  a.ref = from.ref;
-  a.count = from.count;
-  a.cls = from.cls;
-  a.present = g != nullptr;
-  BuildAnyKeys(mapDir);
-}
-
-namespace {
-constexpr AnyKeys EmptyAnyKeys() {
-  AnyKeys x{};
-  for (uint32_t i = 0; i < 32; i++) x.key[i] = kNone;
-  return x;
-}
-}  // namespace
-
-const AnyKeys kNoAnyKeys = EmptyAnyKeys();
-
-const AnyKeys& PolicySetCore::AnyKeysOf(const AnyPeer& a) const { return a.keys == kNone ? kNoAnyKeys : anyKeys_[a.keys]; }
-
-bool PolicySetCore::EnsureAnyKeys(uint32_t mapDir) {
-  AnyPeer* a = &anyPeer_[mapDir];
-  if (a->keys != kNone) return true;
-  if (freeAnyKeys_.size() != 0) {
-    a->keys = freeAnyKeys_.back();
-    freeAnyKeys_.pop_back();
-  } else {
-    if (!anyKeys_.Extend(1)) return false;
-    a->keys = anyKeys_.size() - 1;
-  }
-  anyKeys_[a->keys] = kNoAnyKeys;
-  return true;
-}
-
-void PolicySetCore::ReleaseAnyKeys(uint32_t mapDir) {
-  AnyPeer* a = &anyPeer_[mapDir];
-  if (a->keys == kNone) return;
-  freeAnyKeys_.push_back(a->keys);  // out of memory here only loses the record for reuse
-  a->keys = kNone;
+  a = kNoAnyPeer;
+  if (g == nullptr) return;
+  a.ref = g->ref;
+  a.count = g->count;
+  a.cls = g->cls;
+  a.present = 1;
 }
 
 void PolicySetCore::ResetAnyPeer(uint32_t map) {
-  for (uint32_t dir = 0; dir < 2; dir++) {
-    ReleaseAnyKeys((map << 1) | dir);
-    anyPeer_[(map << 1) | dir] = kNoAnyPeer;
-  }
+  for (uint32_t dir = 0; dir < 2; dir++) anyPeer_[(map << 1) | dir] = kNoAnyPeer;
 }
 
-void PolicySetCore::BuildAnyKeys(uint32_t mapDir) {
-  const AnyPeer& g = anyPeer_[mapDir];
-  // No group, or a big one (looked up in its table): the record goes.
-  if (g.present == 0 || g.cls == kBigClass) {
-    ReleaseAnyKeys(mapDir);
-    return;
-  }
-  static_assert(sizeof(AnyKeys::key) / sizeof(uint32_t) == kMaxSmallGroup, "AnyKeys holds a small group");
-  AnyKeys& x = anyKeys_[g.keys];  // taken by Set before the group's first entry
-  x = kNoAnyKeys;
-  const uint32_t* kw = Keys(g.ref);
-  for (uint32_t i = 0; i < g.count; i++) {
-    const uint32_t mask = kKeyMask[KwPrefix(kw[i])];
-    x.key[i] = kw[i] & mask;
-    x.mask[i] = mask;
-  }
-}
-
+// The second lookup of `__policy_can_access`, in the any-peer group's block like any other
+// group's (a map without the group reads kNoKeys with no entries: a miss).
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::AnyLookup(const AnyPeer& any, uint32_t pp) const {
-  if (any.cls == kBigClass) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
-  // The first chunk whatever the count (a map without the group reads kNoAnyKeys: no match).
-  const AnyKeys& x = AnyKeysOf(any);
-  return Lowest(Keys(any.ref), any.cls, Lanes::AnyMatch(x, any.count, pp));
+  if (__builtin_expect(any.cls == kBigClass, 0)) return FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
+  const uint32_t* keys = Pick<const uint32_t*>(any.count != 0, Keys(any.ref), kNoKeys);
+  return Lowest(keys, any.cls, Lanes::Match(keys, any.count, pp));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,7 +487,6 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   if (!HasMap(id)) return false;
   MapInfo& mi = maps_[id];
   mi.overflow = 0;
-  // A map may hold an (empty) AnyKeys record without entries: Set takes it before a write that fails.
   ResetAnyPeer(id);
   if (mi.size == 0) return true;
   // Erasing moves no other slot, so the directory can be swept in place.
@@ -600,8 +513,6 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t mapDir = (map << 1) | (e.direction & 1);
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
-  // An any-peer group's AnyKeys record is taken first, so nothing changes when there is no memory.
-  if (e.identity == 0 && !EnsureAnyKeys(mapDir)) return kSetNoMemory;
   GroupSlot* g = FindGroup(mapDir, e.identity);
   if (g != nullptr) {
     if (g->cls == kBigClass) {
@@ -958,33 +869,24 @@ struct SoaOut {
 
 // One lookup in flight: 64 bytes.
 struct Flight {
-  const GroupSlot* line;  // the peer group's home directory line (stage 1; kVoidLine: none)
-  uint32_t mapDir;        // kNone: an unknown map
+  const uint32_t* keys;   // the peer group's key words (stage 2)
+  const void* any;        // the map's AnyPeer record for the direction (stage 1)
+  const PolicyPayload* p3;  // the two lookups' entries (stage 3): payload and key word
+  const PolicyPayload* p4;
+  uint32_t mapDir;  // kVoidMapDir: an unknown map
   uint32_t remote;
-  uint32_t bits;    // the input's third word
-  uint16_t count;   // entries of the peer group's block (0: no group, or a big one)
-  uint8_t cls;      // its size class, kBigClass for a big group
-  uint8_t more;     // the home line's overflow count (stage 1)
-  union {
-    const uint32_t* keys;  // the block's key words (kNoKeys: none)
-    const BigGroup* big;   // a big group's table
-  };
-  EntryRef l3, l4;  // the two lookups' entries (stage 3)
+  uint32_t bits;  // the input's third word
+  uint32_t kw3, kw4;
+  uint32_t home;   // the peer group's home directory line (stage 1)
+  uint16_t count;  // entries of the peer group's block (0: no group, or a big one)
+  uint8_t cls;     // its size class, kBigClass for a big group (then keys is its BigGroup)
 };
-static_assert(sizeof(Flight) == 64, "a lookup in flight fills one line");
+static_assert(sizeof(Flight) <= 64, "a lookup in flight fills one line");
 
-// A directory line no lookup's key matches (mapDir 0xFFFFFFFE is neither a map's nor kNone), read
-// by lookups of unknown maps and of an empty directory, and its overflow count.
-struct alignas(64) VoidLine {
-  GroupSlot slot[4];
-};
-constexpr VoidLine MakeVoidLine() {
-  VoidLine v{};
-  for (auto& s : v.slot) s.mapDir = 0xFFFFFFFEu;
-  return v;
-}
-const VoidLine kVoidLine = MakeVoidLine();
-const uint8_t kZeroCount = 0;
+// The mapDir of a lookup naming an unknown map: no map's (ids stay below kMaxMaps) and not an
+// empty slot's kNone, so its group is never found and it reads no map's records.
+constexpr uint32_t kVoidMapDir = 0xFFFFFFFEu;
+static_assert(((PolicySetCore::kMaxMaps - 1) << 1 | 1) < kVoidMapDir, "no map's mapDir is the void one");
 // The slot a lookup whose peer has no group reads: no entries.
 const GroupSlot kNoGroupSlot = {kNone, 0, 0, 0, 0, 0};
 
@@ -994,21 +896,22 @@ const GroupSlot kNoGroupSlot = {kNone, 0, 0, 0, 0, 0};
 
 // RunPipeline (common.h) with the steady state free of bounds checks: stage k of 3 runs
 // (4 - k)·D items ahead of `finish`.
-template <uint32_t D, class S1, class S2, class S3, class Finish>
+template <uint32_t O1, uint32_t O2, uint32_t O3, class S1, class S2, class S3, class Finish>
 inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
-  for (uint32_t j = 0; j < 3 * D && j < n; j++) s1(j);
-  for (uint32_t j = 0; j < 2 * D && j < n; j++) s2(j);
-  for (uint32_t j = 0; j < D && j < n; j++) s3(j);
+  static_assert(O1 > O2 && O2 > O3 && O3 > 0, "each stage runs behind the one before");
+  for (uint32_t j = 0; j < O1 && j < n; j++) s1(j);
+  for (uint32_t j = 0; j < O2 && j < n; j++) s2(j);
+  for (uint32_t j = 0; j < O3 && j < n; j++) s3(j);
   uint32_t i = 0;
-  for (; i + 3 * D < n; i++) {
-    s1(i + 3 * D);
-    s2(i + 2 * D);
-    s3(i + D);
+  for (; i + O1 < n; i++) {
+    s1(i + O1);
+    s2(i + O2);
+    s3(i + O3);
     finish(i);
   }
   for (; i < n; i++) {
-    if (i + 2 * D < n) s2(i + 2 * D);
-    if (i + D < n) s3(i + D);
+    if (i + O2 < n) s2(i + O2);
+    if (i + O3 < n) s3(i + O3);
     finish(i);
   }
 }
@@ -1018,21 +921,28 @@ inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
 template <class Lanes, class In, class Out>
 __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
   // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D and prefetch its
-  // directory line; (2) find the group of lookup i + 2D there (HomeHits) and prefetch the lines
-  // of its block's key words; a group past its home line (the line's keys overflowed: rare at
-  // the directory's load) is looked for at once; (3) both lookups of i + D from cached lines: the
-  // peer group's key words give its entry, whose payload line is prefetched, and the any-peer
-  // group (hot: every lookup of the map reads it); (4) the answer of lookup i. No step waits for
-  // a line fetched in the same step, and whether a group exists or anything matched is a select.
-  constexpr uint32_t D = kPrefetchDistance;
-  constexpr uint32_t R = 4 * D;  // ring: stage 1 runs 3D ahead (a power of two)
+  // directory line, and make its any-peer lookup (hot: every lookup of the map reads that group);
+  // (2) find the group of lookup i + 2D in its home line (HomeHits) and prefetch the lines of its
+  // block's key words; a group past its home line (the line's keys overflowed: rare at the
+  // directory's load) is looked for at once; (3) the peer lookup of i + D from its cached key
+  // words, whose entry's payload line is prefetched; (4) the answer of lookup i. No step waits
+  // for a line fetched in the same step, and whether a group exists or anything matched is a
+  // select. Batch calls this only with a directory (so with an arena: Keys(0) is readable).
+#ifndef POL_O1
+#define POL_O1 48
+#define POL_O2 32
+#define POL_O3 16
+#endif
+  constexpr uint32_t O1 = POL_O1, O2 = POL_O2, O3 = POL_O3;
+  constexpr uint32_t R = 64;  // ring: stage 1 runs O1 ahead (a power of two)
+  static_assert(R > O1, "the ring holds every lookup in flight");
   Flight ring[R];
   uint32_t unknown = 0;
   const uint32_t mapCount = maps_.size();
   const MapInfo* maps = maps_.data();
+  const AnyPeer* anyPeer = anyPeer_.data();
   const GroupSlot* slots = dir_.slots();
   const uint8_t* counts = dir_.overflowCounts();
-  const bool haveDir = slots != nullptr;
   auto stage1 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
     const uint32_t map = in.Map(j);
@@ -1040,48 +950,59 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.bits = in.Bits(j);
     const bool known = map < mapCount && maps[map].alive != 0;
     unknown += !known;
-    q.mapDir = known ? (map << 1) | ((q.bits >> 24) & 1) : kNone;
-    const uint32_t home = dir_.Home(GroupHash(q.mapDir, q.remote));
-    const bool look = known & haveDir;
-    q.line = Pick(look, slots + static_cast<size_t>(home) * Directory::kPerBucket, kVoidLine.slot);
-    HUBCAP_PREFETCH(q.line);
-    q.more = *Pick(look, counts + home, &kZeroCount);  // a byte a line: mostly cached
+    const uint32_t mapDir = (map << 1) | ((q.bits >> 24) & 1);
+    q.mapDir = known ? mapDir : kVoidMapDir;
+    q.home = dir_.Home(GroupHash(q.mapDir, q.remote));
+    HUBCAP_PREFETCH(slots + static_cast<size_t>(q.home) * Directory::kPerBucket);
+    HUBCAP_PREFETCH(counts + q.home);  // its overflow count (a byte a line)
+    const AnyPeer* any = Pick(known, anyPeer + (known ? mapDir : 0), &kNoAnyPeer);
+    HUBCAP_PREFETCH(any);
+    q.any = any;
   };
   auto stage2 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
+    // The any-peer group's key words (the record is cached now; a big group's table is not
+    // prefetched).
+    const AnyPeer& any = *static_cast<const AnyPeer*>(q.any);
+    HUBCAP_PREFETCH(Keys(any.ref));
+    HUBCAP_PREFETCH(Keys(any.ref) + any.count - 1);
     static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
-    const uint64_t key = GroupMatch(q.mapDir, q.remote).key;
-    const uint32_t hits = Lanes::HomeHits(q.line, key);
-    const GroupSlot* g = Pick(hits != 0, &q.line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
-    if (__builtin_expect((hits == 0) & (q.more != 0), 0)) {
+    const GroupSlot* line = slots + static_cast<size_t>(q.home) * Directory::kPerBucket;
+    const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key);
+    const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
+    if (__builtin_expect((hits == 0) & (counts[q.home] != 0), 0)) {
       const GroupSlot* f = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
       if (f != nullptr) g = f;
     }
     q.cls = g->cls;
+    q.count = g->count;  // 0 for a big group
     if (__builtin_expect(g->cls == kBigClass, 0)) {
-      q.count = 0;
-      q.big = &bigs_[g->ref];
+      q.keys = reinterpret_cast<const uint32_t*>(&bigs_[g->ref]);
       return;
     }
-    q.count = g->count;
-    q.keys = Pick<const uint32_t*>(g->count != 0, Keys(g->ref), kNoKeys);
+    q.keys = Keys(g->ref);  // no group: unit 0 (count 0: none of its words match)
     HUBCAP_PREFETCH(q.keys);
     HUBCAP_PREFETCH(q.keys + q.count - 1);  // key words of more than 16 entries span two lines
   };
   auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
     const uint32_t pp = q.bits & 0x00FFFFFF;
-    if (__builtin_expect(q.cls == kBigClass, 0)) q.l3 = FindInBig(*q.big, pp >> 16, pp & 0xFFFF);
-    else q.l3 = Lowest(q.keys, q.cls, Lanes::Match(q.keys, q.count, pp));
-    HUBCAP_PREFETCH(q.l3.p);
-    // The any-peer lookup is made even after an L3 deny (which ignores it): one branch fewer.
-    const AnyPeer* any = Pick(q.mapDir != kNone, anyPeer_.data() + (q.mapDir != kNone ? q.mapDir : 0), &kNoAnyPeer);
-    q.l4 = AnyLookup<Lanes>(*any, pp);
+    EntryRef l3;
+    if (__builtin_expect(q.cls == kBigClass, 0)) l3 = FindInBig(*reinterpret_cast<const BigGroup*>(q.keys), pp >> 16, pp & 0xFFFF);
+    else l3 = Lowest(q.keys, q.cls, Lanes::Match(q.keys, q.count, pp));
+    HUBCAP_PREFETCH(l3.p);
+    // The any-peer lookup is made even when an L3 deny will ignore it: one branch fewer.
+    const EntryRef l4 = AnyLookup<Lanes>(*static_cast<const AnyPeer*>(q.any), pp);
+    HUBCAP_PREFETCH(l4.p);
+    q.kw3 = l3.kw;
+    q.p3 = l3.p;
+    q.kw4 = l4.kw;
+    q.p4 = l4.p;
   };
   BatchAnswer r;
-  RunPipeline4<D>(n, stage1, stage2, stage3, [&](uint32_t i) HUBCAP_INLINE {
+  RunPipeline4<O1, O2, O3>(n, stage1, stage2, stage3, [&](uint32_t i) HUBCAP_INLINE {
     const Flight& q = ring[i & (R - 1)];
-    Answer(q.l3, q.l4, ((q.bits >> 25) & 1) != 0, &r);
+    Answer(EntryRef{q.kw3, q.p3}, EntryRef{q.kw4, q.p4}, ((q.bits >> 25) & 1) != 0, &r);
     out.Put(i, r);
   });
   return unknown;
@@ -1146,6 +1067,17 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
 
 template <class In, class Out>
 uint32_t PolicySetCore::Batch(const In& in, Out& out, uint32_t n) const {
+  if (dir_.slots() == nullptr) {
+    // No group was ever written (any-peer groups are in the directory too): every lookup misses.
+    uint32_t unknown = 0;
+    BatchAnswer r;
+    for (uint32_t i = 0; i < n; i++) {
+      unknown += !HasMap(in.Map(i));
+      Answer(NoEntry(), NoEntry(), ((in.Bits(i) >> 25) & 1) != 0, &r);
+      out.Put(i, r);
+    }
+    return unknown;
+  }
 #if HUBCAP_POLICY_AVX2
   const int simd = BatchSimd();
   if (simd == kSimdAvx512) return RunBatchAvx512(in, out, n);

@@ -177,19 +177,6 @@ struct BigGroup {
   uint32_t lenCount[25];
 };
 
-// The small any-peer group of one (map, direction) as (key, mask) pairs in its block's order
-// (longest prefix first), eight to a 64-byte chunk: entry i covers pp = protocol << 16 | port
-// exactly when (pp & mask[i]) == key[i] (kKeyMask of its prefix length), so the lowest such i
-// is the LPM. Slots past the group's entries hold key kNone, never equal. Rebuilt whenever the
-// group's entries move (an entry added or deleted; a value replaced in place keeps its slot).
-// The record is taken before an any-peer entry is written (Set), so a group never lacks one.
-struct alignas(64) AnyKeys {
-  uint32_t key[32];
-  uint32_t mask[32];
-};
-// Every key kNone: the record of a map without the group.
-extern const AnyKeys kNoAnyKeys;
-
 // The answer of one `__policy_can_access` (src/maps/policy-map.ts PolicyVerdict).
 struct PolicyResult {
   int32_t verdict;     // < 0 drop code, 0 allow, > 0 proxy port
@@ -312,17 +299,15 @@ class PolicySetCore {
     uint32_t overflow;
     uint32_t alive;
   };
-  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 16 bytes: likewise. A copy
-  // of its directory slot's entries (ref, count, cls; all 0 without the group).
+  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 8 bytes: a copy of its
+  // directory slot's entries (ref, count, cls; all 0 without the group).
   struct AnyPeer {
     uint32_t ref;
-    uint32_t keys;  // its AnyKeys in anyKeys_, else kNone (then no small group: kNoAnyKeys)
     uint16_t count;
     uint8_t cls;
     uint8_t present;  // 1 when the map has the group in this direction
-    uint32_t spare;
   };
-  static constexpr AnyPeer kNoAnyPeer = {0, kNone, 0, 0, 0, 0};
+  static constexpr AnyPeer kNoAnyPeer = {0, 0, 0, 0};
 
   // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
   template <class Lanes, class In, class Out>
@@ -336,10 +321,6 @@ class PolicySetCore {
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
   template <class Lanes>
   inline EntryRef AnyLookup(const AnyPeer& any, uint32_t pp) const;
-  void BuildAnyKeys(uint32_t mapDir);
-  const AnyKeys& AnyKeysOf(const AnyPeer& a) const;
-  // Takes (empty) the AnyKeys record of a map's direction if it has none; false when out of memory.
-  bool EnsureAnyKeys(uint32_t mapDir);
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
@@ -390,9 +371,6 @@ class PolicySetCore {
   TrackedVector<uint32_t> freeBigs_;
   TrackedVector<MapInfo> maps_;
   TrackedVector<AnyPeer> anyPeer_;  // by mapDir; may hold records past 2 * maps_.size()
-  TrackedVector<AnyKeys> anyKeys_;  // AnyPeer.keys
-  TrackedVector<uint32_t> freeAnyKeys_;
-  void ReleaseAnyKeys(uint32_t mapDir);
   void ResetAnyPeer(uint32_t map);
   TrackedVector<uint32_t> freeMaps_;
 };
