@@ -57,9 +57,9 @@ inline uint32_t ClassFor(uint32_t n) {
 // 127 + log2(d) (0 for d = 0; exact, d < 2^24), so d < 2^(24 - P) exactly when that exponent
 // field is below 151 - P. Three implementations of the eight-word step, `Lanes` parameters of
 // the lookups: two SSE2 vectors (every x86-64), one AVX2 vector (used only inside functions
-// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere. Each also
-// has the any-peer group's step, Masked: bit i set when (pp & mask[i]) == key[i] over an
-// AnyKeys chunk (policy.h), the masks stored instead of derived.
+// compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere; and
+// Avx512Lanes, sixteen words a step (RunBatchAvx512). Both lookups of `__policy_can_access`, the
+// peer group's and the any-peer group's, are this scan of a block.
 // The batch's search of a group in its home directory line (four 16-byte slots) is a Lanes step
 // too, HomeHits: bit 2k set when slot k's first 8 bytes (mapDir, identity) equal `key`. Word
 // compares here; AVX2 compares two slots a vector.
@@ -920,21 +920,17 @@ inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
 
 template <class Lanes, class In, class Out>
 __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
-  // Four stages D lookups apart: (1) hash the peer group of lookup i + 3D and prefetch its
-  // directory line, and make its any-peer lookup (hot: every lookup of the map reads that group);
+  // Four stages D = kPrefetchDistance lookups apart: (1) hash the peer group of lookup i + 3D
+  // and prefetch its directory line, that line's overflow count and the map's AnyPeer record;
   // (2) find the group of lookup i + 2D in its home line (HomeHits) and prefetch the lines of its
-  // block's key words; a group past its home line (the line's keys overflowed: rare at the
-  // directory's load) is looked for at once; (3) the peer lookup of i + D from its cached key
-  // words, whose entry's payload line is prefetched; (4) the answer of lookup i. No step waits
-  // for a line fetched in the same step, and whether a group exists or anything matched is a
-  // select. Batch calls this only with a directory (so with an arena: Keys(0) is readable).
-#ifndef POL_O1
-#define POL_O1 48
-#define POL_O2 32
-#define POL_O3 16
-#endif
-  constexpr uint32_t O1 = POL_O1, O2 = POL_O2, O3 = POL_O3;
-  constexpr uint32_t R = 64;  // ring: stage 1 runs O1 ahead (a power of two)
+  // block's key words and of the any-peer group's; a group past its home line (the line's keys
+  // overflowed: rare at the directory's load) is looked for at once; (3) both lookups of i + D
+  // from their cached key words, whose entries' payload lines are prefetched; (4) the answer of
+  // lookup i. No step waits for a line fetched in the same step, and whether a group exists or
+  // anything matched is a select. Batch calls this only with a directory (so with an arena:
+  // Keys(0) is readable).
+  constexpr uint32_t O1 = 3 * kPrefetchDistance, O2 = 2 * kPrefetchDistance, O3 = kPrefetchDistance;
+  constexpr uint32_t R = 4 * kPrefetchDistance;  // ring: stage 1 runs O1 ahead (a power of two)
   static_assert(R > O1, "the ring holds every lookup in flight");
   Flight ring[R];
   uint32_t unknown = 0;

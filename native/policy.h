@@ -23,36 +23,45 @@
 //           26, 32 entries: 16 and 32 bytes, then 1..6 lines, aligned so; free blocks of a class
 //           are chained for reuse): the class's capacity of 4-byte key words, then as many 8-byte
 //           payloads (PolicyPayload). Sorted by prefix length, longest first: the first entry whose
-//           key covers (protocol, port) is the longest prefix match, found by comparing eight key
-//           words at a time without a branch per entry (MatchMask, policy.cc) and taking the
-//           lowest match. A block of up to five entries is one line; a batch reads a bigger one's
-//           key lines (one up to 16 entries) and then the matched payload's line.
+//           key covers (protocol, port) is the longest prefix match, found by comparing eight
+//           key words at a time (sixteen with AVX-512) without a branch per entry (MatchMask,
+//           Avx512Lanes, policy.cc) and taking the lowest match. A block of up to five entries is
+//           one line; a batch reads a bigger one's key lines (one up to 16 entries) and then the
+//           matched payload's line.
 //   big groups: a group that grows past kMaxSmallGroup moves to a private open-addressing table
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
-//   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules), so
-//           a 16-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
-//           group's entries are and the second lookup of `__policy_can_access` needs no probe
-//           (and its block stays hot); a small one's key words are also kept as (key, mask)
-//           pairs (AnyKeys, 256 bytes per map and direction that has the group), so that lookup
-//           compares eight entries in a few instructions instead of deriving each entry's mask
-//           from its prefix length.
+//   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules,
+//           `__policy_can_access`'s second `map_lookup_elem` with the identity zeroed), so an
+//           8-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
+//           group's entries are (a copy of its directory slot's ref, count and class, refreshed
+//           whenever they change: RefreshAny) and the second lookup needs no probe; it scans the
+//           group's block like any other, and the block stays hot (every lookup of the map and
+//           direction reads it). Merging the any-peer entries into every peer group instead
+//           would save that scan but cost the any-peer group's size again in each of the map's
+//           groups (24 entries a direction in the benchmark's one-map layout, beside 300,000 peer
+//           groups), far past the memory budget.
 //
 //   key word: port (bits 0..15), protocol (16..23), P (24..28), masked as the kernel's LPM trie
 //   ignores bits beyond the prefix; bit 29 = deny and bit 30 = explicit auth type ride along and
 //   are not part of the key.
 //
-// Batch lookups are a software pipeline of five stages D lookups apart (RunBatch): the directory
-// line of a lookup is prefetched, then its group found there and the lines of its block's key
-// words prefetched (or, when the group's keys overflowed its home line, the next directory line
-// first), then the two lookups made from cached lines and the matched payload's line
-// prefetched, then the answer: many cache misses are in flight instead of one at a time, and a
-// big group costs its key lines and one payload line, not its whole block. A lookup is compute
-// bound once its lines are cached, so the resolving avoids branches on data (which entry
-// matched, whether the group exists, whether anything matched): a miss reads all-zero
-// stand-ins (kNoKeys, kNoPayload) instead. The loop has an AVX2 build (eight key words in one
-// vector) chosen at run time, beside the portable one (two SSE2 vectors; a word at a time off
-// x86).
+// Batch lookups are a software pipeline of four stages D lookups apart (RunBatch): the directory
+// line of a lookup, its overflow count and the map's AnyPeer record are prefetched; then its
+// group is found in that line and the lines of its block's key words (and the any-peer group's)
+// prefetched (a group whose keys overflowed its home line, rare at the directory's load, is
+// looked up further at once); then the two lookups are made from cached lines and the matched
+// payloads' lines prefetched; then the answer: many cache misses are in flight instead of one at
+// a time, and a big group costs its key lines and one payload line, not its whole block. Once
+// its lines are cached a lookup is compute bound, so the resolving avoids branches on data
+// (which entry matched, whether the group exists, whether anything matched): a miss reads
+// stand-ins (kNoGroupSlot, kNoKeys, kNoPayload) instead, and an unknown map a mapDir no group
+// has (kVoidMapDir). At 10^6 entries the lines a lookup misses (directory, key words, payload:
+// about two and a quarter on average) make it memory bound on a loaded machine.
+// The loop has three builds, the widest the CPU has chosen at run time (BatchSimd): AVX-512
+// (sixteen key words a step, read with masked loads; the home line's four slots in one
+// compare), AVX2 (eight key words in one vector) and the portable one (two SSE2 vectors; a word
+// at a time off x86).
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
@@ -60,7 +69,8 @@
 
 #include "common.h"
 
-// Batches have an AVX2 build of their loop, chosen at run time (x86-64 with GCC or Clang).
+// Batches have AVX2 and AVX-512 builds of their loop, chosen at run time (x86-64 with GCC or
+// Clang).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HUBCAP_POLICY_AVX2 1
 #else
@@ -281,9 +291,10 @@ class PolicySetCore {
   uint32_t LookupBatch(const uint32_t* mapIds, uint32_t map, const uint32_t* remotes, const uint8_t* dirs, const uint8_t* protos,
                        const uint16_t* dports, int32_t* outVerdict, uint8_t* outMatch, uint32_t* outCookie, uint32_t n) const;
 
-  // Whether batches run their AVX2 build (the CPU has AVX2, and HUBCAP_POLICY_SIMD=portable did
-  // not ask for the portable one). SetBatchSimd switches for every set (tests compare the two);
-  // false when asked for AVX2 the CPU lacks.
+  // The build of the batch loop every set runs: the widest the CPU has (AVX-512: F, CD, BW, DQ,
+  // VL; else AVX2; else portable), unless HUBCAP_POLICY_SIMD=portable|avx2 asks for a narrower
+  // one. SetBatchSimd switches for every set (tests compare the builds); false for a build the
+  // CPU lacks.
   enum : int { kSimdPortable = 0, kSimdAvx2 = 1, kSimdAvx512 = 2 };
   static int BatchSimd();
   static bool SetBatchSimd(int level);

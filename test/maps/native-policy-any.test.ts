@@ -1,17 +1,18 @@
 /**
  * Differential: the any-peer (identity 0) group of a native policy map answers as the TypeScript
  * reference (src/maps/policy-map.ts) at every size it passes through. The addon keeps where each
- * map's any-peer group is in a record per map and direction (native/policy.h AnyPeer) and, up to
- * a full block (32 entries), its key words again as (key, mask) pairs compared eight at a time
- * (AnyKeys), rebuilt whenever its entries move; past 32 entries it becomes a big group. The group
- * here grows to 40 entries and shrinks back to none,
+ * map's any-peer group is in a record per map and direction (native/policy.h AnyPeer), refreshed
+ * whenever the group's entries move (its block grows or shrinks, it becomes a big group past 32
+ * entries, it goes), and a batch reads that record and then the group's block. The group here
+ * grows to 40 entries and shrinks back to none,
  * with port ranges (Cilium's masked prefixes), protocol-only and wildcard entries, denies and
  * proxy priorities, beside a few peer groups; after every change, single and packed batch
- * lookups on both backends must agree.
+ * lookups on both backends must agree, the batch in every build of its loop the CPU has
+ * (portable, AVX2, AVX-512).
  *
  * The addon must be built: a missing addon fails these tests (CI builds it with `npm ci`).
  */
-import { expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { PolicyMap, PolicyVerdict, portRangeToMaskedPorts, type PolicyEntry } from '../../src/maps/policy-map.js';
 import { NativePolicyMap, POLICY_BATCH_IN_WORDS, POLICY_BATCH_OUT_WORDS, packPolicyLookup, unpackPolicyVerdict } from '../../src/maps/native.js';
 import { policyEntry } from './builders.js';
@@ -54,20 +55,35 @@ function randomEntries(next: () => number, identity: number, direction: 0 | 1): 
   return [entry(next, identity, direction, 0, 0, 0)];
 }
 
+/** The builds of the batch loop (native/policy_map.cc `PolicyMapSet.batchSimd`). */
+const simd = nativeOrFail().PolicyMapSet as unknown as { batchSimd(): string; batchSimd(mode: string): boolean };
+const initialSimd = simd.batchSimd();
+const builds = ['portable', 'avx2', 'avx512'].filter((m) => simd.batchSimd(m));
+simd.batchSimd(initialSimd);
+afterAll(() => {
+  simd.batchSimd(initialSimd);
+});
+
 function compare(ts: PolicyMap, nat: NativePolicyMap, probes: Probe[], what: string): void {
   const a = new PolicyVerdict();
   const b = new PolicyVerdict();
   const n = probes.length;
   const input = new Uint32Array(n * POLICY_BATCH_IN_WORDS);
-  const output = new Int32Array(n * POLICY_BATCH_OUT_WORDS);
+  const outputs = builds.map(() => new Int32Array(n * POLICY_BATCH_OUT_WORDS));
   probes.forEach((p, i) => packPolicyLookup(input, i, nat.id, p.remote, p.direction, p.protocol, p.dport, false));
-  expect(nat.owner.lookupBatchPacked(input, output, n)).toBe(0);
+  builds.forEach((mode, k) => {
+    expect(simd.batchSimd(mode)).toBe(true);
+    expect(nat.owner.lookupBatchPacked(input, outputs[k]!, n)).toBe(0);
+  });
+  simd.batchSimd(initialSimd);
   probes.forEach((p, i) => {
     ts.lookup(p.remote, p.direction, p.protocol, p.dport, a, false);
     nat.lookup(p.remote, p.direction, p.protocol, p.dport, b, false);
     sameJson(verdictFields(b), verdictFields(a), `${what}: lookup ${JSON.stringify(p)}`);
-    unpackPolicyVerdict(output, i, p.remote, b);
-    sameJson(verdictFields(b), verdictFields(a), `${what}: packed batch ${JSON.stringify(p)}`);
+    builds.forEach((mode, k) => {
+      unpackPolicyVerdict(outputs[k]!, i, p.remote, b);
+      sameJson(verdictFields(b), verdictFields(a), `${what}: packed batch (${mode}) ${JSON.stringify(p)}`);
+    });
   });
 }
 

@@ -131,6 +131,50 @@ describe('native policy batch builds', () => {
     expect(simd.batchSimd()).toBe(widest);
   });
 
+  test('every build answers a set without entries, then emptied, and unknown maps as empty maps', () => {
+    const set = new NativePolicyMapSet();
+    const a = new NativePolicyMap(64, set);
+    const b = new NativePolicyMap(64, set);
+    const ts = new PolicyMap(64);
+    const r = rng(0x5eed9);
+    const n = 300;
+    const input = new Uint32Array(n * POLICY_BATCH_IN_WORDS);
+    const output = new Int32Array(n * POLICY_BATCH_OUT_WORDS);
+    const maps = [a.id, b.id, 0x7ffffff0, b.id + 1];
+    expect(b.id + 1).toBeGreaterThan(a.id);
+    const want = new PolicyVerdict();
+    const got = new PolicyVerdict();
+    const probe = (what: string): void => {
+      for (let i = 0; i < n; i++) packPolicyLookup(input, i, maps[i % 4]!, r() % 2 === 0 ? 0 : 300 + (r() % 3), r() & 1, [6, 17, 1][r() % 3]!, [80, 53, r() & 0xffff][r() % 3]!, r() % 5 === 0);
+      for (const mode of MODES) {
+        if (!simd.batchSimd(mode)) continue;
+        output.fill(-1);
+        // Maps 2 and 3 of every four are unknown (a never-created id, and one past the last).
+        expect(set.lookupBatchPacked(input, output, n)).toBe(n / 2);
+        for (let i = 0; i < n; i++) {
+          const o = i * POLICY_BATCH_IN_WORDS;
+          const bits = input[o + 2]!;
+          (i % 4 === 0 ? ts : new PolicyMap()).lookup(input[o + 1]!, ((bits >>> 24) & 1) as 0 | 1, (bits >>> 16) & 0xff, bits & 0xffff, want, ((bits >>> 25) & 1) === 1);
+          unpackPolicyVerdict(output, i, input[o + 1]!, got);
+          sameJson(verdictFields(got), verdictFields(want), `${what} (${mode}): lookup ${i}`);
+        }
+      }
+    };
+    probe('no entries');
+    const e = policyEntry(300, 0, 6, 80, 24, { proxyPort: 15001 });
+    const any = policyEntry(0, 0, 17, 53, 24, {});
+    for (const x of [e, any]) {
+      expect(a.set(x)).toBe(true);
+      expect(ts.set(x)).toBe(true);
+    }
+    probe('one peer entry and one any-peer entry');
+    a.clear();
+    ts.clear();
+    probe('emptied');
+    a.dispose();
+    b.dispose();
+  });
+
   for (const mode of MODES) {
     test(`the ${mode} build answers as the TypeScript maps, groups of 0..40 entries`, () => {
       if (!simd.batchSimd(mode)) {
