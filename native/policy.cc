@@ -41,9 +41,19 @@ namespace {
 
 // Entries per block of each size class and its 16-byte arena units: a block is 16 or 32 bytes,
 // or whole cache lines (5 entries to a line, 16 to three); the last class is kMaxSmallGroup.
-constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 5, 10, 16, 21, 26, 32};
+// Every payload starts a multiple of 8 bytes into a block of whole lines (the key words take a
+// multiple of 8 bytes there: 20 entries in four lines, not 21), so none straddles two lines.
+constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 5, 10, 16, 20, 26, 32};
 constexpr uint32_t kClassUnits[PolicySetCore::kClasses] = {1, 2, 4, 8, 12, 16, 20, 24};
 static_assert(kClassCap[PolicySetCore::kClasses - 1] == PolicySetCore::kMaxSmallGroup, "the last class holds a full small group");
+constexpr bool PayloadsInLines() {
+  for (uint32_t c = 0; c < PolicySetCore::kClasses; c++) {
+    if (kClassCap[c] * 12 > kClassUnits[c] * 16) return false;       // the block holds its class
+    if (kClassUnits[c] >= 4 && kClassCap[c] % 2 != 0 && kClassCap[c] * 12 > 64) return false;  // a payload would straddle
+  }
+  return true;
+}
+static_assert(PayloadsInLines(), "blocks hold their entries, no payload straddling two lines");
 
 inline uint32_t ClassFor(uint32_t n) {
   uint32_t c = 0;
@@ -161,10 +171,15 @@ struct Avx512Lanes {
     const __m512i lim = _mm512_add_epi32(_mm512_and_si512(_mm512_maskz_srli_epi32(k, x, 24), _mm512_set1_epi32(0x1F)), _mm512_set1_epi32(8));
     return _mm512_mask_cmpge_epu32_mask(k, _mm512_lzcnt_epi32(d), lim);
   }
+  // The first step reads the cache line holding kw[0] (its lanes before kw masked off): a masked
+  // load still reads every byte it spans, so one from kw itself would cross into the next line
+  // (a miss more) for the blocks of one or two entries that do not start a line; the others
+  // start one, and a step past sixteen entries starts the next.
   __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t Match(const uint32_t* kw, uint32_t n, uint32_t pp) {
     const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
     const uint32_t live = _bzhi_u32(0xFFFFFFFFu, n);  // n <= 32
-    uint32_t m = Sixteen(kw, live & 0xFFFF, v);
+    const uint32_t skip = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(kw) & 63) / 4;  // 0 when n > 2
+    uint32_t m = Sixteen(kw - skip, (live << skip) & 0xFFFF, v) >> skip;
     if (n > 16) m |= Sixteen(kw + 16, live >> 16, v) << 16;
     return m;
   }

@@ -19,7 +19,7 @@
 //           how many. Reserved for kDirectorySlack times its groups, so a group is nearly always
 //           in its home line: finding it reads one line.
 //   blocks: the entries of a small group (<= kMaxSmallGroup) are one block of 12 bytes an entry
-//           in an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 21,
+//           in an arena, of a size class whose block fills whole cache lines (1, 2, 5, 10, 16, 20,
 //           26, 32 entries: 16 and 32 bytes, then 1..6 lines, aligned so; free blocks of a class
 //           are chained for reuse): the class's capacity of 4-byte key words, then as many 8-byte
 //           payloads (PolicyPayload). Sorted by prefix length, longest first: the first entry whose
