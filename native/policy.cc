@@ -976,7 +976,7 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     // prefetched).
     const AnyPeer& any = *static_cast<const AnyPeer*>(q.any);
     HUBCAP_PREFETCH(Keys(any.ref));
-    HUBCAP_PREFETCH(Keys(any.ref) + any.count - 1);
+    HUBCAP_PREFETCH(Keys(any.ref) + any.count - (any.count != 0));
     static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
     const GroupSlot* line = slots + static_cast<size_t>(q.home) * Directory::kPerBucket;
     const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key);
@@ -993,7 +993,8 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     }
     q.keys = Keys(g->ref);  // no group: unit 0 (count 0: none of its words match)
     HUBCAP_PREFETCH(q.keys);
-    HUBCAP_PREFETCH(q.keys + q.count - 1);  // key words of more than 16 entries span two lines
+    // Key words of more than 16 entries span two lines (no group: keys is unit 0, not before it).
+    HUBCAP_PREFETCH(q.keys + q.count - (q.count != 0));
   };
   auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
