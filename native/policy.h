@@ -59,9 +59,10 @@
 // has (kVoidMapDir). At 10^6 entries the lines a lookup misses (directory, key words, payload:
 // about two and a quarter on average) make it memory bound on a loaded machine.
 // The loop has three builds, the widest the CPU has chosen at run time (BatchSimd): AVX-512
-// (sixteen key words a step, read with masked loads; the home line's four slots in one
-// compare), AVX2 (eight key words in one vector) and the portable one (two SSE2 vectors; a word
-// at a time off x86).
+// (sixteen key words a step, read with a masked load of the line holding the first: a masked
+// load still reads every byte it spans, and one reaching into the next line costs a miss more;
+// the home line's four slots in one compare), AVX2 (eight key words in one vector, the 32-byte
+// window holding the first) and the portable one (two SSE2 vectors; a word at a time off x86).
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
