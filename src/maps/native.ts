@@ -108,16 +108,20 @@ export interface NativePolicySetHandle {
   dumpMap(id: number): Uint32Array | undefined;
 }
 
+/** The builds of the native policy batch loop, narrowest first (native/policy.h). */
+export type PolicyBatchSimd = 'portable' | 'avx2' | 'avx512';
+
 export interface NativeModule {
   Ipcache: new (capacity: number) => NativeIpcacheHandle;
   PolicyMapSet: {
     new (): NativePolicySetHandle;
     /**
-     * The build of the policy batch loop every set uses ("avx2" where the CPU has it, else
-     * "portable"); with an argument, switches to that build (false: not available here).
+     * The build of the policy batch loop every set uses: the widest the CPU has ("avx512",
+     * "avx2", else "portable"); with an argument, switches to that build (false: not available
+     * here).
      */
-    batchSimd(): string;
-    batchSimd(mode: 'avx2' | 'portable'): boolean;
+    batchSimd(): PolicyBatchSimd;
+    batchSimd(mode: PolicyBatchSimd): boolean;
   };
   /** Every byte all native maps hold (the addon's own accounting). */
   bytesAllocated(): number;

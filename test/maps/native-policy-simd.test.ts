@@ -12,19 +12,24 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { PolicyMap, PolicyVerdict, type PolicyEntry } from '../../src/maps/policy-map.js';
-import { NativePolicyMap, NativePolicyMapSet, POLICY_BATCH_IN_WORDS, POLICY_BATCH_OUT_WORDS, packPolicyLookup, unpackPolicyVerdict } from '../../src/maps/native.js';
+import {
+  NativePolicyMap,
+  NativePolicyMapSet,
+  POLICY_BATCH_IN_WORDS,
+  POLICY_BATCH_OUT_WORDS,
+  packPolicyLookup,
+  unpackPolicyVerdict,
+  type PolicyBatchSimd,
+} from '../../src/maps/native.js';
 import { policyEntry, portMask } from './builders.js';
 import { nativeOrFail, rng, sameJson, verdictFields } from './native-helpers.js';
 
 /** The builds of the batch loop, narrowest first (native/policy.h PolicySetCore::kSimd*). */
-const MODES = ['portable', 'avx2', 'avx512'] as const;
-type Mode = (typeof MODES)[number];
-/**
- * The addon's switch of the batch build (native/policy_map.cc `PolicyMapSet.batchSimd`), typed
- * with the AVX-512 build the addon also accepts.
- */
-const simd = nativeOrFail().PolicyMapSet as unknown as { batchSimd(): string; batchSimd(mode: Mode): boolean };
-const initial = simd.batchSimd() as Mode;
+const MODES: readonly PolicyBatchSimd[] = ['portable', 'avx2', 'avx512'];
+type Mode = PolicyBatchSimd;
+/** The addon's switch of the batch build (native/policy_map.cc `PolicyMapSet.batchSimd`). */
+const simd = nativeOrFail().PolicyMapSet;
+const initial = simd.batchSimd();
 afterAll(() => {
   simd.batchSimd(initial);
 });
@@ -178,9 +183,11 @@ describe('native policy batch builds', () => {
   for (const mode of MODES) {
     test(`the ${mode} build answers as the TypeScript maps, groups of 0..40 entries`, () => {
       if (!simd.batchSimd(mode)) {
-        // Only a CPU without AVX2 (or AVX-512) refuses, and then a narrower build stays in use.
+        // Only a CPU without AVX2 (or AVX-512) refuses, and then a narrower build stays in use;
+        // said on stderr, since the build's own answers go unchecked on this machine.
         expect(mode).not.toBe('portable');
-        expect(MODES.indexOf(simd.batchSimd() as Mode)).toBeLessThan(MODES.indexOf(mode));
+        expect(MODES.indexOf(simd.batchSimd())).toBeLessThan(MODES.indexOf(mode));
+        console.warn(`native-policy-simd: this CPU has no ${mode}; its build is not checked here`);
         return;
       }
       expect(simd.batchSimd()).toBe(mode);
