@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { InputError, type SourcePosition } from '../errors.js';
 import type { DecodedPacket } from '../decode/packet.js';
+import { MAX_NESTING, tooDeepAt } from '../k8s/documents.js';
 import type { EndpointRecord, MapsDocument } from '../maps/document.js';
 import { cidrContains, formatIp, parseCidr, parseIp, type Cidr, type IpAddress } from '../net/addr.js';
 import { EventKind, Verdict, type FlowEvent } from '../datapath/events.js';
@@ -174,6 +175,11 @@ export function loadExpectations(file: string, doc: MapsDocument): Expectation[]
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new InputError(undefined, `${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const counter = new LineCounter();
+  const deep = tooDeepAt(text, counter);
+  if (deep >= 0) {
+    throw new InputError({ file, ...counter.linePos(deep) }, `nesting deeper than ${MAX_NESTING} levels`);
   }
   const lines = new LineCounter();
   const loc: Located = { file, lines };
