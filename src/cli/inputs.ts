@@ -38,13 +38,16 @@ export function addCompileOptions(cmd: Command): Command {
     .option('--ipcache-max <n>', 'ipcache entries', '512000');
 }
 
-function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+function positiveInt(flag: string, text: string | undefined, fallback: number, max = 1e8): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1e8) {
-    throw new UsageError(`${flag} must be a whole number between 1 and 100000000, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number between 1 and ${max}, got "${text}"`);
   }
   return Number(text);
 }
+
+/** The largest policy map the maps accept (src/maps/policy-map.ts, native.ts: 1 << 26 entries). */
+const POLICY_MAP_MAX = 1 << 26;
 
 export function agentOptionsFrom(flags: CompileFlags): Partial<AgentOptions> {
   const mode = flags.enablePolicy ?? 'default';
@@ -56,7 +59,7 @@ export function agentOptionsFrom(flags: CompileFlags): Partial<AgentOptions> {
     clusterName: flags.clusterName ?? 'default',
     // commander's --no-host-firewall sets hostFirewall=false; absent = automatic.
     hostFirewall: flags.hostFirewall === false ? false : undefined,
-    policyMapMax: positiveInt('--bpf-policy-map-max', flags.bpfPolicyMapMax, 16384),
+    policyMapMax: positiveInt('--bpf-policy-map-max', flags.bpfPolicyMapMax, 16384, POLICY_MAP_MAX),
     ipcacheMax: positiveInt('--ipcache-max', flags.ipcacheMax, 512000),
   };
 }
