@@ -15,7 +15,7 @@ import {
   reservedLabel,
   type NumericIdentity,
 } from '../identity/reserved.js';
-import { formatCidr, type Cidr } from '../net/addr.js';
+import { cidrContains, formatCidr, maskWords, type Cidr } from '../net/addr.js';
 import type { EndpointSelector } from '../policy/types.js';
 import type { AgentNode, ClusterModel } from './cluster-model.js';
 import { isWildcardSelector, selectorMatches } from './selector-match.js';
@@ -102,6 +102,34 @@ export class IdentityRegistry {
     return [...this.cidrByText.values()];
   }
 
+  /** CIDR identities sorted by family, then address words: the prefixes inside one CIDR are a run of it. */
+  private cidrsByAddress: IdentityInfo[] | undefined;
+
+  /**
+   * The CIDR identities whose prefix lies inside `cidr` (same family, at least as long, same
+   * leading bits), by binary search over the identities sorted by address: a policy with n CIDR
+   * peers costs O(n log n) instead of n scans of every CIDR identity (60,000 toCIDR entries took
+   * more than ten minutes that way).
+   */
+  cidrIdentitiesWithin(cidr: Cidr): IdentityInfo[] {
+    const sorted = (this.cidrsByAddress ??= this.cidrIdentities().sort((a, b) => compareAddress(a.cidr!, b.cidr!)));
+    const lo = maskWords(cidr.words, cidr.family, cidr.prefixLen);
+    let first = 0;
+    let last = sorted.length;
+    while (first < last) {
+      const mid = (first + last) >>> 1;
+      if (compareAddress(sorted[mid]!.cidr!, { family: cidr.family, words: lo }) < 0) first = mid + 1;
+      else last = mid;
+    }
+    const out: IdentityInfo[] = [];
+    for (let i = first; i < sorted.length; i++) {
+      const c = sorted[i]!.cidr!;
+      if (!cidrContains(cidr, c.family, c.words)) break;
+      if (c.prefixLen >= cidr.prefixLen) out.push(sorted[i]!);
+    }
+    return out;
+  }
+
   cidrIdentity(cidr: Cidr): IdentityInfo | undefined {
     return this.cidrByText.get(formatCidr(cidr));
   }
@@ -178,4 +206,14 @@ export function hostIdentityLabels(node: AgentNode): LabelSet {
   const labels = [reservedLabel('host')];
   if (node.hostsApiserver) labels.push(reservedLabel('kube-apiserver'));
   return new LabelSet(labels);
+}
+
+/** Orders addresses by family, then by their words as unsigned numbers (network order). */
+function compareAddress(a: { family: number; words: Uint32Array }, b: { family: number; words: Uint32Array }): number {
+  if (a.family !== b.family) return a.family - b.family;
+  for (let w = 0; w < 4; w++) {
+    const d = a.words[w]! - b.words[w]!;
+    if (d !== 0) return d;
+  }
+  return 0;
 }

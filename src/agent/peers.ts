@@ -78,10 +78,8 @@ export function worldIdentityFor(family: 4 | 6, dualStack: boolean): NumericIden
 function selectCidr(ctx: PeerContext, cidr: Cidr, except: Cidr[]): Selection {
   const ids = new Set<NumericIdentity>();
   if (cidr.prefixLen === 0) ids.add(worldIdentityFor(cidr.family, ctx.dualStack));
-  for (const info of ctx.registry.cidrIdentities()) {
+  for (const info of ctx.registry.cidrIdentitiesWithin(cidr)) {
     const c = info.cidr!;
-    if (c.family !== cidr.family || c.prefixLen < cidr.prefixLen) continue;
-    if (!cidrContains(cidr, c.family, c.words)) continue;
     if (except.some((e) => e.prefixLen <= c.prefixLen && cidrContains(e, c.family, c.words))) continue;
     ids.add(info.id);
   }

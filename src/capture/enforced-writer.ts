@@ -642,6 +642,10 @@ export class EnforcedCaptureWriter implements EnforcedEdits {
     } else if (frame.linkType !== this.encoder.linkType) {
       throw new CaptureError(this.name, 0, `--write-enforced writes classic pcap, one link type per file: frame ${frame.index} has link type ${frame.linkType}, earlier frames ${this.encoder.linkType}`);
     }
+    if (!(frame.tsSec >= 0 && frame.tsSec <= 0xffffffff)) {
+      // The record header's seconds are a uint32: writing would wrap the time silently.
+      throw new CaptureError(this.name, 0, `--write-enforced writes classic pcap, whose times end in 2106: frame ${frame.index} is at ${frame.tsSec} s since 1970`);
+    }
     this.frame = frame;
     this.packet = p;
     this.replacement = null;

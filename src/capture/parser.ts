@@ -59,6 +59,13 @@ const US_PER_SEC = 1_000_000;
 const NS_PER_SEC = 1_000_000_000;
 const TWO32 = 4294967296;
 const INITIAL_CARRY = 64 * 1024;
+/**
+ * pcapng times (64-bit units, if_tsresol, a signed if_tsoffset) can land anywhere; flows print
+ * them as RFC 3339 (Hubble's protobuf Timestamp: years 0001..9999), so a time outside that is a
+ * corrupt block, not a time to print: 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+ */
+const MIN_TS_SEC = -62135596800;
+const MAX_TS_SEC = 253402300799;
 
 function hex32(n: number): string {
   return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -463,6 +470,9 @@ export class CaptureParser {
         if (caplen > MAX_CAPLEN) this.checkCaplen(caplen, at);
         if (32 + pad4(caplen) > len) this.fail(at, `packet block captured length ${caplen} overruns its block of ${len} bytes`);
         this.ifUnit[ifId]!.convert(dv.getUint32(pos + 12, le), dv.getUint32(pos + 16, le), frame);
+        if (!(frame.tsSec >= MIN_TS_SEC && frame.tsSec <= MAX_TS_SEC)) {
+          this.fail(at, `packet time ${frame.tsSec} s since 1970 is outside the years 0001..9999 (interface ${ifId}'s if_tsresol / if_tsoffset)`);
+        }
         frame.offset = pos + 28;
         frame.caplen = caplen;
         frame.length = dv.getUint32(pos + 24, le);

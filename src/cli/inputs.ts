@@ -8,7 +8,8 @@ import type { AgentOptions, PolicyEnforcementMode } from '../agent/options.js';
 import { readFileSync } from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
 import { loadClusterObjects } from '../k8s/load.js';
-import { MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
+import { checkMapsDocument, formatDocumentPath, MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
+import { parseCidr, parseIp } from '../net/addr.js';
 import { parsePolicy } from '../policy/parse.js';
 
 export interface CompileFlags {
@@ -37,13 +38,16 @@ export function addCompileOptions(cmd: Command): Command {
     .option('--ipcache-max <n>', 'ipcache entries', '512000');
 }
 
-function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+function positiveInt(flag: string, text: string | undefined, fallback: number, max = 1e8): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1e8) {
-    throw new UsageError(`${flag} must be a whole number between 1 and 100000000, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`${flag} must be a whole number between 1 and ${max}, got "${text}"`);
   }
   return Number(text);
 }
+
+/** The largest policy map the maps accept (src/maps/policy-map.ts, native.ts: 1 << 26 entries). */
+const POLICY_MAP_MAX = 1 << 26;
 
 export function agentOptionsFrom(flags: CompileFlags): Partial<AgentOptions> {
   const mode = flags.enablePolicy ?? 'default';
@@ -55,7 +59,7 @@ export function agentOptionsFrom(flags: CompileFlags): Partial<AgentOptions> {
     clusterName: flags.clusterName ?? 'default',
     // commander's --no-host-firewall sets hostFirewall=false; absent = automatic.
     hostFirewall: flags.hostFirewall === false ? false : undefined,
-    policyMapMax: positiveInt('--bpf-policy-map-max', flags.bpfPolicyMapMax, 16384),
+    policyMapMax: positiveInt('--bpf-policy-map-max', flags.bpfPolicyMapMax, 16384, POLICY_MAP_MAX),
     ipcacheMax: positiveInt('--ipcache-max', flags.ipcacheMax, 512000),
   };
 }
@@ -113,5 +117,87 @@ export function loadMapsDocument(file: string): MapsDocument {
   if (typeof d.ipcache !== 'object' || d.ipcache === null || !Array.isArray(d.ipcache.shared) || !Array.isArray(d.ipcache.views)) {
     throw new InputError({ file, line: 1, col: 1 }, 'maps document: "ipcache" must have "shared" and "views" lists');
   }
+  const problem = checkMapsDocument(
+    d,
+    (t) => parseIp(t) !== undefined,
+    (t) => parseCidr(t) !== undefined,
+  );
+  if (problem) {
+    const at = jsonValueOffset(text, problem.path);
+    throw new InputError({ file, ...lineCol(text, at) }, `maps document: ${formatDocumentPath(problem.path)}: ${problem.reason}`);
+  }
   return d as MapsDocument;
+}
+
+/**
+ * Offset of the value at `path` in JSON `text` (already known to parse), or of the deepest
+ * ancestor that exists; only called to place an error, so a plain scan is enough.
+ */
+function jsonValueOffset(text: string, path: ReadonlyArray<string | number>): number {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+  };
+  const skipString = (): string => {
+    const start = i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const skipValue = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '"') return void skipString();
+    if (c === '{' || c === '[') {
+      let depth = 0;
+      for (; i < text.length; i++) {
+        const ch = text[i];
+        if (ch === '"') {
+          skipString();
+          i--;
+        } else if (ch === '{' || ch === '[') depth++;
+        else if (ch === '}' || ch === ']') {
+          if (--depth === 0) {
+            i++;
+            return;
+          }
+        }
+      }
+      return;
+    }
+    while (i < text.length && !',}]'.includes(text[i]!)) i++;
+  };
+  ws();
+  let found = i;
+  for (const seg of path) {
+    ws();
+    const open = text[i];
+    if (typeof seg === 'number' ? open !== '[' : open !== '{') return found;
+    i++;
+    let hit = false;
+    for (let k = 0; ; k++) {
+      ws();
+      if (text[i] === ']' || text[i] === '}' || i >= text.length) break;
+      if (typeof seg === 'string') {
+        const key = skipString();
+        ws();
+        i++; // ':'
+        ws();
+        if (key === seg) {
+          hit = true;
+          break;
+        }
+      } else if (k === seg) {
+        hit = true;
+        break;
+      }
+      skipValue();
+      ws();
+      if (text[i] === ',') i++;
+    }
+    if (!hit) return found;
+    ws();
+    found = i;
+  }
+  return found;
 }

@@ -16,7 +16,7 @@
  * Duplicate keys are an error, as with `--validate=strict`.
  */
 import { EVENT_ID, type Event } from 'js-yaml';
-import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, Parser, isMap, isSeq, parseAllDocuments, type CST, type Document, type Node as YamlNode } from 'yaml';
 import { InputError } from '../errors.js';
 import type { RawObject } from './types.js';
 import { EventNavigator, childrenOf, isBlockMapping, isMappingEvent, nextOffset, parseJsonFast, parseYamlFast, scalarText, startOf, subtreeEnd, type FastYaml } from './fast-parse.js';
@@ -64,8 +64,43 @@ export function readDocuments(text: string, file: string, wanted: (kind: string)
 // ---------------------------------------------------------------------------------------------
 // The `yaml` Document API.
 
+/**
+ * Deepest nesting of collections a document may have. yaml's composer recurses once per level,
+ * and V8 aborts the whole process (not a catchable RangeError) when a regular expression is first
+ * compiled with the stack nearly used up, which a few thousand levels of `[[[...]]]` reach. Real
+ * Kubernetes objects stay far below this (js-yaml, the fast path, stops at 100).
+ */
+export const MAX_NESTING = 256;
+
+/**
+ * Offset of the first collection nested deeper than MAX_NESTING, or -1. Walks yaml's CST (its
+ * lexer and parser keep explicit stacks, so this never recurses) before the composer runs.
+ */
+export function tooDeepAt(text: string, lineCounter?: LineCounter): number {
+  const todo: Array<[CST.Token, number]> = [];
+  for (const token of new Parser(lineCounter?.addNewLine).parse(text)) {
+    if (token.type === 'document' && token.value) todo.push([token.value, 1]);
+    while (todo.length > 0) {
+      const [t, depth] = todo.pop()!;
+      if (t.type !== 'block-map' && t.type !== 'block-seq' && t.type !== 'flow-collection') continue;
+      if (depth > MAX_NESTING) return t.offset;
+      for (const item of t.items) {
+        if ('key' in item && item.key) todo.push([item.key, depth + 1]);
+        if (item.value) todo.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return -1;
+}
+
 function readWithYaml(text: string, file: string, wanted: (kind: string) => boolean): ReadResult {
   const lineCounter = new LineCounter();
+  const lines = new LineCounter();
+  const deep = tooDeepAt(text, lines);
+  if (deep >= 0) {
+    const { line, col } = lines.linePos(deep);
+    throw new InputError({ file, line, col }, `nesting deeper than ${MAX_NESTING} levels`);
+  }
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const result: ReadResult = { objects: [], skippedKinds: [] };
   for (const doc of docs) {

@@ -472,7 +472,8 @@ export function parseJsonFast(text: string): FastJson | undefined {
     return undefined;
   }
   const scan = scanJson(text);
-  if (scan === undefined || scan.keys !== countKeys(value)) return undefined;
+  // countKeys recurses: deeper text is left to the `yaml` reader, which reports it (documents.ts).
+  if (scan === undefined || scan.maxDepth > JSON_MAX_DEPTH || scan.keys !== countKeys(value)) return undefined;
   const rootStart = text.search(/[^ \t\n\r]/);
   return { value, rootStart, items: scan.items };
 }
@@ -489,6 +490,9 @@ function countKeys(v: unknown): number {
   return n;
 }
 
+/** Deeper JSON goes to the `yaml` reader, as deeper YAML does (js-yaml's maxDepth, 100). */
+const JSON_MAX_DEPTH = 100;
+
 /** The characters that structure JSON; everything else (blanks, commas, numbers, literals) is skipped. */
 const JSON_STRUCTURE = /[{}[\]:"]/g;
 
@@ -497,10 +501,11 @@ const JSON_STRUCTURE = /[{}[\]:"]/g;
  * (`RegExp.test` moves `lastIndex` without allocating): every `:` outside a string is one key;
  * the `{` elements of the root's `items` array are the objects of a List.
  */
-function scanJson(text: string): { keys: number; items: Array<[number, number]> | undefined } | undefined {
+function scanJson(text: string): { keys: number; maxDepth: number; items: Array<[number, number]> | undefined } | undefined {
   const re = JSON_STRUCTURE;
   re.lastIndex = 0;
   let depth = 0;
+  let maxDepth = 0;
   let keys = 0;
   let strStart = -1;
   let strEnd = -1;
@@ -540,7 +545,7 @@ function scanJson(text: string): { keys: number; items: Array<[number, number]> 
       }
       itemsKey = false;
       if (inItems && depth === 2 && c === 123) itemStart = i;
-      depth++;
+      if (++depth > maxDepth) maxDepth = depth;
     } else if (c === 125 /* } */ || c === 93 /* ] */) {
       depth--;
       itemsKey = false;
@@ -554,5 +559,5 @@ function scanJson(text: string): { keys: number; items: Array<[number, number]> 
       }
     }
   }
-  return { keys, items };
+  return { keys, maxDepth, items };
 }

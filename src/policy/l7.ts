@@ -12,9 +12,14 @@ import RE2 from 're2';
 import type { Field, FieldMap } from '../k8s/yaml-node.js';
 import type { DnsRule, HttpRule, KafkaRule, L7Rules } from './types.js';
 
-/** The CRD's patterns for FQDN selectors and DNS rules (pkg/policy/api/fqdn.go). */
-const MATCH_NAME = /^([-a-zA-Z0-9_]+[.]?)+$/;
-const MATCH_PATTERN = /^([-a-zA-Z0-9_*]+[.]?)+$/;
+/**
+ * The CRD's patterns for FQDN selectors and DNS rules (pkg/policy/api/fqdn.go), run with RE2 as
+ * the API server runs them (Go regexp): their nested quantifiers `(x+[.]?)+` take time
+ * exponential in the name for a backtracking RegExp (a 30-character name ending in `!` ran for
+ * minutes).
+ */
+const MATCH_NAME = new RE2('^([-a-zA-Z0-9_]+[.]?)+$');
+const MATCH_PATTERN = new RE2('^([-a-zA-Z0-9_*]+[.]?)+$');
 const KAFKA_TOPIC = /^[a-zA-Z0-9._-]+$/;
 
 function regex(f: Field): string | undefined {

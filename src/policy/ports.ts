@@ -9,6 +9,7 @@
  *
  * A CNP port defaults to protocol ANY (TCP, UDP and SCTP), port "0" means every port.
  */
+import RE2 from 're2';
 import type { Field } from '../k8s/yaml-node.js';
 import { parseL7 } from './l7.js';
 import type { PortProtocol, PortRule, PortSpec } from './types.js';
@@ -115,7 +116,8 @@ function parseTls(f: Field): void {
   for (const k of ['trustedCA', 'certificate', 'privateKey']) m.get(k).optString();
 }
 
-const SERVER_NAME = /^(\*?\*\.)?([-a-zA-Z0-9_]+\.?)+$/;
+/** The CRD's pattern for `serverNames`, run with RE2 (Go regexp): `(x+\.?)+` is exponential for a backtracking RegExp. */
+const SERVER_NAME = new RE2('^(\\*?\\*\\.)?([-a-zA-Z0-9_]+\\.?)+$');
 
 /** A CNP/CCNP `toPorts` entry (`deny`: an ingressDeny/egressDeny entry, which only has `ports`). */
 export function parseCnpPortRule(f: Field, ctx: PortContext): PortRule {
