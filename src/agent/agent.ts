@@ -29,6 +29,7 @@ import type {
 import { MAPS_DOCUMENT_VERSION } from '../maps/document.js';
 import type { NamedPort } from '../k8s/types.js';
 import { buildClusterModel, type AgentPod } from './cluster-model.js';
+import { checkPolicyHeap, v8HeapUse } from './heap-guard.js';
 import { hostIdentityLabels, IdentityRegistry } from './identities.js';
 import { DEFAULT_AGENT_OPTIONS, type AgentOptions } from './options.js';
 import { hostCidr, servicesOfPeer, worldIdentityFor } from './peers.js';
@@ -212,6 +213,8 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
       fqdnUses: FqdnSelectorUseOf[];
     }
   >();
+  const heapUse = options.heapUse ?? v8HeapUse;
+  let distinctEntries = 0;
   for (const { resolved, record } of pending) {
     // Cilium computes policy per identity and shares it among endpoints (pkg/policy
     // distillery.go selectorPolicy); what still differs per endpoint is its node's view
@@ -252,6 +255,8 @@ export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], p
         ),
       };
       if (cacheKey !== undefined) policyCache.set(cacheKey, computed);
+      distinctEntries += computed.entries.length;
+      checkPolicyHeap(heapUse(), endpoints.length + 1, pending.length, distinctEntries);
     }
     endpoints.push({ ...record, policyEnabled: computed.policyEnabled });
     const overflow = computed.total - computed.entries.length;

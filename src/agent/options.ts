@@ -2,6 +2,8 @@
  * Agent tunables, named after the Cilium agent options they mirror (design.md §3).
  */
 
+import type { HeapUse } from './heap-guard.js';
+
 export type PolicyEnforcementMode = 'default' | 'always' | 'never';
 
 export interface AgentOptions {
@@ -18,6 +20,11 @@ export interface AgentOptions {
   policyMapMax: number;
   /** `--ipcache-max` (Cilium: bpf-map-entries of the ipcache, 512,000). */
   ipcacheMax: number;
+  /**
+   * @internal The heap statistics the policy-map guard reads (heap-guard.ts); tests pass their
+   * own. Default: V8's.
+   */
+  heapUse?: () => HeapUse;
 }
 
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = {
