@@ -8,8 +8,8 @@ import type { AgentOptions, PolicyEnforcementMode } from '../agent/options.js';
 import { readFileSync } from 'node:fs';
 import { InputError, UsageError } from '../errors.js';
 import { loadClusterObjects } from '../k8s/load.js';
-import { checkMapsDocument, formatDocumentPath, MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
-import { parseCidr, parseIp } from '../net/addr.js';
+import { checkMapsDocument, formatDocumentPath } from '../maps/document-check.js';
+import { MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
 import { parsePolicy } from '../policy/parse.js';
 
 export interface CompileFlags {
@@ -117,11 +117,7 @@ export function loadMapsDocument(file: string): MapsDocument {
   if (typeof d.ipcache !== 'object' || d.ipcache === null || !Array.isArray(d.ipcache.shared) || !Array.isArray(d.ipcache.views)) {
     throw new InputError({ file, line: 1, col: 1 }, 'maps document: "ipcache" must have "shared" and "views" lists');
   }
-  const problem = checkMapsDocument(
-    d,
-    (t) => parseIp(t) !== undefined,
-    (t) => parseCidr(t) !== undefined,
-  );
+  const problem = checkMapsDocument(d);
   if (problem) {
     const at = jsonValueOffset(text, problem.path);
     throw new InputError({ file, ...lineCol(text, at) }, `maps document: ${formatDocumentPath(problem.path)}: ${problem.reason}`);
