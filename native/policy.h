@@ -119,18 +119,19 @@ inline uint32_t KeyWord(int p, uint32_t proto, uint32_t port) {
   return (static_cast<uint32_t>(p) << 24) | ((proto & 0xFF) << 16) | (port & kPortMask[p]);
 }
 
-// The directory hash of a group: one 64x64->128 multiply folded (the high and low halves
-// xored), every key bit reaching the high half BucketTable::Home reads; cheaper than Mix64's two
-// rounds, and a batch computes one per lookup. Mix64 where there is no 128-bit product.
-inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) {
-  const uint64_t key = (static_cast<uint64_t>(mapDir) << 32) | identity;
-#if defined(__SIZEOF_INT128__)
-  const unsigned __int128 m = static_cast<unsigned __int128>(key) * 0x9E3779B97F4A7C15ULL;
-  return static_cast<uint64_t>(m >> 64) ^ static_cast<uint64_t>(m);
-#else
-  return Mix64(key);
-#endif
+// The directory hash of a group, 32 bits (BucketTable::Home reads only the high half of
+// GroupHash, where they are put): two 32-bit multiplies around an xor-shift, every key bit
+// reaching the high bits Home uses. 32-bit lanes so that the AVX-512 batch hashes sixteen
+// lookups in three vector multiplies (HashSixteen, policy.cc) the same way.
+constexpr uint32_t kGroupHashId = 0x9E3779B1u;
+constexpr uint32_t kGroupHashMap = 0x85EBCA77u;
+constexpr uint32_t kGroupHashMix = 0xC2B2AE3Du;
+inline uint32_t GroupHash32(uint32_t mapDir, uint32_t identity) {
+  uint32_t x = (identity * kGroupHashId) ^ (mapDir * kGroupHashMap);
+  x ^= x >> 15;
+  return x * kGroupHashMix;
 }
+inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) { return static_cast<uint64_t>(GroupHash32(mapDir, identity)) << 32; }
 
 // The value of a policy_entry: 8 bytes (its key word lives apart, see the layout above).
 struct PolicyPayload {
@@ -328,6 +329,10 @@ class PolicySetCore {
   uint32_t RunBatchAvx2(const In& in, Out& out, uint32_t n) const;
   template <class In, class Out>
   uint32_t RunBatchAvx512(const In& in, Out& out, uint32_t n) const;
+  // The AVX-512 build's loop: RunBatch's stages over chunks of sixteen lookups, the first (hash)
+  // and the last (answer) as vector code across the chunk (policy.cc).
+  template <class In, class Out>
+  uint32_t RunBatchWide(const In& in, Out& out, uint32_t n) const;
   template <class In, class Out>
   uint32_t Batch(const In& in, Out& out, uint32_t n) const;
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
