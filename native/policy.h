@@ -63,6 +63,11 @@
 // load still reads every byte it spans, and one reaching into the next line costs a miss more;
 // the home line's four slots in one compare), AVX2 (eight key words in one vector, the 32-byte
 // window holding the first) and the portable one (two SSE2 vectors; a word at a time off x86).
+// The AVX-512 build also runs the stages over chunks of sixteen lookups (RunBatchWide): the
+// first and the last stage, which follow no pointer, are vector code across the chunk, one
+// lookup a lane (hashing, GroupHash32, is 32-bit multiplies for that); the lookup was mostly
+// instructions, not misses (over 10^3 entries, all cached, it took ~85% of its time over 10^6),
+// and this makes it ~0.8x as long over 10^3 entries, ~0.9x over 10^6.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
