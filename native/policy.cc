@@ -1247,7 +1247,6 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   auto stage2 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const AnyPeer& any = *ring.any[j];
     HUBCAP_PREFETCH(Keys(any.ref));
-    HUBCAP_PREFETCH(Keys(any.ref) + any.count - (any.count != 0));
     const uint32_t home = ring.home[j], mapDir = ring.mapDir[j], remote = ring.remote[j];
     const GroupSlot* line = slots + static_cast<size_t>(home) * Directory::kPerBucket;
     const uint32_t hits = Avx512Lanes::HomeHits(line, GroupMatch(mapDir, remote).key);
