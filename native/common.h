@@ -96,7 +96,7 @@ inline void RunPrefetched(uint32_t n, Fetch fetch, Use use) {
 //   using Slot = ...;                         // trivially copyable, 16 or 32 bytes
 //   static void InitEmpty(Slot* s, size_t n); // mark n slots empty
 //   static bool Empty(const Slot& s);
-//   uint64_t HashOf(const Slot& s) const;     // the hash of the key the slot holds (may be static)
+//   static uint64_t HashOf(const Slot& s);    // the hash of the key the slot holds
 //
 // Slots come in buckets of one cache line (64 bytes, aligned). A key lives in its home bucket or,
 // when that is full, in one of the following buckets (linear probing by bucket); each bucket
@@ -114,9 +114,7 @@ class BucketTable {
   static constexpr uint32_t kPerBucket = 64 / sizeof(Slot);
   static_assert(sizeof(Slot) * kPerBucket == 64, "a slot must divide a cache line");
 
-  // `ops` answers HashOf (an Ops whose slots do not hold their whole key reads the rest
-  // through it); stateless Ops are default-constructed.
-  explicit BucketTable(MemCounter* mem, Ops ops = Ops()) : mem_(mem), ops_(ops) {}
+  explicit BucketTable(MemCounter* mem) : mem_(mem) {}
   ~BucketTable() { Release(); }
   BucketTable(const BucketTable&) = delete;
   BucketTable& operator=(const BucketTable&) = delete;
@@ -198,7 +196,7 @@ class BucketTable {
   // Removes the entry at `s` (a pointer Find returned).
   void Erase(Slot* s) {
     const uint32_t at = static_cast<uint32_t>((s - slots_) / kPerBucket);
-    for (uint32_t b = Home(ops_.HashOf(*s)); b != at; b = b + 1 == buckets_ ? 0 : b + 1) {
+    for (uint32_t b = Home(Ops::HashOf(*s)); b != at; b = b + 1 == buckets_ ? 0 : b + 1) {
       if (overflow_[b] != 0xFF) overflow_[b]--;
     }
     Ops::InitEmpty(s, 1);
@@ -225,7 +223,7 @@ class BucketTable {
 
  private:
   Slot* Place(const Slot& slot) {
-    uint32_t b = Home(ops_.HashOf(slot));
+    uint32_t b = Home(Ops::HashOf(slot));
     for (;;) {
       Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
       for (uint32_t j = 0; j < kPerBucket; j++) {
@@ -267,7 +265,6 @@ class BucketTable {
   }
 
   MemCounter* mem_;
-  Ops ops_;
   Slot* slots_ = nullptr;
   uint8_t* overflow_ = nullptr;
   uint32_t buckets_ = 0;

@@ -39,26 +39,21 @@ const uint32_t kKeyMask[32] = {
 
 namespace {
 
-// Entries per block of each size class, its 16-byte arena units, and where its payloads start
-// (in words): a block is its class's key words, the tail word (mapDir and count, policy.h), then
-// the payloads from the next multiple of 8 bytes; 16 or 32 bytes, or whole cache lines (5 entries
-// to a line, 15 to three) but for the last class (32 entries and a tail word past two lines of
-// key words: 392 bytes). Every payload starts a multiple of 8 bytes into a block, and blocks of
-// four units and more start a line, so none straddles two lines; the key words of up to 15
-// entries and the tail word share the block's first line.
-constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 5, 10, 15, 20, 26, 32};
-constexpr uint32_t kClassUnits[PolicySetCore::kClasses] = {1, 2, 4, 8, 12, 16, 20, 25};
-constexpr uint32_t kPayloadWord[PolicySetCore::kClasses] = {2, 4, 6, 12, 16, 22, 28, 34};
+// Entries per block of each size class and its 16-byte arena units: a block is 16 or 32 bytes,
+// or whole cache lines (5 entries to a line, 16 to three); the last class is kMaxSmallGroup.
+// Every payload starts a multiple of 8 bytes into a block of whole lines (the key words take a
+// multiple of 8 bytes there: 20 entries in four lines, not 21), so none straddles two lines.
+constexpr uint32_t kClassCap[PolicySetCore::kClasses] = {1, 2, 5, 10, 16, 20, 26, 32};
+constexpr uint32_t kClassUnits[PolicySetCore::kClasses] = {1, 2, 4, 8, 12, 16, 20, 24};
 static_assert(kClassCap[PolicySetCore::kClasses - 1] == PolicySetCore::kMaxSmallGroup, "the last class holds a full small group");
 constexpr bool PayloadsInLines() {
   for (uint32_t c = 0; c < PolicySetCore::kClasses; c++) {
-    if (kPayloadWord[c] < kClassCap[c] + 1 || kPayloadWord[c] % 2 != 0) return false;  // after the tail word, 8-byte aligned
-    if (kPayloadWord[c] * 4 + kClassCap[c] * 8 > kClassUnits[c] * 16) return false;   // the block holds its class
-    if (c > 0 && kClassCap[c] <= kClassCap[c - 1]) return false;
+    if (kClassCap[c] * 12 > kClassUnits[c] * 16) return false;       // the block holds its class
+    if (kClassUnits[c] >= 4 && kClassCap[c] % 2 != 0 && kClassCap[c] * 12 > 64) return false;  // a payload would straddle
   }
   return true;
 }
-static_assert(PayloadsInLines(), "blocks hold their entries and tail word, no payload straddling two lines");
+static_assert(PayloadsInLines(), "blocks hold their entries, no payload straddling two lines");
 
 inline uint32_t ClassFor(uint32_t n) {
   uint32_t c = 0;
@@ -75,13 +70,17 @@ inline uint32_t ClassFor(uint32_t n) {
 // compiled for AVX2, RunBatchAvx2, when the CPU has it), one word at a time elsewhere; and
 // Avx512Lanes, sixteen words a step (RunBatchAvx512). Both lookups of `__policy_can_access`, the
 // peer group's and the any-peer group's, are this scan of a block.
-// The batch's search of a group in its home directory line (eight 8-byte slots) is a Lanes step
-// too, HomeHits: bit 2k set when slot k holds a group (ref not kNone) of this identity (its
-// mapDir is checked later, in the block). Word compares here; AVX2 compares four slots a vector.
+// The batch's search of a group in its home directory line (four 16-byte slots) is a Lanes step
+// too, HomeHits: bit 2k set when slot k's first 8 bytes (mapDir, identity) equal `key`. Word
+// compares here; AVX2 compares two slots a vector.
 struct WordHome {
-  static inline uint32_t HomeHits(const GroupSlot* line, uint32_t identity) {
+  static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
     uint32_t hits = 0;
-    for (uint32_t k = 0; k < 8; k++) hits |= static_cast<uint32_t>((line[k].identity == identity) & (line[k].ref != kNone)) << (2 * k);
+    for (uint32_t k = 0; k < 4; k++) {
+      uint64_t w;
+      memcpy(&w, &line[k], sizeof(w));
+      hits |= static_cast<uint32_t>(w == key) << (2 * k);
+    }
     return hits;
   }
 };
@@ -121,18 +120,14 @@ struct Avx2Lanes {
     const __m256i lim = _mm256_sub_epi32(_mm256_set1_epi32(151), _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x1F)));
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, exp))));
   }
-  // Slot k is 32-bit lanes 2k (identity) and 2k + 1 (ref) of the line: the two halves' masks
-  // side by side, identities equal on even bits, refs kNone on odd ones.
-  __attribute__((target("avx2"))) static inline uint32_t HomeHits(const GroupSlot* line, uint32_t identity) {
-    const __m256i id = _mm256_set1_epi32(static_cast<int>(identity));
-    const __m256i none = _mm256_set1_epi32(-1);
+  // Each slot is two 64-bit lanes, its key the even one: bit 2k of the two masks side by side.
+  __attribute__((target("avx2"))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    const __m256i k = _mm256_set1_epi64x(static_cast<long long>(key));
     const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(line));
-    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(line + 4));
-    const uint32_t eq = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(lo, id)))) |
-                        static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(hi, id)))) << 8;
-    const uint32_t empty = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(lo, none)))) |
-                           static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(hi, none)))) << 8;
-    return eq & ~(empty >> 1) & 0x5555u;
+    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(line + 2));
+    const uint32_t a = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(lo, k))));
+    const uint32_t b = static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(hi, k))));
+    return (a | b << 4) & 0x55u;
   }
 };
 #endif
@@ -188,12 +183,9 @@ struct Avx512Lanes {
     if (n > 16) m |= Sixteen(kw + 16, live >> 16, v) << 16;
     return m;
   }
-  // Slot k is 32-bit lanes 2k (identity) and 2k + 1 (ref): two compares of the line.
-  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t HomeHits(const GroupSlot* line, uint32_t identity) {
-    const __m512i x = _mm512_load_si512(line);
-    const __mmask16 id = _mm512_mask_cmpeq_epi32_mask(0x5555, x, _mm512_set1_epi32(static_cast<int>(identity)));
-    const __mmask16 used = _mm512_mask_cmpneq_epi32_mask(0xAAAA, x, _mm512_set1_epi32(-1));
-    return static_cast<uint32_t>(id & (used >> 1));
+  // Slot k's key is 64-bit lane 2k: bit 2k of one compare.
+  __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t HomeHits(const GroupSlot* line, uint64_t key) {
+    return _mm512_mask_cmpeq_epi64_mask(0x55, _mm512_load_si512(line), _mm512_set1_epi64(static_cast<long long>(key)));
   }
 };
 #endif
@@ -225,8 +217,8 @@ __attribute__((always_inline)) inline EntryRef Lowest(const uint32_t* keys, uint
   const bool hit = m != 0;
   const uint32_t i = static_cast<uint32_t>(__builtin_ctzll(m | uint64_t{1} << 32)) & 31;
   const uint32_t* base = Pick(hit, keys, &kNoPayload.cookie);
-  const uint32_t at = Pick(hit, kPayloadWord[cls], 0u);
-  return EntryRef{base[i], reinterpret_cast<const PolicyPayload*>(base + at) + i};
+  const uint32_t cap = Pick(hit, kClassCap[cls], 0u);
+  return EntryRef{base[i], reinterpret_cast<const PolicyPayload*>(base + cap) + i};
 }
 
 // The LPM in a block of `n` entries of class `cls` (keys == kNoKeys when n is 0): the block is
@@ -237,12 +229,31 @@ __attribute__((always_inline)) inline EntryRef InBlock(const uint32_t* keys, uin
   return Lowest(keys, cls, MatchMask<Lanes>(keys, n, pp));
 }
 
+// A slot's key (its first 8 bytes, mapDir and identity) compared as one word.
+struct GroupMatch {
+  uint64_t key;
+  GroupMatch(uint32_t mapDir, uint32_t identity) {
+    const uint32_t w[2] = {mapDir, identity};
+    memcpy(&key, w, sizeof(key));
+  }
+  bool operator()(const GroupSlot& s) const {
+    uint64_t k;
+    memcpy(&k, &s, sizeof(k));
+    return k == key;
+  }
+};
+
+inline GroupSlot NoGroup() {
+  GroupSlot g;
+  memset(static_cast<void*>(&g), 0, sizeof(g));
+  g.mapDir = kNone;
+  return g;
+}
+
 }  // namespace
 
-uint64_t GroupOps::HashOf(const GroupSlot& s) const { return GroupHash(core->MapDirOf(s), s.identity); }
-
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_, GroupOps{this}), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), freeMaps_(&mem_) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -254,32 +265,15 @@ PolicySetCore::~PolicySetCore() {
 // ---------------------------------------------------------------------------------------------
 // Directory and blocks
 
-uint32_t PolicySetCore::TailOf(uint32_t ref, uint32_t cls) const { return Keys(ref)[kClassCap[cls]]; }
-
-uint32_t PolicySetCore::MapDirOf(const GroupSlot& s) const {
-  return SlotCls(s) == kBigClass ? bigs_[SlotRef(s)].mapDir : TailOf(SlotRef(s), SlotCls(s)) & kTailMapDirBits;
-}
-
-uint32_t PolicySetCore::CountOf(const GroupSlot& g) const {
-  return SlotCls(g) == kBigClass ? bigs_[SlotRef(g)].count : TailCount(TailOf(SlotRef(g), SlotCls(g)));
-}
-
-// The slot's identity first: a slot's block (its mapDir) is read only for the slots of this
-// identity.
 GroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
-  return dir_.Find(GroupHash(mapDir, identity), [this, mapDir, identity](const GroupSlot& s) {
-    return s.identity == identity && s.ref != kNone && MapDirOf(s) == mapDir;
-  });
+  return dir_.Find(GroupHash(mapDir, identity), GroupMatch{mapDir, identity});
 }
 
-// FindGroup kept out of the batch loops (they inline every call, `flatten`): their rare ways.
-__attribute__((noinline, cold)) GroupSlot* PolicySetCore::FindGroupCold(uint32_t mapDir, uint32_t identity) const { return FindGroup(mapDir, identity); }
+PolicyPayload* PolicySetCore::Payloads(uint32_t ref, uint32_t cls) const { return reinterpret_cast<PolicyPayload*>(Keys(ref) + kClassCap[cls]); }
 
-PolicyPayload* PolicySetCore::Payloads(uint32_t ref, uint32_t cls) const { return reinterpret_cast<PolicyPayload*>(Keys(ref) + kPayloadWord[cls]); }
-
-void PolicySetCore::PutEntry(uint32_t ref, uint32_t cls, uint32_t i, const PolicyValue& v) {
-  Keys(ref)[i] = v.kw;
-  Payloads(ref, cls)[i] = v.v;
+void PolicySetCore::PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v) {
+  Keys(g.ref)[i] = v.kw;
+  Payloads(g.ref, g.cls)[i] = v.v;
 }
 
 bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
@@ -296,7 +290,7 @@ bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
   const uint32_t size = arena_.size();
   const uint32_t at = size == 0 ? 0 : size - kArenaTail;
   const uint32_t pad = (align - (at & (align - 1))) & (align - 1);
-  if (at + pad + units + kArenaTail > kRefBits || !arena_.Extend(at + pad + units + kArenaTail - size)) return false;  // refs are 28 bits
+  if (!arena_.Extend(at + pad + units + kArenaTail - size)) return false;
   for (uint32_t k = 0; k < pad;) {
     const uint32_t c = ((at + k) & 1) == 0 && k + 2 <= pad ? 1 : 0;
     FreeBlock(at + k, c);
@@ -312,34 +306,34 @@ void PolicySetCore::FreeBlock(uint32_t ref, uint32_t cls) {
 }
 
 void PolicySetCore::FreeGroupEntries(const GroupSlot& g) {
-  if (SlotCls(g) == kBigClass) FreeBig(SlotRef(g));
-  else FreeBlock(SlotRef(g), SlotCls(g));
+  if (g.cls == kBigClass) FreeBig(g.ref);
+  else FreeBlock(g.ref, g.cls);
 }
 
-int PolicySetCore::IndexIn(uint32_t ref, uint32_t count, uint32_t kw) const {
-  const uint32_t* k = Keys(ref);
-  for (uint32_t i = 0; i < count; i++)
+int PolicySetCore::IndexIn(const GroupSlot& g, uint32_t kw) const {
+  const uint32_t* k = Keys(g.ref);
+  for (uint32_t i = 0; i < g.count; i++)
     if ((k[i] & kKwKeyBits) == kw) return static_cast<int>(i);
   return -1;
 }
 
 bool PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const {
-  const uint32_t ref = SlotRef(g), cls = SlotCls(g);
-  if (cls == kBigClass) {
-    const PolicyValue* v = BigFind(bigs_[ref], kw);
+  if (g.cls == kBigClass) {
+    const PolicyValue* v = BigFind(bigs_[g.ref], kw);
     if (v != nullptr) *out = *v;
     return v != nullptr;
   }
-  const int i = IndexIn(ref, CountOf(g), kw);
+  const int i = IndexIn(g, kw);
   if (i < 0) return false;
-  *out = PolicyValue{Keys(ref)[i], Payloads(ref, cls)[i]};
+  *out = PolicyValue{Keys(g.ref)[i], Payloads(g.ref, g.cls)[i]};
   return true;
 }
 
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const GroupSlot& g, uint32_t pp) const {
-  if (SlotCls(g) == kBigClass) return FindInBig(bigs_[SlotRef(g)], pp >> 16, pp & 0xFFFF);
-  return InBlock<Lanes>(Keys(SlotRef(g)), CountOf(g), SlotCls(g), pp);
+  if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
+  const uint32_t* keys = g.count != 0 ? Keys(g.ref) : kNoKeys;
+  return InBlock<Lanes>(keys, g.count, g.cls, pp);
 }
 
 void PolicySetCore::RefreshAny(uint32_t mapDir) {
@@ -347,9 +341,9 @@ void PolicySetCore::RefreshAny(uint32_t mapDir) {
   AnyPeer& a = anyPeer_[mapDir];
   a = kNoAnyPeer;
   if (g == nullptr) return;
-  a.ref = SlotRef(*g);
-  a.cls = static_cast<uint8_t>(SlotCls(*g));
-  a.count = static_cast<uint16_t>(SlotCls(*g) == kBigClass ? 0 : CountOf(*g));
+  a.ref = g->ref;
+  a.count = g->count;
+  a.cls = g->cls;
   a.present = 1;
 }
 
@@ -510,17 +504,15 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   mi.overflow = 0;
   ResetAnyPeer(id);
   if (mi.size == 0) return true;
-  // Erasing moves no other slot, so the directory can be swept in place. A slot is erased while
-  // its block still tells its mapDir (Erase rehashes it), then its entries are freed.
+  // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
   GroupSlot* slots = dir_.slots();
   for (uint32_t i = 0, n = dir_.capacity(); i < n; i++) {
     GroupSlot* s = &slots[i];
-    if (s->ref == kNone || (MapDirOf(*s) >> 1) != id) continue;
-    erasedEntries += CountOf(*s);
-    const GroupSlot gone = *s;
+    if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
+    erasedEntries += s->cls == kBigClass ? bigs_[s->ref].count : s->count;
+    FreeGroupEntries(*s);
     dir_.Erase(s);
-    FreeGroupEntries(gone);
     groups_--;
   }
   entries_ -= erasedEntries;
@@ -537,19 +529,17 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
   GroupSlot* g = FindGroup(mapDir, e.identity);
-  uint32_t count = 0;  // of a small group
   if (g != nullptr) {
-    if (SlotCls(*g) == kBigClass) {
-      PolicyValue* x = BigFind(bigs_[SlotRef(*g)], kw);
+    if (g->cls == kBigClass) {
+      PolicyValue* x = BigFind(bigs_[g->ref], kw);
       if (x != nullptr) {
         *x = value;
         return kSetOk;
       }
     } else {
-      count = CountOf(*g);
-      const int i = IndexIn(SlotRef(*g), count, kw);
+      const int i = IndexIn(*g, kw);
       if (i >= 0) {
-        PutEntry(SlotRef(*g), SlotCls(*g), static_cast<uint32_t>(i), value);
+        PutEntry(*g, static_cast<uint32_t>(i), value);
         return kSetOk;
       }
     }
@@ -561,59 +551,63 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   if (g == nullptr) {
     uint32_t ref;
     if (!AllocBlock(0, &ref)) return kSetNoMemory;
-    PutEntry(ref, 0, 0, value);
-    Keys(ref)[kClassCap[0]] = TailWord(mapDir, 1);
+    GroupSlot fresh = NoGroup();
+    fresh.mapDir = mapDir;
+    fresh.identity = e.identity;
+    fresh.ref = ref;
+    fresh.count = 1;
+    fresh.cls = 0;
+    PutEntry(fresh, 0, value);
     // The directory kept at most half as full as BucketTable's own bound: a group then seldom
     // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
-    if (!dir_.Reserve((groups_ + 1) * kDirectorySlack) || dir_.Insert(GroupSlot{e.identity, PackRef(0, ref)}) == nullptr) {
+    if (!dir_.Reserve((groups_ + 1) * kDirectorySlack) || dir_.Insert(fresh) == nullptr) {
       FreeBlock(ref, 0);
       return kSetNoMemory;
     }
     groups_++;
-  } else if (SlotCls(*g) == kBigClass) {
-    if (!BigInsert(&bigs_[SlotRef(*g)], value)) return kSetNoMemory;
-  } else if (count < kMaxSmallGroup) {
-    uint32_t ref = SlotRef(*g), cls = SlotCls(*g);
-    const uint32_t n = count;
-    if (n == kClassCap[cls]) {
+  } else if (g->cls == kBigClass) {
+    if (!BigInsert(&bigs_[g->ref], value)) return kSetNoMemory;
+  } else if (g->count < kMaxSmallGroup) {
+    const uint32_t n = g->count;
+    if (n == kClassCap[g->cls]) {
       // The block is full: move to one of the next class (AllocBlock may move the arena).
-      const uint32_t to = cls + 1u;
-      uint32_t fresh;
-      if (!AllocBlock(to, &fresh)) return kSetNoMemory;
-      memcpy(Keys(fresh), Keys(ref), static_cast<size_t>(n) * sizeof(uint32_t));
-      memcpy(static_cast<void*>(Payloads(fresh, to)), Payloads(ref, cls), static_cast<size_t>(n) * sizeof(PolicyPayload));
-      FreeBlock(ref, cls);
-      ref = fresh;
-      cls = to;
-      g->ref = PackRef(cls, ref);
+      const uint32_t cls = g->cls + 1u;
+      uint32_t ref;
+      if (!AllocBlock(cls, &ref)) return kSetNoMemory;
+      memcpy(Keys(ref), Keys(g->ref), static_cast<size_t>(n) * sizeof(uint32_t));
+      memcpy(static_cast<void*>(Payloads(ref, cls)), Payloads(g->ref, g->cls), static_cast<size_t>(n) * sizeof(PolicyPayload));
+      FreeBlock(g->ref, g->cls);
+      g->ref = ref;
+      g->cls = static_cast<uint8_t>(cls);
     }
     // Sorted longest prefix first: the new entry goes after the entries at least as long.
-    uint32_t* k = Keys(ref);
-    PolicyPayload* v = Payloads(ref, cls);
+    uint32_t* k = Keys(g->ref);
+    PolicyPayload* v = Payloads(g->ref, g->cls);
     const int p = KwPrefix(kw);
     uint32_t at = 0;
     while (at < n && KwPrefix(k[at]) >= p) at++;
     memmove(&k[at + 1], &k[at], static_cast<size_t>(n - at) * sizeof(uint32_t));
     memmove(static_cast<void*>(&v[at + 1]), &v[at], static_cast<size_t>(n - at) * sizeof(PolicyPayload));
-    PutEntry(ref, cls, at, value);
-    k[kClassCap[cls]] = TailWord(mapDir, n + 1);
+    PutEntry(*g, at, value);
+    g->count = static_cast<uint16_t>(n + 1);
   } else {
     // The group outgrows the blocks: its entries and the new one move to a private table.
     const int64_t bi = NewBig(e.identity, mapDir);
     if (bi < 0) return kSetNoMemory;
     BigGroup* b = &bigs_[static_cast<uint32_t>(bi)];
-    const uint32_t ref = SlotRef(*g), cls = SlotCls(*g);
     bool ok = true;
-    for (uint32_t k = 0; k < count && ok; k++) {
-      const EntryRef x = EntryAt(ref, cls, k);
+    for (uint32_t k = 0; k < g->count && ok; k++) {
+      const EntryRef x = EntryAt(*g, k);
       ok = BigInsert(b, PolicyValue{x.kw, *x.p});
     }
     if (!ok || !BigInsert(b, value)) {
       FreeBig(static_cast<uint32_t>(bi));
       return kSetNoMemory;
     }
-    FreeBlock(ref, cls);
-    g->ref = PackRef(kBigClass, static_cast<uint32_t>(bi));
+    FreeBlock(g->ref, g->cls);
+    g->ref = static_cast<uint32_t>(bi);
+    g->cls = kBigClass;
+    g->count = 0;
   }
   maps_[map].size++;
   entries_++;
@@ -628,29 +622,25 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   GroupSlot* g = FindGroup(mapDir, identity);
   if (g == nullptr) return false;
   bool empty;
-  const uint32_t ref = SlotRef(*g), cls = SlotCls(*g);
-  if (cls == kBigClass) {
-    BigGroup& b = bigs_[ref];
+  if (g->cls == kBigClass) {
+    BigGroup& b = bigs_[g->ref];
     if (!BigErase(&b, kw)) return false;
     empty = b.count == 0;
   } else {
-    const uint32_t count = CountOf(*g);
-    const int i = IndexIn(ref, count, kw);
+    const int i = IndexIn(*g, kw);
     if (i < 0) return false;
     const uint32_t at = static_cast<uint32_t>(i);
-    const size_t after = static_cast<size_t>(count - at - 1);
-    uint32_t* k = Keys(ref);
-    PolicyPayload* v = Payloads(ref, cls);
+    const size_t after = static_cast<size_t>(g->count - at - 1);
+    uint32_t* k = Keys(g->ref);
+    PolicyPayload* v = Payloads(g->ref, g->cls);
     memmove(&k[at], &k[at + 1], after * sizeof(uint32_t));
     memmove(static_cast<void*>(&v[at]), &v[at + 1], after * sizeof(PolicyPayload));
-    empty = count == 1;
-    if (!empty) k[kClassCap[cls]] = TailWord(mapDir, count - 1);
+    g->count--;
+    empty = g->count == 0;
   }
   if (empty) {
-    // Erased while its block or record still tells its mapDir (Erase rehashes the slot).
-    const GroupSlot gone = *g;
+    FreeGroupEntries(*g);
     dir_.Erase(g);
-    FreeGroupEntries(gone);
     groups_--;
   }
   maps_[map].size--;
@@ -679,19 +669,17 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
     r[3] = static_cast<uint32_t>(v.v.proxyPort) | (static_cast<uint32_t>(v.v.prio) << 16) | (static_cast<uint32_t>(v.v.auth) << 24);
   };
   dir_.ForEach([&](const GroupSlot& s) {
-    const uint32_t mapDir = MapDirOf(s);
-    if ((mapDir >> 1) != map) return;
-    const uint32_t ref = SlotRef(s), cls = SlotCls(s);
-    if (cls != kBigClass) {
-      for (uint32_t k = 0, n = CountOf(s); k < n; k++) {
-        const EntryRef x = EntryAt(ref, cls, k);
-        put(s.identity, mapDir, PolicyValue{x.kw, *x.p});
+    if ((s.mapDir >> 1) != map) return;
+    if (s.cls != kBigClass) {
+      for (uint32_t k = 0; k < s.count; k++) {
+        const EntryRef x = EntryAt(s, k);
+        put(s.identity, s.mapDir, PolicyValue{x.kw, *x.p});
       }
       return;
     }
-    const BigGroup& big = bigs_[ref];
+    const BigGroup& big = bigs_[s.ref];
     for (uint32_t i = 0; i < big.cap; i++)
-      if (big.table[i].kw != kNone) put(s.identity, mapDir, big.table[i]);
+      if (big.table[i].kw != kNone) put(s.identity, s.mapDir, big.table[i]);
   });
   return true;
 }
@@ -905,8 +893,8 @@ struct Flight {
   uint32_t bits;  // the input's third word
   uint32_t kw3, kw4;
   uint32_t home;   // the peer group's home directory line (stage 1)
-  uint8_t found;  // 1 when a slot of the peer's identity was found (its mapDir is checked in stage 3)
-  uint8_t cls;    // its size class, kBigClass for a big group (then keys is its BigGroup)
+  uint16_t count;  // entries of the peer group's block (0: no group, or a big one)
+  uint8_t cls;     // its size class, kBigClass for a big group (then keys is its BigGroup)
 };
 static_assert(sizeof(Flight) <= 64, "a lookup in flight fills one line");
 
@@ -915,12 +903,7 @@ static_assert(sizeof(Flight) <= 64, "a lookup in flight fills one line");
 constexpr uint32_t kVoidMapDir = 0xFFFFFFFEu;
 static_assert(((PolicySetCore::kMaxMaps - 1) << 1 | 1) < kVoidMapDir, "no map's mapDir is the void one");
 // The slot a lookup whose peer has no group reads: no entries.
-// The slot a lookup whose peer has no group reads: block 0 (the arena has one when the directory
-// does), read with no entries.
-const GroupSlot kNoGroupSlot = {0, 0};
-// Of each class: the key word that starts a block's second line of key words when it has one
-// (else the first), prefetched with the first and the tail word's.
-constexpr uint32_t kMidWord[PolicySetCore::kClasses] = {0, 0, 0, 0, 0, 16, 16, 16};
+const GroupSlot kNoGroupSlot = {kNone, 0, 0, 0, 0, 0};
 
 // The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
 // steady-state loop has no calls.
@@ -949,59 +932,6 @@ inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
 }
 
 }  // namespace
-
-template <class Lanes>
-__attribute__((always_inline)) inline void PolicySetCore::PeerSlot(uint32_t home, uint32_t mapDir, uint32_t remote, const uint32_t** keys,
-                                                                     uint8_t* cls, uint8_t* found) const {
-  static_assert(Directory::kPerBucket == 8, "HomeHits reads eight slots");
-  const GroupSlot* line = dir_.slots() + static_cast<size_t>(home) * Directory::kPerBucket;
-  const uint32_t hits = Lanes::HomeHits(line, remote);
-  const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x10000) / 2 & 7], &kNoGroupSlot);
-  bool seen = hits != 0;
-  if (__builtin_expect((hits == 0) & (dir_.overflowCounts()[home] != 0), 0)) {
-    const GroupSlot* f = FindGroupCold(mapDir, remote);
-    if (f != nullptr) {
-      g = f;
-      seen = true;
-    }
-  }
-  const uint32_t c = SlotCls(*g), ref = SlotRef(*g);
-  *cls = static_cast<uint8_t>(c);
-  *found = seen;
-  if (__builtin_expect(c == kBigClass, 0)) {
-    *keys = reinterpret_cast<const uint32_t*>(&bigs_[ref]);
-    return;
-  }
-  const uint32_t* k = Keys(ref);  // no group: block 0, read with no entries
-  *keys = k;
-  HUBCAP_PREFETCH(k);
-  HUBCAP_PREFETCH(k + kMidWord[c]);
-  HUBCAP_PREFETCH(k + kClassCap[c]);
-}
-
-template <class Lanes>
-__attribute__((always_inline)) inline EntryRef PolicySetCore::PeerLookup(const uint32_t* keys, uint32_t cls, bool found, uint32_t mapDir,
-                                                                           uint32_t remote, uint32_t pp) const {
-  if (__builtin_expect(cls == kBigClass, 0)) {
-    const BigGroup& b = *reinterpret_cast<const BigGroup*>(keys);
-    if (b.mapDir == mapDir) return FindInBig(b, pp >> 16, pp & 0xFFFF);
-    return PeerLookupSlow<Lanes>(mapDir, remote, pp);
-  }
-  const uint32_t tail = keys[kClassCap[cls]];
-  if (__builtin_expect(found & ((tail & kTailMapDirBits) != mapDir), 0)) return PeerLookupSlow<Lanes>(mapDir, remote, pp);
-  return Lowest(keys, cls, Lanes::Match(keys, Pick(found, TailCount(tail), 0u), pp));
-}
-
-// The peer group found exactly (FindGroup): the slot of its identity in the home line was
-// another map's group.
-template <class Lanes>
-EntryRef PolicySetCore::PeerLookupSlow(uint32_t mapDir, uint32_t remote, uint32_t pp) const {
-  const GroupSlot* g = FindGroupCold(mapDir, remote);
-  if (g == nullptr) return NoEntry();
-  if (SlotCls(*g) == kBigClass) return FindInBig(bigs_[SlotRef(*g)], pp >> 16, pp & 0xFFFF);
-  const uint32_t* k = Keys(SlotRef(*g));
-  return Lowest(k, SlotCls(*g), Lanes::Match(k, CountOf(*g), pp));
-}
 
 template <class Lanes, class In, class Out>
 __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
@@ -1047,12 +977,31 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     const AnyPeer& any = *static_cast<const AnyPeer*>(q.any);
     HUBCAP_PREFETCH(Keys(any.ref));
     HUBCAP_PREFETCH(Keys(any.ref) + any.count - (any.count != 0));
-    PeerSlot<Lanes>(q.home, q.mapDir, q.remote, &q.keys, &q.cls, &q.found);
+    static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
+    const GroupSlot* line = slots + static_cast<size_t>(q.home) * Directory::kPerBucket;
+    const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key);
+    const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
+    if (__builtin_expect((hits == 0) & (counts[q.home] != 0), 0)) {
+      const GroupSlot* f = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
+      if (f != nullptr) g = f;
+    }
+    q.cls = g->cls;
+    q.count = g->count;  // 0 for a big group
+    if (__builtin_expect(g->cls == kBigClass, 0)) {
+      q.keys = reinterpret_cast<const uint32_t*>(&bigs_[g->ref]);
+      return;
+    }
+    q.keys = Keys(g->ref);  // no group: unit 0 (count 0: none of its words match)
+    HUBCAP_PREFETCH(q.keys);
+    // Key words of more than 16 entries span two lines (no group: keys is unit 0, not before it).
+    HUBCAP_PREFETCH(q.keys + q.count - (q.count != 0));
   };
   auto stage3 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
     const uint32_t pp = q.bits & 0x00FFFFFF;
-    const EntryRef l3 = PeerLookup<Lanes>(q.keys, q.cls, q.found, q.mapDir, q.remote, pp);
+    EntryRef l3;
+    if (__builtin_expect(q.cls == kBigClass, 0)) l3 = FindInBig(*reinterpret_cast<const BigGroup*>(q.keys), pp >> 16, pp & 0xFFFF);
+    else l3 = Lowest(q.keys, q.cls, Lanes::Match(q.keys, q.count, pp));
     HUBCAP_PREFETCH(l3.p);
     // The any-peer lookup is made even when an L3 deny will ignore it: one branch fewer.
     const EntryRef l4 = AnyLookup<Lanes>(*static_cast<const AnyPeer*>(q.any), pp);
@@ -1251,8 +1200,7 @@ template <class In, class Out>
 __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchWide(const In& in, Out& out, uint32_t n) const {
   constexpr uint32_t R = 4 * kWide;  // the ring: chunk c + 3 is hashed while chunk c is answered
   struct alignas(64) Ring {
-    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R];
-    uint8_t found[R], cls[R];
+    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R], count[R], cls[R];
     const uint32_t* keys[R];
     const AnyPeer* any[R];
     const PolicyPayload* p3[R];
@@ -1299,12 +1247,33 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   auto stage2 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const AnyPeer& any = *ring.any[j];
     HUBCAP_PREFETCH(Keys(any.ref));
-    PeerSlot<Avx512Lanes>(ring.home[j], ring.mapDir[j], ring.remote[j], &ring.keys[j], &ring.cls[j], &ring.found[j]);
+    const uint32_t home = ring.home[j], mapDir = ring.mapDir[j], remote = ring.remote[j];
+    const GroupSlot* line = slots + static_cast<size_t>(home) * Directory::kPerBucket;
+    const uint32_t hits = Avx512Lanes::HomeHits(line, GroupMatch(mapDir, remote).key);
+    const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
+    if (__builtin_expect((hits == 0) & (counts[home] != 0), 0)) {
+      const GroupSlot* f = dir_.Find(GroupHash(mapDir, remote), GroupMatch(mapDir, remote));
+      if (f != nullptr) g = f;
+    }
+    ring.cls[j] = g->cls;
+    ring.count[j] = g->count;
+    if (__builtin_expect(g->cls == kBigClass, 0)) {
+      ring.keys[j] = reinterpret_cast<const uint32_t*>(&bigs_[g->ref]);
+      return;
+    }
+    const uint32_t* keys = Keys(g->ref);
+    ring.keys[j] = keys;
+    HUBCAP_PREFETCH(keys);
+    HUBCAP_PREFETCH(keys + g->count - (g->count != 0));
   };
   // Stage 3, per lookup: RunBatch's, the key words marked with kWideHit on a match.
   auto stage3 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const uint32_t pp = ring.bits[j] & 0x00FFFFFF;
-    const EntryRef l3 = PeerLookup<Avx512Lanes>(ring.keys[j], ring.cls[j], ring.found[j], ring.mapDir[j], ring.remote[j], pp);
+    const uint32_t* keys = ring.keys[j];
+    const uint32_t cls = ring.cls[j];
+    EntryRef l3;
+    if (__builtin_expect(cls == kBigClass, 0)) l3 = FindInBig(*reinterpret_cast<const BigGroup*>(keys), pp >> 16, pp & 0xFFFF);
+    else l3 = Lowest(keys, cls, Avx512Lanes::Match(keys, ring.count[j], pp));
     HUBCAP_PREFETCH(l3.p);
     const EntryRef l4 = AnyLookup<Avx512Lanes>(*ring.any[j], pp);
     HUBCAP_PREFETCH(l4.p);

@@ -163,34 +163,24 @@ struct EntryRef {
 };
 inline EntryRef NoEntry() { return EntryRef{0, &kNoPayload}; }
 
-class PolicySetCore;
-
-// One group in the directory: 8 bytes, eight to a cache line. The rest of its key, the mapDir,
-// is in the group's block (its tail word) or big-group record (PolicySetCore::MapDirOf).
+// One group in the directory: 16 bytes.
 struct GroupSlot {
+  uint32_t mapDir;    // mapId << 1 | direction; kNone = empty slot
   uint32_t identity;  // the peer identity (0: the any-peer group)
-  uint32_t ref;       // cls << 28 | where: a small group's arena unit, a big group's index; kNone = empty
+  uint32_t ref;       // small group: arena unit of its block (Block()); big group: index in the big groups
+  uint16_t count;     // entries of a small group
+  uint8_t cls;        // size class of the block; kBigClass for a big group
+  uint8_t spare;      // 0
 };
-constexpr uint32_t kBigClass = 0xF;
-constexpr uint32_t kRefBits = 0x0FFFFFFFu;
-inline uint32_t SlotCls(const GroupSlot& s) { return s.ref >> 28; }
-inline uint32_t SlotRef(const GroupSlot& s) { return s.ref & kRefBits; }
-inline uint32_t PackRef(uint32_t cls, uint32_t ref) { return (cls << 28) | ref; }
-
-// A small group's block holds, after its class's capacity of key words, one tail word: the
-// group's mapDir (bits 0..26) and its entry count - 1 (bits 27..31).
-constexpr uint32_t kTailMapDirBits = 0x07FFFFFFu;
-inline uint32_t TailWord(uint32_t mapDir, uint32_t count) { return mapDir | ((count - 1) << 27); }
-inline uint32_t TailCount(uint32_t tail) { return (tail >> 27) + 1; }
+constexpr uint8_t kBigClass = 0xFF;
 
 struct GroupOps {
   using Slot = GroupSlot;
-  const PolicySetCore* core;
   static void InitEmpty(Slot* s, size_t n) {
-    for (size_t i = 0; i < n; i++) s[i].ref = kNone;
+    for (size_t i = 0; i < n; i++) s[i].mapDir = kNone;
   }
-  static bool Empty(const Slot& s) { return s.ref == kNone; }
-  uint64_t HashOf(const Slot& s) const;  // GroupHash(mapDir, identity), the mapDir read through core
+  static bool Empty(const Slot& s) { return s.mapDir == kNone; }
+  static uint64_t HashOf(const Slot& s) { return GroupHash(s.mapDir, s.identity); }
 };
 
 // A group that outgrew its block: a private open-addressing table of its entries.
@@ -260,8 +250,8 @@ class PolicySetCore {
   static constexpr uint32_t kMaxSmallGroup = 32;
   // Block size classes (entries), the last one kMaxSmallGroup.
   static constexpr uint32_t kClasses = 8;
-  // Map ids stay below this (mapDir = id << 1 | direction fits a tail word's 27 bits).
-  static constexpr uint32_t kMaxMaps = 1u << 26;
+  // Map ids stay below this (mapDir = id << 1 | direction never reaches kNone).
+  static constexpr uint32_t kMaxMaps = 0x7FFFFFFFu;
 
   PolicySetCore();
   ~PolicySetCore();
@@ -285,8 +275,6 @@ class PolicySetCore {
   uint32_t TotalGroups() const { return groups_; }
   uint32_t BigGroups() const { return bigGroupsLive_; }
   size_t bytesAllocated() const { return mem_.bytes; }
-  // The mapDir of a group in the directory (GroupOps::HashOf).
-  uint32_t MapDirOf(const GroupSlot& s) const;
 
   // SetStatus.
   int Set(uint32_t map, const PolicyEntryArgs& e);
@@ -352,30 +340,17 @@ class PolicySetCore {
   uint32_t RunBatchWide(const In& in, Out& out, uint32_t n) const;
   template <class In, class Out>
   uint32_t Batch(const In& in, Out& out, uint32_t n) const;
-  // A batch's lookup of the peer group (policy.cc): its slot in the home line, found by the
-  // identity (stage 2); then its LPM from the cached block, the group's mapDir checked in the
-  // tail word (stage 3); a slot of another map's group with the identity goes the slow way.
-  template <class Lanes>
-  inline void PeerSlot(uint32_t home, uint32_t mapDir, uint32_t remote, const uint32_t** keys, uint8_t* cls, uint8_t* found) const;
-  template <class Lanes>
-  inline EntryRef PeerLookup(const uint32_t* keys, uint32_t cls, bool found, uint32_t mapDir, uint32_t remote, uint32_t pp) const;
-  template <class Lanes>
-  __attribute__((noinline, cold)) EntryRef PeerLookupSlow(uint32_t mapDir, uint32_t remote, uint32_t pp) const;
   // The identity-0 lookup of `__policy_can_access`; pp = protocol << 16 | port.
   template <class Lanes>
   inline EntryRef AnyLookup(const AnyPeer& any, uint32_t pp) const;
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
-  GroupSlot* FindGroupCold(uint32_t mapDir, uint32_t identity) const;
-  // A small group's tail word, and any group's entry count.
-  uint32_t TailOf(uint32_t ref, uint32_t cls) const;
-  uint32_t CountOf(const GroupSlot& g) const;
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
   template <class Lanes>
   inline EntryRef InGroup(const GroupSlot& g, uint32_t pp) const;
   EntryRef FindInBig(const BigGroup& b, uint32_t proto, uint32_t port) const;
   // Where the entry of a small group with exactly this key word (masked) is, or -1.
-  int IndexIn(uint32_t ref, uint32_t count, uint32_t kw) const;
+  int IndexIn(const GroupSlot& g, uint32_t kw) const;
   // The entry of a group with exactly this key word (masked) into *out; false when absent.
   bool ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const;
   void RefreshAny(uint32_t mapDir);
@@ -407,9 +382,9 @@ class PolicySetCore {
   // A block: the key words of its class's capacity, then as many payloads.
   uint32_t* Keys(uint32_t ref) const { return reinterpret_cast<uint32_t*>(const_cast<ArenaUnit*>(arena_.data()) + ref); }
   PolicyPayload* Payloads(uint32_t ref, uint32_t cls) const;
-  EntryRef EntryAt(uint32_t ref, uint32_t cls, uint32_t i) const { return EntryRef{Keys(ref)[i], Payloads(ref, cls) + i}; }
+  EntryRef EntryAt(const GroupSlot& g, uint32_t i) const { return EntryRef{Keys(g.ref)[i], Payloads(g.ref, g.cls) + i}; }
   // Writes entry i of a small group.
-  void PutEntry(uint32_t ref, uint32_t cls, uint32_t i, const PolicyValue& v);
+  void PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v);
   uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first word
   uint32_t entries_ = 0;
   uint32_t groups_ = 0;
