@@ -276,6 +276,41 @@ void PolicySetCore::PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& 
   Payloads(g.ref, g.cls)[i] = v.v;
 }
 
+void PolicySetCore::SyncOverflowed(uint32_t from, uint32_t to) {
+  GroupSlot* slots = dir_.slots();
+  const uint8_t* counts = dir_.overflowCounts();
+  const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
+  for (uint32_t b = from;; b = b + 1 == buckets ? 0 : b + 1) {
+    slots[static_cast<size_t>(b) * Directory::kPerBucket].overflowed = counts[b] != 0;
+    if (b == to) return;
+  }
+}
+
+bool PolicySetCore::InsertGroup(const GroupSlot& g) {
+  // The directory kept at most half as full as BucketTable's own bound: a group then seldom
+  // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
+  const GroupSlot* before = dir_.slots();
+  if (!dir_.Reserve((groups_ + 1) * kDirectorySlack)) return false;
+  const GroupSlot* at = dir_.Insert(g);
+  if (at == nullptr) return false;
+  const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
+  if (dir_.slots() != before) {
+    SyncOverflowed(0, buckets - 1);  // rehashed: every slot moved
+    return true;
+  }
+  // The counts from the group's home to where it landed went up; the slot may have landed
+  // first in its line (over the line's flag).
+  SyncOverflowed(dir_.Home(GroupOps::HashOf(g)), static_cast<uint32_t>((at - dir_.slots()) / Directory::kPerBucket));
+  return true;
+}
+
+void PolicySetCore::EraseGroup(GroupSlot* s) {
+  const uint32_t home = dir_.Home(GroupOps::HashOf(*s));
+  const uint32_t at = static_cast<uint32_t>((s - dir_.slots()) / Directory::kPerBucket);
+  dir_.Erase(s);
+  SyncOverflowed(home, at);
+}
+
 bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
   if (freeHead_[cls] != kNone) {
     *ref = freeHead_[cls];
@@ -512,7 +547,7 @@ bool PolicySetCore::ClearMap(uint32_t id) {
     if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
     erasedEntries += s->cls == kBigClass ? bigs_[s->ref].count : s->count;
     FreeGroupEntries(*s);
-    dir_.Erase(s);
+    EraseGroup(s);
     groups_--;
   }
   entries_ -= erasedEntries;
@@ -558,9 +593,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     fresh.count = 1;
     fresh.cls = 0;
     PutEntry(fresh, 0, value);
-    // The directory kept at most half as full as BucketTable's own bound: a group then seldom
-    // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
-    if (!dir_.Reserve((groups_ + 1) * kDirectorySlack) || dir_.Insert(fresh) == nullptr) {
+    if (!InsertGroup(fresh)) {
       FreeBlock(ref, 0);
       return kSetNoMemory;
     }
@@ -640,7 +673,7 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   }
   if (empty) {
     FreeGroupEntries(*g);
-    dir_.Erase(g);
+    EraseGroup(g);
     groups_--;
   }
   maps_[map].size--;
@@ -936,7 +969,7 @@ inline void RunPipeline4(uint32_t n, S1 s1, S2 s2, S3 s3, Finish finish) {
 template <class Lanes, class In, class Out>
 __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In& in, Out& out, uint32_t n) const {
   // Four stages D = kPrefetchDistance lookups apart: (1) hash the peer group of lookup i + 3D
-  // and prefetch its directory line, that line's overflow count and the map's AnyPeer record;
+  // and prefetch its directory line and the map's AnyPeer record;
   // (2) find the group of lookup i + 2D in its home line (HomeHits) and prefetch the lines of its
   // block's key words and of the any-peer group's; a group past its home line (the line's keys
   // overflowed: rare at the directory's load) is looked for at once; (3) both lookups of i + D
@@ -953,7 +986,6 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
   const MapInfo* maps = maps_.data();
   const AnyPeer* anyPeer = anyPeer_.data();
   const GroupSlot* slots = dir_.slots();
-  const uint8_t* counts = dir_.overflowCounts();
   auto stage1 = [&](uint32_t j) HUBCAP_INLINE {
     Flight& q = ring[j & (R - 1)];
     const uint32_t map = in.Map(j);
@@ -965,7 +997,6 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     q.mapDir = known ? mapDir : kVoidMapDir;
     q.home = dir_.Home(GroupHash(q.mapDir, q.remote));
     HUBCAP_PREFETCH(slots + static_cast<size_t>(q.home) * Directory::kPerBucket);
-    HUBCAP_PREFETCH(counts + q.home);  // its overflow count (a byte a line)
     const AnyPeer* any = Pick(known, anyPeer + (known ? mapDir : 0), &kNoAnyPeer);
     HUBCAP_PREFETCH(any);
     q.any = any;
@@ -981,7 +1012,7 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     const GroupSlot* line = slots + static_cast<size_t>(q.home) * Directory::kPerBucket;
     const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key);
     const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
-    if (__builtin_expect((hits == 0) & (counts[q.home] != 0), 0)) {
+    if (__builtin_expect((hits == 0) & (line[0].overflowed != 0), 0)) {
       const GroupSlot* f = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
       if (f != nullptr) g = f;
     }
@@ -1211,7 +1242,6 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   const MapInfo* maps = maps_.data();
   const AnyPeer* anyPeer = anyPeer_.data();
   const GroupSlot* slots = dir_.slots();
-  const uint8_t* counts = dir_.overflowCounts();
   const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
   const int32_t chunks = static_cast<int32_t>((n + kWide - 1) / kWide);
   // Stage 1, vector: inputs, known maps (MapInfo.alive, word 3 of a record, gathered), mapDir,
@@ -1233,11 +1263,10 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     _mm512_store_si512(ring.bits + o, bits);
     _mm512_store_si512(ring.home + o, HomeSixteen(HashSixteen(mapDir, remote), buckets));
   };
-  // The home line of lookup j, its overflow count and the AnyPeer record.
+  // The home line of lookup j and the AnyPeer record.
   auto prefetch = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const uint32_t home = ring.home[j], md = ring.mapDir[j];
     HUBCAP_PREFETCH(slots + static_cast<size_t>(home) * Directory::kPerBucket);
-    HUBCAP_PREFETCH(counts + home);
     const bool isKnown = md != kVoidMapDir;
     const AnyPeer* any = Pick(isKnown, anyPeer + (isKnown ? md : 0), &kNoAnyPeer);
     HUBCAP_PREFETCH(any);
@@ -1251,7 +1280,7 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     const GroupSlot* line = slots + static_cast<size_t>(home) * Directory::kPerBucket;
     const uint32_t hits = Avx512Lanes::HomeHits(line, GroupMatch(mapDir, remote).key);
     const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
-    if (__builtin_expect((hits == 0) & (counts[home] != 0), 0)) {
+    if (__builtin_expect((hits == 0) & (line[0].overflowed != 0), 0)) {
       const GroupSlot* f = dir_.Find(GroupHash(mapDir, remote), GroupMatch(mapDir, remote));
       if (f != nullptr) g = f;
     }

@@ -47,17 +47,21 @@
 //   are not part of the key.
 //
 // Batch lookups are a software pipeline of four stages D lookups apart (RunBatch): the directory
-// line of a lookup, its overflow count and the map's AnyPeer record are prefetched; then its
-// group is found in that line and the lines of its block's key words (and the any-peer group's)
-// prefetched (a group whose keys overflowed its home line, rare at the directory's load, is
-// looked up further at once); then the two lookups are made from cached lines and the matched
-// payloads' lines prefetched; then the answer: many cache misses are in flight instead of one at
-// a time, and a big group costs its key lines and one payload line, not its whole block. Once
-// its lines are cached a lookup is compute bound, so the resolving avoids branches on data
-// (which entry matched, whether the group exists, whether anything matched): a miss reads
-// stand-ins (kNoGroupSlot, kNoKeys, kNoPayload) instead, and an unknown map a mapDir no group
-// has (kVoidMapDir). At 10^6 entries the lines a lookup misses (directory, key words, payload:
-// about two and a quarter on average) make it memory bound on a loaded machine.
+// line of a lookup and the map's AnyPeer record are prefetched; then its group is found in that
+// line and the lines of its block's key words (and the any-peer group's) prefetched (a group
+// whose keys overflowed its home line, rare at the directory's load, is looked up further at
+// once; the line's first slot tells whether any did, GroupSlot::overflowed, so no other line is
+// read to know: reading a separate array of the counts was ~2% slower at 10^6); then the two
+// lookups are made from cached lines and the matched payloads' lines prefetched; then the
+// answer: many cache misses are in flight instead of one at a time, and a big group costs its
+// key lines and one payload line, not its whole block. Once its lines are cached a lookup is
+// compute bound, so the resolving avoids branches on data (which entry matched, whether the
+// group exists, whether anything matched): a miss reads stand-ins (kNoGroupSlot, kNoKeys,
+// kNoPayload) instead, and an unknown map a mapDir no group has (kVoidMapDir). At 10^6 entries a
+// lookup misses about two and a quarter lines (directory, key words, payload), which on this
+// kind of VM cost ~10 ns each even with many in flight (random lines of a 32 MB table); still
+// most of a lookup's time is its instructions (over 10^3 entries, all cached, ~75% of the time
+// over 10^6).
 // The loop has three builds, the widest the CPU has chosen at run time (BatchSimd): AVX-512
 // (sixteen key words a step, read with a masked load of the line holding the first: a masked
 // load still reads every byte it spans, and one reaching into the next line costs a miss more;
@@ -170,7 +174,10 @@ struct GroupSlot {
   uint32_t ref;       // small group: arena unit of its block (Block()); big group: index in the big groups
   uint16_t count;     // entries of a small group
   uint8_t cls;        // size class of the block; kBigClass for a big group
-  uint8_t spare;      // 0
+  // In a line's first slot: 1 when groups of this home line overflowed past it (a copy of the
+  // line's BucketTable overflow count being nonzero, kept by SyncOverflowed), so a batch learns
+  // whether to look further from the line itself; 0 in the other slots.
+  uint8_t overflowed;
 };
 constexpr uint8_t kBigClass = 0xFF;
 
@@ -345,6 +352,11 @@ class PolicySetCore {
   inline EntryRef AnyLookup(const AnyPeer& any, uint32_t pp) const;
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
+  // Directory inserts and erases that keep each line's `overflowed` flag (GroupSlot); false when
+  // out of memory.
+  bool InsertGroup(const GroupSlot& g);
+  void EraseGroup(GroupSlot* s);
+  void SyncOverflowed(uint32_t fromBucket, uint32_t toBucket);
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
   template <class Lanes>
   inline EntryRef InGroup(const GroupSlot& g, uint32_t pp) const;
