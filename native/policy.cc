@@ -379,7 +379,12 @@ void PolicySetCore::RefreshAny(uint32_t mapDir) {
   a.ref = g->ref;
   a.count = g->count;
   a.cls = g->cls;
-  a.present = 1;
+  if (g->cls == kBigClass) return;
+  // The block's first key word is word `skip` of its line (0 unless a block of one or two
+  // entries, which never crosses a line).
+  const uint32_t skip = (g->ref & 3) * 4;
+  a.live = static_cast<uint32_t>(((uint64_t{1} << g->count) - 1) << skip);
+  a.payAdj = static_cast<int8_t>(static_cast<int32_t>(kClassCap[g->cls]) - static_cast<int32_t>(skip));
 }
 
 void PolicySetCore::ResetAnyPeer(uint32_t map) {
@@ -1171,6 +1176,15 @@ HUBCAP_WIDE __m512i GatherPayload(const PolicyPayload* const* p, __mmask16 live,
   return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
+// The entries covering a lookup (v: pp in every lane) among the key words of a block, `live`
+// its lanes counted from the start of the cache line holding its first key word: bit k for
+// word k of that line. The masked load reads that line (a second one past sixteen lanes only).
+HUBCAP_WIDE uint32_t WideScan(const uint32_t* line, uint32_t live, __m512i v) {
+  uint32_t m = Avx512Lanes::Sixteen(line, live & 0xFFFF, v);
+  if (live > 0xFFFF) m |= Avx512Lanes::Sixteen(line + 16, live >> 16, v) << 16;
+  return m;
+}
+
 // The bit a stage-3 key word carries when its lookup matched (key words use bits 0..30).
 constexpr uint32_t kWideHit = 1u << 31;
 
@@ -1231,8 +1245,8 @@ template <class In, class Out>
 __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchWide(const In& in, Out& out, uint32_t n) const {
   constexpr uint32_t R = 4 * kWide;  // the ring: chunk c + 3 is hashed while chunk c is answered
   struct alignas(64) Ring {
-    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R], count[R], cls[R];
-    const uint32_t* keys[R];
+    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R];
+    const GroupSlot* slot[R];
     const AnyPeer* any[R];
     const PolicyPayload* p3[R];
     const PolicyPayload* p4[R];
@@ -1272,7 +1286,8 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     HUBCAP_PREFETCH(any);
     ring.any[j] = any;
   };
-  // Stage 2, per lookup: RunBatch's.
+  // Stage 2, per lookup: RunBatch's, keeping where the group's slot is (its line stays cached
+  // for stage 3, which reads ref, count and class there).
   auto stage2 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const AnyPeer& any = *ring.any[j];
     HUBCAP_PREFETCH(Keys(any.ref));
@@ -1284,56 +1299,88 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
       const GroupSlot* f = dir_.Find(GroupHash(mapDir, remote), GroupMatch(mapDir, remote));
       if (f != nullptr) g = f;
     }
-    ring.cls[j] = g->cls;
-    ring.count[j] = g->count;
-    if (__builtin_expect(g->cls == kBigClass, 0)) {
-      ring.keys[j] = reinterpret_cast<const uint32_t*>(&bigs_[g->ref]);
-      return;
-    }
+    ring.slot[j] = g;
+    // A big group's ref is no arena unit: these prefetch lines it will not read (rare).
     const uint32_t* keys = Keys(g->ref);
-    ring.keys[j] = keys;
     HUBCAP_PREFETCH(keys);
-    HUBCAP_PREFETCH(keys + g->count - (g->count != 0));
+    // Key words of more than 16 entries span two lines.
+    HUBCAP_PREFETCH(keys + (g->count & ~15u));
   };
-  // Stage 3, per lookup: RunBatch's, the key words marked with kWideHit on a match.
+  // Stage 3, per lookup: both scans from the start of the line holding a block's first key word
+  // (WideScan); the key words marked with kWideHit on a match (stage 4 ignores the key word and
+  // payload of a lookup without it).
   auto stage3 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const uint32_t pp = ring.bits[j] & 0x00FFFFFF;
-    const uint32_t* keys = ring.keys[j];
-    const uint32_t cls = ring.cls[j];
-    EntryRef l3;
-    if (__builtin_expect(cls == kBigClass, 0)) l3 = FindInBig(*reinterpret_cast<const BigGroup*>(keys), pp >> 16, pp & 0xFFFF);
-    else l3 = Lowest(keys, cls, Avx512Lanes::Match(keys, ring.count[j], pp));
-    HUBCAP_PREFETCH(l3.p);
-    const EntryRef l4 = AnyLookup<Avx512Lanes>(*ring.any[j], pp);
-    HUBCAP_PREFETCH(l4.p);
-    ring.kw3[j] = l3.kw | (l3.hit() ? kWideHit : 0u);
-    ring.p3[j] = l3.p;
-    ring.kw4[j] = l4.kw | (l4.hit() ? kWideHit : 0u);
-    ring.p4[j] = l4.p;
+    const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
+    const GroupSlot& g = *ring.slot[j];
+    const PolicyPayload* p3;
+    if (__builtin_expect(g.cls == kBigClass, 0)) {
+      const EntryRef l3 = FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
+      ring.kw3[j] = l3.kw | (l3.hit() ? kWideHit : 0u);
+      p3 = l3.p;
+    } else {
+      const uint32_t skip = (g.ref & 3) * 4;
+      const uint32_t live = _bzhi_u32(0xFFFFFFFFu, g.count) << skip;
+      const uint32_t* line = Keys(g.ref & ~3u);
+      const uint32_t m = WideScan(line, live, v);
+      const uint32_t i = _tzcnt_u32(m) & 31;
+      ring.kw3[j] = (line[i] & ~kWideHit) | (m != 0 ? kWideHit : 0u);  // line[0] may be a free block's link on a miss
+      p3 = reinterpret_cast<const PolicyPayload*>(line + kClassCap[g.cls] - skip + 2 * i);
+    }
+    HUBCAP_PREFETCH(p3);
+    ring.p3[j] = p3;
+    const AnyPeer& any = *ring.any[j];
+    const PolicyPayload* p4;
+    if (__builtin_expect(any.cls == kBigClass, 0)) {
+      const EntryRef l4 = FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
+      ring.kw4[j] = l4.kw | (l4.hit() ? kWideHit : 0u);
+      p4 = l4.p;
+    } else {
+      const uint32_t* line = Keys(any.ref & ~3u);
+      const uint32_t m = WideScan(line, any.live, v);
+      const uint32_t i = _tzcnt_u32(m) & 31;
+      ring.kw4[j] = (line[i] & ~kWideHit) | (m != 0 ? kWideHit : 0u);  // line[0] may be a free block's link on a miss
+      p4 = reinterpret_cast<const PolicyPayload*>(line + any.payAdj + 2 * i);
+    }
+    HUBCAP_PREFETCH(p4);
+    ring.p4[j] = p4;
   };
   // Stage 4, vector: the payload words gathered, AnswerSixteen, the chunk's answers written.
   auto finish = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
     const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 4) * kWide;
     const __mmask16 live = LiveLanes(cnt);
+    const __m512i hitBit = _mm512_set1_epi32(static_cast<int>(kWideHit));
+    // A lookup that matched nothing: key word 0 and kNoPayload's (all zero) words.
+    const __mmask16 hit3 = _mm512_mask_test_epi32_mask(live, _mm512_load_si512(ring.kw3 + o), hitBit);
+    const __mmask16 hit4 = _mm512_mask_test_epi32_mask(live, _mm512_load_si512(ring.kw4 + o), hitBit);
+    const __m512i kw3 = _mm512_maskz_load_epi32(hit3, ring.kw3 + o), kw4 = _mm512_maskz_load_epi32(hit4, ring.kw4 + o);
     __m512i verdict, cookie, info, match;
-    AnswerSixteen(_mm512_load_si512(ring.kw3 + o), _mm512_load_si512(ring.kw4 + o), GatherPayload(ring.p3 + o, live, 0),
-                  GatherPayload(ring.p4 + o, live, 0), GatherPayload(ring.p3 + o, live, 1), GatherPayload(ring.p4 + o, live, 1),
-                  _mm512_load_si512(ring.bits + o), &verdict, &cookie, &info, &match);
+    AnswerSixteen(kw3, kw4, GatherPayload(ring.p3 + o, hit3, 0), GatherPayload(ring.p4 + o, hit4, 0), GatherPayload(ring.p3 + o, hit3, 1),
+                  GatherPayload(ring.p4 + o, hit4, 1), _mm512_load_si512(ring.bits + o), &verdict, &cookie, &info, &match);
     Store16(out, at, cnt, verdict, cookie, info, match);
   };
   // Lookups of a chunk (0 past the last one).
   auto size = [&](int32_t c) { return c >= 0 && c < chunks ? std::min(kWide, n - static_cast<uint32_t>(c) * kWide) : 0u; };
   // Each round: chunk c + 3 hashed; then, lookup by lookup (the prefetches spread over the round
   // as in RunBatch, not in bursts of sixteen), its home lines prefetched, stage 2 of chunk c + 2
-  // and stage 3 of chunk c + 1; then chunk c answered.
+  // and stage 3 of chunk c + 1; then chunk c answered. Rounds of three full chunks (all but the
+  // first three and the last three) take a loop without the checks.
   for (int32_t c = -3; c < chunks; c++) {
     if (c + 3 < chunks) stage1(static_cast<uint32_t>(c + 3));
     const uint32_t n1 = size(c + 3), n2 = size(c + 2), n3 = size(c + 1);
     const uint32_t o1 = static_cast<uint32_t>(c + 3) % 4 * kWide, o2 = static_cast<uint32_t>(c + 2) % 4 * kWide, o3 = static_cast<uint32_t>(c + 1) % 4 * kWide;
-    for (uint32_t k = 0; k < kWide; k++) {
-      if (k < n1) prefetch(o1 + k);
-      if (k < n2) stage2(o2 + k);
-      if (k < n3) stage3(o3 + k);
+    if ((n1 & n2 & n3) == kWide) {
+      for (uint32_t k = 0; k < kWide; k++) {
+        prefetch(o1 + k);
+        stage2(o2 + k);
+        stage3(o3 + k);
+      }
+    } else {
+      for (uint32_t k = 0; k < kWide; k++) {
+        if (k < n1) prefetch(o1 + k);
+        if (k < n2) stage2(o2 + k);
+        if (k < n3) stage3(o3 + k);
+      }
     }
     if (c >= 0) finish(static_cast<uint32_t>(c));
   }

@@ -324,15 +324,21 @@ class PolicySetCore {
     uint32_t overflow;
     uint32_t alive;
   };
-  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 8 bytes: a copy of its
-  // directory slot's entries (ref, count, cls; all 0 without the group).
+  // The identity-0 group of one map and direction (anyPeer_[mapDir]), 16 bytes: a copy of its
+  // directory slot's entries (ref, count, cls; all 0 without the group), and what the AVX-512
+  // batch's scan of it needs precomputed (RefreshAny), since only the port differs from one
+  // lookup of the map to the next: `live`, the lanes of its key words counted from the start of
+  // the cache line holding the first (ref & ~3 units), and `payAdj`, where entry lane k's
+  // payload is, 2k + payAdj words from that line.
   struct AnyPeer {
     uint32_t ref;
+    uint32_t live;
     uint16_t count;
     uint8_t cls;
-    uint8_t present;  // 1 when the map has the group in this direction
+    int8_t payAdj;
+    uint32_t pad;
   };
-  static constexpr AnyPeer kNoAnyPeer = {0, 0, 0, 0};
+  static constexpr AnyPeer kNoAnyPeer = {0, 0, 0, 0, 0, 0};
 
   // The batch loop, its MatchMask step `Lanes` (policy.cc), and its builds: Batch picks one.
   template <class Lanes, class In, class Out>
