@@ -29,7 +29,7 @@ const uint16_t kPortMask[32] = {
     0,      0,      0,      0,      0,      0,      0,               // 25..31 (unused)
 };
 
-const uint32_t kKeyMask[32] = {
+alignas(64) const uint32_t kKeyMask[32] = {
     0,          0,          0,          0,          0,          0,          0,          0,           // 0..7
     0x00FF0000,                                                                                      // 8
     0x00FF8000, 0x00FFC000, 0x00FFE000, 0x00FFF000, 0x00FFF800, 0x00FFFC00, 0x00FFFE00, 0x00FFFF00,  // 9..16
@@ -162,14 +162,15 @@ using Avx2Batch = ByEight<Avx2Lanes>;
 #if HUBCAP_POLICY_AVX2
 // The AVX-512 build's Lanes: sixteen key words a step, read with a masked load (the lanes past
 // the group's entries are neither read nor matched, so no window and no stand-in keys); the
-// prefix test as leading zeros, d < 2^(24 - P) exactly when lzcnt(d) >= 8 + P (d < 2^24).
+// prefix test as kKeyMask[P] looked up per lane (one two-table permute: P is the key word's bits
+// 24..28, and the permute reads only the low five bits of its index, so the flags above are
+// ignored) and ((kw ^ pp) & mask) == 0 as one test.
 struct Avx512Lanes {
   __attribute__((target(HUBCAP_AVX512_TARGET))) static inline uint32_t Sixteen(const uint32_t* kw, uint32_t live, __m512i v) {
     const __mmask16 k = static_cast<__mmask16>(live);
     const __m512i x = _mm512_maskz_loadu_epi32(k, kw);
-    const __m512i d = _mm512_ternarylogic_epi32(x, v, _mm512_set1_epi32(0x00FFFFFF), 0x28);  // (x ^ v) & 0xFFFFFF
-    const __m512i lim = _mm512_add_epi32(_mm512_and_si512(_mm512_maskz_srli_epi32(k, x, 24), _mm512_set1_epi32(0x1F)), _mm512_set1_epi32(8));
-    return _mm512_mask_cmpge_epu32_mask(k, _mm512_lzcnt_epi32(d), lim);
+    const __m512i mask = _mm512_permutex2var_epi32(_mm512_loadu_si512(kKeyMask), _mm512_maskz_srli_epi32(k, x, 24), _mm512_loadu_si512(kKeyMask + 16));
+    return _mm512_mask_testn_epi32_mask(k, _mm512_xor_si512(x, v), mask);
   }
   // The first step reads the cache line holding kw[0] (its lanes before kw masked off): a masked
   // load still reads every byte it spans, so one from kw itself would cross into the next line
@@ -1185,19 +1186,14 @@ HUBCAP_WIDE uint32_t WideScan(const uint32_t* line, uint32_t live, __m512i v) {
   return m;
 }
 
-// The bit a stage-3 key word carries when its lookup matched (key words use bits 0..30).
-constexpr uint32_t kWideHit = 1u << 31;
-
 // Answer (the same precedence, numbered as in Decide) for sixteen lookups, as masks and blends.
-// kw3/kw4: the two lookups' key words with kWideHit; the payload words from GatherPayload
-// (kNoPayload's, all zero, on a miss).
-HUBCAP_WIDE void AnswerSixteen(__m512i kw3, __m512i kw4, __m512i c3, __m512i c4, __m512i w3, __m512i w4, __m512i bits, __m512i* verdict,
-                               __m512i* cookie, __m512i* info, __m512i* match) {
-  const __m512i hitBit = _mm512_set1_epi32(static_cast<int>(kWideHit));
+// hit3/hit4: the lookups whose peer / any-peer lookup matched; kw3/kw4 their key words (0 on a
+// miss); the payload words from GatherPayload (all zero, as kNoPayload's, on a miss).
+HUBCAP_WIDE void AnswerSixteen(__mmask16 hit3, __mmask16 hit4, __m512i kw3, __m512i kw4, __m512i c3, __m512i c4, __m512i w3, __m512i w4, __m512i bits,
+                               __m512i* verdict, __m512i* cookie, __m512i* info, __m512i* match) {
   const __m512i denyBit = _mm512_set1_epi32(static_cast<int>(kKwDeny));
   const __m512i ff = _mm512_set1_epi32(0xFF);
   const __m512i x1f = _mm512_set1_epi32(0x1F);
-  const __mmask16 hit3 = _mm512_test_epi32_mask(kw3, hitBit), hit4 = _mm512_test_epi32_mask(kw4, hitBit);
   const __mmask16 deny3 = _mm512_test_epi32_mask(kw3, denyBit), deny4 = _mm512_test_epi32_mask(kw4, denyBit);
   const __m512i prio3 = _mm512_and_si512(_mm512_srli_epi32(w3, 16), ff), prio4 = _mm512_and_si512(_mm512_srli_epi32(w4, 16), ff);
   const __m512i len3 = _mm512_and_si512(_mm512_srli_epi32(kw3, 24), x1f), len4 = _mm512_and_si512(_mm512_srli_epi32(kw4, 24), x1f);
@@ -1230,7 +1226,7 @@ HUBCAP_WIDE void AnswerSixteen(__m512i kw3, __m512i kw4, __m512i c3, __m512i c4,
   const __m512i v = _mm512_mask_blend_epi32(deny, allowed, _mm512_set1_epi32(kDropPolicyDeny));
   const __m512i readAll = _mm512_or_si512(_mm512_slli_epi32(auth, 9), _mm512_slli_epi32(proxy, 16));
   const __m512i in = _mm512_or_si512(_mm512_or_si512(m, _mm512_slli_epi32(len, 4)), _mm512_maskz_mov_epi32(static_cast<__mmask16>(~deny), readAll));
-  const __mmask16 matched = _mm512_test_epi32_mask(s, hitBit);
+  const __mmask16 matched = static_cast<__mmask16>(choose4 | hit3);  // choose4 only with hit4
   const __mmask16 frag = _mm512_test_epi32_mask(bits, _mm512_set1_epi32(1 << 25));
   const __m512i dropped = _mm512_mask_blend_epi32(frag, _mm512_set1_epi32(kDropPolicy), _mm512_set1_epi32(kDropFragNoSupport));
   *verdict = _mm512_mask_blend_epi32(matched, dropped, v);
@@ -1245,7 +1241,7 @@ template <class In, class Out>
 __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchWide(const In& in, Out& out, uint32_t n) const {
   constexpr uint32_t R = 4 * kWide;  // the ring: chunk c + 3 is hashed while chunk c is answered
   struct alignas(64) Ring {
-    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R];
+    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R], m3[R], m4[R];
     const GroupSlot* slot[R];
     const AnyPeer* any[R];
     const PolicyPayload* p3[R];
@@ -1307,8 +1303,8 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     HUBCAP_PREFETCH(keys + (g->count & ~15u));
   };
   // Stage 3, per lookup: both scans from the start of the line holding a block's first key word
-  // (WideScan); the key words marked with kWideHit on a match (stage 4 ignores the key word and
-  // payload of a lookup without it).
+  // (WideScan), keeping the entries that matched (m3, m4: 0 on a miss, then stage 4 ignores the
+  // key word and payload kept, those of whatever entry or word the line starts with).
   auto stage3 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const uint32_t pp = ring.bits[j] & 0x00FFFFFF;
     const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
@@ -1316,7 +1312,8 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     const PolicyPayload* p3;
     if (__builtin_expect(g.cls == kBigClass, 0)) {
       const EntryRef l3 = FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
-      ring.kw3[j] = l3.kw | (l3.hit() ? kWideHit : 0u);
+      ring.kw3[j] = l3.kw;
+      ring.m3[j] = l3.hit();
       p3 = l3.p;
     } else {
       const uint32_t skip = (g.ref & 3) * 4;
@@ -1324,7 +1321,8 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
       const uint32_t* line = Keys(g.ref & ~3u);
       const uint32_t m = WideScan(line, live, v);
       const uint32_t i = _tzcnt_u32(m) & 31;
-      ring.kw3[j] = (line[i] & ~kWideHit) | (m != 0 ? kWideHit : 0u);  // line[0] may be a free block's link on a miss
+      ring.kw3[j] = line[i];
+      ring.m3[j] = m;
       p3 = reinterpret_cast<const PolicyPayload*>(line + kClassCap[g.cls] - skip + 2 * i);
     }
     HUBCAP_PREFETCH(p3);
@@ -1333,13 +1331,15 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     const PolicyPayload* p4;
     if (__builtin_expect(any.cls == kBigClass, 0)) {
       const EntryRef l4 = FindInBig(bigs_[any.ref], pp >> 16, pp & 0xFFFF);
-      ring.kw4[j] = l4.kw | (l4.hit() ? kWideHit : 0u);
+      ring.kw4[j] = l4.kw;
+      ring.m4[j] = l4.hit();
       p4 = l4.p;
     } else {
       const uint32_t* line = Keys(any.ref & ~3u);
       const uint32_t m = WideScan(line, any.live, v);
       const uint32_t i = _tzcnt_u32(m) & 31;
-      ring.kw4[j] = (line[i] & ~kWideHit) | (m != 0 ? kWideHit : 0u);  // line[0] may be a free block's link on a miss
+      ring.kw4[j] = line[i];
+      ring.m4[j] = m;
       p4 = reinterpret_cast<const PolicyPayload*>(line + any.payAdj + 2 * i);
     }
     HUBCAP_PREFETCH(p4);
@@ -1349,13 +1349,12 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   auto finish = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
     const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 4) * kWide;
     const __mmask16 live = LiveLanes(cnt);
-    const __m512i hitBit = _mm512_set1_epi32(static_cast<int>(kWideHit));
     // A lookup that matched nothing: key word 0 and kNoPayload's (all zero) words.
-    const __mmask16 hit3 = _mm512_mask_test_epi32_mask(live, _mm512_load_si512(ring.kw3 + o), hitBit);
-    const __mmask16 hit4 = _mm512_mask_test_epi32_mask(live, _mm512_load_si512(ring.kw4 + o), hitBit);
+    const __m512i m3 = _mm512_load_si512(ring.m3 + o), m4 = _mm512_load_si512(ring.m4 + o);
+    const __mmask16 hit3 = _mm512_mask_test_epi32_mask(live, m3, m3), hit4 = _mm512_mask_test_epi32_mask(live, m4, m4);
     const __m512i kw3 = _mm512_maskz_load_epi32(hit3, ring.kw3 + o), kw4 = _mm512_maskz_load_epi32(hit4, ring.kw4 + o);
     __m512i verdict, cookie, info, match;
-    AnswerSixteen(kw3, kw4, GatherPayload(ring.p3 + o, hit3, 0), GatherPayload(ring.p4 + o, hit4, 0), GatherPayload(ring.p3 + o, hit3, 1),
+    AnswerSixteen(hit3, hit4, kw3, kw4, GatherPayload(ring.p3 + o, hit3, 0), GatherPayload(ring.p4 + o, hit4, 0), GatherPayload(ring.p3 + o, hit3, 1),
                   GatherPayload(ring.p4 + o, hit4, 1), _mm512_load_si512(ring.bits + o), &verdict, &cookie, &info, &match);
     Store16(out, at, cnt, verdict, cookie, info, match);
   };
