@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <type_traits>
+#include <cstddef>
 #include <cstdlib>
 
 #if defined(__SSE2__)
@@ -1241,8 +1242,9 @@ template <class In, class Out>
 __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchWide(const In& in, Out& out, uint32_t n) const {
   constexpr uint32_t R = 4 * kWide;  // the ring: chunk c + 3 is hashed while chunk c is answered
   struct alignas(64) Ring {
-    uint32_t mapDir[R], remote[R], bits[R], home[R], kw3[R], kw4[R], m3[R], m4[R];
-    const GroupSlot* slot[R];
+    uint32_t bits[R], kw3[R], kw4[R], m3[R], m4[R];
+    uint64_t key[R], info[R];
+    const GroupSlot* line[R];
     const AnyPeer* any[R];
     const PolicyPayload* p3[R];
     const PolicyPayload* p4[R];
@@ -1268,39 +1270,51 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     unknown += static_cast<uint32_t>(__builtin_popcount(live & ~known & 0xFFFFu));
     const __m512i own = _mm512_or_si512(_mm512_slli_epi32(map, 1), _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(1)));
     const __m512i mapDir = _mm512_mask_blend_epi32(known, _mm512_set1_epi32(static_cast<int>(kVoidMapDir)), own);
-    _mm512_store_si512(ring.mapDir + o, mapDir);
-    _mm512_store_si512(ring.remote + o, remote);
     _mm512_store_si512(ring.bits + o, bits);
-    _mm512_store_si512(ring.home + o, HomeSixteen(HashSixteen(mapDir, remote), buckets));
+    // Per lookup as 64-bit lanes, eight a vector: the slot key (mapDir, identity) HomeHits
+    // compares, the home line's address and the AnyPeer record's (kNoAnyPeer for an unknown map).
+    const __m512i slots64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(slots)));
+    const __m512i any64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(anyPeer)));
+    const __m512i none64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(&kNoAnyPeer)));
+    const __m512i home = HomeSixteen(HashSixteen(mapDir, remote), buckets);
+    auto half = [&](uint32_t h, __m256i md, __m256i id, __m256i hm) HUBCAP_WIDE_LAMBDA {
+      const __m512i key = _mm512_or_si512(_mm512_cvtepu32_epi64(md), _mm512_slli_epi64(_mm512_cvtepu32_epi64(id), 32));
+      _mm512_store_si512(ring.key + o + 8 * h, key);
+      _mm512_store_si512(ring.line + o + 8 * h, _mm512_add_epi64(slots64, _mm512_slli_epi64(_mm512_cvtepu32_epi64(hm), 6)));
+      const __mmask8 k = static_cast<__mmask8>(known >> (8 * h));
+      _mm512_store_si512(ring.any + o + 8 * h, _mm512_mask_add_epi64(none64, k, any64, _mm512_slli_epi64(_mm512_cvtepu32_epi64(md), 4)));
+    };
+    half(0, _mm512_castsi512_si256(mapDir), _mm512_castsi512_si256(remote), _mm512_castsi512_si256(home));
+    half(1, _mm512_extracti64x4_epi64(mapDir, 1), _mm512_extracti64x4_epi64(remote, 1), _mm512_extracti64x4_epi64(home, 1));
   };
   // The home line of lookup j and the AnyPeer record.
   auto prefetch = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
-    const uint32_t home = ring.home[j], md = ring.mapDir[j];
-    HUBCAP_PREFETCH(slots + static_cast<size_t>(home) * Directory::kPerBucket);
-    const bool isKnown = md != kVoidMapDir;
-    const AnyPeer* any = Pick(isKnown, anyPeer + (isKnown ? md : 0), &kNoAnyPeer);
-    HUBCAP_PREFETCH(any);
-    ring.any[j] = any;
+    HUBCAP_PREFETCH(ring.line[j]);
+    HUBCAP_PREFETCH(ring.any[j]);
   };
-  // Stage 2, per lookup: RunBatch's, keeping where the group's slot is (its line stays cached
-  // for stage 3, which reads ref, count and class there).
+  // Stage 2, per lookup: RunBatch's, the group's slot found in its home line by one compare of
+  // the four slot keys and its second half (ref, count, class) taken out by a compress (all zero
+  // without the group: no entries).
+  static_assert(offsetof(GroupSlot, ref) == 8 && offsetof(GroupSlot, count) == 12 && offsetof(GroupSlot, cls) == 14 && sizeof(GroupSlot) == 16,
+                "a slot's second half is ref, count, class");
   auto stage2 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const AnyPeer& any = *ring.any[j];
     HUBCAP_PREFETCH(Keys(any.ref));
-    const uint32_t home = ring.home[j], mapDir = ring.mapDir[j], remote = ring.remote[j];
-    const GroupSlot* line = slots + static_cast<size_t>(home) * Directory::kPerBucket;
-    const uint32_t hits = Avx512Lanes::HomeHits(line, GroupMatch(mapDir, remote).key);
-    const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
+    const GroupSlot* line = ring.line[j];
+    const uint64_t key = ring.key[j];
+    const __m512i l = _mm512_load_si512(line);
+    const __mmask8 hits = _mm512_mask_cmpeq_epi64_mask(0x55, l, _mm512_set1_epi64(static_cast<long long>(key)));
+    uint64_t info = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_maskz_compress_epi64(static_cast<__mmask8>(hits << 1), l))));
     if (__builtin_expect((hits == 0) & (line[0].overflowed != 0), 0)) {
-      const GroupSlot* f = dir_.Find(GroupHash(mapDir, remote), GroupMatch(mapDir, remote));
-      if (f != nullptr) g = f;
+      const GroupSlot* f = dir_.Find(GroupHash(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)), GroupMatch(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)));
+      if (f != nullptr) memcpy(&info, &f->ref, sizeof(info));
     }
-    ring.slot[j] = g;
+    ring.info[j] = info;
     // A big group's ref is no arena unit: these prefetch lines it will not read (rare).
-    const uint32_t* keys = Keys(g->ref);
+    const uint32_t* keys = Keys(static_cast<uint32_t>(info));
     HUBCAP_PREFETCH(keys);
     // Key words of more than 16 entries span two lines.
-    HUBCAP_PREFETCH(keys + (g->count & ~15u));
+    HUBCAP_PREFETCH(keys + ((info >> 32) & 0xFFF0u));
   };
   // Stage 3, per lookup: both scans from the start of the line holding a block's first key word
   // (WideScan), keeping the entries that matched (m3, m4: 0 on a miss, then stage 4 ignores the
@@ -1308,22 +1322,24 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   auto stage3 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     const uint32_t pp = ring.bits[j] & 0x00FFFFFF;
     const __m512i v = _mm512_set1_epi32(static_cast<int>(pp));
-    const GroupSlot& g = *ring.slot[j];
+    // The slot's second half: ref, count, class.
+    const uint64_t info = ring.info[j];
+    const uint32_t gref = static_cast<uint32_t>(info), gcount = static_cast<uint32_t>(info >> 32) & 0xFFFF, gcls = static_cast<uint32_t>(info >> 48) & 0xFF;
     const PolicyPayload* p3;
-    if (__builtin_expect(g.cls == kBigClass, 0)) {
-      const EntryRef l3 = FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
+    if (__builtin_expect(gcls == kBigClass, 0)) {
+      const EntryRef l3 = FindInBig(bigs_[gref], pp >> 16, pp & 0xFFFF);
       ring.kw3[j] = l3.kw;
       ring.m3[j] = l3.hit();
       p3 = l3.p;
     } else {
-      const uint32_t skip = (g.ref & 3) * 4;
-      const uint32_t live = _bzhi_u32(0xFFFFFFFFu, g.count) << skip;
-      const uint32_t* line = Keys(g.ref & ~3u);
+      const uint32_t skip = (gref & 3) * 4;
+      const uint32_t live = _bzhi_u32(0xFFFFFFFFu, gcount) << skip;
+      const uint32_t* line = Keys(gref & ~3u);
       const uint32_t m = WideScan(line, live, v);
       const uint32_t i = _tzcnt_u32(m) & 31;
       ring.kw3[j] = line[i];
       ring.m3[j] = m;
-      p3 = reinterpret_cast<const PolicyPayload*>(line + kClassCap[g.cls] - skip + 2 * i);
+      p3 = reinterpret_cast<const PolicyPayload*>(line + kClassCap[gcls] - skip + 2 * i);
     }
     HUBCAP_PREFETCH(p3);
     ring.p3[j] = p3;
