@@ -32,10 +32,11 @@
 //           keyed by the key word (a power of two, load <= 1/2), with an entry count per prefix
 //           length; its lookup probes the lengths present, longest first.
 //   any-peer groups: every lookup of a map also reads its identity-0 group (L4-only rules,
-//           `__policy_can_access`'s second `map_lookup_elem` with the identity zeroed), so an
-//           8-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
-//           group's entries are (a copy of its directory slot's ref, count and class, refreshed
-//           whenever they change: RefreshAny) and the second lookup needs no probe; it scans the
+//           `__policy_can_access`'s second `map_lookup_elem` with the identity zeroed), so a
+//           16-byte record per map and direction (AnyPeer, indexed by mapDir) keeps where that
+//           group's entries are (a copy of its directory slot's ref, count and class, and the
+//           AVX-512 scan's lane mask and payload offset, refreshed whenever they change:
+//           RefreshAny) and the second lookup needs no probe; it scans the
 //           group's block like any other, and the block stays hot (every lookup of the map and
 //           direction reads it). Merging the any-peer entries into every peer group instead
 //           would save that scan but cost the any-peer group's size again in each of the map's
@@ -69,9 +70,16 @@
 // window holding the first) and the portable one (two SSE2 vectors; a word at a time off x86).
 // The AVX-512 build also runs the stages over chunks of sixteen lookups (RunBatchWide): the
 // first and the last stage, which follow no pointer, are vector code across the chunk, one
-// lookup a lane (hashing, GroupHash32, is 32-bit multiplies for that); the lookup was mostly
-// instructions, not misses (over 10^3 entries, all cached, it took ~85% of its time over 10^6),
-// and this makes it ~0.8x as long over 10^3 entries, ~0.9x over 10^6.
+// lookup a lane (hashing, GroupHash32, is 32-bit multiplies for that; the first also makes each
+// lookup's slot key and line addresses, the last turns the match masks into hits, so the middle
+// stages use no stand-ins: a group is taken out of its home line by a compress, zero without
+// one, and a miss keeps whatever key word it read, ignored); the lookup was mostly instructions,
+// not misses (over 10^3 entries, all cached, it took ~85% of its time over 10^6), and this made
+// it ~0.8x as long over 10^3 entries, ~0.9x over 10^6; trimmed since to ~150 instructions a
+// lookup (from ~240; counted by single-stepping, callgrind has no AVX-512), which is ~0.65x as
+// long over 10^3 entries, ~0.75x over 10^5, ~0.9x over 512k and ~0.93x over 10^6 (in-process A/B
+// run both ways round): there the lines a lookup misses (~2.2, ~10 ns each on this VM even with
+// many in flight) bound it more than its instructions.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
