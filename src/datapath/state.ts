@@ -21,7 +21,6 @@ import { PolicyMap } from '../maps/policy-map.js';
 import { ReservedIdentity } from '../identity/reserved.js';
 import { parseCidr, parseIp } from '../net/addr.js';
 import { NativeError } from '../errors.js';
-import { FrontendIndex } from './frontend-index.js';
 
 const PROTO_BY_NAME: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
 
@@ -130,9 +129,16 @@ export class DatapathState {
   readonly endpointByAddress = new AddressTable<number>();
   /** Address -> node index, for node addresses (host firewall off: no host endpoint). */
   readonly nodeByAddress = new AddressTable<number>();
+  /** Frontends by address and port: key addr*65536+port (IPv4) / ip6Hash ^ port (IPv6). */
+  private readonly frontendsV4 = new Map<number, Frontend[]>();
+  /**
+   * A filter of the frontend addresses (both families): one bit per hash of an address, 2^16
+   * bits (8 KiB, stays in cache). Most packets are neither to nor from a service, and a clear
+   * bit says so without a Map probe; a set bit sends the packet to the exact lookup.
+   */
+  private readonly frontendFilter = new Int32Array(FRONTEND_FILTER_BITS >>> 5);
+  private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
-  /** The frontends by address, port and protocol (the translation step's lookup). */
-  private readonly frontendIndex: FrontendIndex;
   readonly worldIdentity4: number;
   readonly worldIdentity6: number;
   /**
@@ -222,8 +228,14 @@ export class DatapathState {
       }
       const fe: Frontend = { index, record: rec, family: ip.family, words: ip.words, protocol: PROTO_BY_NAME[rec.protocol] ?? 0, backends };
       this.frontends.push(fe);
+      const key = frontendKey(ip.family, ip.words, rec.port);
+      const bit = frontendFilterBit(ip.family, ip.words);
+      this.frontendFilter[bit >>> 5]! |= 1 << (bit & 31);
+      const table = ip.family === 4 ? this.frontendsV4 : this.frontendsV6;
+      const list = table.get(key);
+      if (list) list.push(fe);
+      else table.set(key, [fe]);
     });
-    this.frontendIndex = new FrontendIndex(this.frontends);
   }
 
   /**
@@ -262,12 +274,39 @@ export class DatapathState {
   }
 
   frontend(family: number, words: Uint32Array, port: number, protocol: number): Frontend | undefined {
-    return this.frontendIndex.find(family, words, port, protocol);
+    const bit = frontendFilterBit(family, words);
+    if ((this.frontendFilter[bit >>> 5]! & (1 << (bit & 31))) === 0) return undefined;
+    const key = frontendKey(family as 4 | 6, words, port);
+    const list = family === 4 ? this.frontendsV4.get(key) : this.frontendsV6.get(key);
+    if (!list) return undefined;
+    for (const fe of list) {
+      if (fe.protocol !== protocol) continue;
+      if (family === 6) {
+        const w = fe.words;
+        if (w[0] !== words[0] || w[1] !== words[1] || w[2] !== words[2] || w[3] !== words[3]) continue;
+      }
+      return fe;
+    }
+    return undefined;
   }
 
   nodeName(node: number): string {
     return node >= 0 ? this.doc.nodes[node]!.name : '';
   }
+}
+
+const FRONTEND_FILTER_BITS = 1 << 16;
+
+/** The filter bit of an address: the top 16 bits of a multiplicative hash of its words. */
+function frontendFilterBit(family: number, words: ArrayLike<number>): number {
+  let h = Math.imul(words[3]! ^ 0x5bd1e995, 0x9e3779b1);
+  if (family !== 4) h = Math.imul(h ^ words[0]! ^ Math.imul(words[1]!, 0x85ebca6b) ^ Math.imul(words[2]!, 0xc2b2ae35), 0x9e3779b1);
+  return h >>> 16;
+}
+
+function frontendKey(family: 4 | 6, words: ArrayLike<number>, port: number): number {
+  if (family === 4) return (words[3]! >>> 0) * 65536 + port;
+  return ip6Hash(words[0]!, words[1]!, words[2]!, words[3]! ^ port);
 }
 
 /**
