@@ -149,14 +149,6 @@ __attribute__((always_inline)) inline uint32_t MatchMask(const uint32_t* kw, uin
 // The key words a group without entries points at (MatchMask reads eight, masks them all off).
 alignas(32) const uint32_t kNoKeys[8] = {};
 
-// The group filter of a set without one (or out of memory for it): one word, every bit set, so
-// every group passes.
-const uint32_t kFilterAll = 0xFFFFFFFFu;
-
-// The directory line a batch reads for a group the filter says is absent: four empty slots (no
-// slot key matches, kNone is no mapDir), none overflowed.
-alignas(64) const GroupSlot kNoGroupLine[4] = {{kNone, 0, 0, 0, 0, 0}, {kNone, 0, 0, 0, 0, 0}, {kNone, 0, 0, 0, 0, 0}, {kNone, 0, 0, 0, 0, 0}};
-
 // A batch's `Lanes` (RunBatch) over an eight-word step: Match, the entries of a block covering
 // pp (MatchMask); HomeHits, the step's own.
 template <class Eight>
@@ -263,7 +255,7 @@ inline GroupSlot NoGroup() {
 }  // namespace
 
 PolicySetCore::PolicySetCore()
-    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), freeMaps_(&mem_), filter_(&mem_), filterData_(&kFilterAll) {
+    : dir_(&mem_), arena_(&mem_), bigs_(&mem_), freeBigs_(&mem_), maps_(&mem_), anyPeer_(&mem_), freeMaps_(&mem_) {
   for (uint32_t c = 0; c < kClasses; c++) freeHead_[c] = kNone;
 }
 
@@ -296,36 +288,6 @@ void PolicySetCore::SyncOverflowed(uint32_t from, uint32_t to) {
   }
 }
 
-// The group filter. Groups are only ever added to it; an erased group's bits stay (a false
-// positive costs a batch lookup its directory line, as without the filter) until it is made anew:
-// when more groups were added than it was sized for, or when many were erased (rebuilding reads
-// the whole directory, so only after a number of erasures proportional to its size).
-void PolicySetCore::FilterAdd(uint32_t h) {
-  if (filterData_ == &kFilterAll) return;
-  filter_[FilterWord(h, filterWords_)] |= FilterBits(h);
-}
-
-void PolicySetCore::RebuildFilter() {
-  const uint32_t live = dir_.size();
-  // Room for twice the groups (then about 21 to 11 bits a group as it fills: a few false
-  // positives in a hundred).
-  const uint64_t words = static_cast<uint64_t>(live) / 3 + 16;
-  filterKeys_ = live;
-  filterStale_ = 0;
-  filterCap_ = static_cast<uint32_t>(std::min<uint64_t>(words * 6, 0xFFFFFFF0u));
-  filter_.Release();
-  if (words > 0x3FFFFFFFu || !filter_.Extend(static_cast<uint32_t>(words))) {
-    // Out of memory: every group passes; tried again once the directory has grown.
-    filterData_ = &kFilterAll;
-    filterWords_ = 1;
-    return;
-  }
-  filterData_ = filter_.data();
-  filterWords_ = static_cast<uint32_t>(words);
-  memset(filter_.data(), 0, static_cast<size_t>(words) * sizeof(uint32_t));
-  dir_.ForEach([&](const GroupSlot& s) { FilterAdd(GroupHash32(s.mapDir, s.identity)); });
-}
-
 bool PolicySetCore::InsertGroup(const GroupSlot& g) {
   // The directory kept at most half as full as BucketTable's own bound: a group then seldom
   // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
@@ -334,11 +296,6 @@ bool PolicySetCore::InsertGroup(const GroupSlot& g) {
   const GroupSlot* at = dir_.Insert(g);
   if (at == nullptr) return false;
   const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
-  if (++filterKeys_ > filterCap_) {
-    RebuildFilter();
-  } else {
-    FilterAdd(GroupHash32(g.mapDir, g.identity));
-  }
   if (dir_.slots() != before) {
     SyncOverflowed(0, buckets - 1);  // rehashed: every slot moved
     return true;
@@ -354,9 +311,6 @@ void PolicySetCore::EraseGroup(GroupSlot* s) {
   const uint32_t at = static_cast<uint32_t>((s - dir_.slots()) / Directory::kPerBucket);
   dir_.Erase(s);
   SyncOverflowed(home, at);
-  // Many stale groups in the filter: made anew (after at least capacity / 16 erasures, so a
-  // rebuild's sweep of the directory costs an erasure a few slots).
-  if (++filterStale_ > dir_.size() + dir_.capacity() / 16) RebuildFilter();
 }
 
 bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
@@ -1286,12 +1240,9 @@ HUBCAP_WIDE void AnswerSixteen(__mmask16 hit3, __mmask16 hit4, __m512i kw3, __m5
 
 template <class In, class Out>
 __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::RunBatchWide(const In& in, Out& out, uint32_t n) const {
-  constexpr uint32_t R = 8 * kWide;  // the ring: chunk c + 4 is hashed while chunk c is answered
+  constexpr uint32_t R = 4 * kWide;  // the ring: chunk c + 3 is hashed while chunk c is answered
   struct alignas(64) Ring {
-    uint32_t bits[R], kw3[R], kw4[R], m3[R], m4[R], hash[R];
-    // The filter word indexes, chunk 0's again past the end: the chunk after chunk j's (mod 8)
-    // is at j's offset + kWide.
-    uint32_t fword[R + kWide];
+    uint32_t bits[R], kw3[R], kw4[R], m3[R], m4[R];
     uint64_t key[R], info[R];
     const GroupSlot* line[R];
     const AnyPeer* any[R];
@@ -1304,13 +1255,11 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   const AnyPeer* anyPeer = anyPeer_.data();
   const GroupSlot* slots = dir_.slots();
   const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
-  const uint32_t* filter = filterData_;
-  const uint32_t filterWords = filterWords_;
   const int32_t chunks = static_cast<int32_t>((n + kWide - 1) / kWide);
-  // Stage 0, vector: inputs, known maps (MapInfo.alive, word 3 of a record, gathered), mapDir,
-  // hash and the group filter's word (prefetched in `prefetch0`, one lookup at a time).
-  auto stage0 = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
-    const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 8) * kWide;
+  // Stage 1, vector: inputs, known maps (MapInfo.alive, word 3 of a record, gathered), mapDir,
+  // hash and home line (prefetched in `prefetch`, one lookup at a time).
+  auto stage1 = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
+    const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 4) * kWide;
     const __mmask16 live = LiveLanes(cnt);
     __m512i map, remote, bits;
     Load16(in, at, cnt, &map, &remote, &bits);
@@ -1322,17 +1271,12 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     const __m512i own = _mm512_or_si512(_mm512_slli_epi32(map, 1), _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(1)));
     const __m512i mapDir = _mm512_mask_blend_epi32(known, _mm512_set1_epi32(static_cast<int>(kVoidMapDir)), own);
     _mm512_store_si512(ring.bits + o, bits);
-    const __m512i hash = HashSixteen(mapDir, remote);
-    _mm512_store_si512(ring.hash + o, hash);
-    const __m512i fw = HomeSixteen(hash, filterWords);
-    _mm512_store_si512(ring.fword + o, fw);
-    if (o == 0) _mm512_store_si512(ring.fword + R, fw);
     // Per lookup as 64-bit lanes, eight a vector: the slot key (mapDir, identity) HomeHits
     // compares, the home line's address and the AnyPeer record's (kNoAnyPeer for an unknown map).
     const __m512i slots64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(slots)));
     const __m512i any64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(anyPeer)));
     const __m512i none64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(&kNoAnyPeer)));
-    const __m512i home = HomeSixteen(hash, buckets);
+    const __m512i home = HomeSixteen(HashSixteen(mapDir, remote), buckets);
     auto half = [&](uint32_t h, __m256i md, __m256i id, __m256i hm) HUBCAP_WIDE_LAMBDA {
       const __m512i key = _mm512_or_si512(_mm512_cvtepu32_epi64(md), _mm512_slli_epi64(_mm512_cvtepu32_epi64(id), 32));
       _mm512_store_si512(ring.key + o + 8 * h, key);
@@ -1343,30 +1287,11 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     half(0, _mm512_castsi512_si256(mapDir), _mm512_castsi512_si256(remote), _mm512_castsi512_si256(home));
     half(1, _mm512_extracti64x4_epi64(mapDir, 1), _mm512_extracti64x4_epi64(remote, 1), _mm512_extracti64x4_epi64(home, 1));
   };
-  // Stage 1, vector: the group filter's words (prefetched a chunk before, in `prefetch0`)
-  // tested; a lookup whose group it says is absent reads kNoGroupLine (cached, no slot key
-  // matches) instead of its home line.
-  auto stage1 = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
-    const uint32_t o = (c % 8) * kWide;
-    const __m512i hash = _mm512_load_si512(ring.hash + o);
-    const __m512i fword = _mm512_i32gather_epi32(_mm512_load_si512(ring.fword + o), filter, 4);
-    const __m512i x1f = _mm512_set1_epi32(31), one = _mm512_set1_epi32(1);
-    const __m512i fbits = _mm512_or_si512(
-        _mm512_or_si512(_mm512_sllv_epi32(one, _mm512_and_si512(hash, x1f)), _mm512_sllv_epi32(one, _mm512_and_si512(_mm512_srli_epi32(hash, 5), x1f))),
-        _mm512_sllv_epi32(one, _mm512_and_si512(_mm512_srli_epi32(hash, 10), x1f)));
-    const __m512i lack = _mm512_andnot_si512(fword, fbits);
-    const __mmask16 absent = _mm512_test_epi32_mask(lack, lack);
-    const __m512i noLine64 = _mm512_set1_epi64(static_cast<long long>(reinterpret_cast<uintptr_t>(kNoGroupLine)));
-    _mm512_mask_store_epi64(ring.line + o, static_cast<__mmask8>(absent), noLine64);
-    _mm512_mask_store_epi64(ring.line + o + 8, static_cast<__mmask8>(absent >> 8), noLine64);
-  };
   // The home line of lookup j and the AnyPeer record.
   auto prefetch = [&](uint32_t j) HUBCAP_WIDE_LAMBDA {
     HUBCAP_PREFETCH(ring.line[j]);
     HUBCAP_PREFETCH(ring.any[j]);
   };
-  // The filter word of lookup j.
-  auto prefetch0 = [&](uint32_t j) HUBCAP_WIDE_LAMBDA { HUBCAP_PREFETCH(filter + ring.fword[j]); };
   // Stage 2, per lookup: RunBatch's, the group's slot found in its home line by one compare of
   // the four slot keys and its second half (ref, count, class) taken out by a compress (all zero
   // without the group: no entries).
@@ -1438,7 +1363,7 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   };
   // Stage 4, vector: the payload words gathered, AnswerSixteen, the chunk's answers written.
   auto finish = [&](uint32_t c) HUBCAP_WIDE_LAMBDA {
-    const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 8) * kWide;
+    const uint32_t at = c * kWide, cnt = std::min(kWide, n - at), o = (c % 4) * kWide;
     const __mmask16 live = LiveLanes(cnt);
     // A lookup that matched nothing: key word 0 and kNoPayload's (all zero) words.
     const __m512i m3 = _mm512_load_si512(ring.m3 + o), m4 = _mm512_load_si512(ring.m4 + o);
@@ -1451,27 +1376,22 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   };
   // Lookups of a chunk (0 past the last one).
   auto size = [&](int32_t c) { return c >= 0 && c < chunks ? std::min(kWide, n - static_cast<uint32_t>(c) * kWide) : 0u; };
-  // Each round: chunk c + 4 hashed and chunk c + 3 filtered; then, lookup by lookup (the
-  // prefetches spread over the round as in RunBatch, not in bursts of sixteen), the filter words
-  // of chunk c + 4 and the home lines of chunk c + 3 prefetched, stage 2 of chunk c + 2 and
-  // stage 3 of chunk c + 1; then chunk c answered. Rounds of four full chunks (all but the
-  // first four and the last four) take a loop without the checks.
-  for (int32_t c = -4; c < chunks; c++) {
-    if (c + 4 < chunks) stage0(static_cast<uint32_t>(c + 4));
-    if (c + 3 >= 0 && c + 3 < chunks) stage1(static_cast<uint32_t>(c + 3));
-    const uint32_t n0 = size(c + 4), n1 = size(c + 3), n2 = size(c + 2), n3 = size(c + 1);
-    const uint32_t o1 = static_cast<uint32_t>(c + 3) % 8 * kWide, o2 = static_cast<uint32_t>(c + 2) % 8 * kWide,
-                   o3 = static_cast<uint32_t>(c + 1) % 8 * kWide;
-    if ((n0 & n1 & n2 & n3) == kWide) {
+  // Each round: chunk c + 3 hashed; then, lookup by lookup (the prefetches spread over the round
+  // as in RunBatch, not in bursts of sixteen), its home lines prefetched, stage 2 of chunk c + 2
+  // and stage 3 of chunk c + 1; then chunk c answered. Rounds of three full chunks (all but the
+  // first three and the last three) take a loop without the checks.
+  for (int32_t c = -3; c < chunks; c++) {
+    if (c + 3 < chunks) stage1(static_cast<uint32_t>(c + 3));
+    const uint32_t n1 = size(c + 3), n2 = size(c + 2), n3 = size(c + 1);
+    const uint32_t o1 = static_cast<uint32_t>(c + 3) % 4 * kWide, o2 = static_cast<uint32_t>(c + 2) % 4 * kWide, o3 = static_cast<uint32_t>(c + 1) % 4 * kWide;
+    if ((n1 & n2 & n3) == kWide) {
       for (uint32_t k = 0; k < kWide; k++) {
-        prefetch0(o1 + kWide + k);
         prefetch(o1 + k);
         stage2(o2 + k);
         stage3(o3 + k);
       }
     } else {
       for (uint32_t k = 0; k < kWide; k++) {
-        if (k < n0) prefetch0(o1 + kWide + k);
         if (k < n1) prefetch(o1 + k);
         if (k < n2) stage2(o2 + k);
         if (k < n3) stage3(o3 + k);

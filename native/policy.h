@@ -150,11 +150,6 @@ inline uint32_t GroupHash32(uint32_t mapDir, uint32_t identity) {
 }
 inline uint64_t GroupHash(uint32_t mapDir, uint32_t identity) { return static_cast<uint64_t>(GroupHash32(mapDir, identity)) << 32; }
 
-// The group filter's word of a group hash (the high half of h * words, as BucketTable::Home) and
-// the three bits it sets there (from the hash's low 15 bits).
-inline uint32_t FilterWord(uint32_t h, uint32_t words) { return static_cast<uint32_t>((static_cast<uint64_t>(h) * words) >> 32); }
-inline uint32_t FilterBits(uint32_t h) { return (1u << (h & 31)) | (1u << ((h >> 5) & 31)) | (1u << ((h >> 10) & 31)); }
-
 // The value of a policy_entry: 8 bytes (its key word lives apart, see the layout above).
 struct PolicyPayload {
   uint32_t cookie;
@@ -385,11 +380,6 @@ class PolicySetCore {
   // The entry of a group with exactly this key word (masked) into *out; false when absent.
   bool ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const;
   void RefreshAny(uint32_t mapDir);
-  // The group filter (see the layout above): FilterAdd sets a group's bits, RebuildFilter makes
-  // it anew from the directory (sized for its groups, stale bits of erased groups dropped); on
-  // lack of memory it falls back to kFilterAll, which passes every group.
-  void FilterAdd(uint32_t h);
-  void RebuildFilter();
   int32_t Decide(EntryRef l3, EntryRef l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
 
   // Blocks: the arena unit of a free block of class `cls`; false when out of memory.
@@ -431,15 +421,6 @@ class PolicySetCore {
   TrackedVector<AnyPeer> anyPeer_;  // by mapDir; may hold records past 2 * maps_.size()
   void ResetAnyPeer(uint32_t map);
   TrackedVector<uint32_t> freeMaps_;
-  // The group filter: filterWords_ words (filter_'s, or kFilterAll's one), filterKeys_ groups
-  // added since it was made (erased ones included), at most filterCap_ before it is made anew;
-  // filterStale_ groups erased since.
-  TrackedVector<uint32_t> filter_;
-  const uint32_t* filterData_;
-  uint32_t filterWords_ = 1;
-  uint32_t filterKeys_ = 0;
-  uint32_t filterCap_ = 0;
-  uint32_t filterStale_ = 0;
 };
 }  // namespace hubcap
 
