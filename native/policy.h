@@ -79,7 +79,10 @@
 // lookup (from ~240; counted by single-stepping, callgrind has no AVX-512), which is ~0.65x as
 // long over 10^3 entries, ~0.75x over 10^5, ~0.9x over 512k and ~0.93x over 10^6 (in-process A/B
 // run both ways round): there the lines a lookup misses (~2.2, ~10 ns each on this VM even with
-// many in flight) bound it more than its instructions.
+// many in flight) bound it more than its instructions. A filter of the groups present (a blocked
+// Bloom filter, ~2 bytes a group, tested in stage 1 so that the ~1/4 of lookups whose peer has no
+// group skip their home line) was slower (~1.04-1.1x at 10^6, commit 187fba1): its own random line
+// a lookup, from a 0.3-0.5 MB table, and ~7 instructions cost more than the lines it saved.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
