@@ -384,9 +384,9 @@ export class CaptureParser {
   /** Classic pcap records: the hot loop. */
   private runPcap(buf: Uint8Array, pos: number, end: number, sink: FrameSink): number {
     const dv = this.view(buf);
-    const le = this.le;
+    const le = this.le === true;
     const hdr = this.recordHeaderLen;
-    const nano = this.nano;
+    const nano = this.nano === true;
     const frame = this.frame;
     frame.data = buf;
     frame.linkType = this.linkType;
@@ -440,7 +440,7 @@ export class CaptureParser {
       const avail = end - pos;
       if (avail < PCAPNG_MIN_BLOCK_LEN) return pos;
       const type = this.blockType(dv, pos);
-      const le = this.le;
+      const le = this.le === true;
       const len = this.blockLength(dv, pos, type);
       const at = this.fileOffset;
       if (len > avail) {

@@ -96,8 +96,8 @@ export class ConnectionCache {
     const r = this.rows;
     const flags = r[o + FLAGS]! >>> (4 * stage);
     const b = o + STAGE_BASE + stage * 6;
-    if ((flags & F_STAGE) === 0 || r[b + S_KEY] !== key || ((flags & F_FROM_VNI) !== 0) !== fromVni) return false;
-    if (fromVni && r[b + S_REMOTE] !== (remote | 0)) return false;
+    if ((flags & F_STAGE) === 0 || r[b + S_KEY] !== key || ((flags & F_FROM_VNI) !== 0) !== (fromVni === true)) return false;
+    if (fromVni === true && r[b + S_REMOTE] !== (remote | 0)) return false;
     out.verdict = r[b + S_VERDICT]!;
     out.stageVerdict = r[b + S_STAGE_VERDICT]!;
     out.matchType = r[b + S_MATCH]!;
@@ -117,7 +117,7 @@ export class ConnectionCache {
     r[b + S_MATCH] = from.matchType;
     r[b + S_RULE] = from.rule;
     r[b + S_REMOTE] = remote | 0;
-    const flags = F_STAGE | (from.bypass ? F_BYPASS : 0) | (from.audited ? F_AUDITED : 0) | (fromVni ? F_FROM_VNI : 0);
+    const flags = F_STAGE | (from.bypass === true ? F_BYPASS : 0) | (from.audited === true ? F_AUDITED : 0) | (fromVni === true ? F_FROM_VNI : 0);
     r[o + FLAGS] = (r[o + FLAGS]! & ~(STAGE_FLAGS << (4 * stage))) | (flags << (4 * stage));
   }
 

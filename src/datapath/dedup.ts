@@ -181,13 +181,13 @@ export class Deduplicator {
    */
   isDuplicate(p: DecodedPacket, tsSec: number, tsNsec: number, frame?: DedupFrameView): boolean {
     if (p.ipVersion === 0) return false;
-    if (this.single && this.keepPending(p, tsSec, tsNsec, frame)) return false;
+    if (this.single === true && this.keepPending(p, tsSec, tsNsec, frame) === true) return false;
     const point = pointOf(p, frame === undefined ? 0 : (frame.interfaceId ?? 0));
     if (this.epoch < 0) this.epoch = tsSec;
     const row = this.cursor;
     if (this.links[row] !== 0) this.spill(row);
     fillRow(this.rows, row * ROW, p, contentOf(p, frame));
-    if (this.probe(row, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0)) return true;
+    if (this.probe(row, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0) === true) return true;
     this.cursor = (row + 1) & (this.ringRows - 1);
     return false;
   }
@@ -431,10 +431,10 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): v
     p.ipVersion |
     (p.ipProto << 8) |
     (p.kind << 16) |
-    (p.isFragment ? 1 << 24 : 0) |
-    (p.fragMore ? 1 << 25 : 0) |
-    (p.hasPorts ? 1 << 26 : 0) |
-    (p.hasIcmpInner ? 1 << 27 : 0);
+    (p.isFragment === true ? 1 << 24 : 0) |
+    (p.fragMore === true ? 1 << 25 : 0) |
+    (p.hasPorts === true ? 1 << 26 : 0) |
+    (p.hasIcmpInner === true ? 1 << 27 : 0);
   const s = p.src;
   const d = p.dst;
   r[o + 1] = s[0]!;
@@ -455,7 +455,7 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): v
   r[o + 16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
   r[o + 17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
   r[o + 18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
-  r[o + 19] = p.hasIcmpInner ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
+  r[o + 19] = p.hasIcmpInner === true ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
   r[o + 20] = content;
 }
 
@@ -494,7 +494,7 @@ function contentHash(p: DecodedPacket, frame: DedupFrameView): number {
   // The checksum's place in the transport header, when this packet has that header.
   let cs = -1;
   let ce = -1;
-  if (!(p.isFragment && p.fragOffset !== 0)) {
+  if (!(p.isFragment === true && p.fragOffset !== 0)) {
     const k = p.kind;
     if (k === PacketKind.TCP) cs = start + 16;
     else if (k === PacketKind.UDP) cs = start + 6;

@@ -31,6 +31,7 @@ import {
 import { Conntrack, CtDir, CtField, CtTuple, isCtProto } from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
+import { copyWords } from '../net/addr.js';
 import { CachedStage, ConnectionCache, policyInputKey } from './conn-cache.js';
 import { Deduplicator, type DedupFrameView } from './dedup.js';
 import type { L7Stage } from './l7-stage.js';
@@ -157,7 +158,7 @@ export class Datapath {
       this.resetEvent(p, tsSec, tsNsec);
     }
     // The frame lets dedup tell observation points apart (pcapng interface) and hash content.
-    if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec, frame)) {
+    if (this.dedup !== undefined && this.dedup.isDuplicate(p, tsSec, tsNsec, frame) === true) {
       c.duplicates++;
       return;
     }
@@ -183,7 +184,7 @@ export class Datapath {
     const c = this.counters;
     const ev = this.ev;
     // --- fragments (bpf/lib/ipv4.h): later fragments take the first one's ports.
-    if (p.isFragment) {
+    if (p.isFragment === true) {
       // Capture seconds for the fragment tracker; conntrack gets its integer clock (below).
       const now = ev.tsSec + ev.tsNsec / 1e9;
       if (p.fragOffset === 0) this.fragments.recordFirst(p, now);
@@ -197,27 +198,27 @@ export class Datapath {
 
     // --- service translation (bpf/lib/lb.h), before conntrack and policy.
     let translated: Frontend | undefined;
-    if (p.hasPorts) {
+    if (p.hasPorts === true) {
       translated = this.state.frontend(p.ipVersion, p.dst, p.dport, p.ipProto);
-      if (translated) {
+      if (translated !== undefined) {
         if (translated.backends.length === 0) {
           this.locateEndpoints(p);
           this.emitDrop(DROP_NO_SERVICE, STAGE_EGRESS, this.nodeOf(ev.srcEndpoint), -1, false);
           return false;
         }
-        ev.origDst.set(p.dst);
+        copyWords(ev.origDst, p.dst);
         ev.origDport = p.dport;
         const b = translated.backends[backendIndex(p.src, p.sport, p.dst, p.dport, p.ipProto, translated.backends.length)]!;
-        p.dst.set(b.words);
+        copyWords(p.dst, b.words);
         p.dport = b.port;
         ev.service = translated.index;
       } else {
         // A reply captured after reverse NAT comes from the frontend: map it back to the
         // backend the forward direction chose, so conntrack sees the translated connection.
         const fe = this.state.frontend(p.ipVersion, p.src, p.sport, p.ipProto);
-        if (fe && fe.backends.length > 0) {
+        if (fe !== undefined && fe.backends.length > 0) {
           const b = fe.backends[backendIndex(p.dst, p.dport, p.src, p.sport, p.ipProto, fe.backends.length)]!;
-          p.src.set(b.words);
+          copyWords(p.src, b.words);
           p.sport = b.port;
         }
       }
@@ -236,13 +237,13 @@ export class Datapath {
     const nowMs = ct.clockMs(ev.tsSec, ev.tsNsec);
     let row = ct.lookupRow(tuple, nowMs, p.tcpFlags);
     const dir: number = ct.lastDir;
-    const related = row >= 0 && ct.lastRelated;
+    const related = row >= 0 && ct.lastRelated === true;
     // A packet found through its tuple carries its connection's addresses: the endpoints at
     // both ends are the connection's (cached). An ICMP error's addresses are its own.
     if (row >= 0 && !related) this.locateConnection(p, row, dir);
     else this.locateEndpoints(p);
 
-    if (row >= 0 && ct.get(row, CtField.USER0) !== 0 && !this.options.perPacket) {
+    if (row >= 0 && ct.get(row, CtField.USER0) !== 0 && this.options.perPacket !== true) {
       // Connection-aware replay: the opening packet was dropped, so this one never existed.
       if (!related) ct.touchRow(row, dir, p.tcpFlags, p.ipLength, nowMs);
       const place = ct.get(row, CtField.USER1);
@@ -267,7 +268,7 @@ export class Datapath {
       const proxyStage = ct.get(row, CtField.USER1) - 1;
       ev.proxyPort = proxyPort;
       // Replies of a proxied connection go back through the proxy (conntrack.h proxy_redirect).
-      if (proxyPort > 0 && this.l7 !== undefined && !outer && !related) {
+      if (proxyPort > 0 && this.l7 !== undefined && outer !== true && !related) {
         const l7 = this.l7.onPacket(ct.entryAt(row), proxyStage, true, p, ev);
         // The server's answer to a request the proxy denied never reached the client.
         if (l7 < 0) {
@@ -276,7 +277,7 @@ export class Datapath {
           return false;
         }
       }
-      if (!outer) this.emitDelivered(proxyPort > 0 ? proxyStage : -1);
+      if (outer !== true) this.emitDelivered(proxyPort > 0 ? proxyStage : -1);
       return true;
     }
 
@@ -287,7 +288,7 @@ export class Datapath {
     // drop either marks it (inheritance) or removes it again (--per-packet), as if never made.
     if (row < 0) {
       row = ct.createRow(tuple, nowMs);
-      if (translated) {
+      if (translated !== undefined) {
         ct.set(row, CtField.REV_NAT, translated.index);
         ct.setOrigDst(row, ev.origDst);
         ct.set(row, CtField.ORIG_DPORT, ev.origDport);
@@ -296,7 +297,7 @@ export class Datapath {
     }
     const connId = ct.idOf(row);
     ev.connection = connId;
-    if (isNew && translated) this.emitTranslated();
+    if (isNew && translated !== undefined) this.emitTranslated();
     this.audited = false;
     this.auditReason = 0;
     let proxyPort = 0;
@@ -308,7 +309,7 @@ export class Datapath {
     if (src >= 0 && !local) {
       const node = this.nodeOf(src);
       const v = this.stagePolicy(connId, STAGE_EGRESS, src, node, p);
-      if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
+      if ((isNew || v < 0 || this.stageVerdict < 0) && this.stageBypass !== true) this.emitPolicyVerdict(STAGE_EGRESS, node, v);
       if (v < 0) return this.dropPacket(row, isNew, nowMs, v, STAGE_EGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
@@ -318,7 +319,7 @@ export class Datapath {
     if (dst >= 0 && !local) {
       const node = this.nodeOf(dst);
       const v = this.stagePolicy(connId, STAGE_INGRESS, dst, node, p);
-      if ((isNew || v < 0 || this.stageVerdict < 0) && !this.stageBypass) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
+      if ((isNew || v < 0 || this.stageVerdict < 0) && this.stageBypass !== true) this.emitPolicyVerdict(STAGE_INGRESS, node, v);
       if (v < 0) return this.dropPacket(row, isNew, nowMs, v, STAGE_INGRESS, node);
       if (v > 0 && proxyPort === 0) {
         proxyPort = v;
@@ -333,8 +334,8 @@ export class Datapath {
     ct.touchRow(row, CtDir.FORWARD, p.tcpFlags, p.ipLength, nowMs);
     ev.proxyPort = proxyPort;
     // The proxy sees the client's side of a redirected connection (its L7 events come first).
-    if (proxyPort > 0 && this.l7 !== undefined && !outer) this.l7.onPacket(ct.entryAt(row), proxyStage, false, p, ev);
-    if (!outer) this.emitDelivered(proxyStage);
+    if (proxyPort > 0 && this.l7 !== undefined && outer !== true) this.l7.onPacket(ct.entryAt(row), proxyStage, false, p, ev);
+    if (outer !== true) this.emitDelivered(proxyStage);
     return true;
   }
 
@@ -347,17 +348,17 @@ export class Datapath {
   private stagePolicy(conn: number, stage: number, endpoint: number, node: number, p: DecodedPacket): number {
     const cache = this.connCache;
     const out = this.cachedStage;
-    const fromVni = stage === STAGE_INGRESS && this.options.trustVni && p.encap !== 0 && p.vni > 0;
+    const fromVni = stage === STAGE_INGRESS && this.options.trustVni === true && p.encap !== 0 && p.vni > 0;
     const key = policyInputKey(p.ipProto, p.hasPorts, p.dport, p.icmpType, p.icmpCode);
     const gen = this.state.generation;
     let row = cache.find(conn, gen);
-    if (row >= 0 && cache.stage(row, stage, key, fromVni, p.vni, out)) {
+    if (row >= 0 && cache.stage(row, stage, key, fromVni, p.vni, out) === true) {
       this.stageRule = out.rule;
       this.stageMatch = out.matchType;
       this.stageProxy = out.verdict > 0 ? out.verdict : 0;
       this.stageBypass = out.bypass;
       this.stageVerdict = out.stageVerdict;
-      if (out.audited) {
+      if (out.audited === true) {
         this.audited = true;
         this.auditReason = -out.stageVerdict;
       }
@@ -376,7 +377,7 @@ export class Datapath {
     out.rule = this.stageRule;
     out.bypass = this.stageBypass;
     out.audited = this.audited;
-    this.audited ||= wasAudited;
+    if (wasAudited === true) this.audited = true;
     if (row < 0) row = cache.claim(conn, gen);
     cache.setStage(row, stage, key, fromVni, p.vni, out);
     return v;
@@ -431,7 +432,7 @@ export class Datapath {
     } else if (proto === IpProto.ICMPV6) {
       if (isNeighbourDiscovery(p.icmpType)) return this.bypass();
       port = p.icmpType < 0 ? 0 : p.icmpType;
-    } else if (!p.hasPorts) {
+    } else if (p.hasPorts !== true) {
       port = 0;
     }
     const out = this.verdict;
@@ -490,7 +491,7 @@ export class Datapath {
   private dropPacket(row: number, isNew: boolean, nowMs: number, v: number, stage: number, node: number): false {
     if (isNew) {
       const ct = this.conntrack;
-      if (this.options.perPacket) {
+      if (this.options.perPacket === true) {
         ct.deleteRow(row);
       } else {
         // Remember the drop so the rest of this connection inherits it (design.md §5).
@@ -614,8 +615,9 @@ export class Datapath {
     ev.kind = EventKind.TRACE;
     ev.verdict = Verdict.FORWARDED;
     ev.isFinal = true;
-    ev.audited = this.audited && !ev.isReply;
-    ev.dropReason = ev.audited ? this.auditReason : 0;
+    const audited = this.audited === true && ev.isReply !== true;
+    ev.audited = audited;
+    ev.dropReason = audited ? this.auditReason : 0;
     ev.matchType = 0;
     ev.rule = -1;
     const dst = ev.dstEndpoint;
@@ -624,16 +626,16 @@ export class Datapath {
       ev.trafficDirection = proxyStage === STAGE_EGRESS ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
       // The proxy runs on the node of the endpoint whose policy redirected: the client for an
       // egress redirect, the server for an ingress one (a reply travels the other way).
-      const clientSide = (proxyStage === STAGE_EGRESS) !== ev.isReply;
+      const clientSide = (proxyStage === STAGE_EGRESS) !== (ev.isReply === true);
       ev.node = clientSide ? this.nodeOf(ev.srcEndpoint) : this.nodeOf(dst);
     } else if (dst >= 0) {
       ev.observationPoint = st.endpointIsHost[dst] ? ObservationPoint.TO_HOST : ObservationPoint.TO_ENDPOINT;
-      ev.trafficDirection = ev.isReply ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+      ev.trafficDirection = ev.isReply === true ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
       ev.node = this.nodeOf(dst);
     } else {
       const toNode = st.nodeByAddress.get(ev.packet.ipVersion, ev.packet.dst);
       ev.observationPoint = toNode !== undefined ? ObservationPoint.TO_HOST : ObservationPoint.TO_STACK;
-      ev.trafficDirection = ev.isReply ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
+      ev.trafficDirection = ev.isReply === true ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
       ev.node = toNode ?? this.nodeOf(ev.srcEndpoint);
     }
     this.sink(ev);
@@ -658,8 +660,8 @@ class OuterPacket {
     o.reset();
     o.linkType = p.linkType;
     o.ipVersion = p.outerIpVersion;
-    o.src.set(p.outerSrc);
-    o.dst.set(p.outerDst);
+    copyWords(o.src, p.outerSrc);
+    copyWords(o.dst, p.outerDst);
     o.ipProto = IpProto.UDP;
     o.kind = PacketKind.UDP;
     o.hasPorts = true;

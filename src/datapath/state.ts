@@ -278,7 +278,7 @@ export class DatapathState {
     if ((this.frontendFilter[bit >>> 5]! & (1 << (bit & 31))) === 0) return undefined;
     const key = frontendKey(family as 4 | 6, words, port);
     const list = family === 4 ? this.frontendsV4.get(key) : this.frontendsV6.get(key);
-    if (!list) return undefined;
+    if (list === undefined) return undefined;
     for (const fe of list) {
       if (fe.protocol !== protocol) continue;
       if (family === 6) {

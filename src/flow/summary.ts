@@ -166,7 +166,7 @@ class TupleIds {
    */
   idOf(ev: FlowEvent): number {
     const p = ev.packet;
-    const reply = ev.isReply;
+    const reply = ev.isReply === true;
     const a = reply ? p.dst : p.src;
     const b = reply ? p.src : p.dst;
     const ap = reply ? p.dport : p.sport;
@@ -388,13 +388,24 @@ class TopDropped {
     this.srcSide[slot] = srcSide;
     this.dstSide[slot] = dstSide;
     const p = ev.packet;
-    const reply = ev.isReply;
+    const reply = ev.isReply === true;
     this.family[slot] = p.ipVersion;
     this.proto[slot] = p.ipProto;
     this.sport[slot] = reply ? p.dport : p.sport;
     this.dport[slot] = reply ? p.sport : p.dport;
-    this.words.set(reply ? p.dst : p.src, slot * 8);
-    this.words.set(reply ? p.src : p.dst, slot * 8 + 4);
+    // Direct stores: `words.set` is a generic property load and a builtin call here.
+    const words = this.words;
+    const from = reply ? p.dst : p.src;
+    const to = reply ? p.src : p.dst;
+    const w = slot * 8;
+    words[w] = from[0]!;
+    words[w + 1] = from[1]!;
+    words[w + 2] = from[2]!;
+    words[w + 3] = from[3]!;
+    words[w + 4] = to[0]!;
+    words[w + 5] = to[1]!;
+    words[w + 6] = to[2]!;
+    words[w + 7] = to[3]!;
     if (fresh) this.siftUp(this.pos[slot]!);
     else this.siftDown(0);
   }
@@ -613,14 +624,14 @@ export class FlowSummary {
       }
       return;
     }
-    if (!ev.isFinal) return;
+    if (ev.isFinal !== true) return;
     this.addFinal(ev);
   }
 
   /** The verdict a final event counts under. */
   private outcome(ev: FlowEvent): number {
     if (ev.kind === EventKind.DROP) return Verdict.DROPPED;
-    if (ev.audited) return Verdict.AUDIT;
+    if (ev.audited === true) return Verdict.AUDIT;
     if (ev.verdict === Verdict.FORWARDED && ev.observationPoint === ObservationPoint.TO_PROXY) return Verdict.REDIRECTED;
     return ev.verdict & 7;
   }
@@ -628,7 +639,7 @@ export class FlowSummary {
   private addFinal(ev: FlowEvent): void {
     const v = this.outcome(ev);
     this.packets[v]!++;
-    if (ev.inherited) this.inheritedPackets++;
+    if (ev.inherited === true) this.inheritedPackets++;
     const conn = this.connectionOf(ev);
     const rec = this.records.at(conn);
     const r = this.records.data;
@@ -648,7 +659,7 @@ export class FlowSummary {
     // Endpoint pair, oriented client -> server.
     let srcSide = ev.srcEndpoint >= 0 ? ev.srcEndpoint : -1 - ev.srcIdentity;
     let dstSide = ev.dstEndpoint >= 0 ? ev.dstEndpoint : -1 - ev.dstIdentity;
-    if (ev.isReply) {
+    if (ev.isReply === true) {
       const t = srcSide;
       srcSide = dstSide;
       dstSide = t;

@@ -84,6 +84,7 @@
 import { LRUCache } from 'lru-cache';
 import { CapacityError } from '../errors.js';
 import { murmur3Finish, murmur3Round } from '../net/hash.js';
+import { copyWords } from '../net/addr.js';
 
 /** Which way a packet travels relative to its connection's entry. */
 export const CtDir = { FORWARD: 0, REPLY: 1 } as const;
@@ -188,8 +189,8 @@ export class CtTuple {
    */
   setFromPacket(p: CtPacketView): this {
     this.family = p.ipVersion === 6 ? 6 : 4;
-    copy4(this.src, p.src);
-    copy4(this.dst, p.dst);
+    copyWords(this.src, p.src);
+    copyWords(this.dst, p.dst);
     const proto = p.ipProto;
     this.proto = proto;
     this.related = false;
@@ -197,7 +198,7 @@ export class CtTuple {
     this.sport = 0;
     this.dport = 0;
     if (proto === PROTO_TCP || proto === PROTO_UDP || proto === PROTO_SCTP) {
-      if (p.hasPorts) {
+      if (p.hasPorts === true) {
         this.sport = p.sport;
         this.dport = p.dport;
       }
@@ -208,7 +209,7 @@ export class CtTuple {
       else if (this.family === 6 ? type === 129 : type === 0) this.dport = id; // echo reply
       else if (isCtRelatedIcmp(this.family, type)) {
         this.related = true;
-        if (p.hasIcmpInner) {
+        if (p.hasIcmpInner === true) {
           this.inner.setFromIcmpInner(p);
           this.hasInner = true;
         }
@@ -225,8 +226,8 @@ export class CtTuple {
    */
   setFromIcmpInner(p: CtPacketView): this {
     this.family = p.ipVersion === 6 ? 6 : 4;
-    copy4(this.src, p.icmpInnerSrc);
-    copy4(this.dst, p.icmpInnerDst);
+    copyWords(this.src, p.icmpInnerSrc);
+    copyWords(this.dst, p.icmpInnerDst);
     const proto = p.icmpInnerProto;
     this.proto = proto;
     this.related = false;
@@ -244,8 +245,8 @@ export class CtTuple {
   /** Explicit values; addresses are four words (IPv4-mapped for family 4). */
   set(family: 4 | 6, src: ArrayLike<number>, dst: ArrayLike<number>, sport: number, dport: number, proto: number): this {
     this.family = family;
-    copy4(this.src, src);
-    copy4(this.dst, dst);
+    copyWords(this.src, src);
+    copyWords(this.dst, dst);
     this.sport = sport;
     this.dport = dport;
     this.proto = proto;
@@ -256,8 +257,8 @@ export class CtTuple {
 
   copyFrom(t: CtTuple): this {
     this.family = t.family;
-    copy4(this.src, t.src);
-    copy4(this.dst, t.dst);
+    copyWords(this.src, t.src);
+    copyWords(this.dst, t.dst);
     this.sport = t.sport;
     this.dport = t.dport;
     this.proto = t.proto;
@@ -274,7 +275,7 @@ export class CtTuple {
     const s1 = this.src[1]!;
     const s2 = this.src[2]!;
     const s3 = this.src[3]!;
-    copy4(out.src, this.dst);
+    copyWords(out.src, this.dst);
     out.dst[0] = s0;
     out.dst[1] = s1;
     out.dst[2] = s2;
@@ -906,9 +907,9 @@ export class Conntrack {
   lookupRow(t: CtTuple, now: number, tcpFlags = 0): number {
     this.lastDir = CtDir.FORWARD;
     this.lastRelated = false;
-    if (t.related) return this.lookupPair(t, now);
+    if (t.related === true) return this.lookupPair(t, now);
     const tab = this.tables[tableIndex(t.family, t.proto)];
-    if (!tab) return -1;
+    if (tab === null || tab === undefined) return -1;
     this.walk(tab, this.probe(tab, this.key(t, 0), now), t, false, now);
     const rev = this.walkRev;
     const fwd = this.walkFwd;
@@ -916,14 +917,14 @@ export class Conntrack {
     // ct_tcp_select_action: FIN/RST close (and win over SYN); a SYN alone may reopen.
     const reopen = t.proto === PROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) === 0 && (tcpFlags & TCP_SYN) !== 0;
     if (rev >= 0) {
-      if (!(reopen && isClosing(w, rev))) {
+      if (!(reopen && isClosing(w, rev) === true)) {
         this.lastDir = CtDir.REPLY;
         return rev;
       }
       this.reopen(rev, CtDir.REPLY, tcpFlags, now);
     }
     if (fwd >= 0) {
-      if (!(reopen && isClosing(w, fwd))) return fwd;
+      if (!(reopen && isClosing(w, fwd) === true)) return fwd;
       this.reopen(fwd, CtDir.FORWARD, tcpFlags, now);
     }
     return -1;
@@ -931,7 +932,7 @@ export class Conntrack {
 
   /** `create` at table clock `now`: the new row. */
   createRow(t: CtTuple, now: number): number {
-    if (t.related) {
+    if (t.related === true) {
       // An ICMP error that was not related to anything and was allowed: ct_create4 writes its
       // tuple, which is itself a RELATED pair key, so later errors between the two addresses
       // find it.
@@ -1123,10 +1124,10 @@ export class Conntrack {
     while (row >= 0) {
       const o = row * ROW_WORDS;
       const next = w[o + W_NEXT]!;
-      if (w[o + W_CONN]! >= 0 === pairs) {
+      if (w[o + W_CONN]! >= 0 === (pairs === true)) {
         if (now > f[(o + W_EXP) / 2]!) this.expire(tab, row);
-        else if (rev < 0 && isReverse(w, this.sideWords, row, t)) rev = row;
-        else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
+        else if (rev < 0 && isReverse(w, this.sideWords, row, t) === true) rev = row;
+        else if (fwd < 0 && isTuple(w, this.sideWords, row, t) === true) fwd = row;
       }
       row = next;
     }
@@ -1140,8 +1141,8 @@ export class Conntrack {
   private pairTuple(t: CtTuple): CtTuple {
     const p = this.scratch;
     p.family = t.family;
-    copy4(p.src, t.src);
-    copy4(p.dst, t.dst);
+    copyWords(p.src, t.src);
+    copyWords(p.dst, t.dst);
     p.sport = 0;
     p.dport = 0;
     p.proto = t.family === 6 ? PROTO_ICMPV6 : PROTO_ICMP;
@@ -1164,7 +1165,7 @@ export class Conntrack {
     const head = tab.index.get(key);
     let row = head;
     while (row >= 0) {
-      if (w[row * ROW_WORDS + W_CONN]! >= 0 && isTuple(w, this.sideWords, row, p)) break;
+      if (w[row * ROW_WORDS + W_CONN]! >= 0 && isTuple(w, this.sideWords, row, p) === true) break;
       row = w[row * ROW_WORDS + W_NEXT]!;
     }
     if (row >= 0 && conn >= 0) {
@@ -1442,7 +1443,7 @@ export class Conntrack {
     w[o + W_DST3] = t.dst[3]! | 0;
     const a = t.src;
     const b = t.dst;
-    if (isMapped(a, b)) w[o + W_BITS]! &= ~BIT_UPPER;
+    if (isMapped(a, b) === true) w[o + W_BITS]! &= ~BIT_UPPER;
     else {
       w[o + W_BITS]! |= BIT_UPPER;
       const s = this.sideWords;
@@ -1592,13 +1593,6 @@ function isClosing(w: Int32Array, row: number): boolean {
 }
 
 // --- tuples
-
-function copy4(to: Uint32Array, from: ArrayLike<number>): void {
-  to[0] = from[0]!;
-  to[1] = from[1]!;
-  to[2] = from[2]!;
-  to[3] = from[3]!;
-}
 
 function sameTuple(e: CtTuple, t: CtTuple): boolean {
   const es = e.src;

@@ -29,6 +29,17 @@ export function ipv4Words(addr: number, out: Uint32Array = new Uint32Array(4)): 
   return out;
 }
 
+/**
+ * Copies four address words. Direct stores: on the hot path `TypedArray#set` is a generic
+ * (megamorphic) property load plus a builtin call per copy.
+ */
+export function copyWords(to: Uint32Array, from: ArrayLike<number>): void {
+  to[0] = from[0]!;
+  to[1] = from[1]!;
+  to[2] = from[2]!;
+  to[3] = from[3]!;
+}
+
 function parseIpv4Number(text: string): number | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
