@@ -16,7 +16,7 @@ import { FlowSummary } from '../../src/flow/summary.js';
 import { CLIENT, OTHER, SERVER, clientServerCluster } from '../helpers/client-server-cluster.js';
 import { controlGcs, countGcs } from '../helpers/gc-count.js';
 import { ACK, SYN, SYNACK } from '../helpers/datapath-run.js';
-import { frameOf, icmp4, ipv4, tcp, udp } from '../helpers/decode-build.js';
+import { frameOf, icmp4, inOneChunk, ipv4, tcp, udp } from '../helpers/decode-build.js';
 
 const doc = clientServerCluster();
 
@@ -31,7 +31,8 @@ describe('no allocation per packet', () => {
     summary = new FlowSummary(new FlowContext(doc), { counters: dp.counters });
     // An allowed TCP connection both ways, a dropped one (its later packets inherit the drop),
     // UDP both ways, an ICMP echo and its reply.
-    const frames: Frame[] = [
+    // In one chunk, as a capture reader hands them over.
+    const frames: Frame[] = inOneChunk([
       frameOf(ipv4({ src: CLIENT, dst: SERVER, proto: 6 }, tcp({ sport: 40000, dport: 80, flags: SYN })), LinkType.RAW),
       frameOf(ipv4({ src: SERVER, dst: CLIENT, proto: 6 }, tcp({ sport: 80, dport: 40000, flags: SYNACK })), LinkType.RAW),
       frameOf(ipv4({ src: CLIENT, dst: SERVER, proto: 6 }, tcp({ sport: 40000, dport: 80, flags: ACK })), LinkType.RAW),
@@ -41,7 +42,7 @@ describe('no allocation per packet', () => {
       frameOf(ipv4({ src: SERVER, dst: CLIENT, proto: 17 }, udp({ sport: 53, dport: 5353 }, [5, 6, 7, 8])), LinkType.RAW),
       frameOf(ipv4({ src: CLIENT, dst: SERVER, proto: 1 }, icmp4({ type: 8, code: 0, id: 7, seq: 1 }, [0, 1])), LinkType.RAW),
       frameOf(ipv4({ src: SERVER, dst: CLIENT, proto: 1 }, icmp4({ type: 0, code: 0, id: 7, seq: 1 }, [0, 1])), LinkType.RAW),
-    ];
+    ]);
     const pkt = new DecodedPacket();
     let ns = 0;
     let sec = 1_700_000_000;

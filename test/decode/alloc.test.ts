@@ -9,7 +9,7 @@
  */
 import { expect, test } from 'vitest';
 import { controlGcs, countGcs } from '../helpers/gc-count.js';
-import { Frame, LinkType } from '../../src/capture/frame.js';
+import { LinkType, type Frame } from '../../src/capture/frame.js';
 import { decodeFrame } from '../../src/decode/decode.js';
 import { DecodedPacket, EtherType, IpProto, TcpFlag } from '../../src/decode/packet.js';
 import {
@@ -18,6 +18,7 @@ import {
   extHeader,
   frameOf,
   geneve,
+  inOneChunk,
   icmp4,
   icmp6,
   ipv4,
@@ -38,20 +39,6 @@ const SEPARATE: Frame[] = [
   frameOf(ipv4({ src: '1.1.1.1', dst: '2.2.2.2', proto: IpProto.ICMP }, icmp4({ type: 3, code: 3 }, ipv4({ src: '2.2.2.2', dst: '1.1.1.1', proto: 17 }, udp({ sport: 5, dport: 53 })))), LinkType.RAW),
   frameOf(tcp4, LinkType.RAW, { caplen: 30 }),
 ];
-
-/** The frames copied into one chunk, each a view at its own offset. */
-function inOneChunk(frames: Frame[]): Frame[] {
-  const chunk = new Uint8Array(frames.reduce((n, f) => n + f.data.length, 0));
-  let at = 0;
-  return frames.map((f) => {
-    chunk.set(f.data, at);
-    const g = Object.assign(new Frame(), f);
-    g.data = chunk;
-    g.offset = at + f.offset;
-    at += f.data.length;
-    return g;
-  });
-}
 
 const FRAMES = inOneChunk(SEPARATE);
 

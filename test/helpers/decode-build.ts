@@ -330,6 +330,24 @@ export function frameOf(bytes: Bytes, linkType: number = LinkType.ETHERNET, o: F
   return f;
 }
 
+/**
+ * The frames copied into one chunk, each a view at its own offset: how every reader hands
+ * frames over (a file reader's chunk, the live capture's one buffer), so the decoder's one
+ * DataView per chunk is made once, not per frame.
+ */
+export function inOneChunk(frames: Frame[]): Frame[] {
+  const chunk = new Uint8Array(frames.reduce((n, f) => n + f.data.length, 0));
+  let at = 0;
+  return frames.map((f) => {
+    chunk.set(f.data, at);
+    const g = Object.assign(new Frame(), f);
+    g.data = chunk;
+    g.offset = at + f.offset;
+    at += f.data.length;
+    return g;
+  });
+}
+
 // --- decoding shorthands
 
 
