@@ -37,6 +37,7 @@ import { Deduplicator, type DedupFrameView } from './dedup.js';
 import type { L7Stage } from './l7-stage.js';
 import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
 import type { DatapathState, Frontend } from './state.js';
+import { tuneV8 } from './v8-tuning.js';
 
 export interface DatapathOptions {
   /** `--audit`: policy drops become AUDIT and the packet continues. */
@@ -123,6 +124,8 @@ export class Datapath {
     private readonly sink: FlowSink,
     options: Partial<DatapathOptions> = {},
   ) {
+    // Before the hot loop gets optimized: the packet path's inlining budget (v8-tuning.ts).
+    tuneV8();
     this.options = { ...DEFAULT_DATAPATH_OPTIONS, ...options };
     this.conntrack = new Conntrack({ tcpMax: this.options.ctTcpMax, anyMax: this.options.ctAnyMax });
     // 8,192 recent packets cover a 1 ms window up to 8 Mpps and keep the table in cache.
