@@ -186,8 +186,8 @@ export class Deduplicator {
     if (this.epoch < 0) this.epoch = tsSec;
     const row = this.cursor;
     if (this.links[row] !== 0) this.spill(row);
-    fillRow(this.rows, row * ROW, p, contentOf(p, frame));
-    if (this.probe(row, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0) === true) return true;
+    const h = fillRow(this.rows, row * ROW, p, contentOf(p, frame));
+    if (this.probe(row, h, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0) === true) return true;
     this.cursor = (row + 1) & (this.ringRows - 1);
     return false;
   }
@@ -266,7 +266,7 @@ export class Deduplicator {
     const mask = this.ringRows - 1;
     for (let i = this.pendingCount; i > 0; i--) {
       const row = (this.cursor - i) & mask;
-      this.probe(row, q[row * ROW + R_SEC]!, q[row * ROW + R_NSEC]!, this.firstHi, this.firstLo);
+      this.probe(row, recordHash(q, row * ROW), q[row * ROW + R_SEC]!, q[row * ROW + R_NSEC]!, this.firstHi, this.firstLo);
     }
     this.pendingCount = 0;
   }
@@ -282,11 +282,10 @@ export class Deduplicator {
   }
 
   /**
-   * The table lookup of the record in `row`, remembering it (the way refers to that row) when
-   * it is not a copy.
+   * The table lookup of the record in `row`, whose recordHash is `h`, remembering it (the way
+   * refers to that row) when it is not a copy.
    */
-  private probe(row: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
-    const h = recordHash(this.rows, row * ROW);
+  private probe(row: number, h: number, sec: number, tsNsec: number, pointHi: number, pointLo: number): boolean {
     const t = this.headers;
     const bucket = (h >>> 1) & this.bucketMask;
     const b = bucket * HDR;
@@ -425,9 +424,13 @@ function seenAt(rows: Int32Array, o: number, n: number, hi: number, lo: number):
   return false;
 }
 
-/** The compared fields of `p` (see the module comment) at r[o], and the content hash in the last word. */
-function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): void {
-  r[o] =
+/**
+ * The compared fields of `p` (see the module comment) at r[o], and the content hash in the last
+ * word. Returns the record's recordHash, computed from the words on their way in (reading them
+ * back costs a bounds-checked load each).
+ */
+function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): number {
+  const w0 =
     p.ipVersion |
     (p.ipProto << 8) |
     (p.kind << 16) |
@@ -435,28 +438,37 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): v
     (p.fragMore === true ? 1 << 25 : 0) |
     (p.hasPorts === true ? 1 << 26 : 0) |
     (p.hasIcmpInner === true ? 1 << 27 : 0);
+  r[o] = w0;
   const s = p.src;
   const d = p.dst;
+  const w4 = s[3]! | 0;
+  const w8 = d[3]! | 0;
+  const w9 = (p.sport << 16) | p.dport;
+  const w10 = p.ipId;
+  const w11 = p.tcpSeq | 0;
+  const w12 = p.tcpAck | 0;
+  const w14 = p.ipLength;
   r[o + 1] = s[0]!;
   r[o + 2] = s[1]!;
   r[o + 3] = s[2]!;
-  r[o + 4] = s[3]!;
+  r[o + 4] = w4;
   r[o + 5] = d[0]!;
   r[o + 6] = d[1]!;
   r[o + 7] = d[2]!;
-  r[o + 8] = d[3]!;
-  r[o + 9] = (p.sport << 16) | p.dport;
-  r[o + 10] = p.ipId;
-  r[o + 11] = p.tcpSeq;
-  r[o + 12] = p.tcpAck;
+  r[o + 8] = w8;
+  r[o + 9] = w9;
+  r[o + 10] = w10;
+  r[o + 11] = w11;
+  r[o + 12] = w12;
   r[o + 13] = p.tcpFlags | (p.tcpWindow << 16);
-  r[o + 14] = p.ipLength;
+  r[o + 14] = w14;
   r[o + 15] = p.fragOffset | ((p.l4Length & 0xffff) << 16);
   r[o + 16] = (p.icmpType & 0xff) | ((p.icmpCode & 0xff) << 8) | ((p.icmpId & 0xffff) << 16);
   r[o + 17] = (p.icmpSeq & 0xffff) | (p.icmpInnerProto << 16);
   r[o + 18] = (p.icmpInnerSport << 16) | p.icmpInnerDport;
   r[o + 19] = p.hasIcmpInner === true ? p.icmpInnerSrc[3]! ^ Math.imul(p.icmpInnerDst[3]!, 0x9e3779b1) ^ p.icmpInnerSrc[0]! ^ p.icmpInnerDst[0]! : 0;
   r[o + 20] = content;
+  return hashWords(w0, w4, w8, w9, w10 ^ w11, w12 ^ content, w14);
 }
 
 /**
@@ -465,8 +477,13 @@ function fillRow(r: Int32Array, o: number, p: DecodedPacket, content: number): v
  * hashed). Never 0, which marks an empty way.
  */
 function recordHash(r: Int32Array, o: number): number {
-  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, r[o]!), r[o + 4]!), r[o + 8]!), r[o + 9]!);
-  return murmur3Finish(murmur3Round(murmur3Round(h, r[o + 10]! ^ r[o + 11]!), r[o + 12]! ^ r[o + 20]!) ^ r[o + 14]!) | 1;
+  return hashWords(r[o]!, r[o + 4]!, r[o + 8]!, r[o + 9]!, r[o + 10]! ^ r[o + 11]!, r[o + 12]! ^ r[o + 20]!, r[o + 14]!);
+}
+
+/** recordHash of a record's words 0, 4, 8, 9, 10 ^ 11, 12 ^ 20 and 14 (int32 each). */
+function hashWords(w0: number, w4: number, w8: number, w9: number, w10x11: number, w12x20: number, w14: number): number {
+  const h = murmur3Round(murmur3Round(murmur3Round(murmur3Round(0x2f1e3d4c, w0), w4), w8), w9);
+  return murmur3Finish(murmur3Round(murmur3Round(h, w10x11), w12x20) ^ w14) | 1;
 }
 
 /**
