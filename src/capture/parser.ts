@@ -23,7 +23,7 @@ import { Frame, type CaptureStats, type FrameSink } from './frame.js';
 import {
   BlockType,
   IdbOption,
-  MAX_CAPLEN,
+  MAX_CAPLEN as MAX_CAPLENBinding,
   MAX_RECORD_BYTES,
   PCAPNG_BYTE_ORDER_MAGIC,
   PCAPNG_MIN_BLOCK_LEN,
@@ -36,6 +36,11 @@ import {
   pad4,
 } from './format.js';
 import { TimestampUnit } from './timestamp.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const MAX_CAPLEN = MAX_CAPLENBinding;
 
 export interface ReaderOptions {
   /**

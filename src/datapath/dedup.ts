@@ -26,8 +26,15 @@
  * strings. Packets evicted early only weaken suppression (a copy may be kept); two packets that
  * differ in a compared field are never merged, since every hit compares the whole record.
  */
-import { PacketKind, type DecodedPacket } from '../decode/packet.js';
-import { murmur3Finish, murmur3Round } from '../net/hash.js';
+import { PacketKind as PacketKindBinding, type DecodedPacket } from '../decode/packet.js';
+import { murmur3Finish as murmur3FinishBinding, murmur3Round as murmur3RoundBinding } from '../net/hash.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const PacketKind = PacketKindBinding;
+const murmur3Finish = murmur3FinishBinding;
+const murmur3Round = murmur3RoundBinding;
 
 /** The frame a packet was decoded from (a capture Frame or CopiedFrame fits). */
 export interface DedupFrameView {

@@ -19,25 +19,48 @@
  * a connection; Cilium keeps one per node), and a decode error yields an ERROR event instead of
  * a guess.
  */
-import { DecodedPacket, DecodeError, IpProto, PacketKind } from '../decode/packet.js';
+import { DecodedPacket, DecodeError as DecodeErrorBinding, IpProto as IpProtoBinding, PacketKind as PacketKindBinding } from '../decode/packet.js';
 import {
-  CTX_ACT_OK,
-  DROP_CT_UNKNOWN_PROTO,
-  DROP_FRAG_NOT_FOUND,
-  DROP_INVALID,
-  DROP_NO_SERVICE,
-  POLICY_MATCH_NONE,
+  CTX_ACT_OK as CTX_ACT_OKBinding,
+  DROP_CT_UNKNOWN_PROTO as DROP_CT_UNKNOWN_PROTOBinding,
+  DROP_FRAG_NOT_FOUND as DROP_FRAG_NOT_FOUNDBinding,
+  DROP_INVALID as DROP_INVALIDBinding,
+  DROP_NO_SERVICE as DROP_NO_SERVICEBinding,
+  POLICY_MATCH_NONE as POLICY_MATCH_NONEBinding,
 } from '../maps/codes.js';
-import { Conntrack, CtDir, CtField, CtTuple, isCtProto } from '../maps/conntrack.js';
+import { Conntrack, CtDir as CtDirBinding, CtField as CtFieldBinding, CtTuple, isCtProto as isCtProtoBinding } from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
-import { copyWords } from '../net/addr.js';
-import { CachedStage, ConnectionCache, policyInputKey } from './conn-cache.js';
+import { copyWords as copyWordsBinding } from '../net/addr.js';
+import { CachedStage, ConnectionCache, policyInputKey as policyInputKeyBinding } from './conn-cache.js';
 import { Deduplicator, type DedupFrameView } from './dedup.js';
 import type { L7Stage } from './l7-stage.js';
-import { CtStatus, EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict, type FlowSink } from './events.js';
+import { CtStatus as CtStatusBinding, EventKind as EventKindBinding, FlowEvent, ObservationPoint as ObservationPointBinding, TrafficDirection as TrafficDirectionBinding, Verdict as VerdictBinding, type FlowSink } from './events.js';
 import type { DatapathState, Frontend } from './state.js';
 import { tuneV8 } from './v8-tuning.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const DecodeError = DecodeErrorBinding;
+const IpProto = IpProtoBinding;
+const PacketKind = PacketKindBinding;
+const CTX_ACT_OK = CTX_ACT_OKBinding;
+const DROP_CT_UNKNOWN_PROTO = DROP_CT_UNKNOWN_PROTOBinding;
+const DROP_FRAG_NOT_FOUND = DROP_FRAG_NOT_FOUNDBinding;
+const DROP_INVALID = DROP_INVALIDBinding;
+const DROP_NO_SERVICE = DROP_NO_SERVICEBinding;
+const POLICY_MATCH_NONE = POLICY_MATCH_NONEBinding;
+const CtDir = CtDirBinding;
+const CtField = CtFieldBinding;
+const isCtProto = isCtProtoBinding;
+const copyWords = copyWordsBinding;
+const policyInputKey = policyInputKeyBinding;
+const CtStatus = CtStatusBinding;
+const EventKind = EventKindBinding;
+const ObservationPoint = ObservationPointBinding;
+const TrafficDirection = TrafficDirectionBinding;
+const Verdict = VerdictBinding;
 
 export interface DatapathOptions {
   /** `--audit`: policy drops become AUDIT and the packet continues. */

@@ -12,6 +12,16 @@
  *
  * Only the inlining budgets change (no semantics). `HUBCAP_V8_DEFAULTS=1` leaves V8 as it is, to
  * compare.
+ *
+ * Two habits of the hot modules (decode, dedup, conntrack, program, summary, the pcap reader)
+ * follow from how V8 11 (Node 20) compiles them, checked in `node --print-opt-code`:
+ *  - Imported and exported bindings are aliased to module-local consts (`const IpProto =
+ *    IpProtoBinding`). Optimized code loads an imported or exported binding from its cell and
+ *    checks it for the TDZ hole at every use (an enum member adds a map check and a field load),
+ *    while a module's own const folds to the value, `IpProto.TCP` to the immediate 6.
+ *  - Boolean fields are tested with `=== true`. A plain truthiness test of a field compiles to
+ *    the generic ToBoolean (compares with false, the empty string, undetectable, heap-number and
+ *    bigint maps), since V8 tracks a boolean field only as "some oddball".
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -23,8 +23,18 @@
  * the IP and UDP lengths); a header cut by the snaplen is TRUNCATED_*, a header that does not fit
  * even on the wire is BAD_*.
  */
-import { LinkType, type Frame } from '../capture/frame.js';
-import { DecodedPacket, DecodeError, EncapType, EtherType, IpProto, PacketKind } from './packet.js';
+import { LinkType as LinkTypeBinding, type Frame } from '../capture/frame.js';
+import { DecodedPacket, DecodeError as DecodeErrorBinding, EncapType as EncapTypeBinding, EtherType as EtherTypeBinding, IpProto as IpProtoBinding, PacketKind as PacketKindBinding } from './packet.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const LinkType = LinkTypeBinding;
+const DecodeError = DecodeErrorBinding;
+const EncapType = EncapTypeBinding;
+const EtherType = EtherTypeBinding;
+const IpProto = IpProtoBinding;
+const PacketKind = PacketKindBinding;
 
 /** VLAN tags walked before giving up (802.1Q, QinQ 802.1ad, and the old 0x9100 QinQ). */
 export const MAX_VLAN_TAGS = 4;
@@ -35,6 +45,14 @@ export const IPV6_MAX_HEADERS = 4;
 export const VXLAN_PORT_IANA = 4789;
 export const VXLAN_PORT_LINUX = 8472;
 export const GENEVE_PORT = 6081;
+
+// The exported constants above as module-local consts for the decoders: an exported binding is a
+// cell that optimized code loads and hole-checks at every use, a local const folds.
+const VLAN_TAGS_MAX = MAX_VLAN_TAGS;
+const IPV6_HEADERS_MAX = IPV6_MAX_HEADERS;
+const PORT_VXLAN_IANA = VXLAN_PORT_IANA;
+const PORT_VXLAN_LINUX = VXLAN_PORT_LINUX;
+const PORT_GENEVE = GENEVE_PORT;
 
 /** Linux ARPHRD_NETLINK: an SLL "protocol" field then holds a netlink family, not an EtherType. */
 const ARPHRD_NETLINK = 824;
@@ -144,7 +162,7 @@ function decodeEtherType(
   let et = etherType;
   let tags = 0;
   while (et === EtherType.VLAN || et === EtherType.QINQ || et === EtherType.QINQ_OLD) {
-    if (tags === MAX_VLAN_TAGS) {
+    if (tags === VLAN_TAGS_MAX) {
       out.etherType = et;
       out.error = DecodeError.TOO_MANY_HEADERS;
       return;
@@ -424,7 +442,7 @@ function decodeIpv6(d: Uint8Array, off: number, end: number, wire: number, out: 
     ) {
       break;
     }
-    if (i === IPV6_MAX_HEADERS) {
+    if (i === IPV6_HEADERS_MAX) {
       out.ipProto = nh;
       out.error = DecodeError.TOO_MANY_HEADERS;
       return;
@@ -570,8 +588,8 @@ function decodeUdp(d: Uint8Array, off: number, end: number, wire: number, out: D
   }
   setPayload(out, off + 8, end, wire);
   if (depth !== 0) return; // at most one level of encapsulation
-  if (dport === VXLAN_PORT_LINUX || dport === VXLAN_PORT_IANA) decodeVxlan(d, off + 8, end, wire, out);
-  else if (dport === GENEVE_PORT) decodeGeneve(d, off + 8, end, wire, out);
+  if (dport === PORT_VXLAN_LINUX || dport === PORT_VXLAN_IANA) decodeVxlan(d, off + 8, end, wire, out);
+  else if (dport === PORT_GENEVE) decodeGeneve(d, off + 8, end, wire, out);
 }
 
 /** SCTP (RFC 9260) common header: ports, verification tag, checksum. */
@@ -659,7 +677,7 @@ function quoteIpv6(d: Uint8Array, off: number, end: number, out: DecodedPacket):
   readIpv6Addr(d, off + 8, out.icmpInnerSrc);
   readIpv6Addr(d, off + 24, out.icmpInnerDst);
   let p = off + 40;
-  for (let i = 0; i < IPV6_MAX_HEADERS; i++) {
+  for (let i = 0; i < IPV6_HEADERS_MAX; i++) {
     if (
       nh !== IpProto.HOPOPTS &&
       nh !== IpProto.ROUTING &&

@@ -24,12 +24,20 @@
  * pairs are an open-addressing table of the two sides (not a Map of Maps), read again only when
  * a packet's sides differ from its connection's record (an ICMP error, an identity change).
  */
-import { EventKind, ObservationPoint, TrafficDirection, Verdict, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
+import { EventKind as EventKindBinding, ObservationPoint as ObservationPointBinding, TrafficDirection as TrafficDirectionBinding, Verdict as VerdictBinding, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
 import { formatAddress } from '../decode/format.js';
 import { dropReasonName, dropReasonText } from '../maps/codes.js';
 import type { FlowContext } from './context.js';
 import { tabwriterLines } from './compact.js';
 import { joinHostPort } from './flow.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const EventKind = EventKindBinding;
+const ObservationPoint = ObservationPointBinding;
+const TrafficDirection = TrafficDirectionBinding;
+const Verdict = VerdictBinding;
 
 /** Frame-level counts the datapath keeps (its DatapathCounters has these fields). */
 export interface SummaryCounters {

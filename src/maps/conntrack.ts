@@ -83,8 +83,15 @@
 
 import { LRUCache } from 'lru-cache';
 import { CapacityError } from '../errors.js';
-import { murmur3Finish, murmur3Round } from '../net/hash.js';
-import { copyWords } from '../net/addr.js';
+import { murmur3Finish as murmur3FinishBinding, murmur3Round as murmur3RoundBinding } from '../net/hash.js';
+import { copyWords as copyWordsBinding } from '../net/addr.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const murmur3Finish = murmur3FinishBinding;
+const murmur3Round = murmur3RoundBinding;
+const copyWords = copyWordsBinding;
 
 /** Which way a packet travels relative to its connection's entry. */
 export const CtDir = { FORWARD: 0, REPLY: 1 } as const;
@@ -108,6 +115,17 @@ export const CT_CLOSE_TIMEOUT = 10;
 export const CT_REPORT_INTERVAL = 5;
 /** `--monitor-aggregation-flags` default (all): TCP flags that trigger a report when new. */
 export const CT_REPORT_FLAGS = 0xff;
+
+// The exported constants the table's own hot path reads, as module-local consts: an exported
+// binding is a cell that optimized code loads and hole-checks at every use, a local const folds
+// (see datapath/v8-tuning.ts).
+const Dir = CtDir;
+const LIFETIME_TCP_S = CT_CONNECTION_LIFETIME_TCP;
+const LIFETIME_NONTCP_S = CT_CONNECTION_LIFETIME_NONTCP;
+const SYN_TIMEOUT_S = CT_SYN_TIMEOUT;
+const CLOSE_TIMEOUT_S = CT_CLOSE_TIMEOUT;
+const REPORT_INTERVAL_S = CT_REPORT_INTERVAL;
+const REPORT_FLAGS = CT_REPORT_FLAGS;
 
 const PROTO_ICMP = 1;
 const PROTO_TCP = 6;
@@ -712,7 +730,7 @@ export class Conntrack {
   readonly tcpMax: number;
   readonly anyMax: number;
   /** Direction of the last successful lookup (CtDir). */
-  lastDir: number = CtDir.FORWARD;
+  lastDir: number = Dir.FORWARD;
   /** The last lookup found the entry through a RELATED address-pair entry (an ICMP error). */
   lastRelated = false;
 
@@ -855,13 +873,13 @@ export class Conntrack {
    * connection and changes no timer and no LRU position.
    */
   lookupRelated(inner: CtTuple, nowSec: number): CtEntry | null {
-    this.lastDir = CtDir.FORWARD;
+    this.lastDir = Dir.FORWARD;
     this.lastRelated = false;
     const row = this.findConn(inner, this.ms(nowSec));
     if (row < 0) return null;
     this.lastRelated = true;
     // findConn left the quoted packet's own direction in lastDir; the error travels the other way.
-    this.lastDir = this.lastDir === CtDir.FORWARD ? CtDir.REPLY : CtDir.FORWARD;
+    this.lastDir = this.lastDir === Dir.FORWARD ? Dir.REPLY : Dir.FORWARD;
     return this.entryAt(row);
   }
 
@@ -905,7 +923,7 @@ export class Conntrack {
 
   /** `lookup` at table clock `now` (`clockMs`): the row found, or -1. */
   lookupRow(t: CtTuple, now: number, tcpFlags = 0): number {
-    this.lastDir = CtDir.FORWARD;
+    this.lastDir = Dir.FORWARD;
     this.lastRelated = false;
     if (t.related === true) return this.lookupPair(t, now);
     const tab = this.tables[tableIndex(t.family, t.proto)];
@@ -918,14 +936,14 @@ export class Conntrack {
     const reopen = t.proto === PROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) === 0 && (tcpFlags & TCP_SYN) !== 0;
     if (rev >= 0) {
       if (!(reopen && isClosing(w, rev) === true)) {
-        this.lastDir = CtDir.REPLY;
+        this.lastDir = Dir.REPLY;
         return rev;
       }
-      this.reopen(rev, CtDir.REPLY, tcpFlags, now);
+      this.reopen(rev, Dir.REPLY, tcpFlags, now);
     }
     if (fwd >= 0) {
       if (!(reopen && isClosing(w, fwd) === true)) return fwd;
-      this.reopen(fwd, CtDir.FORWARD, tcpFlags, now);
+      this.reopen(fwd, Dir.FORWARD, tcpFlags, now);
     }
     return -1;
   }
@@ -967,7 +985,7 @@ export class Conntrack {
     const d = o / 2;
     f[d + W_SEEN / 2] = now;
     let bits = w[o + W_BITS]!;
-    if (dir === CtDir.REPLY) {
+    if (dir === Dir.REPLY) {
       w[o + W_RX_PACKETS]!++;
       f[d + W_RX_BYTES / 2]! += bytes;
       bits |= BIT_SEEN_REPLY;
@@ -988,11 +1006,11 @@ export class Conntrack {
       // ACTION_CLOSE.
       bits = w[o + W_BITS]!;
       if ((flags & TCP_RST) !== 0 && !seenBothSyns(bits)) bits |= BIT_RX_CLOSING | BIT_TX_CLOSING;
-      else if (dir === CtDir.REPLY) bits |= BIT_RX_CLOSING;
+      else if (dir === Dir.REPLY) bits |= BIT_RX_CLOSING;
       else bits |= BIT_TX_CLOSING;
       w[o + W_BITS] = bits;
       report = true;
-      if (!isAlive(bits)) rawUpdateTimeout(w, f, row, CT_CLOSE_TIMEOUT * 1000, dir, flags, now);
+      if (!isAlive(bits)) rawUpdateTimeout(w, f, row, CLOSE_TIMEOUT_S * 1000, dir, flags, now);
     }
     return report;
   }
@@ -1068,13 +1086,13 @@ export class Conntrack {
       if (w[o + W_CONN]! < 0) {
         if (now > this.f64[(o + W_EXP) / 2]!) this.expire(tab, row);
         else if (isReverse(w, this.sideWords, row, t)) {
-          this.lastDir = CtDir.REPLY;
+          this.lastDir = Dir.REPLY;
           return row;
         } else if (fwd < 0 && isTuple(w, this.sideWords, row, t)) fwd = row;
       }
       row = next;
     }
-    this.lastDir = CtDir.FORWARD;
+    this.lastDir = Dir.FORWARD;
     return fwd;
   }
 
@@ -1098,7 +1116,7 @@ export class Conntrack {
     const fwd = this.walkFwd;
     const pair = rev >= 0 ? rev : fwd;
     if (pair < 0) return -1;
-    const dir = rev >= 0 ? CtDir.REPLY : CtDir.FORWARD;
+    const dir = rev >= 0 ? Dir.REPLY : Dir.FORWARD;
     // __ct_lookup refreshes the entry it found: a non-TCP lifetime, no flags.
     updateTimeout(w, this.f64, pair, false, dir, 0, now);
     this.lastRelated = true;
@@ -1205,7 +1223,7 @@ export class Conntrack {
     w[o + W_BITS]! &= ~(0xffff00 | BIT_TX_CLOSING | BIT_RX_CLOSING | BIT_SEEN_NON_SYN);
     f[(o + W_TX_REPORT) / 2] = NEVER;
     f[(o + W_RX_REPORT) / 2] = NEVER;
-    updateTimeout(w, f, row, tcp, CtDir.FORWARD, tcp ? TCP_SYN : 0, now);
+    updateTimeout(w, f, row, tcp, Dir.FORWARD, tcp ? TCP_SYN : 0, now);
   }
 
   /** `__ct_lookup` ACTION_CREATE on a closing entry: reset, then time it from this SYN. */
@@ -1553,11 +1571,11 @@ function renumber(tab: CtTable, w: Int32Array): void {
 
 /** ct_update_timeout: the lifetime by protocol and seen_non_syn, then __ct_update_timeout. */
 function updateTimeout(w: Int32Array, f: Float64Array, row: number, tcp: boolean, dir: number, flags: number, now: number): boolean {
-  let lifetime = CT_CONNECTION_LIFETIME_NONTCP * 1000;
+  let lifetime = LIFETIME_NONTCP_S * 1000;
   if (tcp) {
     const o = row * ROW_WORDS;
     if ((flags & TCP_SYN) === 0) w[o + W_BITS]! |= BIT_SEEN_NON_SYN;
-    lifetime = (w[o + W_BITS]! & BIT_SEEN_NON_SYN) !== 0 ? CT_CONNECTION_LIFETIME_TCP * 1000 : CT_SYN_TIMEOUT * 1000;
+    lifetime = (w[o + W_BITS]! & BIT_SEEN_NON_SYN) !== 0 ? LIFETIME_TCP_S * 1000 : SYN_TIMEOUT_S * 1000;
   }
   return rawUpdateTimeout(w, f, row, lifetime, dir, flags, now);
 }
@@ -1567,12 +1585,12 @@ function rawUpdateTimeout(w: Int32Array, f: Float64Array, row: number, lifetimeM
   const o = row * ROW_WORDS;
   const d = o / 2;
   f[d + W_EXP / 2] = now + lifetimeMs;
-  const seen = flags & CT_REPORT_FLAGS;
+  const seen = flags & REPORT_FLAGS;
   const bits = w[o + W_BITS]!;
-  const shift = dir === CtDir.REPLY ? 16 : 8;
-  const report = d + (dir === CtDir.REPLY ? W_RX_REPORT : W_TX_REPORT) / 2;
+  const shift = dir === Dir.REPLY ? 16 : 8;
+  const report = d + (dir === Dir.REPLY ? W_RX_REPORT : W_TX_REPORT) / 2;
   const acc = (bits >>> shift) & 0xff;
-  if (f[report]! + CT_REPORT_INTERVAL * 1000 < now || (acc | seen) !== acc) {
+  if (f[report]! + REPORT_INTERVAL_S * 1000 < now || (acc | seen) !== acc) {
     w[o + W_BITS] = bits | (seen << shift);
     f[report] = now;
     return true;
