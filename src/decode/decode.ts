@@ -63,18 +63,19 @@ const ARPHRD_NETLINK = 824;
  */
 /**
  * The DataView over the bytes being decoded, set by decodeBytes before any header is read (the
- * decoders below it read `view`): one DataView per chunk, since a reader hands over the frames of
- * a chunk in a row. Holds a reference to the last chunk decoded.
+ * decoders below it read `current.view`): one DataView per chunk, since a reader hands over the
+ * frames of a chunk in a row. Holds a reference to the last chunk decoded. Fields of a const
+ * object rather than module `let`s, which optimized code would check for the TDZ hole at every
+ * read.
  */
-let viewBytes: Uint8Array = new Uint8Array(0);
-let view = new DataView(viewBytes.buffer);
+const current: { bytes: Uint8Array; view: DataView } = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)) };
 
 function bytesView(d: Uint8Array): DataView {
-  if (d !== viewBytes) {
-    view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    viewBytes = d;
+  if (d !== current.bytes) {
+    current.view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    current.bytes = d;
   }
-  return view;
+  return current.view;
 }
 
 export function decodeFrame(frame: Frame, out: DecodedPacket): void {
@@ -143,7 +144,7 @@ function decodeEthernet(d: Uint8Array, off: number, end: number, wire: number, o
     out.error = DecodeError.TRUNCATED_L2;
     return;
   }
-  decodeEtherType(d, off + 14, end, wire, out, depth, view.getUint16(off + 12));
+  decodeEtherType(d, off + 14, end, wire, out, depth, current.view.getUint16(off + 12));
 }
 
 /**
@@ -350,7 +351,7 @@ function decodeIpv4(d: Uint8Array, off: number, end: number, wire: number, out: 
     return;
   }
   out.ipVersion = 4;
-  const v = view;
+  const v = current.view;
   let total = v.getUint16(off + 2);
   out.ipLength = total;
   out.ipId = v.getUint16(off + 4);
@@ -421,8 +422,8 @@ function decodeIpv6(d: Uint8Array, off: number, end: number, wire: number, out: 
   let nh = d[off + 6]!;
   out.ipProto = nh;
   out.ttl = d[off + 7]!;
-  viewIpv6Addr(view, off + 8, out.src);
-  viewIpv6Addr(view, off + 24, out.dst);
+  viewIpv6Addr(current.view, off + 8, out.src);
+  viewIpv6Addr(current.view, off + 24, out.dst);
   out.ipLength = 40 + payloadLen;
   // Payload length 0: a jumbogram or a BIG TCP super-packet; it runs to the end of the frame.
   const ipWire = payloadLen === 0 ? wire : off + 40 + payloadLen;
@@ -541,7 +542,7 @@ function decodeTcp(d: Uint8Array, off: number, end: number, wire: number, out: D
     out.error = DecodeError.TRUNCATED_L4;
     return;
   }
-  const v = view;
+  const v = current.view;
   out.sport = v.getUint16(off);
   out.dport = v.getUint16(off + 2);
   out.hasPorts = true;
@@ -578,8 +579,9 @@ function decodeUdp(d: Uint8Array, off: number, end: number, wire: number, out: D
     out.error = DecodeError.TRUNCATED_L4;
     return;
   }
-  const dport = view.getUint16(off + 2);
-  out.sport = view.getUint16(off);
+  const v = current.view;
+  const dport = v.getUint16(off + 2);
+  out.sport = v.getUint16(off);
   out.dport = dport;
   out.hasPorts = true;
   if (n < 8) {
