@@ -56,19 +56,34 @@
  */
 
 import {
-  CTX_ACT_OK,
-  DROP_FRAG_NOSUPPORT,
-  DROP_POLICY,
-  DROP_POLICY_AUTH_REQUIRED,
-  DROP_POLICY_DENY,
-  POLICY_MATCH_ALL,
-  POLICY_MATCH_L3_L4,
-  POLICY_MATCH_L3_ONLY,
-  POLICY_MATCH_L3_PROTO,
-  POLICY_MATCH_L4_ONLY,
-  POLICY_MATCH_PROTO_ONLY,
+  CTX_ACT_OK as CTX_ACT_OKBinding,
+  DROP_FRAG_NOSUPPORT as DROP_FRAG_NOSUPPORTBinding,
+  DROP_POLICY as DROP_POLICYBinding,
+  DROP_POLICY_AUTH_REQUIRED as DROP_POLICY_AUTH_REQUIREDBinding,
+  DROP_POLICY_DENY as DROP_POLICY_DENYBinding,
+  POLICY_MATCH_ALL as POLICY_MATCH_ALLBinding,
+  POLICY_MATCH_L3_L4 as POLICY_MATCH_L3_L4Binding,
+  POLICY_MATCH_L3_ONLY as POLICY_MATCH_L3_ONLYBinding,
+  POLICY_MATCH_L3_PROTO as POLICY_MATCH_L3_PROTOBinding,
+  POLICY_MATCH_L4_ONLY as POLICY_MATCH_L4_ONLYBinding,
+  POLICY_MATCH_PROTO_ONLY as POLICY_MATCH_PROTO_ONLYBinding,
 } from './codes.js';
 import { KeyTable, SlotAllocator, ensureLength } from './key-table.js';
+
+// Imported bindings used on the packet path, as module constants: optimized code loads an
+// imported binding from its cell and checks it for the hole at every use, while a module's own
+// const folds to the value itself, enum members included (see v8-tuning.ts).
+const CTX_ACT_OK = CTX_ACT_OKBinding;
+const DROP_FRAG_NOSUPPORT = DROP_FRAG_NOSUPPORTBinding;
+const DROP_POLICY = DROP_POLICYBinding;
+const DROP_POLICY_AUTH_REQUIRED = DROP_POLICY_AUTH_REQUIREDBinding;
+const DROP_POLICY_DENY = DROP_POLICY_DENYBinding;
+const POLICY_MATCH_ALL = POLICY_MATCH_ALLBinding;
+const POLICY_MATCH_L3_L4 = POLICY_MATCH_L3_L4Binding;
+const POLICY_MATCH_L3_ONLY = POLICY_MATCH_L3_ONLYBinding;
+const POLICY_MATCH_L3_PROTO = POLICY_MATCH_L3_PROTOBinding;
+const POLICY_MATCH_L4_ONLY = POLICY_MATCH_L4_ONLYBinding;
+const POLICY_MATCH_PROTO_ONLY = POLICY_MATCH_PROTO_ONLYBinding;
 
 export const Direction = { INGRESS: 0, EGRESS: 1 } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
@@ -82,6 +97,10 @@ export const LPM_PROTO_PREFIX_BITS = 8;
 export const LPM_FULL_PREFIX_BITS = 24;
 /** Static bits of the kernel key before protocol: sec_label (32) + egress byte (8). */
 export const POLICY_KEY_STATIC_PREFIX = 40;
+
+// LPM_PROTO_PREFIX_BITS as a module-local const for the lookup (an exported binding is a cell
+// that optimized code hole-checks at every use; see datapath/v8-tuning.ts).
+const PROTO_PREFIX_BITS = LPM_PROTO_PREFIX_BITS;
 
 export interface PolicyEntry {
   /** Remote identity; 0 = any peer. */
@@ -176,7 +195,7 @@ function isValidPrefix(p: number): boolean {
  * masked port (0..15), with bits beyond the prefix cleared.
  */
 function keyWord(direction: number, prefixLen: number, protocol: number, port: number): number {
-  const proto = prefixLen >= LPM_PROTO_PREFIX_BITS ? protocol & 0xff : 0;
+  const proto = prefixLen >= PROTO_PREFIX_BITS ? protocol & 0xff : 0;
   return ((direction << 31) | (prefixLen << 24) | (proto << 16) | (port & PORT_MASK[prefixLen]!)) >>> 0;
 }
 
@@ -332,7 +351,7 @@ export class PolicyMap {
       for (let s = grp[g * GROUP + G_HEAD]!; s >= 0; s = ent[s * ENTRY + E_NEXT]!) {
         const kw = ent[s * ENTRY + E_KEY]!;
         const p = (kw >>> 24) & 0x1f;
-        if (p > bestP && kw === (p >= LPM_PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any)) {
+        if (p > bestP && kw === (p >= PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any)) {
           best = s;
           bestP = p;
         }
@@ -343,7 +362,7 @@ export class PolicyMap {
     while (mask !== 0) {
       const p = 31 - Math.clz32(mask);
       mask ^= 1 << p;
-      const kw = p >= LPM_PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any;
+      const kw = p >= PROTO_PREFIX_BITS ? hi | (p << 24) | (port & PORT_MASK[p]!) : any;
       const slot = this.index.get2(identity, kw);
       if (slot >= 0) return slot;
     }
@@ -392,14 +411,14 @@ export class PolicyMap {
 
   private checkL3(slot: number, other: number, remoteIdentity: number, out: PolicyVerdict): number {
     const p = prefixOf(this.ent, slot);
-    out.matchType = p > LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_L3_L4 : p > 0 ? POLICY_MATCH_L3_PROTO : POLICY_MATCH_L3_ONLY;
+    out.matchType = p > PROTO_PREFIX_BITS ? POLICY_MATCH_L3_L4 : p > 0 ? POLICY_MATCH_L3_PROTO : POLICY_MATCH_L3_ONLY;
     out.matchedIdentity = remoteIdentity >>> 0;
     return this.check(slot, other, p, out);
   }
 
   private checkL4(slot: number, other: number, out: PolicyVerdict): number {
     const p = prefixOf(this.ent, slot);
-    out.matchType = p === 0 ? POLICY_MATCH_ALL : p <= LPM_PROTO_PREFIX_BITS ? POLICY_MATCH_PROTO_ONLY : POLICY_MATCH_L4_ONLY;
+    out.matchType = p === 0 ? POLICY_MATCH_ALL : p <= PROTO_PREFIX_BITS ? POLICY_MATCH_PROTO_ONLY : POLICY_MATCH_L4_ONLY;
     out.matchedIdentity = 0;
     return this.check(slot, other, p, out);
   }
@@ -554,7 +573,7 @@ function prefixOf(ent: Int32Array, slot: number): number {
 export function portRangeToMaskedPorts(start: number, end: number): Array<{ port: number; prefixLen: number }> {
   checkRange('range start', start, 0xffff);
   checkRange('range end', end, 0xffff);
-  if (start === 0 && (end === 0 || end === 0xffff)) return [{ port: 0, prefixLen: LPM_PROTO_PREFIX_BITS }];
+  if (start === 0 && (end === 0 || end === 0xffff)) return [{ port: 0, prefixLen: PROTO_PREFIX_BITS }];
   if (end <= start) return [{ port: start, prefixLen: LPM_FULL_PREFIX_BITS }];
   const out: Array<{ port: number; prefixLen: number }> = [];
   // A port with its lowest `wildcardBits` bits wildcarded.
