@@ -19,7 +19,12 @@
  * a connection; Cilium keeps one per node), and a decode error yields an ERROR event instead of
  * a guess.
  */
-import { DecodedPacket, DecodeError as DecodeErrorBinding, IpProto as IpProtoBinding, PacketKind as PacketKindBinding } from '../decode/packet.js';
+import {
+  DecodedPacket,
+  DecodeError as DecodeErrorBinding,
+  IpProto as IpProtoBinding,
+  PacketKind as PacketKindBinding,
+} from '../decode/packet.js';
 import {
   CTX_ACT_OK as CTX_ACT_OKBinding,
   DROP_CT_UNKNOWN_PROTO as DROP_CT_UNKNOWN_PROTOBinding,
@@ -28,14 +33,28 @@ import {
   DROP_NO_SERVICE as DROP_NO_SERVICEBinding,
   POLICY_MATCH_NONE as POLICY_MATCH_NONEBinding,
 } from '../maps/codes.js';
-import { Conntrack, CtDir as CtDirBinding, CtField as CtFieldBinding, CtTuple, isCtProto as isCtProtoBinding } from '../maps/conntrack.js';
+import {
+  Conntrack,
+  CtDir as CtDirBinding,
+  CtField as CtFieldBinding,
+  CtTuple,
+  isCtProto as isCtProtoBinding,
+} from '../maps/conntrack.js';
 import { FragmentTracker } from '../maps/fragments.js';
 import { PolicyVerdict } from '../maps/policy-map.js';
 import { copyWords as copyWordsBinding } from '../net/addr.js';
 import { CachedStage, ConnectionCache, policyInputKey as policyInputKeyBinding } from './conn-cache.js';
 import { Deduplicator, type DedupFrameView } from './dedup.js';
 import type { L7Stage } from './l7-stage.js';
-import { CtStatus as CtStatusBinding, EventKind as EventKindBinding, FlowEvent, ObservationPoint as ObservationPointBinding, TrafficDirection as TrafficDirectionBinding, Verdict as VerdictBinding, type FlowSink } from './events.js';
+import {
+  CtStatus as CtStatusBinding,
+  EventKind as EventKindBinding,
+  FlowEvent,
+  ObservationPoint as ObservationPointBinding,
+  TrafficDirection as TrafficDirectionBinding,
+  Verdict as VerdictBinding,
+  type FlowSink,
+} from './events.js';
 import type { DatapathState, Frontend } from './state.js';
 import { tuneV8 } from './v8-tuning.js';
 

@@ -24,7 +24,14 @@
  * even on the wire is BAD_*.
  */
 import { LinkType as LinkTypeBinding, type Frame } from '../capture/frame.js';
-import { DecodedPacket, DecodeError as DecodeErrorBinding, EncapType as EncapTypeBinding, EtherType as EtherTypeBinding, IpProto as IpProtoBinding, PacketKind as PacketKindBinding } from './packet.js';
+import {
+  DecodedPacket,
+  DecodeError as DecodeErrorBinding,
+  EncapType as EncapTypeBinding,
+  EtherType as EtherTypeBinding,
+  IpProto as IpProtoBinding,
+  PacketKind as PacketKindBinding,
+} from './packet.js';
 
 // Imported bindings used on the packet path, as module constants: optimized code loads an
 // imported binding from its cell and checks it for the hole at every use, while a module's own

@@ -24,7 +24,14 @@
  * pairs are an open-addressing table of the two sides (not a Map of Maps), read again only when
  * a packet's sides differ from its connection's record (an ICMP error, an identity change).
  */
-import { EventKind as EventKindBinding, ObservationPoint as ObservationPointBinding, TrafficDirection as TrafficDirectionBinding, Verdict as VerdictBinding, VERDICT_NAMES, type FlowEvent } from '../datapath/events.js';
+import {
+  EventKind as EventKindBinding,
+  ObservationPoint as ObservationPointBinding,
+  TrafficDirection as TrafficDirectionBinding,
+  Verdict as VerdictBinding,
+  VERDICT_NAMES,
+  type FlowEvent,
+} from '../datapath/events.js';
 import { formatAddress } from '../decode/format.js';
 import { dropReasonName, dropReasonText } from '../maps/codes.js';
 import type { FlowContext } from './context.js';
