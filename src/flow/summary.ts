@@ -32,6 +32,7 @@ import {
   VERDICT_NAMES,
   type FlowEvent,
 } from '../datapath/events.js';
+import { copyWords as copyWordsBinding } from '../net/addr.js';
 import { formatAddress } from '../decode/format.js';
 import { dropReasonName, dropReasonText } from '../maps/codes.js';
 import type { FlowContext } from './context.js';
@@ -45,6 +46,7 @@ const EventKind = EventKindBinding;
 const ObservationPoint = ObservationPointBinding;
 const TrafficDirection = TrafficDirectionBinding;
 const Verdict = VerdictBinding;
+const copyWords = copyWordsBinding;
 
 /** Frame-level counts the datapath keeps (its DatapathCounters has these fields). */
 export interface SummaryCounters {
@@ -408,19 +410,8 @@ class TopDropped {
     this.proto[slot] = p.ipProto;
     this.sport[slot] = reply ? p.dport : p.sport;
     this.dport[slot] = reply ? p.sport : p.dport;
-    // Direct stores: `words.set` is a generic property load and a builtin call here.
-    const words = this.words;
-    const from = reply ? p.dst : p.src;
-    const to = reply ? p.src : p.dst;
-    const w = slot * 8;
-    words[w] = from[0]!;
-    words[w + 1] = from[1]!;
-    words[w + 2] = from[2]!;
-    words[w + 3] = from[3]!;
-    words[w + 4] = to[0]!;
-    words[w + 5] = to[1]!;
-    words[w + 6] = to[2]!;
-    words[w + 7] = to[3]!;
+    copyWords(this.words, reply ? p.dst : p.src, slot * 8);
+    copyWords(this.words, reply ? p.src : p.dst, slot * 8 + 4);
     if (fresh) this.siftUp(this.pos[slot]!);
     else this.siftDown(0);
   }

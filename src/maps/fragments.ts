@@ -42,6 +42,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { murmur3Finish, murmur3Round } from '../net/hash.js';
+import { copyWords } from '../net/addr.js';
 
 /** `--bpf-fragments-map-max` default (defaults.FragmentsMapEntries), per family. */
 export const DEFAULT_FRAGMENTS_MAP_MAX = 8192;
@@ -204,16 +205,8 @@ export class FragmentTracker {
 }
 
 function writeKey(k: Uint32Array, o: number, p: FragPacketView): void {
-  const s = p.src;
-  const d = p.dst;
-  k[o] = s[0]!;
-  k[o + 1] = s[1]!;
-  k[o + 2] = s[2]!;
-  k[o + 3] = s[3]!;
-  k[o + 4] = d[0]!;
-  k[o + 5] = d[1]!;
-  k[o + 6] = d[2]!;
-  k[o + 7] = d[3]!;
+  copyWords(k, p.src, o);
+  copyWords(k, p.dst, o + 4);
   k[o + 8] = p.fragId;
   k[o + 9] = p.ipProto;
 }

@@ -30,14 +30,14 @@ export function ipv4Words(addr: number, out: Uint32Array = new Uint32Array(4)): 
 }
 
 /**
- * Copies four address words. Direct stores: on the hot path `TypedArray#set` is a generic
- * (megamorphic) property load plus a builtin call per copy.
+ * Copies four address words to `to[at..at + 3]`. Direct stores: on the hot path
+ * `TypedArray#set` is a generic (megamorphic) property load plus a builtin call per copy.
  */
-export function copyWords(to: Uint32Array, from: ArrayLike<number>): void {
-  to[0] = from[0]!;
-  to[1] = from[1]!;
-  to[2] = from[2]!;
-  to[3] = from[3]!;
+export function copyWords(to: Uint32Array, from: ArrayLike<number>, at = 0): void {
+  to[at] = from[0]!;
+  to[at + 1] = from[1]!;
+  to[at + 2] = from[2]!;
+  to[at + 3] = from[3]!;
 }
 
 function parseIpv4Number(text: string): number | undefined {
