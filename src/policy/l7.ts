@@ -38,8 +38,11 @@ function parseHttp(f: Field): HttpRule {
   const m = f.map();
   m.allowOnly(['method', 'path', 'host', 'headers', 'headerMatches']);
   const rule: HttpRule = {};
-  const method = regex(m.get('method'));
+  // PortRuleHTTP.Sanitize (pkg/policy/api/http.go) compiles the path first, then the method, so
+  // a rule with both invalid is reported at its path. Cilium leaves the host to Envoy, which
+  // rejects the listener when RE2 cannot compile it; hubcap reports it here, after both.
   const path = regex(m.get('path'));
+  const method = regex(m.get('method'));
   const host = regex(m.get('host'));
   if (method !== undefined) rule.method = method;
   if (path !== undefined) rule.path = path;

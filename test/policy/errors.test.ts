@@ -225,6 +225,20 @@ describe('malformed policies', () => {
     expectPolicyError(text, '"/(a)', 'spec.ingress[0].toPorts[0].rules.http[0].path', 'not a valid RE2 regular expression');
   });
 
+  test('HTTP method and path both invalid: the path is reported, as PortRuleHTTP.Sanitize checks it first', () => {
+    const text = cnp(`
+      endpointSelector: {}
+      ingress:
+        - toPorts:
+            - ports: [{port: "80", protocol: TCP}]
+              rules:
+                http:
+                  - method: "(GET"
+                    path: "/(a)\\\\1"
+    `);
+    expectPolicyError(text, '"/(a)', 'spec.ingress[0].toPorts[0].rules.http[0].path', 'not a valid RE2 regular expression');
+  });
+
   test('both endpointSelector and nodeSelector', () => {
     const text = cnp(
       `
