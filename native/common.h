@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 
 namespace hubcap {
 
@@ -98,8 +97,6 @@ inline void RunPrefetched(uint32_t n, Fetch fetch, Use use) {
 //   static void InitEmpty(Slot* s, size_t n); // mark n slots empty
 //   static bool Empty(const Slot& s);
 //   static uint64_t HashOf(const Slot& s);    // the hash of the key the slot holds
-//   static uint32_t Cells(const Slot& s);     // optional: slots the record starting at s takes,
-//                                             // 1 or 2 (a record of two starts an even slot)
 //
 // Slots come in buckets of one cache line (64 bytes, aligned). A key lives in its home bucket or,
 // when that is full, in one of the following buckets (linear probing by bucket); each bucket
@@ -110,34 +107,12 @@ inline void RunPrefetched(uint32_t n, Fetch fetch, Use use) {
 // hash is the high half of (hash >> 32) * buckets, Lemire's "fastrange". The load stays between
 // 0.6 (just after growing) and 0.85, which keeps a 16-byte-slot table under 27 bytes per entry.
 // The counts live in their own byte array (one byte per 64-byte bucket).
-// Records of two slots (Ops::Cells; the policy directory's groups stored inline) take an even
-// slot and the next, within one bucket; the second slot holds no key (never compared, never
-// empty to Place), and size() counts slots, so the load bounds hold for the memory.
 template <class Ops>
 class BucketTable {
  public:
   using Slot = typename Ops::Slot;
   static constexpr uint32_t kPerBucket = 64 / sizeof(Slot);
   static_assert(sizeof(Slot) * kPerBucket == 64, "a slot must divide a cache line");
-
-  // Slots the record starting at s takes (1 unless Ops says otherwise).
-  template <class O = Ops>
-  static auto CellsOf(const Slot& s, int) -> decltype(O::Cells(s)) {
-    return O::Cells(s);
-  }
-  static uint32_t CellsOf(const Slot&, long) { return 1; }
-  static uint32_t Cells(const Slot& s) { return CellsOf(s, 0); }
-  template <class O = Ops>
-  static constexpr auto HasCells(int) -> decltype(O::Cells(std::declval<const Slot&>()), true) {
-    return true;
-  }
-  static constexpr bool HasCells(long) { return false; }
-  // Bit j set when slot j of a bucket starts a record (every slot, for one-slot records).
-  static inline uint32_t Starts(const Slot* bucket) {
-    uint32_t starts = 0;
-    for (uint32_t j = 0; j < kPerBucket; j += Cells(bucket[j])) starts |= 1u << j;
-    return starts;
-  }
 
   explicit BucketTable(MemCounter* mem) : mem_(mem) {}
   ~BucketTable() { Release(); }
@@ -180,7 +155,6 @@ class BucketTable {
     Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
     uint32_t hits = 0;
     for (uint32_t j = 0; j < kPerBucket; j++) hits |= static_cast<uint32_t>(!Ops::Empty(bucket[j]) & match(bucket[j])) << j;
-    hits &= Starts(bucket);
     if (hits != 0) return &bucket[__builtin_ctz(hits)];
     *more = overflow_[b] != 0;
     return nullptr;
@@ -197,7 +171,6 @@ class BucketTable {
       // key is random, and a mispredicted branch per lookup costs more than the compares).
       uint32_t hits = 0;
       for (uint32_t j = 0; j < kPerBucket; j++) hits |= static_cast<uint32_t>(!Ops::Empty(bucket[j]) & match(bucket[j])) << j;
-      hits &= Starts(bucket);
       if (hits != 0) return &bucket[__builtin_ctz(hits)];
       if (overflow_[b] == 0) return nullptr;
       if (++b == buckets_) b = 0;
@@ -206,24 +179,9 @@ class BucketTable {
 
   // Inserts a slot whose key is not in the table. Returns where it landed (valid until the table
   // grows), or nullptr when growing failed for lack of memory.
-  Slot* Insert(const Slot& slot) { return InsertRecord(&slot); }
-  // Inserts a record of Cells(rec[0]) slots.
-  Slot* InsertRecord(const Slot* rec) {
-    if (!Reserve(size_ + Cells(rec[0]))) return nullptr;
-    return Place(rec);
-  }
-  // Replaces the record at s with one of no more slots (the rest emptied): it stays in its bucket.
-  void ShrinkRecord(Slot* s, const Slot& one) {
-    const uint32_t cells = Cells(*s);
-    *s = one;
-    if (cells > 1) Ops::InitEmpty(s + 1, cells - 1);
-    size_ -= cells - 1;
-  }
-  // Whether the home bucket of h has room for a record of `cells` slots.
-  bool HomeHasRoom(uint64_t h, uint32_t cells) const {
-    if (buckets_ == 0) return false;
-    const Slot* bucket = &slots_[static_cast<size_t>(Home(h)) * kPerBucket];
-    return FreeIn(bucket, cells) < kPerBucket;
+  Slot* Insert(const Slot& slot) {
+    if (!Reserve(size_ + 1)) return nullptr;
+    return Place(slot);
   }
 
   // Makes room for `n` entries without growing again. False when out of memory.
@@ -241,9 +199,8 @@ class BucketTable {
     for (uint32_t b = Home(Ops::HashOf(*s)); b != at; b = b + 1 == buckets_ ? 0 : b + 1) {
       if (overflow_[b] != 0xFF) overflow_[b]--;
     }
-    const uint32_t cells = Cells(*s);
-    Ops::InitEmpty(s, cells);
-    size_ -= cells;
+    Ops::InitEmpty(s, 1);
+    size_--;
   }
 
   // Drops every entry and the memory.
@@ -258,41 +215,23 @@ class BucketTable {
     size_ = 0;
   }
 
-  // Every record (its first slot).
   template <class Fn>
   void ForEach(Fn fn) const {
-    for (uint32_t i = 0, n = capacity(); i < n; i += Cells(slots_[i]))
+    for (uint32_t i = 0, n = capacity(); i < n; i++)
       if (!Ops::Empty(slots_[i])) fn(slots_[i]);
   }
 
  private:
-  // The first slot of a bucket where a record of `cells` slots fits, or kPerBucket.
-  static uint32_t FreeIn(const Slot* bucket, uint32_t cells) {
-    uint32_t any = kPerBucket;
-    for (uint32_t j = 0; j < kPerBucket; j += Cells(bucket[j])) {
-      if (!Ops::Empty(bucket[j])) continue;
-      const bool pairFree = (j & 1) == 0 && j + 1 < kPerBucket && Ops::Empty(bucket[j + 1]);
-      if (cells == 2) {
-        if (pairFree) return j;
-        continue;
-      }
-      // A record of one slot goes first where it breaks no free pair (with two-slot records).
-      if (!HasCells(0) || ((j & 1) != 0 && !Ops::Empty(bucket[j - 1])) || ((j & 1) == 0 && !pairFree)) return j;
-      if (any == kPerBucket) any = j;
-    }
-    return any;
-  }
-
-  Slot* Place(const Slot* rec) {
-    const uint32_t cells = Cells(rec[0]);
-    uint32_t b = Home(Ops::HashOf(rec[0]));
+  Slot* Place(const Slot& slot) {
+    uint32_t b = Home(Ops::HashOf(slot));
     for (;;) {
       Slot* bucket = &slots_[static_cast<size_t>(b) * kPerBucket];
-      const uint32_t j = FreeIn(bucket, cells);
-      if (j < kPerBucket) {
-        for (uint32_t k = 0; k < cells; k++) bucket[j + k] = rec[k];
-        size_ += cells;
-        return &bucket[j];
+      for (uint32_t j = 0; j < kPerBucket; j++) {
+        if (Ops::Empty(bucket[j])) {
+          bucket[j] = slot;
+          size_++;
+          return &bucket[j];
+        }
       }
       // Saturated counts stay saturated: lookups then always look further, which is only slower.
       if (overflow_[b] != 0xFF) overflow_[b]++;
@@ -316,8 +255,8 @@ class BucketTable {
     overflow_ = freshOverflow;
     buckets_ = buckets;
     size_ = 0;
-    for (size_t i = 0, n = static_cast<size_t>(oldBuckets) * kPerBucket; i < n; i += Cells(old[i]))
-      if (!Ops::Empty(old[i])) Place(&old[i]);
+    for (size_t i = 0, n = static_cast<size_t>(oldBuckets) * kPerBucket; i < n; i++)
+      if (!Ops::Empty(old[i])) Place(old[i]);
     if (old != nullptr) {
       TrackedFree(old, static_cast<size_t>(oldBuckets) * 64, mem_);
       TrackedFree(oldOverflow, oldBuckets, mem_);

@@ -273,21 +273,9 @@ GroupSlot* PolicySetCore::FindGroup(uint32_t mapDir, uint32_t identity) const {
 
 PolicyPayload* PolicySetCore::Payloads(uint32_t ref, uint32_t cls) const { return reinterpret_cast<PolicyPayload*>(Keys(ref) + kClassCap[cls]); }
 
-uint32_t PolicySetCore::ClassCap(uint32_t cls) { return kClassCap[cls]; }
-
 void PolicySetCore::PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v) {
   Keys(g.ref)[i] = v.kw;
   Payloads(g.ref, g.cls)[i] = v.v;
-}
-
-void PolicySetCore::WriteInline(GroupSlot* g, const PolicyValue* v, uint32_t n) {
-  uint32_t* k = reinterpret_cast<uint32_t*>(g) + 2;
-  PolicyPayload* p = reinterpret_cast<PolicyPayload*>(k + 2);
-  const PolicyValue& last = v[n - 1];
-  k[1] = (last.kw & ~kInlineGroup) | (k[1] & (uint32_t{kLineOverflowed} << 24));
-  k[0] = v[0].kw | kInlineGroup;
-  p[0] = v[0].v;
-  p[1] = last.v;
 }
 
 void PolicySetCore::SyncOverflowed(uint32_t from, uint32_t to) {
@@ -295,19 +283,17 @@ void PolicySetCore::SyncOverflowed(uint32_t from, uint32_t to) {
   const uint8_t* counts = dir_.overflowCounts();
   const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
   for (uint32_t b = from;; b = b + 1 == buckets ? 0 : b + 1) {
-    uint8_t& f = slots[static_cast<size_t>(b) * Directory::kPerBucket].overflowed;
-    f = static_cast<uint8_t>((f & ~kLineOverflowed) | (counts[b] != 0 ? kLineOverflowed : 0));
+    slots[static_cast<size_t>(b) * Directory::kPerBucket].overflowed = counts[b] != 0;
     if (b == to) return;
   }
 }
 
-bool PolicySetCore::InsertGroup(const GroupSlot* rec) {
-  // The directory kept at most half as full (in slots) as BucketTable's own bound: a group then
-  // seldom lies past its home line, and a batch seldom needs its chain stage (a dependent line).
+bool PolicySetCore::InsertGroup(const GroupSlot& g) {
+  // The directory kept at most half as full as BucketTable's own bound: a group then seldom
+  // lies past its home line, and a batch seldom needs its chain stage (a dependent line).
   const GroupSlot* before = dir_.slots();
-  const uint32_t cells = Directory::Cells(rec[0]);
-  if (!dir_.Reserve((dir_.size() + cells) * kDirectorySlack)) return false;
-  const GroupSlot* at = dir_.InsertRecord(rec);
+  if (!dir_.Reserve((groups_ + 1) * kDirectorySlack)) return false;
+  const GroupSlot* at = dir_.Insert(g);
   if (at == nullptr) return false;
   const uint32_t buckets = dir_.capacity() / Directory::kPerBucket;
   if (dir_.slots() != before) {
@@ -316,7 +302,7 @@ bool PolicySetCore::InsertGroup(const GroupSlot* rec) {
   }
   // The counts from the group's home to where it landed went up; the slot may have landed
   // first in its line (over the line's flag).
-  SyncOverflowed(dir_.Home(GroupOps::HashOf(rec[0])), static_cast<uint32_t>((at - dir_.slots()) / Directory::kPerBucket));
+  SyncOverflowed(dir_.Home(GroupOps::HashOf(g)), static_cast<uint32_t>((at - dir_.slots()) / Directory::kPerBucket));
   return true;
 }
 
@@ -341,7 +327,6 @@ bool PolicySetCore::AllocBlock(uint32_t cls, uint32_t* ref) {
   const uint32_t size = arena_.size();
   const uint32_t at = size == 0 ? 0 : size - kArenaTail;
   const uint32_t pad = (align - (at & (align - 1))) & (align - 1);
-  if (static_cast<uint64_t>(at) + pad + units + kArenaTail >= kInlineGroup) return false;  // a ref never reads as inline
   if (!arena_.Extend(at + pad + units + kArenaTail - size)) return false;
   for (uint32_t k = 0; k < pad;) {
     const uint32_t c = ((at + k) & 1) == 0 && k + 2 <= pad ? 1 : 0;
@@ -358,34 +343,31 @@ void PolicySetCore::FreeBlock(uint32_t ref, uint32_t cls) {
 }
 
 void PolicySetCore::FreeGroupEntries(const GroupSlot& g) {
-  if (IsInline(g)) return;
   if (g.cls == kBigClass) FreeBig(g.ref);
   else FreeBlock(g.ref, g.cls);
 }
 
 int PolicySetCore::IndexIn(const GroupSlot& g, uint32_t kw) const {
-  const uint32_t* k = GroupKeys(g);
-  for (uint32_t i = 0, n = GroupCount(g); i < n; i++)
+  const uint32_t* k = Keys(g.ref);
+  for (uint32_t i = 0; i < g.count; i++)
     if ((k[i] & kKwKeyBits) == kw) return static_cast<int>(i);
   return -1;
 }
 
 bool PolicySetCore::ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const {
-  if (!IsInline(g) && g.cls == kBigClass) {
+  if (g.cls == kBigClass) {
     const PolicyValue* v = BigFind(bigs_[g.ref], kw);
     if (v != nullptr) *out = *v;
     return v != nullptr;
   }
   const int i = IndexIn(g, kw);
   if (i < 0) return false;
-  const EntryRef x = EntryAt(g, static_cast<uint32_t>(i));
-  *out = PolicyValue{x.kw, *x.p};
+  *out = PolicyValue{Keys(g.ref)[i], Payloads(g.ref, g.cls)[i]};
   return true;
 }
 
 template <class Lanes>
 __attribute__((always_inline)) inline EntryRef PolicySetCore::InGroup(const GroupSlot& g, uint32_t pp) const {
-  if (IsInline(g)) return InBlock<Lanes>(&g.ref, 2, 1, pp);  // one entry: twice
   if (g.cls == kBigClass) return FindInBig(bigs_[g.ref], pp >> 16, pp & 0xFFFF);
   const uint32_t* keys = g.count != 0 ? Keys(g.ref) : kNoKeys;
   return InBlock<Lanes>(keys, g.count, g.cls, pp);
@@ -395,7 +377,7 @@ void PolicySetCore::RefreshAny(uint32_t mapDir) {
   const GroupSlot* g = FindGroup(mapDir, 0);
   AnyPeer& a = anyPeer_[mapDir];
   a = kNoAnyPeer;
-  if (g == nullptr) return;  // never inline (Set): the record keeps a block's place
+  if (g == nullptr) return;
   a.ref = g->ref;
   a.count = g->count;
   a.cls = g->cls;
@@ -437,7 +419,7 @@ int64_t PolicySetCore::NewBig(uint32_t identity, uint32_t mapDir) {
   } else {
     BigGroup blank;
     memset(static_cast<void*>(&blank), 0, sizeof(blank));
-    if (bigs_.size() + 1 >= kInlineGroup || !bigs_.push_back(blank)) return -1;
+    if (!bigs_.push_back(blank)) return -1;
     i = bigs_.size() - 1;
   }
   BigGroup& b = bigs_[i];
@@ -567,11 +549,10 @@ bool PolicySetCore::ClearMap(uint32_t id) {
   // Erasing moves no other slot, so the directory can be swept in place.
   uint32_t erasedEntries = 0;
   GroupSlot* slots = dir_.slots();
-  for (uint32_t i = 0, n = dir_.capacity(), cells; i < n; i += cells) {
+  for (uint32_t i = 0, n = dir_.capacity(); i < n; i++) {
     GroupSlot* s = &slots[i];
-    cells = Directory::Cells(*s);
     if (s->mapDir == kNone || (s->mapDir >> 1) != id) continue;
-    erasedEntries += !IsInline(*s) && s->cls == kBigClass ? bigs_[s->ref].count : GroupCount(*s);
+    erasedEntries += s->cls == kBigClass ? bigs_[s->ref].count : s->count;
     FreeGroupEntries(*s);
     EraseGroup(s);
     groups_--;
@@ -590,15 +571,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
   const uint32_t kw = KeyWord(e.prefixLen, e.protocol, e.port);
   const PolicyValue value{kw | (e.deny ? kKwDeny : 0) | (e.explicitAuth ? kKwExplicitAuth : 0), {e.cookie, e.proxyPort, e.prio, e.auth}};
   GroupSlot* g = FindGroup(mapDir, e.identity);
-  if (g != nullptr && IsInline(*g)) {
-    const int i = IndexIn(*g, kw);
-    if (i >= 0) {
-      PolicyValue v[2] = {ValueAt(*g, 0), ValueAt(*g, 1)};
-      v[i] = value;
-      WriteInline(g, v, GroupCount(*g));
-      return kSetOk;
-    }
-  } else if (g != nullptr) {
+  if (g != nullptr) {
     if (g->cls == kBigClass) {
       PolicyValue* x = BigFind(bigs_[g->ref], kw);
       if (x != nullptr) {
@@ -617,17 +590,7 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     maps_[map].overflow++;
     return kSetFull;
   }
-  if (g == nullptr && e.identity != 0 && dir_.HomeHasRoom(GroupHash(mapDir, e.identity), 2)) {
-    // A new peer group goes inline when its home line has two free slots (an even one and the
-    // next): a lookup of it then reads that line only. Not the any-peer group, whose AnyPeer
-    // record keeps where its block is.
-    GroupSlot rec[2] = {NoGroup(), NoGroup()};
-    rec[0].mapDir = mapDir;
-    rec[0].identity = e.identity;
-    WriteInline(&rec[0], &value, 1);
-    if (!InsertGroup(rec)) return kSetNoMemory;
-    groups_++;
-  } else if (g == nullptr) {
+  if (g == nullptr) {
     uint32_t ref;
     if (!AllocBlock(0, &ref)) return kSetNoMemory;
     GroupSlot fresh = NoGroup();
@@ -637,39 +600,11 @@ int PolicySetCore::Set(uint32_t map, const PolicyEntryArgs& e) {
     fresh.count = 1;
     fresh.cls = 0;
     PutEntry(fresh, 0, value);
-    if (!InsertGroup(&fresh)) {
+    if (!InsertGroup(fresh)) {
       FreeBlock(ref, 0);
       return kSetNoMemory;
     }
     groups_++;
-  } else if (IsInline(*g) && GroupCount(*g) == 1) {
-    // Sorted longest prefix first: the new entry after the one at least as long.
-    const PolicyValue old = ValueAt(*g, 0);
-    const bool first = KwPrefix(kw) > KwPrefix(old.kw);
-    const PolicyValue v[2] = {first ? value : old, first ? old : value};
-    WriteInline(g, v, 2);
-  } else if (IsInline(*g)) {
-    // A third entry: the group moves to a block (of class 2) and its record shrinks to one slot
-    // in place.
-    const uint32_t cls = ClassFor(3);
-    uint32_t ref;
-    if (!AllocBlock(cls, &ref)) return kSetNoMemory;
-    const PolicyValue old[2] = {ValueAt(*g, 0), ValueAt(*g, 1)};
-    GroupSlot block = NoGroup();
-    block.mapDir = mapDir;
-    block.identity = e.identity;
-    block.ref = ref;
-    block.count = 3;
-    block.cls = static_cast<uint8_t>(cls);
-    const int p = KwPrefix(kw);
-    PolicyValue sorted[3];
-    uint32_t n = 0, at = 0;
-    while (at < 2 && KwPrefix(old[at].kw) >= p) sorted[n++] = old[at++];
-    sorted[n++] = value;
-    while (at < 2) sorted[n++] = old[at++];
-    for (uint32_t i = 0; i < 3; i++) PutEntry(block, i, sorted[i]);
-    block.overflowed = g->overflowed & kLineOverflowed;  // the line's flag when g starts the line
-    dir_.ShrinkRecord(g, block);
   } else if (g->cls == kBigClass) {
     if (!BigInsert(&bigs_[g->ref], value)) return kSetNoMemory;
   } else if (g->count < kMaxSmallGroup) {
@@ -727,15 +662,7 @@ bool PolicySetCore::Delete(uint32_t map, uint32_t identity, uint32_t direction, 
   GroupSlot* g = FindGroup(mapDir, identity);
   if (g == nullptr) return false;
   bool empty;
-  if (IsInline(*g)) {
-    const int i = IndexIn(*g, kw);
-    if (i < 0) return false;
-    empty = GroupCount(*g) == 1;
-    if (!empty) {
-      const PolicyValue rest = ValueAt(*g, i == 0 ? 1 : 0);
-      WriteInline(g, &rest, 1);
-    }
-  } else if (g->cls == kBigClass) {
+  if (g->cls == kBigClass) {
     BigGroup& b = bigs_[g->ref];
     if (!BigErase(&b, kw)) return false;
     empty = b.count == 0;
@@ -783,8 +710,8 @@ bool PolicySetCore::DumpMap(uint32_t map, uint32_t* out) const {
   };
   dir_.ForEach([&](const GroupSlot& s) {
     if ((s.mapDir >> 1) != map) return;
-    if (IsInline(s) || s.cls != kBigClass) {
-      for (uint32_t k = 0, n = GroupCount(s); k < n; k++) {
+    if (s.cls != kBigClass) {
+      for (uint32_t k = 0; k < s.count; k++) {
         const EntryRef x = EntryAt(s, k);
         put(s.identity, s.mapDir, PolicyValue{x.kw, *x.p});
       }
@@ -806,7 +733,7 @@ bool PolicySetCore::LookupSlot(uint32_t map, uint32_t identity, uint32_t directi
   const GroupSlot* g = FindGroup((map << 1) | (direction & 1), identity);
   if (g == nullptr) return false;
   const EntryRef x = InGroup<PortableLanes>(*g, ((protocol & 0xFF) << 16) | (port & 0xFFFF));
-  if (x.hit()) *out = PolicyValue{x.kw & ~kInlineGroup, *x.p};  // an inline group's flags masked
+  if (x.hit()) *out = PolicyValue{x.kw, *x.p};
   return x.hit();
 }
 
@@ -1018,12 +945,6 @@ static_assert(((PolicySetCore::kMaxMaps - 1) << 1 | 1) < kVoidMapDir, "no map's 
 // The slot a lookup whose peer has no group reads: no entries.
 const GroupSlot kNoGroupSlot = {kNone, 0, 0, 0, 0, 0};
 
-// The second slots of a line's inline groups (which start slot 0 or 2), as HomeHits bits (2k for
-// slot k): their first 8 bytes are a payload, not a key, and must not match one.
-inline uint32_t InlineTails(const GroupSlot* line) {
-  return ((line[0].ref >> 31) << 2) | ((line[2].ref >> 31) << 6);
-}
-
 // The stages of a batch are each called from a few places in the pipeline's loops; inlined, the
 // steady-state loop has no calls.
 #define HUBCAP_INLINE __attribute__((always_inline))
@@ -1096,22 +1017,19 @@ __attribute__((always_inline)) inline uint32_t PolicySetCore::RunBatch(const In&
     HUBCAP_PREFETCH(Keys(any.ref) + any.count - (any.count != 0));
     static_assert(Directory::kPerBucket == 4, "HomeHits reads four slots");
     const GroupSlot* line = slots + static_cast<size_t>(q.home) * Directory::kPerBucket;
-    const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key) & ~InlineTails(line);
+    const uint32_t hits = Lanes::HomeHits(line, GroupMatch(q.mapDir, q.remote).key);
     const GroupSlot* g = Pick(hits != 0, &line[__builtin_ctz(hits | 0x100) / 2 & 3], &kNoGroupSlot);
-    if (__builtin_expect((hits == 0) & ((line[0].overflowed & kLineOverflowed) != 0), 0)) {
+    if (__builtin_expect((hits == 0) & (line[0].overflowed != 0), 0)) {
       const GroupSlot* f = dir_.Find(GroupHash(q.mapDir, q.remote), GroupMatch(q.mapDir, q.remote));
       if (f != nullptr) g = f;
     }
-    // An inline group: its block of class 1 in the line (one entry held twice).
-    const bool inl = IsInline(*g);
-    q.cls = static_cast<uint8_t>(Pick<uint32_t>(inl, 1, g->cls));
-    q.count = static_cast<uint16_t>(Pick<uint32_t>(inl, 2, g->count));  // 0 for a big group
-    if (__builtin_expect(q.cls == kBigClass, 0)) {
+    q.cls = g->cls;
+    q.count = g->count;  // 0 for a big group
+    if (__builtin_expect(g->cls == kBigClass, 0)) {
       q.keys = reinterpret_cast<const uint32_t*>(&bigs_[g->ref]);
       return;
     }
-    // No group: unit 0 (count 0: none of its words match).
-    q.keys = Pick<const uint32_t*>(inl, InlineKeys(*g), Keys(g->ref & ~kInlineGroup));
+    q.keys = Keys(g->ref);  // no group: unit 0 (count 0: none of its words match)
     HUBCAP_PREFETCH(q.keys);
     // Key words of more than 16 entries span two lines (no group: keys is unit 0, not before it).
     HUBCAP_PREFETCH(q.keys + q.count - (q.count != 0));
@@ -1326,7 +1244,6 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
   struct alignas(64) Ring {
     uint32_t bits[R], kw3[R], kw4[R], m3[R], m4[R];
     uint64_t key[R], info[R];
-    const uint32_t* keys[R];
     const GroupSlot* line[R];
     const AnyPeer* any[R];
     const PolicyPayload* p3[R];
@@ -1386,24 +1303,15 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
     const GroupSlot* line = ring.line[j];
     const uint64_t key = ring.key[j];
     const __m512i l = _mm512_load_si512(line);
-    // Slots 1 and 3 when they are the second slots of inline groups (InlineTails): bit 31 of the
-    // ref of slots 0 and 2 (64-bit lanes 1 and 5), moved to the key lanes 2 and 6.
-    const __mmask8 tails = static_cast<__mmask8>(_mm512_mask_test_epi64_mask(0x22, l, _mm512_set1_epi64(kInlineGroup)) << 1);
-    const __mmask8 hits = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(0x55 & ~tails), l, _mm512_set1_epi64(static_cast<long long>(key)));
+    const __mmask8 hits = _mm512_mask_cmpeq_epi64_mask(0x55, l, _mm512_set1_epi64(static_cast<long long>(key)));
     uint64_t info = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_maskz_compress_epi64(static_cast<__mmask8>(hits << 1), l))));
-    const GroupSlot* at = line + (_tzcnt_u32(hits) >> 1 & 3);
-    if (__builtin_expect((hits == 0) & ((line[0].overflowed & kLineOverflowed) != 0), 0)) {
+    if (__builtin_expect((hits == 0) & (line[0].overflowed != 0), 0)) {
       const GroupSlot* f = dir_.Find(GroupHash(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)), GroupMatch(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)));
       if (f != nullptr) memcpy(&info, &f->ref, sizeof(info));
-      if (f != nullptr) at = f;
     }
-    // An inline group's block (class 1) is in its slots: count 2 (one entry held twice), class 1.
-    const bool inl = (info & kInlineGroup) != 0;
-    info = Pick<uint64_t>(inl, uint64_t{2} << 32 | uint64_t{1} << 48, info);
     ring.info[j] = info;
     // A big group's ref is no arena unit: these prefetch lines it will not read (rare).
-    const uint32_t* keys = Pick<const uint32_t*>(inl, InlineKeys(*at), Keys(static_cast<uint32_t>(info) & ~kInlineGroup));
-    ring.keys[j] = keys;
+    const uint32_t* keys = Keys(static_cast<uint32_t>(info));
     HUBCAP_PREFETCH(keys);
     // Key words of more than 16 entries span two lines.
     HUBCAP_PREFETCH(keys + ((info >> 32) & 0xFFF0u));
@@ -1424,12 +1332,9 @@ __attribute__((target(HUBCAP_AVX512_TARGET), flatten)) uint32_t PolicySetCore::R
       ring.m3[j] = l3.hit();
       p3 = l3.p;
     } else {
-      // The block's first key word is word `skip` of its line (0 unless a block of one or two
-      // entries, in the arena or inline).
-      const uintptr_t k = reinterpret_cast<uintptr_t>(ring.keys[j]);
-      const uint32_t skip = static_cast<uint32_t>(k & 63) / 4;
+      const uint32_t skip = (gref & 3) * 4;
       const uint32_t live = _bzhi_u32(0xFFFFFFFFu, gcount) << skip;
-      const uint32_t* line = reinterpret_cast<const uint32_t*>(k & ~uintptr_t{63});
+      const uint32_t* line = Keys(gref & ~3u);
       const uint32_t m = WideScan(line, live, v);
       const uint32_t i = _tzcnt_u32(m) & 31;
       ring.kw3[j] = line[i];

@@ -178,39 +178,27 @@ struct EntryRef {
 };
 inline EntryRef NoEntry() { return EntryRef{0, &kNoPayload}; }
 
-// One group in the directory: 16 bytes, or 32 for a group stored inline (two slots, an even one
-// and the next: the group's key and, from byte 8, its entries as a block of class 1, two key
-// words then two payloads; bit 31 of the first key word, kInlineGroup, says so; a group of one
-// entry holds it twice, which a lookup cannot tell from one).
+// One group in the directory: 16 bytes.
 struct GroupSlot {
   uint32_t mapDir;    // mapId << 1 | direction; kNone = empty slot
   uint32_t identity;  // the peer identity (0: the any-peer group)
   uint32_t ref;       // small group: arena unit of its block (Block()); big group: index in the big groups
   uint16_t count;     // entries of a small group
   uint8_t cls;        // size class of the block; kBigClass for a big group
-  // In a line's first slot, bit 7 (kLineOverflowed): groups of this home line overflowed past it
-  // (a copy of the line's BucketTable overflow count being nonzero, kept by SyncOverflowed), so
-  // a batch learns whether to look further from the line itself; 0 in the other slots. In an
-  // inline group this byte is the top of its second key word, whose bit 31 is free.
+  // In a line's first slot: 1 when groups of this home line overflowed past it (a copy of the
+  // line's BucketTable overflow count being nonzero, kept by SyncOverflowed), so a batch learns
+  // whether to look further from the line itself; 0 in the other slots.
   uint8_t overflowed;
 };
 constexpr uint8_t kBigClass = 0xFF;
-constexpr uint32_t kInlineGroup = 1u << 31;  // in `ref`: the group is inline (arena units stay below)
-constexpr uint8_t kLineOverflowed = 0x80;
-inline bool IsInline(const GroupSlot& s) { return (s.ref & kInlineGroup) != 0; }
 
 struct GroupOps {
   using Slot = GroupSlot;
-  // `ref` cleared too: an empty slot is never an inline group's start.
   static void InitEmpty(Slot* s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-      s[i].mapDir = kNone;
-      s[i].ref = 0;
-    }
+    for (size_t i = 0; i < n; i++) s[i].mapDir = kNone;
   }
   static bool Empty(const Slot& s) { return s.mapDir == kNone; }
   static uint64_t HashOf(const Slot& s) { return GroupHash(s.mapDir, s.identity); }
-  static uint32_t Cells(const Slot& s) { return IsInline(s) ? 2 : 1; }
 };
 
 // A group that outgrew its block: a private open-addressing table of its entries.
@@ -381,9 +369,9 @@ class PolicySetCore {
   inline EntryRef AnyLookup(const AnyPeer& any, uint32_t pp) const;
 
   GroupSlot* FindGroup(uint32_t mapDir, uint32_t identity) const;
-  // Directory inserts (a record of one slot, or two for an inline group) and erases that keep
-  // each line's `overflowed` flag (GroupSlot); false when out of memory.
-  bool InsertGroup(const GroupSlot* rec);
+  // Directory inserts and erases that keep each line's `overflowed` flag (GroupSlot); false when
+  // out of memory.
+  bool InsertGroup(const GroupSlot& g);
   void EraseGroup(GroupSlot* s);
   void SyncOverflowed(uint32_t fromBucket, uint32_t toBucket);
   // The LPM of one group (a directory slot or a copy of one); pp = protocol << 16 | port.
@@ -396,22 +384,6 @@ class PolicySetCore {
   bool ExactIn(const GroupSlot& g, uint32_t kw, PolicyValue* out) const;
   void RefreshAny(uint32_t mapDir);
   int32_t Decide(EntryRef l3, EntryRef l4, uint32_t remote, bool untrackedFragment, PolicyResult* out) const;
-
-  // A group's block: in the arena, or inline in its directory slots (class 1, see GroupSlot).
-  static const uint32_t* InlineKeys(const GroupSlot& g) { return reinterpret_cast<const uint32_t*>(&g) + 2; }
-  const uint32_t* GroupKeys(const GroupSlot& g) const { return IsInline(g) ? InlineKeys(g) : Keys(g.ref); }
-  static uint32_t GroupClass(const GroupSlot& g) { return IsInline(g) ? 1 : g.cls; }
-  // Entries of a small group (an inline group of one entry holds it twice).
-  static uint32_t GroupCount(const GroupSlot& g) {
-    return IsInline(g) ? 1u + (((InlineKeys(g)[0] ^ InlineKeys(g)[1]) & kKwKeyBits) != 0 ? 1u : 0u) : g.count;
-  }
-  PolicyValue ValueAt(const GroupSlot& g, uint32_t i) const {
-    const EntryRef x = EntryAt(g, i);
-    return PolicyValue{x.kw, *x.p};
-  }
-  // Writes the n (1 or 2) entries of an inline group, sorted, into its slots (keeping the line's
-  // flag in the second key word's bit 31).
-  static void WriteInline(GroupSlot* g, const PolicyValue* v, uint32_t n);
 
   // Blocks: the arena unit of a free block of class `cls`; false when out of memory.
   bool AllocBlock(uint32_t cls, uint32_t* ref);
@@ -439,12 +411,7 @@ class PolicySetCore {
   // A block: the key words of its class's capacity, then as many payloads.
   uint32_t* Keys(uint32_t ref) const { return reinterpret_cast<uint32_t*>(const_cast<ArenaUnit*>(arena_.data()) + ref); }
   PolicyPayload* Payloads(uint32_t ref, uint32_t cls) const;
-  // Entry i of a small group (the inline flags masked off its key word).
-  EntryRef EntryAt(const GroupSlot& g, uint32_t i) const {
-    const uint32_t* k = GroupKeys(g);
-    return EntryRef{k[i] & ~kInlineGroup, reinterpret_cast<const PolicyPayload*>(k + ClassCap(GroupClass(g))) + i};
-  }
-  static uint32_t ClassCap(uint32_t cls);
+  EntryRef EntryAt(const GroupSlot& g, uint32_t i) const { return EntryRef{Keys(g.ref)[i], Payloads(g.ref, g.cls) + i}; }
   // Writes entry i of a small group.
   void PutEntry(const GroupSlot& g, uint32_t i, const PolicyValue& v);
   uint32_t freeHead_[kClasses];  // free blocks per class, chained through their first word
