@@ -83,6 +83,12 @@
 // Bloom filter, ~2 bytes a group, tested in stage 1 so that the ~1/4 of lookups whose peer has no
 // group skip their home line) was slower (~1.04-1.1x at 10^6, commit 187fba1): its own random line
 // a lookup, from a 0.3-0.5 MB table, and ~7 instructions cost more than the lines it saved.
+// Storing groups of one or two entries inline in their home line (two slots holding the key and a
+// class-1 block, when the line has a free pair; commit c513031) was slower too: 141k of 307k
+// groups went inline at 10^6, but the same code with inline groups switched off ran as fast
+// (A/B both ways round, ~1.0-1.02x), so the block line it saves for ~15% of lookups buys nothing
+// measurable on this VM, while telling the two forms apart cost ~29 instructions a lookup
+// (~1.22x at 10^3, ~1.15x at 10^6) and the directory, reserved by slots, ~7 bytes an entry.
 #ifndef HUBCAP_NATIVE_POLICY_H_
 #define HUBCAP_NATIVE_POLICY_H_
 
