@@ -13,8 +13,10 @@
 //   delete(map, identity, dir, proto, port, plen) -> boolean
 //   get(map, identity, dir, proto, port, plen) / lookupSlot(map, identity, dir, proto, port)
 //       -> boolean; scratch[0..3] = the entry as a dump row
-//   lookup(map, remote, dir, proto, dport, untrackedFragment) -> verdict;
-//       scratch[0..4] = [verdict, cookie, info, matchedIdentity, 0 when an entry matched or 0xFFFFFFFF]
+//   bindLookup() -> function lookup(map, remote, dir, proto, dport, untrackedFragment (0 | 1)):
+//       verdict; scratch[0..4] = [verdict, cookie, info, matchedIdentity, 0 when an entry matched
+//       or 0xFFFFFFFF]. A plain function bound to this set (bindings.h BindFunction: a method
+//       would pay for napi_unwrap on every call), for the datapath's one lookup at a time.
 //   lookupBatchPacked(in: Uint32Array, out: Int32Array, n) -> lookups naming an unknown map, or
 //       -1 for bad arguments (nothing written); layout in policy.h (3 words in, 3 out)
 //   lookupBatch(mapIds: Uint32Array | mapId, remotes: Uint32Array, dirs: Uint8Array,
@@ -56,7 +58,7 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
                            InstanceMethod<&PolicyMapSet::Delete>("delete"),
                            InstanceMethod<&PolicyMapSet::Get>("get"),
                            InstanceMethod<&PolicyMapSet::LookupSlot>("lookupSlot"),
-                           InstanceMethod<&PolicyMapSet::Lookup>("lookup"),
+                           InstanceMethod<&PolicyMapSet::BindLookup>("bindLookup"),
                            InstanceMethod<&PolicyMapSet::LookupBatchPacked>("lookupBatchPacked"),
                            InstanceMethod<&PolicyMapSet::LookupBatch>("lookupBatch"),
                            InstanceMethod<&PolicyMapSet::DumpMap>("dumpMap"),
@@ -186,18 +188,25 @@ class PolicyMapSet : public Napi::ObjectWrap<PolicyMapSet> {
     return Bool(info, true);
   }
 
-  Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  Napi::Value BindLookup(const Napi::CallbackInfo& info) {
+    return BindFunction(info.Env(), "lookup", BoundLookup, this, nullptr, {{"set", info.This()}});
+  }
+
+  static napi_value BoundLookup(napi_env env, napi_callback_info info) {
+    uint32_t a[6];
+    auto* self = static_cast<PolicyMapSet*>(BoundArgs(env, info, a));
     PolicyResult r;
-    const bool frag = info.Length() > 5 && info[5].ToBoolean().Value();
-    const int32_t v = core_->Lookup(U32Arg(info, 0), U32Arg(info, 1), U32Arg(info, 2), U32Arg(info, 3), U32Arg(info, 4), frag, &r);
-    if (scratch_ != nullptr) {
-      scratch_[0] = static_cast<uint32_t>(r.verdict);
-      scratch_[1] = r.cookie;
-      scratch_[2] = PackInfo(r);
-      scratch_[3] = r.matchedIdentity;
-      scratch_[4] = r.hit ? 0 : kNone;
+    const int32_t v = self->core_->Lookup(a[0], a[1], a[2], a[3], a[4], a[5] != 0, &r);
+    if (self->scratch_ != nullptr) {
+      self->scratch_[0] = static_cast<uint32_t>(r.verdict);
+      self->scratch_[1] = r.cookie;
+      self->scratch_[2] = PackInfo(r);
+      self->scratch_[3] = r.matchedIdentity;
+      self->scratch_[4] = r.hit ? 0 : kNone;
     }
-    return Num(info, v);
+    napi_value out;
+    napi_create_int32(env, v, &out);
+    return out;
   }
 
   Napi::Value LookupBatchPacked(const Napi::CallbackInfo& info) {

@@ -32,7 +32,7 @@ import { DEFAULT_POLICY_MAP_CAPACITY, checkEntry, checkKey, type PolicyEntry, ty
 import { POLICY_MATCH_L3_L4, POLICY_MATCH_L3_ONLY, POLICY_MATCH_L3_PROTO, POLICY_MATCH_NONE } from './codes.js';
 
 /** native/bindings.h kAbiVersion: an addon built from other sources is refused. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** Environment variable naming the addon file to load instead of build/Release/hubcap.node. */
 export const NATIVE_ADDON_ENV = 'HUBCAP_NATIVE_ADDON';
@@ -50,10 +50,9 @@ export interface NativeIpcacheHandle {
   delete4(addr: number, plen: number): boolean;
   delete6(w0: number, w1: number, w2: number, w3: number, plen: number): boolean;
   clear(): void;
-  lookup4(addr: number): number;
-  lookup6(w0: number, w1: number, w2: number, w3: number): number;
-  lookupView4(local: NativeIpcacheHandle, addr: number): number;
-  lookupView6(local: NativeIpcacheHandle, w0: number, w1: number, w2: number, w3: number): number;
+  /** A plain function over this map (or this map and `local`, a node's view); see native/ipcache.cc. */
+  bindLookup4(local?: NativeIpcacheHandle): (addr: number) => number;
+  bindLookup6(local?: NativeIpcacheHandle): (w0: number, w1: number, w2: number, w3: number) => number;
   lookupEntry4(addr: number, out: Uint32Array): number;
   lookupEntry6(w0: number, w1: number, w2: number, w3: number, out: Uint32Array): number;
   lookupBatch4(addrs: Uint32Array, out: Int32Array, n: number): number;
@@ -92,7 +91,8 @@ export interface NativePolicySetHandle {
   delete(map: number, identity: number, dir: number, proto: number, port: number, plen: number): boolean;
   get(map: number, identity: number, dir: number, proto: number, port: number, plen: number): boolean;
   lookupSlot(map: number, identity: number, dir: number, proto: number, port: number): boolean;
-  lookup(map: number, remote: number, dir: number, proto: number, dport: number, untrackedFragment: boolean): number;
+  /** A plain function bound to this set for single lookups; see native/policy_map.cc. */
+  bindLookup(): (map: number, remote: number, dir: number, proto: number, dport: number, untrackedFragment: number) => number;
   lookupBatchPacked(input: Uint32Array, output: Int32Array, n: number): number;
   lookupBatch(
     mapIds: Uint32Array | number,
@@ -232,6 +232,10 @@ export class NativeIpcache implements IpcacheLike {
   /** The addon object (for other native calls, e.g. views and the replay fast path). */
   readonly handle: NativeIpcacheHandle;
   private readonly entryOut = new Uint32Array(7);
+  // Single lookups through functions bound once: a method call on the handle pays for
+  // napi_unwrap every time (native/bindings.h BindFunction).
+  private readonly find4: (addr: number) => number;
+  private readonly find6: (w0: number, w1: number, w2: number, w3: number) => number;
 
   constructor(capacity: number = DEFAULT_IPCACHE_CAPACITY, native: NativeModule = requireNative()) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 28) {
@@ -239,6 +243,8 @@ export class NativeIpcache implements IpcacheLike {
     }
     this.capacity = capacity;
     this.handle = new native.Ipcache(capacity);
+    this.find4 = this.handle.bindLookup4();
+    this.find6 = this.handle.bindLookup6();
   }
 
   get size(): number {
@@ -280,11 +286,11 @@ export class NativeIpcache implements IpcacheLike {
   }
 
   lookup4(addr: number): number {
-    return this.handle.lookup4(addr);
+    return this.find4(addr);
   }
 
   lookup(family: 4 | 6, words: ArrayLike<number>): number {
-    return family === 4 ? this.handle.lookup4(words[3]!) : this.handle.lookup6(words[0]!, words[1]!, words[2]!, words[3]!);
+    return family === 4 ? this.find4(words[3]!) : this.find6(words[0]!, words[1]!, words[2]!, words[3]!);
   }
 
   lookupEntry(family: 4 | 6, words: ArrayLike<number>): IpcacheEntry | undefined {
@@ -334,19 +340,23 @@ export class NativeIpcache implements IpcacheLike {
 export class NativeIpcacheView implements IpcacheViewLike {
   readonly shared: NativeIpcache;
   readonly local: NativeIpcache;
+  private readonly find4: (addr: number) => number;
+  private readonly find6: (w0: number, w1: number, w2: number, w3: number) => number;
 
   constructor(shared: NativeIpcache, local: NativeIpcache) {
     this.shared = shared;
     this.local = local;
+    this.find4 = shared.handle.bindLookup4(local.handle);
+    this.find6 = shared.handle.bindLookup6(local.handle);
   }
 
   lookup4(addr: number): number {
-    return this.shared.handle.lookupView4(this.local.handle, addr);
+    return this.find4(addr);
   }
 
   lookup(family: 4 | 6, words: ArrayLike<number>): number {
-    if (family === 4) return this.shared.handle.lookupView4(this.local.handle, words[3]!);
-    return this.shared.handle.lookupView6(this.local.handle, words[0]!, words[1]!, words[2]!, words[3]!);
+    if (family === 4) return this.find4(words[3]!);
+    return this.find6(words[0]!, words[1]!, words[2]!, words[3]!);
   }
 
   lookupEntry(family: 4 | 6, words: ArrayLike<number>): IpcacheEntry | undefined {
@@ -461,10 +471,13 @@ export class NativePolicyMapSet {
   readonly handle: NativePolicySetHandle;
   /** Where the addon's single-entry calls write (bound once; see native/policy_map.cc). */
   readonly scratch = new Uint32Array(8);
+  /** handle.bindLookup(): single lookups without napi_unwrap per call (native/bindings.h). */
+  readonly lookupOne: (map: number, remote: number, dir: number, proto: number, dport: number, untrackedFragment: number) => number;
 
   constructor(native: NativeModule = requireNative()) {
     this.handle = new native.PolicyMapSet();
     if (!this.handle.bindScratch(this.scratch)) throw new NativeError('policy map set: the addon refused its scratch array');
+    this.lookupOne = this.handle.bindLookup();
   }
 
   /** A new empty map in this set. */
@@ -615,8 +628,8 @@ export class NativePolicyMap implements PolicyMapLike {
   }
 
   lookup(remoteIdentity: number, direction: 0 | 1, protocol: number, dport: number, out: PolicyVerdict, isUntrackedFragment = false): number {
-    const h = this.owner.handle;
-    const v = this.disposed ? h.lookup(-1, remoteIdentity, direction, protocol, dport, isUntrackedFragment) : h.lookup(this.id, remoteIdentity, direction, protocol, dport, isUntrackedFragment);
+    // A disposed map answers as an unknown one (no entries).
+    const v = this.owner.lookupOne(this.disposed ? -1 : this.id, remoteIdentity, direction, protocol, dport, isUntrackedFragment === true ? 1 : 0);
     const s = this.owner.scratch;
     const info = s[2]!;
     out.verdict = v;

@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 
 // --expose-gc for a fresh context of this isolate only.
 v8.setFlagsFromString('--expose-gc');
-const fullGc = runInNewContext('gc') as () => void;
+/** A full, synchronous garbage collection. */
+export const fullGc = runInNewContext('gc') as () => void;
 
 export function countGcs(run: () => void): Promise<number> {
   return new Promise((resolve) => {
