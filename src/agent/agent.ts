@@ -114,6 +114,9 @@ function comparePrefix(a: IpcacheRecord, b: IpcacheRecord): number {
 export function compileMaps(objects: ClusterObjects, policies: PolicyObject[], partial: Partial<AgentOptions> = {}): MapsDocument {
   const options: AgentOptions = { ...DEFAULT_AGENT_OPTIONS, ...partial };
   const notes = [...objects.notes];
+  // What the policy parser accepted with a caveat (host bits Cilium masks, a rule with no effect,
+  // an entity the CRD does not list, ...), each named by its policy and where it starts.
+  for (const p of policies) for (const n of p.notes ?? []) notes.push(`${formatPolicyRef(p.ref)} (${p.position.file}:${p.position.line}): ${n}`);
   const model = buildClusterModel(objects, options.clusterName);
   notes.push(...model.notes);
   const specs = policies.flatMap((p) => p.specs);

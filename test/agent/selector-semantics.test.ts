@@ -253,3 +253,11 @@ describe('entities and CIDRs', () => {
     expect(doc.ipcache.shared.find((e) => e.prefix === '10.96.0.0/12')).toBeDefined();
   });
 });
+
+describe('policy notes reach the maps document', () => {
+  test('what the parser accepted with a caveat is a note naming the policy and its line', () => {
+    const doc = compile(docs(cluster, cnp('a', 'masked', { endpointSelector: web, egress: [{ toCIDR: ['10.1.2.3/8'] }] })));
+    const note = doc.notes.find((n) => n.includes('host bits'));
+    expect(note).toMatch(/^CiliumNetworkPolicy\/a\/masked \(test\.yaml:\d+\): spec\.egress\[0\]\.toCIDR\[0\]: 10\.1\.2\.3\/8 has host bits set; Cilium masks it to 10\.0\.0\.0\/8$/);
+  });
+});
