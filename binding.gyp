@@ -2,6 +2,10 @@
 # src/maps/native.ts. Built by `npm install` (the root package's install script runs
 # `node-gyp rebuild` through npm, so npm's nodedir and the local Node headers are used).
 #
+# Targets: hubcap (native/*.cc but re2_size.cc) and hubcap_re2 (native/re2_size.cc over the RE2
+# and Abseil sources of the re2 package, listed by native/re2-sources.cjs; not in the sanitizer
+# build, which checks the maps).
+#
 # Variables:
 #   hubcap_sanitize=1   AddressSanitizer + UBSan build (native/sanitize.sh)
 #   hubcap_src          where the sources are, relative to this file (the sanitizer build
@@ -37,5 +41,21 @@
         }],
       ],
     },
+  ],
+  "conditions": [
+    ["hubcap_sanitize==0", {
+      "targets": [
+        {
+          "target_name": "hubcap_re2",
+          "sources": ["<(hubcap_src)/re2_size.cc", "<!@(node <(hubcap_src)/re2-sources.cjs sources)"],
+          "include_dirs": ["<!@(node <(hubcap_src)/re2-sources.cjs include)"],
+          "defines": ["NDEBUG", "NOMINMAX", "NAPI_VERSION=8"],
+          "cflags": ["-pthread", "-Wno-sign-compare", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
+          "cflags_cc!": ["-std=gnu++17"],
+          "cflags_cc": ["-std=c++2a", "-O2"],
+          "ldflags": ["-pthread"],
+        },
+      ],
+    }],
   ],
 }

@@ -170,7 +170,7 @@ export function parseCnpPortRule(f: Field, ctx: PortContext): PortRule {
 
   const rulesField: Field = m.get('rules');
   if (!rulesField.present) return rule;
-  const l7 = parseL7(rulesField);
+  const l7 = parseL7(rulesField, ctx.note);
   if (l7.protocol === undefined) return rule;
   rule.l7 = l7.rules;
 

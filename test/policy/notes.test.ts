@@ -3,6 +3,7 @@
  * (host bits, missing namespace) and things the API server or hubcap treat specially.
  */
 import { describe, expect, test } from 'vitest';
+import { re2ProgramSize } from '../../src/policy/re2-size.js';
 import { policy, rules, yaml } from './helpers.js';
 
 function notesOf(text: string): string[] {
@@ -95,5 +96,60 @@ describe('policy notes', () => {
         egress: [{}]
     `);
     expect(notes).toEqual(['spec.egress: ignored, policyTypes does not list Egress']);
+  });
+});
+
+describe('HTTP regexes too large for Envoy (cilium/cilium#41314)', () => {
+  // Sizes Envoy itself reported for these patterns (cilium/cilium#48773, envoyproxy/gateway#2543
+  // and #2576): the addon's RE2 must count the same.
+  test.each([
+    ['/(dashboard|alerts|calendar|components|metrics|critical_asset_metrics|critical_product_metrics|simple_search|support|celery_status|choices)([/?].*)?', 134],
+    ['^/v4/advisory/[0-9a-z-]{36}/clone$', 118],
+    ['^/api/v1/object/[\\w]{32}/action$', 107],
+  ])('RE2 program size of %s is %i, as Envoy reported it', (pattern, size) => {
+    expect(re2ProgramSize(pattern)).toBe(size);
+  });
+
+  function httpPolicy(rule: string): string {
+    return `
+      apiVersion: cilium.io/v2
+      kind: CiliumNetworkPolicy
+      metadata: {name: t, namespace: a}
+      spec:
+        endpointSelector: {}
+        ingress:
+          - toPorts:
+              - ports: [{port: "80", protocol: TCP}]
+                rules:
+                  http:
+                    - ${rule}
+    `;
+  }
+
+  test('a path over 100 is accepted and noted with its size', () => {
+    const notes = notesOf(httpPolicy(`path: '^/v4/advisory/[0-9a-z-]{36}/clone$'`));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(
+      /^spec\.ingress\[0\]\.toPorts\[0\]\.rules\.http\[0\]\.path: RE2 program size 118 > 100 \(Envoy's default re2\.max_program_size\.error_level\): Envoy rejects this policy's update for the endpoint, .*cilium\/cilium#41314/,
+    );
+  });
+
+  test('method and host are Envoy regexes too', () => {
+    const method = '[A-Z]{120}';
+    const host = '[a-z0-9.-]{64}\\.example\\.com';
+    expect(re2ProgramSize(method)).toBeGreaterThan(100);
+    expect(re2ProgramSize(host)).toBeGreaterThan(100);
+    const notes = notesOf(httpPolicy(`{method: '${method}', host: '${host}', path: '/ok'}`));
+    expect(notes.map((n) => n.split(':')[0])).toEqual(['spec.ingress[0].toPorts[0].rules.http[0].method', 'spec.ingress[0].toPorts[0].rules.http[0].host']);
+  });
+
+  test('a program RE2 cannot compile within its default memory is Infinity (the policy parser already refuses it)', () => {
+    expect(re2ProgramSize('\\pL{1000}')).toBe(Infinity);
+    expect(re2ProgramSize('(a')).toBeUndefined();
+  });
+
+  test('an ordinary path is not noted', () => {
+    expect(re2ProgramSize('/public/.*')).toBeLessThanOrEqual(100);
+    expect(notesOf(httpPolicy(`{method: GET, path: '/public/.*'}`))).toEqual([]);
   });
 });
