@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { InputError, PolicyError, isHubcapError } from '../../src/errors.js';
-import { at, expectPositionedError, policy, yaml } from './helpers.js';
+import { at, expectPositionedError, httpRuleSpec, policy, yaml } from './helpers.js';
 
 const FILE = 'bad.yaml';
 
@@ -212,30 +212,11 @@ describe('malformed policies', () => {
     expectPolicyError(text, '[{fields', 'spec.ingress[0].icmps', 'the ICMPs block may only be present without toPorts');
   });
 
-  test('HTTP path that RE2 cannot compile (backreference)', () => {
-    const text = cnp(`
-      endpointSelector: {}
-      ingress:
-        - toPorts:
-            - ports: [{port: "80", protocol: TCP}]
-              rules:
-                http:
-                  - path: "/(a)\\\\1"
-    `);
-    expectPolicyError(text, '"/(a)', 'spec.ingress[0].toPorts[0].rules.http[0].path', 'not a valid RE2 regular expression');
-  });
-
-  test('HTTP method and path both invalid: the path is reported, as PortRuleHTTP.Sanitize checks it first', () => {
-    const text = cnp(`
-      endpointSelector: {}
-      ingress:
-        - toPorts:
-            - ports: [{port: "80", protocol: TCP}]
-              rules:
-                http:
-                  - method: "(GET"
-                    path: "/(a)\\\\1"
-    `);
+  test.each([
+    ['HTTP path that RE2 cannot compile (backreference)', '{path: "/(a)\\\\1"}'],
+    ['HTTP method and path both invalid: the path is reported, as PortRuleHTTP.Sanitize checks it first', '{method: "(GET", path: "/(a)\\\\1"}'],
+  ])('%s', (_name, rule) => {
+    const text = cnp(httpRuleSpec(rule));
     expectPolicyError(text, '"/(a)', 'spec.ingress[0].toPorts[0].rules.http[0].path', 'not a valid RE2 regular expression');
   });
 

@@ -16,6 +16,19 @@ export function yaml(text: string): string {
   return lines.map((l) => l.slice(indent)).join('\n');
 }
 
+/** A policy spec (the lines under `spec:`) with one ingress HTTP rule on TCP/80; `rule` is its YAML. */
+export function httpRuleSpec(rule: string): string {
+  return yaml(`
+    endpointSelector: {}
+    ingress:
+      - toPorts:
+          - ports: [{port: "80", protocol: TCP}]
+            rules:
+              http:
+                - ${rule}
+  `);
+}
+
 export function raws(text: string, file = 'policy.yaml'): RawObject[] {
   return readDocuments(text, file).objects;
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { re2ProgramSize } from '../../src/policy/re2-size.js';
-import { policy, rules, yaml } from './helpers.js';
+import { httpRuleSpec, policy, rules, yaml } from './helpers.js';
 
 function notesOf(text: string): string[] {
   return policy(yaml(text)).notes ?? [];
@@ -111,19 +111,7 @@ describe('HTTP regexes too large for Envoy (cilium/cilium#41314)', () => {
   });
 
   function httpPolicy(rule: string): string {
-    return `
-      apiVersion: cilium.io/v2
-      kind: CiliumNetworkPolicy
-      metadata: {name: t, namespace: a}
-      spec:
-        endpointSelector: {}
-        ingress:
-          - toPorts:
-              - ports: [{port: "80", protocol: TCP}]
-                rules:
-                  http:
-                    - ${rule}
-    `;
+    return `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: t, namespace: a}\nspec:\n${httpRuleSpec(rule).replace(/^/gm, '  ')}`;
   }
 
   test('a path over 100 is accepted and noted with its size', () => {
