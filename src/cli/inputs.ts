@@ -10,7 +10,8 @@ import { InputError, UsageError } from '../errors.js';
 import { loadClusterObjects } from '../k8s/load.js';
 import { checkMapsDocument, formatDocumentPath } from '../maps/document-check.js';
 import { MAPS_DOCUMENT_VERSION, type MapsDocument } from '../maps/document.js';
-import { parsePolicy } from '../policy/parse.js';
+import { parsePolicies } from '../policy/parse.js';
+import { ENVOY_RE2_MAX_PROGRAM_SIZE } from '../policy/re2-size.js';
 
 export interface CompileFlags {
   cluster?: string[];
@@ -20,6 +21,7 @@ export interface CompileFlags {
   hostFirewall?: boolean;
   bpfPolicyMapMax?: string;
   ipcacheMax?: string;
+  envoyRe2MaxProgramSize?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -35,7 +37,12 @@ export function addCompileOptions(cmd: Command): Command {
     .option('--cluster-name <name>', 'cluster name (k8s:io.cilium.k8s.policy.cluster)', 'default')
     .option('--no-host-firewall', 'do not enforce host policies (CCNP nodeSelector), as with the host firewall off')
     .option('--bpf-policy-map-max <n>', 'entries per endpoint policy map', '16384')
-    .option('--ipcache-max <n>', 'ipcache entries', '512000');
+    .option('--ipcache-max <n>', 'ipcache entries', '512000')
+    .option(
+      '--envoy-re2-max-program-size <n>',
+      "Envoy's re2.max_program_size.error_level: HTTP rule regexes with a larger RE2 program get a note, as Envoy rejects them",
+      String(ENVOY_RE2_MAX_PROGRAM_SIZE),
+    );
 }
 
 function positiveInt(flag: string, text: string | undefined, fallback: number, max = 1e8): number {
@@ -69,9 +76,12 @@ export function compileFromFlags(flags: CompileFlags): MapsDocument {
   const clusterPaths = flags.cluster ?? [];
   const policyPaths = flags.policy ?? [];
   if (clusterPaths.length === 0) throw new UsageError('--cluster is required (cluster objects as kubectl get -o yaml prints them)');
+  // Flags are checked before any input is read. Envoy reads the runtime value as a uint32.
+  const agentOptions = agentOptionsFrom(flags);
+  const envoyRe2MaxProgramSize = positiveInt('--envoy-re2-max-program-size', flags.envoyRe2MaxProgramSize, ENVOY_RE2_MAX_PROGRAM_SIZE, 0xffffffff);
   const objects = loadClusterObjects([...clusterPaths, ...policyPaths]);
-  const policies = objects.policies.map(parsePolicy);
-  return compileMaps(objects, policies, agentOptionsFrom(flags));
+  const policies = parsePolicies(objects.policies, { envoyRe2MaxProgramSize });
+  return compileMaps(objects, policies, agentOptions);
 }
 
 /** line:col of a character offset, for JSON.parse errors ("... in JSON at position N"). */

@@ -10,11 +10,16 @@
  */
 import RE2 from 're2';
 import type { Field, FieldMap } from '../k8s/yaml-node.js';
-import { ENVOY_RE2_MAX_PROGRAM_SIZE, re2ProgramSize } from './re2-size.js';
+import { re2ProgramSize } from './re2-size.js';
 import type { DnsRule, HttpRule, KafkaRule, L7Rules } from './types.js';
 
-/** Where a part of the parser records a caveat (PolicyContext.note). */
-type Note = (message: string) => void;
+/** What the L7 parser needs of its port rule's context (ports.ts PortContext). */
+export interface L7Context {
+  /** Envoy's re2.max_program_size.error_level (re2-size.ts). */
+  re2MaxProgramSize: number;
+  /** Records a caveat (PolicyContext.note). */
+  note(message: string): void;
+}
 
 /**
  * The CRD's patterns for FQDN selectors and DNS rules (pkg/policy/api/fqdn.go), run with RE2 as
@@ -26,7 +31,7 @@ const MATCH_NAME = new RE2('^([-a-zA-Z0-9_]+[.]?)+$');
 const MATCH_PATTERN = new RE2('^([-a-zA-Z0-9_*]+[.]?)+$');
 const KAFKA_TOPIC = /^[a-zA-Z0-9._-]+$/;
 
-function regex(f: Field, note: Note): string | undefined {
+function regex(f: Field, ctx: L7Context): string | undefined {
   const text = f.optString();
   if (text === undefined) return undefined;
   try {
@@ -37,12 +42,13 @@ function regex(f: Field, note: Note): string | undefined {
   }
   // Valid for the API server and for RE2, yet too large for Envoy's default limit (re2-size.ts).
   const size = re2ProgramSize(text);
-  if (size !== undefined && size > ENVOY_RE2_MAX_PROGRAM_SIZE) {
+  const limit = ctx.re2MaxProgramSize;
+  if (size !== undefined && size > limit) {
     const why =
       size === Infinity
         ? 'RE2 cannot compile it within its default memory budget'
-        : `RE2 program size ${size} > ${ENVOY_RE2_MAX_PROGRAM_SIZE} (Envoy's default re2.max_program_size.error_level)`;
-    note(
+        : `RE2 program size ${size} > ${limit} (Envoy's re2.max_program_size.error_level, --envoy-re2-max-program-size)`;
+    ctx.note(
       `${f.path}: ${why}: Envoy rejects this policy's update for the endpoint, so Cilium leaves its L7 policy unapplied ` +
         '(cilium/cilium#41314); hubcap enforces the rule as written. Simplify the regex or raise the limit (Helm envoy.staticRuntimeConfig)',
     );
@@ -50,16 +56,16 @@ function regex(f: Field, note: Note): string | undefined {
   return text;
 }
 
-function parseHttp(f: Field, note: Note): HttpRule {
+function parseHttp(f: Field, ctx: L7Context): HttpRule {
   const m = f.map();
   m.allowOnly(['method', 'path', 'host', 'headers', 'headerMatches']);
   const rule: HttpRule = {};
   // PortRuleHTTP.Sanitize (pkg/policy/api/http.go) compiles the path first, then the method, so
   // a rule with both invalid is reported at its path. Cilium leaves the host to Envoy, which
   // rejects the listener when RE2 cannot compile it; hubcap reports it here, after both.
-  const path = regex(m.get('path'), note);
-  const method = regex(m.get('method'), note);
-  const host = regex(m.get('host'), note);
+  const path = regex(m.get('path'), ctx);
+  const method = regex(m.get('method'), ctx);
+  const host = regex(m.get('host'), ctx);
   if (method !== undefined) rule.method = method;
   if (path !== undefined) rule.path = path;
   if (host !== undefined) rule.host = host;
@@ -165,7 +171,7 @@ export interface L7Parse {
 }
 
 /** `rules: {...}` of a toPorts entry. */
-export function parseL7(f: Field, note: Note): L7Parse {
+export function parseL7(f: Field, ctx: L7Context): L7Parse {
   const m: FieldMap = f.map();
   m.allowOnly(['http', 'kafka', 'dns', 'l7proto', 'l7']);
   const present = (['http', 'kafka', 'dns', 'l7proto'] as const).filter((k) => m.get(k).present);
@@ -174,7 +180,7 @@ export function parseL7(f: Field, note: Note): L7Parse {
   }
   const rules: L7Rules = {};
   const http = m.get('http').optList();
-  if (http) rules.http = http.map((h) => parseHttp(h, note));
+  if (http) rules.http = http.map((h) => parseHttp(h, ctx));
   const kafka = m.get('kafka').optList();
   if (kafka) rules.kafka = kafka.map(parseKafka);
   const dns = m.get('dns').optList();

@@ -205,7 +205,13 @@ function parseRuleItem(f: Field, direction: 'ingress' | 'egress', deny: boolean,
   const requiresField: Field = m.get(ingress ? 'fromRequires' : 'toRequires');
   const requires = endpointPeers(requiresField.optList() ?? [], ctx);
 
-  const portCtx: PortContext = { direction, deny, hostPolicy: ctx.hostPolicy, note: (msg) => ctx.policy.note(msg) };
+  const portCtx: PortContext = {
+    direction,
+    deny,
+    hostPolicy: ctx.hostPolicy,
+    re2MaxProgramSize: ctx.policy.re2MaxProgramSize,
+    note: (msg) => ctx.policy.note(msg),
+  };
   const toPortsField: Field = m.get('toPorts');
   const icmpsField: Field = m.get('icmps');
   const toPorts = toPortsField.optList() ?? [];

@@ -13,7 +13,7 @@ import { PolicyError } from '../errors.js';
 import { objectField } from '../k8s/documents.js';
 import type { RawObject } from '../k8s/types.js';
 import type { Field } from '../k8s/yaml-node.js';
-import { newPolicyContext } from './context.js';
+import { newPolicyContext, type PolicyParseOptions } from './context.js';
 import { parseCiliumSpecs } from './parse-cnp.js';
 import { parseNetworkPolicySpec } from './parse-netpol.js';
 import type { PolicyKind, PolicyObject, PolicyRef, PolicyRule, PolicySpec } from './types.js';
@@ -40,7 +40,7 @@ function assignIndexes(specs: PolicySpec[]): void {
 }
 
 /** Parses and validates one NetworkPolicy, CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy. */
-export function parsePolicy(raw: RawObject): PolicyObject {
+export function parsePolicy(raw: RawObject, options: PolicyParseOptions = {}): PolicyObject {
   const kind = raw.kind;
   if (!isPolicyKind(kind)) {
     throw new PolicyError(raw.position, `${kind} is not a policy kind (NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy)`, 'kind');
@@ -73,7 +73,7 @@ export function parsePolicy(raw: RawObject): PolicyObject {
     ref = { kind, namespace, name };
   }
 
-  const ctx = newPolicyContext(ref);
+  const ctx = newPolicyContext(ref, options);
   for (const n of notes) ctx.note(n);
   const specs = kind === 'NetworkPolicy' ? [parseNetworkPolicySpec(root, ctx, ref.namespace!)] : parseCiliumSpecs(root, ctx);
   assignIndexes(specs);
@@ -83,6 +83,6 @@ export function parsePolicy(raw: RawObject): PolicyObject {
 }
 
 /** Parses every policy object; the first invalid one throws. */
-export function parsePolicies(raws: readonly RawObject[]): PolicyObject[] {
-  return raws.map(parsePolicy);
+export function parsePolicies(raws: readonly RawObject[], options: PolicyParseOptions = {}): PolicyObject[] {
+  return raws.map((raw) => parsePolicy(raw, options));
 }

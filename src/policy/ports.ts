@@ -32,6 +32,8 @@ export interface PortContext {
   deny: boolean;
   /** The spec has a nodeSelector (host policy). */
   hostPolicy: boolean;
+  /** PolicyParseOptions.envoyRe2MaxProgramSize, defaulted. */
+  re2MaxProgramSize: number;
   note(message: string): void;
 }
 
@@ -170,7 +172,7 @@ export function parseCnpPortRule(f: Field, ctx: PortContext): PortRule {
 
   const rulesField: Field = m.get('rules');
   if (!rulesField.present) return rule;
-  const l7 = parseL7(rulesField, ctx.note);
+  const l7 = parseL7(rulesField, ctx);
   if (l7.protocol === undefined) return rule;
   rule.l7 = l7.rules;
 

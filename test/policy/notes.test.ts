@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { re2ProgramSize } from '../../src/policy/re2-size.js';
-import { httpRuleSpec, policy, rules, yaml } from './helpers.js';
+import { parsePolicy } from '../../src/policy/parse.js';
+import { httpRuleSpec, policy, raws, rules, yaml } from './helpers.js';
 
 function notesOf(text: string): string[] {
   return policy(yaml(text)).notes ?? [];
@@ -118,8 +119,14 @@ describe('HTTP regexes too large for Envoy (cilium/cilium#41314)', () => {
     const notes = notesOf(httpPolicy(`path: '^/v4/advisory/[0-9a-z-]{36}/clone$'`));
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(
-      /^spec\.ingress\[0\]\.toPorts\[0\]\.rules\.http\[0\]\.path: RE2 program size 118 > 100 \(Envoy's default re2\.max_program_size\.error_level\): Envoy rejects this policy's update for the endpoint, .*cilium\/cilium#41314/,
+      /^spec\.ingress\[0\]\.toPorts\[0\]\.rules\.http\[0\]\.path: RE2 program size 118 > 100 \(Envoy's re2\.max_program_size\.error_level, --envoy-re2-max-program-size\): Envoy rejects this policy's update for the endpoint, .*cilium\/cilium#41314/,
     );
+  });
+
+  test('the limit is the cluster\'s (PolicyParseOptions.envoyRe2MaxProgramSize): at 118 and above no note, below one', () => {
+    const text = httpPolicy(`path: '^/v4/advisory/[0-9a-z-]{36}/clone$'`);
+    expect(parsePolicy(raws(yaml(text))[0]!, { envoyRe2MaxProgramSize: 118 }).notes ?? []).toEqual([]);
+    expect(parsePolicy(raws(yaml(text))[0]!, { envoyRe2MaxProgramSize: 117 }).notes).toHaveLength(1);
   });
 
   test('method and host are Envoy regexes too', () => {
