@@ -45,6 +45,25 @@ export function addCompileOptions(cmd: Command): Command {
     );
 }
 
+/**
+ * The flags that shape the compiled maps, as commander names them and as they are spelled. A maps
+ * document (`replay --maps`) was compiled with its own values of them (MapsDocument.options and
+ * its notes), so giving one beside --maps would be silently ignored: replay refuses it instead.
+ */
+const COMPILE_ONLY_FLAGS = [
+  ['enablePolicy', '--enable-policy'],
+  ['clusterName', '--cluster-name'],
+  ['hostFirewall', '--no-host-firewall'],
+  ['bpfPolicyMapMax', '--bpf-policy-map-max'],
+  ['ipcacheMax', '--ipcache-max'],
+  ['envoyRe2MaxProgramSize', '--envoy-re2-max-program-size'],
+] as const;
+
+/** The compile flags given on the command line (not left at their defaults), as spelled. */
+export function compileFlagsGiven(cmd: Command): string[] {
+  return COMPILE_ONLY_FLAGS.filter(([name]) => cmd.getOptionValueSource(name) === 'cli').map(([, flag]) => flag);
+}
+
 function positiveInt(flag: string, text: string | undefined, fallback: number, max = 1e8): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {

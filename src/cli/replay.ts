@@ -34,7 +34,7 @@ import { FlowSummary } from '../flow/summary.js';
 import { ProxyStage, type ProxyOptions } from '../proxy/stage.js';
 import type { MapsDocument } from '../maps/document.js';
 import { selectBackend } from '../maps/native.js';
-import { addCompileOptions, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
+import { addCompileOptions, compileFlagsGiven, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
 import { EXIT_EXPECTATION_FAILED, type CliContext } from './main.js';
 import { LineWriter, warn } from './output.js';
 
@@ -43,6 +43,8 @@ type Format = (typeof FORMATS)[number];
 
 interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags {
   output: string;
+  /** Compile flags given on the command line (inputs.ts compileFlagsGiven), checked against --maps. */
+  compileFlagsGiven?: string[];
   summary?: boolean;
   maps?: string;
   expect?: string;
@@ -124,8 +126,8 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
   addCompileOptions(cmd);
   addFilterOptions(cmd);
   addTextPrinterOptions(cmd);
-  cmd.action(async (capture: string, flags: ReplayFlags) => {
-    const ok = await runReplay(capture, flags);
+  cmd.action(async (capture: string, flags: ReplayFlags, command: Command) => {
+    const ok = await runReplay(capture, { ...flags, compileFlagsGiven: compileFlagsGiven(command) });
     if (!ok) ctx.exitCode = EXIT_EXPECTATION_FAILED;
   });
 }
@@ -146,6 +148,10 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   if (flags.maps !== undefined) {
     if ((flags.cluster?.length ?? 0) > 0 || (flags.policy?.length ?? 0) > 0) {
       throw new UsageError('--maps replaces --cluster/--policy: give one or the other');
+    }
+    const given = flags.compileFlagsGiven ?? [];
+    if (given.length > 0) {
+      throw new UsageError(`${given[0]} shapes the compiled maps, and with --maps the document's own setting holds: give it to \`hubcap maps dump\` instead`);
     }
     doc = loadMapsDocument(flags.maps);
   } else {

@@ -126,6 +126,19 @@ describe('hubcap replay: bad input is one line and exit 2', () => {
     expect(r.stderr.trim()).toMatch(/bad-policy\.yaml:7:\d+: spec\.ingress\[0\]\.fromEntities\[0\]/);
   });
 
+  test.each([
+    ['--enable-policy', 'always'],
+    ['--no-host-firewall'],
+    ['--bpf-policy-map-max', '100'],
+    ['--envoy-re2-max-program-size', '1000'],
+  ])('%s beside --maps is refused, not ignored: the document was compiled with its own setting', (...flag) => {
+    const mapsFile = write('sw-maps.json', runHubcap(['maps', '--cluster', 'examples/starwars/cluster', '--policy', 'examples/starwars/policies', 'dump']).stdout);
+    const r = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', '--maps', mapsFile, ...flag]);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(`hubcap: ${flag[0]} shapes the compiled maps, and with --maps the document's own setting holds: give it to \`hubcap maps dump\` instead`);
+    expect(r.status).toBe(2);
+  });
+
   test('a file that is not a maps dump', () => {
     const r = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', '--maps', write('not-maps.json', '{"hello": 1}')]);
     expect(r.status).toBe(2);
