@@ -27,7 +27,7 @@ import { EnforcedCaptureWriter, Fate } from '../capture/enforced-writer.js';
 import { UsageError } from '../errors.js';
 import { FlowContext } from '../flow/context.js';
 import { ExpectationChecker, loadExpectations } from '../flow/expectations.js';
-import { addFilterOptions, compileFlowFilter, type FlowFilterOptions } from '../flow/filter.js';
+import { addFilterOptions, compileFlowFilter, hasFlowFilters, type FlowFilterOptions } from '../flow/filter.js';
 import { addTextPrinterOptions, formatCompact, TablePrinter, textPrinterOptionsFrom, type TextPrinterFlags } from '../flow/compact.js';
 import { formatFlowJson } from '../flow/flow.js';
 import { FlowSummary } from '../flow/summary.js';
@@ -140,6 +140,11 @@ function parseFormat(text: string): Format {
 /** Runs one replay; false when an expectation failed. */
 export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Promise<boolean> {
   const format = parseFormat(flags.output);
+  if (format === 'summary' && hasFlowFilters(flags)) {
+    // The summary counts every event (its verdict table is one final event per packet), so a
+    // filter beside -o summary would change nothing: refused rather than silently ignored.
+    throw new UsageError('filters choose the flows printed, and -o summary prints none (the summary counts every event): use a flow format, with --summary to add it');
+  }
   const textOptions = textPrinterOptionsFrom(flags);
   const options = datapathOptions(flags);
   const backend = selectBackend(flags.backend);

@@ -452,6 +452,11 @@ function compileSpec(spec: FlowFilterSpec, ctx: FlowContext): FlowPredicate {
  * The predicate of the filter flags, or undefined when none was given (everything passes).
  * Throws a one-line UsageError on a bad value or a combination Hubble refuses.
  */
+/** Whether any filter flag is given (checked before the inputs are read). */
+export function hasFlowFilters(opts: FlowFilterOptions): boolean {
+  return buildSpecs(opts).length > 0;
+}
+
 export function compileFlowFilter(opts: FlowFilterOptions, ctx: FlowContext): FlowPredicate | undefined {
   const specs = buildSpecs(opts);
   if (specs.length === 0) return undefined;

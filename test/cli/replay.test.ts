@@ -139,6 +139,20 @@ describe('hubcap replay: bad input is one line and exit 2', () => {
     expect(r.status).toBe(2);
   });
 
+  test('a filter beside -o summary is refused, not ignored: the summary counts every event', () => {
+    const r = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', '--cluster', 'examples/starwars/cluster', '--policy', 'examples/starwars/policies', '-o', 'summary', '--verdict', 'DROPPED']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe('hubcap: filters choose the flows printed, and -o summary prints none (the summary counts every event): use a flow format, with --summary to add it');
+    expect(r.status).toBe(2);
+    // With a flow format the filter applies to the flows, and --summary still counts everything.
+    const both = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', '--cluster', 'examples/starwars/cluster', '--policy', 'examples/starwars/policies', '-q', '--verdict', 'DROPPED', '--summary']);
+    expect(both.status, both.stderr).toBe(0);
+    const flows = both.stdout.split('\n').filter((l) => /^[A-Z][a-z]{2} \d+ \d\d:\d\d:/.test(l)); // compact lines start with their time
+    expect(flows.length).toBeGreaterThan(0);
+    expect(flows.every((l) => / (DROPPED|DENIED) /.test(l))).toBe(true);
+    expect(both.stdout).toMatch(/^FORWARDED +40 +7$/m);
+  });
+
   test('a file that is not a maps dump', () => {
     const r = runHubcap(['replay', 'pcaps/starwars-deathstar.pcap', '--maps', write('not-maps.json', '{"hello": 1}')]);
     expect(r.status).toBe(2);
