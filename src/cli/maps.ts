@@ -168,6 +168,9 @@ export function registerMapsCommand(program: Command, _ctx: CliContext): void {
     if (flags.output !== 'table' && flags.output !== 'json') {
       throw new UsageError(`-o must be table or json, got "${flags.output}"`);
     }
+    // What only one view reads is refused by the others, not silently ignored.
+    if (endpoint !== undefined && view !== 'policy') throw new UsageError(`an endpoint ("${endpoint}") is for the policy view, not ${view}`);
+    if (flags.node !== undefined && view !== 'ipcache') throw new UsageError(`--node is for the ipcache view, not ${view}`);
     const doc = compileFromFlags(flags);
     if (!flags.quiet) for (const note of doc.notes) warn(`note: ${note}`);
     const json = flags.output === 'json';

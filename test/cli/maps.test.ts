@@ -108,4 +108,19 @@ describe('hubcap maps: bad input is one line and exit 2', () => {
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
     }
   });
+
+  test('an endpoint or --node beside a view that does not read it is refused, not ignored', () => {
+    const cases: Array<[string[], string]> = [
+      [['identities', 'default/xwing'], 'hubcap: an endpoint ("default/xwing") is for the policy view, not identities'],
+      [['ipcache', 'default/xwing'], 'hubcap: an endpoint ("default/xwing") is for the policy view, not ipcache'],
+      [['identities', '--node', 'cp-1'], 'hubcap: --node is for the ipcache view, not identities'],
+      [['policy', 'default/xwing', '--node', 'cp-1'], 'hubcap: --node is for the ipcache view, not policy'],
+    ];
+    for (const [view, message] of cases) {
+      const r = runHubcap(['maps', '--cluster', cluster, ...view]);
+      expect(r.stdout, view.join(' ')).toBe('');
+      expect(r.stderr.trim(), view.join(' ')).toBe(message);
+      expect(r.status, view.join(' ')).toBe(2);
+    }
+  });
 });
