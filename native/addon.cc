@@ -3,10 +3,19 @@
 //
 //   Ipcache        ipcache.cc (lpm.h)
 //   PolicyMapSet   policy_map.cc (policy.h)
+//   FastPath       fastpath/ (the replay's native fast path, src/datapath/fast-path.ts)
+//   fastpathTesting  the fast path's parts alone, for the differential tests
 //   bytesAllocated()  every byte the module's maps hold, all objects together
 //   abiVersion     bindings.h kAbiVersion; the loader refuses another
 //   sanitized      true in the AddressSanitizer/UBSan build (native/sanitize.sh)
 #include "bindings.h"
+
+namespace hubcap::fastpath {
+void InitFastPath(Napi::Env env, Napi::Object exports);
+void InitFastDecodeTesting(Napi::Env env, Napi::Object testing);
+void InitFastDedupTesting(Napi::Env env, Napi::Object testing);
+void InitFastSummaryTesting(Napi::Env env, Napi::Object testing);
+}  // namespace hubcap::fastpath
 
 namespace {
 
@@ -17,6 +26,12 @@ Napi::Value BytesAllocated(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hubcap::InitIpcache(env, exports);
   hubcap::InitPolicyMapSet(env, exports);
+  hubcap::fastpath::InitFastPath(env, exports);
+  Napi::Object testing = Napi::Object::New(env);
+  hubcap::fastpath::InitFastDecodeTesting(env, testing);
+  hubcap::fastpath::InitFastDedupTesting(env, testing);
+  hubcap::fastpath::InitFastSummaryTesting(env, testing);
+  exports.Set("fastpathTesting", testing);
   exports.Set("bytesAllocated", Napi::Function::New<BytesAllocated>(env, "bytesAllocated"));
   exports.Set("abiVersion", Napi::Number::New(env, hubcap::kAbiVersion));
 #if defined(HUBCAP_SANITIZE)

@@ -1,0 +1,3 @@
+#include "dedup.h"
+
+namespace hubcap::fastpath {}  // namespace hubcap::fastpath

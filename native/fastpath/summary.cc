@@ -1,0 +1,3 @@
+#include "summary.h"
+
+namespace hubcap::fastpath {}  // namespace hubcap::fastpath
