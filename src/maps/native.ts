@@ -128,6 +128,11 @@ export interface NativeModule {
   abiVersion: number;
   /** True for the AddressSanitizer/UBSan build (native/sanitize.sh). */
   sanitized: boolean;
+  /**
+   * The fast path's parts alone (native/fastpath/*_testing.cc), for the differential tests
+   * (test/datapath/fast-*.test.ts); each test file types the functions it calls.
+   */
+  fastpathTesting: Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------
