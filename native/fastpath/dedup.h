@@ -1,19 +1,80 @@
 // Duplicate suppression (src/datapath/dedup.ts Deduplicator) over the Deduplicator's own typed
-// arrays and scalars, decision for decision. OWNER: the dedup port.
+// arrays and scalars, decision for decision and write for write. OWNER: the dedup port.
+//
+// The TypeScript object owns everything: its three Int32Arrays (headers, rows, links, see the
+// layout in dedup.ts's module comment), its constants, and its mutable fields, which it mirrors
+// into a Float64Array "scalar block" (Deduplicator.saveScalars / loadScalars, DEDUP_SCALAR_WORDS
+// words at `at`). DedupIsDuplicate reads and writes only those arrays and the block; it
+// allocates nothing. Bind again whenever the Deduplicator's arrays are other objects (they never
+// are today: a Deduplicator's arrays live as long as it does).
 #ifndef HUBCAP_NATIVE_FASTPATH_DEDUP_H_
 #define HUBCAP_NATIVE_FASTPATH_DEDUP_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "packet.h"
 
 namespace hubcap::fastpath {
 
+// The scalar block: the Deduplicator's mutable fields as doubles (booleans 0 / 1), in this order
+// (dedup.ts saveScalars / loadScalars, DEDUP_SCALAR_WORDS).
+enum DedupScalar : int {
+  kDedupCursor = 0,    // cursor: the ring row the next packet's record goes to
+  kDedupSingle,        // single: the fast path (one observation point so far) is on
+  kDedupFirstHi,       // firstHi, firstLo: that point (valid once pendingSeen)
+  kDedupFirstLo,
+  kDedupPendingSeen,   // pendingSeen
+  kDedupPendingCount,  // pendingCount: pending rows, the ones before the cursor
+  kDedupMaxSec,        // maxSec, maxNsec: latest time seen in the fast path
+  kDedupMaxNsec,
+  kDedupEpoch,         // epoch: capture second the stored seconds count from (-1: none yet)
+  kDedupDupCount,      // dupCount: duplicates found so far
+  kDedupScalarWords,
+};
+
+// dedup.ts constants.
+constexpr int kDedupRecordWords = 21;  // K
+constexpr int kDedupWays = 4;          // WAYS
+constexpr int kDedupPoints = 4;        // POINTS
+constexpr int kDedupHeaderWords = 16;  // HDR
+constexpr int kDedupRowWords = 32;     // ROW
+constexpr int32_t kDedupMaxRing = 1 << 22;  // MAX_RING
+
 struct DedupTable {
-  // TODO(dedup port): pointers into the Deduplicator's arrays, its constants, and its scalars in
-  // a Float64Array block shared with TypeScript.
+  // Deduplicator.headers: (bucketMask + 1) * 16 words.
+  int32_t* headers = nullptr;
+  // Deduplicator.rows: (ringRows + slots) * 32 words (the ring, then one spill row per way).
+  int32_t* rows = nullptr;
+  // Deduplicator.links: ringRows words.
+  int32_t* links = nullptr;
+  int32_t bucketMask = 0;
+  // Ways (slots): (bucketMask + 1) * 4.
+  int32_t slots = 0;
+  int32_t ringRows = 0;
+  int32_t pendingLimit = 0;
+  double windowNs = 0;
+  // kDedupScalarWords doubles of the scalar block.
+  double* scalars = nullptr;
   bool bound = false;
 };
+
+// Binds `t` to a Deduplicator's arrays (lengths in elements), constants (Deduplicator.nativeView)
+// and scalar block (`blockLength` doubles, the scalars at `at`). False, leaving `t` unbound,
+// when they do not fit together (lengths, a ring or bucket count that is not a power of two, a
+// window that is not a finite non-negative number, a block too short): a bound table never
+// indexes outside these arrays.
+bool DedupBind(DedupTable& t, int32_t* headers, size_t headersLength, int32_t* rows, size_t rowsLength, int32_t* links,
+               size_t linksLength, double bucketMask, double ringRows, double pendingLimit, double windowNs, double* block,
+               size_t blockLength, double at);
+
+// Deduplicator.isDuplicate(p, tsSec, tsNsec, frame) for a fast-path packet (packet.h: never a
+// fragment, no ICMP quote, no encapsulation), `frame` its bytes from the first one
+// (frame[0, p.captureLength) readable) and `interfaceId` the frame's pcapng interface (0 for
+// none): true when `p` is a copy of a packet seen within the window at another observation
+// point. Updates the arrays and the scalar block exactly as the TypeScript call does. `t` must
+// be bound.
+bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId);
 
 }  // namespace hubcap::fastpath
 

@@ -121,6 +121,32 @@ const RING_PER_WAY = 4;
 const MIN_RING = 2 * PENDING_ROWS;
 const MAX_RING = 1 << 22;
 
+/**
+ * @internal The native fast path's view of a Deduplicator (native/fastpath/dedup.h DedupBind):
+ * its arrays and constants.
+ */
+export interface DedupNativeView {
+  readonly headers: Int32Array;
+  readonly rows: Int32Array;
+  readonly links: Int32Array;
+  readonly bucketMask: number;
+  readonly ringRows: number;
+  readonly pendingLimit: number;
+  readonly windowNs: number;
+}
+
+/**
+ * @internal Words of the scalar block (saveScalars / loadScalars; native/fastpath/dedup.h
+ * DedupScalar): cursor, single, firstHi, firstLo, pendingSeen, pendingCount, maxSec, maxNsec,
+ * epoch, dupCount, in that order, booleans as 0 / 1.
+ */
+export const DEDUP_SCALAR_WORDS = 10;
+
+/** A number read back from the scalar block, as an int32 when it is one (its field stays small-integer). */
+function scalarOf(x: number): number {
+  return (x | 0) === x ? x | 0 : x;
+}
+
 export class Deduplicator {
   readonly windowNs: number;
   readonly capacity: number;
@@ -197,6 +223,47 @@ export class Deduplicator {
     if (this.probe(row, h, tsSec - this.epoch, tsNsec, (point / TWO32) | 0, point | 0) === true) return true;
     this.cursor = (row + 1) & (this.ringRows - 1);
     return false;
+  }
+
+  /** @internal The arrays and constants the native fast path works on (native/fastpath/dedup.h). */
+  nativeView(): DedupNativeView {
+    return {
+      headers: this.headers,
+      rows: this.rows,
+      links: this.links,
+      bucketMask: this.bucketMask,
+      ringRows: this.ringRows,
+      pendingLimit: this.pendingLimit,
+      windowNs: this.windowNs,
+    };
+  }
+
+  /** @internal Writes the mutable fields into block[at, at + DEDUP_SCALAR_WORDS) for the native fast path. */
+  saveScalars(block: Float64Array, at: number): void {
+    block[at] = this.cursor;
+    block[at + 1] = this.single ? 1 : 0;
+    block[at + 2] = this.firstHi;
+    block[at + 3] = this.firstLo;
+    block[at + 4] = this.pendingSeen ? 1 : 0;
+    block[at + 5] = this.pendingCount;
+    block[at + 6] = this.maxSec;
+    block[at + 7] = this.maxNsec;
+    block[at + 8] = this.epoch;
+    block[at + 9] = this.dupCount;
+  }
+
+  /** @internal Reads the mutable fields back from block[at, at + DEDUP_SCALAR_WORDS) after the native fast path ran. */
+  loadScalars(block: Float64Array, at: number): void {
+    this.cursor = block[at]! | 0;
+    this.single = block[at + 1] !== 0;
+    this.firstHi = block[at + 2]! | 0;
+    this.firstLo = block[at + 3]! | 0;
+    this.pendingSeen = block[at + 4] !== 0;
+    this.pendingCount = block[at + 5]! | 0;
+    this.maxSec = scalarOf(block[at + 6]!);
+    this.maxNsec = scalarOf(block[at + 7]!);
+    this.epoch = scalarOf(block[at + 8]!);
+    this.dupCount = scalarOf(block[at + 9]!);
   }
 
   /** Forgets every packet and resets the counter. */
