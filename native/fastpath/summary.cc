@@ -1,3 +1,231 @@
+// The summary port: src/flow/summary.ts FlowSummary.addFinal (+ flushPending) and TopDropped.add
+// (+ minimum, siftUp, siftDown, swap) for the final events the fast path produces, over
+// FlowSummary's own typed arrays. Every write is the TypeScript one, in the same order, with the
+// same double arithmetic (the Float64Array counters) and the same int32 / typed-array-store
+// conversions (Int32Array: ToInt32, Uint16Array: ToUint16, Uint8Array: ToUint8).
 #include "summary.h"
 
-namespace hubcap::fastpath {}  // namespace hubcap::fastpath
+namespace hubcap::fastpath {
+
+namespace {
+
+constexpr int32_t kVerdictDropped = 2;  // src/datapath/events.ts Verdict.DROPPED
+
+// addFinal's side of an endpoint: its index, or -1 - identity (a double: identities above
+// 2^31 - 1 give sides below INT32_MIN, which no record caches).
+inline double SideOf(int32_t endpoint, uint32_t identity) {
+  return endpoint >= 0 ? static_cast<double>(endpoint) : -1.0 - static_cast<double>(identity);
+}
+
+// ConnectionRecords.at for a connection number whose record is in the dense array as bound:
+// the record's offset, or -1 when `at` would go elsewhere (zero, negative, fractional or
+// >= DENSE_LIMIT numbers: the sparse map) or grow the array first.
+inline int64_t DenseRecord(const SummaryTables& t, double conn) {
+  if (!(conn > 0 && conn < kSumDenseLimit)) return -1;
+  const int64_t c = static_cast<int64_t>(conn);
+  if (static_cast<double>(c) != conn) return -1;
+  const int64_t off = c * kSumRec;
+  if (off + kSumRec > static_cast<int64_t>(t.recordsLength)) return -1;
+  return off;
+}
+
+// TopDropped.size from the scalar block, or -1 when it is not a slot count of this capacity.
+inline int64_t DroppedSize(const SummaryTables& t) {
+  const double s = t.scalars[kSumDroppedSize];
+  if (!(s >= 0 && s <= static_cast<double>(t.capacity))) return -1;
+  const int64_t n = static_cast<int64_t>(s);
+  return static_cast<double>(n) == s ? n : -1;
+}
+
+// TopDropped.swap. Heap positions are below size <= capacity; the slots read from the heap are
+// checked before they index `pos` (a corrupt heap must not write elsewhere).
+inline void Swap(SummaryTables& t, size_t a, size_t b) {
+  const int32_t sa = t.heap[a];
+  const int32_t sb = t.heap[b];
+  t.heap[a] = sb;
+  t.heap[b] = sa;
+  if (static_cast<uint32_t>(sb) < t.capacity) t.pos[sb] = static_cast<int32_t>(a);
+  if (static_cast<uint32_t>(sa) < t.capacity) t.pos[sa] = static_cast<int32_t>(b);
+  const double ka = t.heapKey[a];
+  t.heapKey[a] = t.heapKey[b];
+  t.heapKey[b] = ka;
+}
+
+// TopDropped.siftUp (4-ary; less(a, b) is heapKey[a] < heapKey[b]).
+inline void SiftUp(SummaryTables& t, size_t i) {
+  while (i > 0) {
+    const size_t parent = (i - 1) >> 2;
+    if (!(t.heapKey[i] < t.heapKey[parent])) break;
+    Swap(t, i, parent);
+    i = parent;
+  }
+}
+
+// TopDropped.siftDown over the first `size` heap positions.
+inline void SiftDown(SummaryTables& t, size_t i, size_t size) {
+  const double* key = t.heapKey;
+  for (;;) {
+    const size_t first = 4 * i + 1;
+    if (first >= size) return;
+    const size_t last = first + 4 < size ? first + 4 : size;
+    size_t m = i;
+    double k = key[i];
+    for (size_t c = first; c < last; c++) {
+      if (key[c] < k) {
+        m = c;
+        k = key[c];
+      }
+    }
+    if (m == i) return;
+    Swap(t, i, m);
+    i = m;
+  }
+}
+
+// TopDropped.minimum: the top's slot once no stale top is left (re-placed as TypeScript does),
+// or -1 for a heap that cannot be TopDropped's (a slot out of range, or more re-placements than
+// positions: each re-placement settles one position's key, so a real heap needs at most size).
+int64_t Minimum(SummaryTables& t, size_t size) {
+  if (size == 0) return -1;
+  for (size_t rounds = 0; rounds <= size; rounds++) {
+    const int32_t top = t.heap[0];
+    if (static_cast<uint32_t>(top) >= t.capacity) return -1;
+    const double c = t.count[top];
+    if (t.heapKey[0] == c) return top;
+    t.heapKey[0] = c;
+    SiftDown(t, 0, size);
+  }
+  return -1;
+}
+
+// flushPending: the record's pending packets to its pair's row.
+inline void FlushPending(SummaryTables& t, int32_t* r) {
+  const int32_t pending = r[kSumRPending];
+  t.pairPackets[static_cast<int64_t>(r[kSumRPair] - 1) * 8 + (pending & 7)] += static_cast<double>(static_cast<uint32_t>(pending) >> 3);
+  r[kSumRPending] = 0;
+}
+
+// TopDropped.add for a dropped packet of ev.connection, whose record is at `rec`.
+void DroppedAdd(SummaryTables& t, int64_t rec, const FinalEvent& ev, double srcSide, double dstSide) {
+  if (t.capacity == 0) return;
+  const int32_t tracked = t.records[rec + kSumRDropSlot];
+  if (tracked != 0) {
+    t.count[tracked - 1] += 1;
+    return;
+  }
+  const size_t size = static_cast<size_t>(DroppedSize(t));
+  size_t slot;
+  double count = 1;
+  const bool fresh = size < t.capacity;
+  if (fresh) {
+    slot = size;
+    t.scalars[kSumDroppedSize] = static_cast<double>(size + 1);
+    t.heap[slot] = static_cast<int32_t>(slot);
+    t.pos[slot] = static_cast<int32_t>(slot);
+    t.heapKey[slot] = 1;
+    t.error[slot] = 0;
+  } else {
+    // Space-Saving: the least counted connection gives its slot, and its count, to this one.
+    slot = static_cast<size_t>(Minimum(t, size));
+    const int64_t old = DenseRecord(t, t.key[slot]);
+    t.records[old + kSumRDropSlot] = 0;
+    t.error[slot] = t.count[slot];
+    count = t.error[slot] + 1;
+    t.heapKey[0] = count;
+    t.scalars[kSumDroppedEvictions] += 1;
+  }
+  t.key[slot] = ev.connection;
+  t.records[rec + kSumRDropSlot] = static_cast<int32_t>(slot + 1);
+  t.count[slot] = count;
+  t.reason[slot] = static_cast<uint16_t>(ev.dropReason);
+  t.srcSide[slot] = srcSide;
+  t.dstSide[slot] = dstSide;
+  const bool reply = ev.isReply;
+  t.family[slot] = static_cast<uint8_t>(ev.ipVersion);
+  t.proto[slot] = static_cast<uint8_t>(ev.ipProto);
+  t.sport[slot] = static_cast<uint16_t>(reply ? ev.dport : ev.sport);
+  t.dport[slot] = static_cast<uint16_t>(reply ? ev.sport : ev.dport);
+  const uint32_t* a = reply ? ev.dst : ev.src;
+  const uint32_t* b = reply ? ev.src : ev.dst;
+  uint32_t* w = t.words + slot * 8;
+  for (int k = 0; k < 4; k++) w[k] = a[k];
+  for (int k = 0; k < 4; k++) w[4 + k] = b[k];
+  if (fresh) SiftUp(t, static_cast<size_t>(t.pos[slot]));
+  else SiftDown(t, 0, size);
+}
+
+}  // namespace
+
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev) {
+  if (!t.bound || ev.verdict < 0 || ev.verdict > 7) return false;
+  const int64_t rec = DenseRecord(t, ev.connection);
+  if (rec < 0) return false;
+  const int32_t* r = t.records + rec;
+  double srcSide = SideOf(ev.srcEndpoint, ev.srcIdentity);
+  double dstSide = SideOf(ev.dstEndpoint, ev.dstIdentity);
+  if (ev.isReply) {
+    const double s = srcSide;
+    srcSide = dstSide;
+    dstSide = s;
+  }
+  // addFinal's cached branch only: another pair needs PairTable (pairOf).
+  if (r[kSumRPair] == 0 || static_cast<double>(r[kSumRSrcSide]) != srcSide || static_cast<double>(r[kSumRDstSide]) != dstSide) return false;
+  const int64_t row = (static_cast<int64_t>(r[kSumRPair]) - 1) * 8;
+  if (row < 0 || row + 8 > static_cast<int64_t>(t.pairPacketsLength) || row + 8 > static_cast<int64_t>(t.pairConnectionsLength)) return false;
+  if (ev.verdict == kVerdictDropped && t.capacity > 0) {
+    const int64_t size = DroppedSize(t);
+    if (size < 0) return false;
+    const int32_t tracked = r[kSumRDropSlot];
+    if (tracked != 0) {
+      if (tracked < 1 || static_cast<uint32_t>(tracked) > t.capacity) return false;
+    } else if (static_cast<uint64_t>(size) >= t.capacity) {
+      // The slot the connection would take: its owner's record must be dense (TypeScript's
+      // records.at would otherwise reach the sparse map or grow the array).
+      const int64_t slot = Minimum(t, static_cast<size_t>(size));
+      if (slot < 0 || DenseRecord(t, t.key[slot]) < 0) return false;
+    }
+  }
+  return true;
+}
+
+void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) {
+  const int32_t v = ev.verdict;
+  t.packets[v] += 1;
+  if (ev.inherited) t.scalars[kSumInheritedPackets] += 1;
+  const int64_t rec = DenseRecord(t, ev.connection);
+  int32_t* r = t.records + rec;
+  const int32_t mask = r[kSumRMask];
+  const int32_t bit = 1 << v;
+  const bool firstOfVerdict = (mask & bit) == 0;
+  if (firstOfVerdict) {
+    r[kSumRMask] = mask | bit;
+    t.connections[v] += 1;
+  }
+  const int32_t reason = ev.dropReason & 0xff;
+  if (v == kVerdictDropped) {
+    t.dropPackets[reason] += 1;
+    if (firstOfVerdict) t.dropConnections[reason] += 1;
+  }
+
+  // Endpoint pair, oriented client -> server; the record's cached pair (checked).
+  double srcSide = SideOf(ev.srcEndpoint, ev.srcIdentity);
+  double dstSide = SideOf(ev.dstEndpoint, ev.dstIdentity);
+  if (ev.isReply) {
+    const double s = srcSide;
+    srcSide = dstSide;
+    dstSide = s;
+  }
+  const int64_t pair = static_cast<int64_t>(r[kSumRPair]) - 1;
+  const int32_t pending = r[kSumRPending];
+  if (pending != 0 && (pending & 7) == v && pending < kSumPendingLimit) {
+    r[kSumRPending] = pending + 8;
+  } else {
+    if (pending != 0) FlushPending(t, r);
+    r[kSumRPending] = 8 | v;
+  }
+  if (firstOfVerdict) t.pairConnections[pair * 8 + v] += 1;
+
+  if (v == kVerdictDropped) DroppedAdd(t, rec, ev, srcSide, dstSide);
+}
+
+}  // namespace hubcap::fastpath

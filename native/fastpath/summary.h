@@ -1,16 +1,113 @@
-// The summary's count of one final event (src/flow/summary.ts FlowSummary.addFinal and
-// TopDropped.add) over FlowSummary's own typed arrays and scalars. OWNER: the summary port.
+// The summary's count of one final event (src/flow/summary.ts FlowSummary.addFinal,
+// flushPending and TopDropped.add / minimum / siftUp / siftDown) over FlowSummary's own typed
+// arrays and scalars. OWNER: the summary port.
+//
+// Protocol (notes/fastpath-spec.md): the arrays are FlowSummary's (its @internal accessors);
+// C++ never grows or allocates anything in them. TS re-binds when an array object was replaced
+// (the dense connection records and the pair rows grow by replacement). The mutable scalars the
+// mirrored code touches live in a Float64Array block (FlowSummary.saveScalars/loadScalars) at
+// `scalars[kSum*]` while the fast path runs.
+//
+// Use: SummaryCheckFinal (read-only but for TopDropped.minimum's re-placement of stale heap tops,
+// which is idempotent and which TypeScript would do first for the same event anyway), then, only
+// when it answered true and nothing changed in between, SummaryCommitFinal.
 #ifndef HUBCAP_NATIVE_FASTPATH_SUMMARY_H_
 #define HUBCAP_NATIVE_FASTPATH_SUMMARY_H_
 
+#include <cstddef>
 #include <cstdint>
 
 namespace hubcap::fastpath {
 
+// src/flow/summary.ts layout constants (SUMMARY_LAYOUT there).
+constexpr double kSumDenseLimit = 16777216.0;  // DENSE_LIMIT = 1 << 24
+constexpr int32_t kSumRec = 8;                 // REC: int32 words per connection record
+constexpr int32_t kSumRMask = 0;               // R_MASK
+constexpr int32_t kSumRDropSlot = 1;           // R_DROP_SLOT: Space-Saving slot + 1
+constexpr int32_t kSumRPair = 2;               // R_PAIR: pair + 1
+constexpr int32_t kSumRSrcSide = 3;            // R_SRC_SIDE
+constexpr int32_t kSumRDstSide = 4;            // R_DST_SIDE
+constexpr int32_t kSumRPending = 5;            // R_PENDING: (n << 3) | verdict
+constexpr int32_t kSumPendingLimit = (1 << 27) << 3;  // PENDING_LIMIT
+
+// The scalar block (FlowSummary.saveScalars order), at `SummaryTables::scalars`.
+enum SummaryScalar : int {
+  kSumInheritedPackets = 0,  // FlowSummary.inheritedPackets
+  kSumDroppedSize = 1,       // TopDropped.size (slots in use)
+  kSumDroppedEvictions = 2,  // TopDropped.evictions
+  kSummaryScalarWords = 3,   // FlowSummary.SCALAR_WORDS
+};
+
+// Pointers into FlowSummary's typed arrays (not owned) and their lengths in elements.
 struct SummaryTables {
-  // TODO(summary port)
+  // ConnectionRecords' dense array (Int32Array, REC words per connection number).
+  int32_t* records = nullptr;
+  size_t recordsLength = 0;
+  // FlowSummary.packets / connections (8 verdicts), dropPackets / dropConnections (256 reasons).
+  double* packets = nullptr;
+  double* connections = nullptr;
+  double* dropPackets = nullptr;
+  double* dropConnections = nullptr;
+  // PairTable.packets / connections (8 verdicts per pair).
+  double* pairPackets = nullptr;
+  size_t pairPacketsLength = 0;
+  double* pairConnections = nullptr;
+  size_t pairConnectionsLength = 0;
+  // TopDropped: `capacity` slots; every array has `capacity` elements (words: 8 per slot).
+  uint32_t capacity = 0;
+  double* key = nullptr;
+  double* count = nullptr;
+  double* error = nullptr;
+  uint16_t* reason = nullptr;
+  double* srcSide = nullptr;
+  double* dstSide = nullptr;
+  uint8_t* family = nullptr;
+  uint8_t* proto = nullptr;
+  uint16_t* sport = nullptr;
+  uint16_t* dport = nullptr;
+  uint32_t* words = nullptr;
+  int32_t* heap = nullptr;
+  double* heapKey = nullptr;
+  int32_t* pos = nullptr;
+  // kSummaryScalarWords doubles (SummaryScalar).
+  double* scalars = nullptr;
   bool bound = false;
 };
+
+// One final event as the summary reads it (FlowEvent fields; src/dst/ports as ev.packet has
+// them, the summary orients them by isReply itself). The event always has a packet.
+struct FinalEvent {
+  // The verdict it counts under: FlowSummary.outcome(ev), 0..7 (the fast path's events are
+  // FORWARDED traces and DROPPED drops).
+  int32_t verdict = 0;
+  bool inherited = false;
+  int32_t dropReason = 0;
+  // FlowEvent.connection (the conntrack connection number).
+  double connection = 0;
+  int32_t srcEndpoint = -1;
+  int32_t dstEndpoint = -1;
+  uint32_t srcIdentity = 0;
+  uint32_t dstIdentity = 0;
+  bool isReply = false;
+  int32_t ipVersion = 0;
+  int32_t ipProto = 0;
+  int32_t sport = 0;
+  int32_t dport = 0;
+  uint32_t src[4] = {0, 0, 0, 0};
+  uint32_t dst[4] = {0, 0, 0, 0};
+};
+
+// True when SummaryCommitFinal can count `ev` exactly as FlowSummary.add would: its connection's
+// record is in the dense array as bound (no growth), the record's cached pair applies to the
+// event's sides, every index the commit will use is inside the bound arrays, and, for a DROPPED
+// event of an untracked connection when every slot is used, the slot it would take belongs to a
+// connection with a dense record. False leaves everything as it was (but for minimum's
+// re-placement of stale tops, see above).
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev);
+
+// Counts `ev` (after SummaryCheckFinal answered true for it): FlowSummary.addFinal with
+// flushPending and TopDropped.add, write for write.
+void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev);
 
 }  // namespace hubcap::fastpath
 

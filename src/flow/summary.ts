@@ -114,6 +114,50 @@ const R_PENDING = 5;
 const PENDING_LIMIT = (1 << 27) << 3;
 
 /**
+ * @internal The record layout, for the native fast path's summary port
+ * (native/fastpath/summary.h kSum* constants mirror these).
+ */
+export const SUMMARY_LAYOUT = { DENSE_LIMIT, REC, R_MASK, R_DROP_SLOT, R_PAIR, R_SRC_SIDE, R_DST_SIDE, R_PENDING, PENDING_LIMIT } as const;
+
+/**
+ * @internal Doubles FlowSummary.saveScalars writes (native/fastpath/summary.h SummaryScalar):
+ * inheritedPackets, TopDropped's size, TopDropped's evictions.
+ */
+export const SUMMARY_SCALAR_WORDS = 3;
+
+/**
+ * @internal FlowSummary's typed arrays the native fast path works on (native/fastpath/summary.h
+ * SummaryTables). `records`, `pairPackets` and `pairConnections` are replaced when they grow:
+ * bind again when one of them is not the object bound before.
+ */
+export interface SummaryNativeArrays {
+  /** ConnectionRecords' dense array: REC int32 words per connection number below DENSE_LIMIT. */
+  records: Int32Array;
+  packets: Float64Array;
+  connections: Float64Array;
+  dropPackets: Float64Array;
+  dropConnections: Float64Array;
+  pairPackets: Float64Array;
+  pairConnections: Float64Array;
+  /** TopDropped's slots (`capacity` elements each; words: 8 per slot). */
+  capacity: number;
+  key: Float64Array;
+  count: Float64Array;
+  error: Float64Array;
+  reason: Uint16Array;
+  srcSide: Float64Array;
+  dstSide: Float64Array;
+  family: Uint8Array;
+  proto: Uint8Array;
+  sport: Uint16Array;
+  dport: Uint16Array;
+  words: Uint32Array;
+  heap: Int32Array;
+  heapKey: Float64Array;
+  pos: Int32Array;
+}
+
+/**
  * One record of REC int32 words per connection number, zero until first used: in a typed array
  * indexed by the number for ordinary numbers (grown by doubling; the connections alive at one
  * time have neighbouring numbers, so their records share lines), in a second array through a
@@ -129,6 +173,11 @@ class ConnectionRecords {
 
   constructor() {
     this.data = this.dense;
+  }
+
+  /** @internal The dense array as it is now (replaced when it grows). */
+  get denseArray(): Int32Array {
+    return this.dense;
   }
 
   /** Calls `fn` with the array and offset of every record (dense, then sparse). */
@@ -369,6 +418,42 @@ class TopDropped {
     this.pos = new Int32Array(capacity);
   }
 
+  /** @internal The slot arrays (SummaryNativeArrays' TopDropped part). */
+  nativeArrays(): Pick<
+    SummaryNativeArrays,
+    'capacity' | 'key' | 'count' | 'error' | 'reason' | 'srcSide' | 'dstSide' | 'family' | 'proto' | 'sport' | 'dport' | 'words' | 'heap' | 'heapKey' | 'pos'
+  > {
+    return {
+      capacity: this.capacity,
+      key: this.key,
+      count: this.count,
+      error: this.error,
+      reason: this.reason,
+      srcSide: this.srcSide,
+      dstSide: this.dstSide,
+      family: this.family,
+      proto: this.proto,
+      sport: this.sport,
+      dport: this.dport,
+      words: this.words,
+      heap: this.heap,
+      heapKey: this.heapKey,
+      pos: this.pos,
+    };
+  }
+
+  /** @internal size and evictions at block[at], block[at + 1]. */
+  saveScalars(block: Float64Array, at: number): void {
+    block[at] = this.size;
+    block[at + 1] = this.evictions;
+  }
+
+  /** @internal */
+  loadScalars(block: Float64Array, at: number): void {
+    this.size = block[at]!;
+    this.evictions = block[at + 1]!;
+  }
+
   /** One dropped packet of `conn`, whose record is at `rec` in `this.records.data`. */
   add(conn: number, rec: number, ev: FlowEvent, srcSide: number, dstSide: number): void {
     if (this.capacity === 0) return;
@@ -606,6 +691,54 @@ export class FlowSummary {
     this.maxPairs = options.maxPairs ?? 10_000;
     this.dropped = new TopDropped(options.trackedDropped ?? 10_000, this.records);
     this.ruleConnections = new Float64Array((ctx.doc.rules.length + 1) * 6);
+  }
+
+  /**
+   * @internal The typed arrays the native fast path binds (see SummaryNativeArrays: `records`
+   * and the two pair arrays are replaced when they grow).
+   */
+  nativeArrays(): SummaryNativeArrays {
+    return {
+      records: this.records.denseArray,
+      packets: this.packets,
+      connections: this.connections,
+      dropPackets: this.dropPackets,
+      dropConnections: this.dropConnections,
+      pairPackets: this.pairs.packets,
+      pairConnections: this.pairs.connections,
+      ...this.dropped.nativeArrays(),
+    };
+  }
+
+  /** @internal The arrays that are replaced when they grow, for a cheap "bind again?" test. */
+  get nativeRecords(): Int32Array {
+    return this.records.denseArray;
+  }
+
+  /** @internal */
+  get nativePairPackets(): Float64Array {
+    return this.pairs.packets;
+  }
+
+  /** @internal */
+  get nativePairConnections(): Float64Array {
+    return this.pairs.connections;
+  }
+
+  /**
+   * @internal The mutable scalars the native commit touches, as SUMMARY_SCALAR_WORDS doubles
+   * at block[at]: inheritedPackets, TopDropped's size, TopDropped's evictions
+   * (native/fastpath/summary.h SummaryScalar). Written before the fast path runs.
+   */
+  saveScalars(block: Float64Array, at: number): void {
+    block[at] = this.inheritedPackets;
+    this.dropped.saveScalars(block, at + 1);
+  }
+
+  /** @internal Reads them back (before TypeScript counts an event again). */
+  loadScalars(block: Float64Array, at: number): void {
+    this.inheritedPackets = block[at]!;
+    this.dropped.loadScalars(block, at + 1);
   }
 
   /** Counts one event (any kind; only what matters to the summary is kept). */
