@@ -2,10 +2,11 @@
 # Builds the addon with AddressSanitizer and UBSan (binding.gyp hubcap_sanitize=1: -O1 -g
 # -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all, heap blocks for
 # every block so ASan sees them) into build/asan, then runs the native differential suites
-# (test/maps/native-*.test.ts) against it. Node itself is not instrumented, so the ASan runtime is
-# preloaded (LD_PRELOAD) ahead of everything else; leak checking is off (V8 keeps memory alive
-# until exit). Any sanitizer report fails the run: ASan and UBSan abort the process on the first
-# error, and the log is scanned for reports as well.
+# (test/maps/native-*.test.ts, and the fast path's test/datapath/fast-*.test.ts) against it.
+# Node itself is not instrumented, so the ASan runtime is preloaded (LD_PRELOAD) ahead of
+# everything else; leak checking is off (V8 keeps memory alive until exit). Any sanitizer report
+# fails the run: ASan and UBSan abort the process on the first error, and the log is scanned
+# for reports as well.
 #
 # Usage: native/sanitize.sh [vitest args...]   (npm run test:asan)
 set -Eeuo pipefail
@@ -46,7 +47,8 @@ log="$out/test.log"
 echo "sanitize: running the native differential suites under ASan + UBSan"
 status=0
 LD_PRELOAD="$libasan $libubsan" npx --no-install vitest run test/maps/native-ipcache.test.ts test/maps/native-policy.test.ts test/maps/native-policy-any.test.ts test/maps/native-policy-simd.test.ts \
-  test/maps/native-loader.test.ts test/maps/native-bound-lookups.test.ts "$@" 2>&1 | tee "$log" || status=$?
+  test/maps/native-loader.test.ts test/maps/native-bound-lookups.test.ts \
+  test/datapath/fast-decode.test.ts test/datapath/fast-dedup.test.ts test/datapath/fast-summary.test.ts test/datapath/fast-path.test.ts "$@" 2>&1 | tee "$log" || status=$?
 if grep -qE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer" "$log"; then
   echo "sanitize: sanitizer reports above (log: $log)" >&2
   exit 1

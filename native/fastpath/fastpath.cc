@@ -1,8 +1,369 @@
-// The native fast path of the replay (src/datapath/fast-path.ts). OWNER: the integration.
+// The native fast path of the replay (src/datapath/fast-path.ts drives it).
+//
+// For each frame, FastPacketStep does what src/datapath/program.ts Datapath.process would do
+// for the common packet — a later packet of a tracked connection whose outcome is settled: an
+// inherited drop, a reply, or an allowed established forward packet — and counts its final
+// event as src/flow/summary.ts FlowSummary.add would, on the TypeScript structures' own arrays
+// (conntrack rows and index, the connection cache, the duplicate table, the summary's records),
+// with their scalars in a shared Float64Array block. Everything it cannot finish exactly is
+// left to the TypeScript program, untouched (answer 0) or, once duplicate suppression has kept
+// the packet, with that step done (answer 2).
+//
+// The order of the steps is Datapath.process's: duplicate suppression, then the L7 stage's
+// clock, then (decide) services, conntrack, policy, the final event. All the checks that can
+// send a packet to TypeScript run first and read only; the duplicate table is the first write.
 #include <napi.h>
 
-namespace hubcap::fastpath {
+#include <cmath>
+#include <cstring>
 
-void InitFastPath(Napi::Env env, Napi::Object exports) {}
+#include "../bindings.h"
+#include "conn_cache.h"
+#include "conntrack.h"
+#include "decode.h"
+#include "dedup.h"
+#include "summary.h"
+#include "summary_args.h"
+
+namespace hubcap::fastpath {
+namespace {
+
+// The scalar block's words (src/datapath/fast-path.ts BLOCK_*).
+constexpr int kBlockFrames = 0;
+constexpr int kBlockIpPackets = 1;
+constexpr int kBlockDuplicates = 2;
+constexpr int kBlockGeneration = 3;
+constexpr int kBlockNextExpiry = 4;  // the L7 stage's next FQDN expiry check (seconds)
+constexpr int kBlockCtEpoch = 5;
+constexpr int kBlockCtSeq = 6;  // four words
+constexpr int kBlockDedup = 16;
+constexpr int kBlockSummary = 48;
+constexpr int kBlockWords = 96;
+
+// Answers of FastPacketStep.
+constexpr int32_t kSlow = 0;
+constexpr int32_t kDone = 1;
+constexpr int32_t kSlowAfterDedup = 2;
+
+// src/maps/codes.ts / events.ts values the fast path emits.
+constexpr int32_t kVerdictForwarded = 1;
+constexpr int32_t kVerdictDropped = 2;
+
+constexpr int kFrontendFilterWords = (1 << 16) >> 5;
+
+struct FastPath {
+  double* block = nullptr;
+  size_t blockLength = 0;
+  bool perPacket = false;
+  bool hasL7 = false;
+  bool dedupOn = false;
+  bool ctBound = false;
+  bool connBound = false;
+  bool dedupBound = false;
+  bool summaryBound = false;
+  const int32_t* frontendFilter = nullptr;  // DatapathState's filter of frontend addresses
+  ct::Tables ct;
+  conncache::Rows conn;
+  DedupTable dedup;
+  SummaryTables summary;
+  // The reader's current chunk (setData).
+  const uint8_t* data = nullptr;
+  size_t dataLength = 0;
+};
+
+// DatapathState frontendFilterBit: a set bit may be a frontend (the fast path then leaves the
+// packet to TypeScript's exact lookup); a clear one is none.
+inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t* words) {
+  uint32_t h = (words[3] ^ 0x5bd1e995u) * 0x9e3779b1u;
+  if (family != 4) h = (h ^ words[0] ^ (words[1] * 0x85ebca6bu) ^ (words[2] * 0xc2b2ae35u)) * 0x9e3779b1u;
+  uint32_t bit = h >> 16;
+  return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
+}
+
+int32_t FastPacketStep(FastPath& fp, const uint8_t* frame, uint32_t caplen, uint32_t wireLength, uint32_t linkType, double tsSec, double tsNsec,
+                       int32_t interfaceId) {
+  if (!fp.ctBound || !fp.connBound || !fp.summaryBound || (fp.dedupOn && !fp.dedupBound) || fp.frontendFilter == nullptr) return kSlow;
+  FastPacket p;
+  if (!FastDecode(frame, caplen, wireLength, linkType, &p)) return kSlow;
+  double* block = fp.block;
+  // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
+  if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return kSlow;
+  // decide: services (bpf/lib/lb.h) translate before conntrack; a possible frontend at either
+  // end is TypeScript's.
+  if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) return kSlow;
+  double epoch = block[kBlockCtEpoch];
+  if (!(epoch == epoch)) return kSlow;
+  double now = ct::ClockMs(epoch, tsSec, tsNsec);
+  ct::Tuple tuple;
+  ct::TupleOf(p, &tuple);
+  ct::Hit hit;
+  if (!ct::Lookup(fp.ct, tuple, p.tcpFlags, now, &hit)) return kSlow;
+  if (!ct::CanTouch(fp.ct, hit, p.ipProto, p.tcpFlags)) return kSlow;
+  const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
+  // locateConnection: the endpoints and identities kept in the entry at this generation.
+  int32_t generation = static_cast<int32_t>(block[kBlockGeneration]);
+  if (row[ct::kUserGen] != generation) return kSlow;
+  bool reply = hit.dir == ct::kDirReply;
+  int32_t srcEndpoint = row[reply ? ct::kUserDstEndpoint : ct::kUserSrcEndpoint];
+  int32_t dstEndpoint = row[reply ? ct::kUserSrcEndpoint : ct::kUserDstEndpoint];
+  uint32_t srcIdentity = static_cast<uint32_t>(row[reply ? ct::kUserDstIdentity : ct::kUserSrcIdentity]);
+  uint32_t dstIdentity = static_cast<uint32_t>(row[reply ? ct::kUserSrcIdentity : ct::kUserDstIdentity]);
+  int32_t connection = row[ct::kId];
+
+  FinalEvent ev;
+  ev.connection = connection;
+  ev.srcEndpoint = srcEndpoint;
+  ev.dstEndpoint = dstEndpoint;
+  ev.srcIdentity = srcIdentity;
+  ev.dstIdentity = dstIdentity;
+  ev.isReply = reply;
+  ev.ipVersion = p.ipVersion;
+  ev.ipProto = p.ipProto;
+  ev.sport = p.sport;
+  ev.dport = p.dport;
+  std::memcpy(ev.src, p.src, sizeof ev.src);
+  std::memcpy(ev.dst, p.dst, sizeof ev.dst);
+  int32_t user0 = row[ct::kUser0];
+  if (user0 != 0 && !fp.perPacket) {
+    // Connection-aware replay: the opening packet was dropped, and this one inherits it.
+    ev.verdict = kVerdictDropped;
+    ev.inherited = true;
+    ev.dropReason = user0;
+  } else if (reply) {
+    // REPLY skips policy; a proxied connection's replies go back through the proxy.
+    if (row[ct::kProxyPort] != 0) return kSlow;
+    ev.verdict = kVerdictForwarded;
+    ev.inherited = false;
+    ev.dropReason = 0;
+  } else {
+    // ESTABLISHED forward packet: both stages from the connection cache, a plain allow each.
+    bool local = srcEndpoint >= 0 && srcEndpoint == dstEndpoint;
+    if (!local && (srcEndpoint >= 0 || dstEndpoint >= 0)) {
+      int64_t o = conncache::Find(fp.conn, connection, generation);
+      if (o < 0) return kSlow;
+      int32_t key = conncache::PolicyInputKey(p.ipProto, p.hasPorts != 0, p.dport, p.icmpType, p.icmpCode);
+      if (srcEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 0, key)) return kSlow;
+      if (dstEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 1, key)) return kSlow;
+    }
+    ev.verdict = kVerdictForwarded;
+    ev.inherited = false;
+    ev.dropReason = 0;
+  }
+  if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false)) return kSlow;
+
+  // Commit. Datapath.process: the frame, then duplicate suppression.
+  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, p, frame, tsSec, tsNsec, interfaceId)) {
+    block[kBlockFrames] += 1;
+    block[kBlockDuplicates] += 1;
+    return kDone;
+  }
+  // The Space-Saving slot a new dropped connection takes (minimum() may re-place stale tops,
+  // which TypeScript does first for this same event).
+  if (ev.verdict == kVerdictDropped && !SummaryCheckFinal(fp.summary, ev, /*findVictim=*/true)) return kSlowAfterDedup;
+  block[kBlockFrames] += 1;
+  block[kBlockIpPackets] += 1;
+  ct::Commit(fp.ct, hit, true, p.tcpFlags, p.ipLength, now);
+  SummaryCommitFinal(fp.summary, ev);
+  return kDone;
+}
+
+FastPath* FastPathOf(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, argc, argv, nullptr, &data) != napi_ok) return nullptr;
+  return static_cast<FastPath*>(data);
+}
+
+double NumberArg(napi_env env, napi_value v) {
+  double out = 0;
+  if (napi_get_value_double(env, v, &out) != napi_ok) return 0;
+  return out;
+}
+
+// packet(offset, caplen, wireLength, linkType, tsSec, tsNsec, interfaceId): 0 slow, 1 done,
+// 2 slow after duplicate suppression. The frame is data[offset, offset + caplen) of setData's.
+napi_value PacketCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  int32_t answer = kSlow;
+  if (fp != nullptr && argc == 7 && fp->data != nullptr) {
+    double offset = NumberArg(env, argv[0]);
+    double caplen = NumberArg(env, argv[1]);
+    if (offset >= 0 && caplen >= 0 && offset + caplen <= static_cast<double>(fp->dataLength)) {
+      answer = FastPacketStep(*fp, fp->data + static_cast<size_t>(offset), static_cast<uint32_t>(caplen), static_cast<uint32_t>(NumberArg(env, argv[2])),
+                              static_cast<uint32_t>(NumberArg(env, argv[3])), NumberArg(env, argv[4]), NumberArg(env, argv[5]),
+                              static_cast<int32_t>(NumberArg(env, argv[6])));
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, answer, &out);
+  return out;
+}
+
+// setData(u8): the reader's current chunk (the caller keeps it alive while packets use it).
+napi_value SetDataCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  uint8_t* d = nullptr;
+  size_t n = 0;
+  if (argc < 1 || !TypedArg(env, argv[0], napi_uint8_array, &d, &n)) {
+    fp->data = nullptr;
+    fp->dataLength = 0;
+    napi_throw_type_error(env, nullptr, "fastPath.setData: a Uint8Array is required");
+    return nullptr;
+  }
+  fp->data = d;
+  fp->dataLength = n;
+  return nullptr;
+}
+
+// bindConntrack(i32, side, slots0..3 (Int32Array | null), lruBuilt0..3 (0/1), keyMask, lruResolutionMs).
+napi_value BindConntrackCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->ctBound = false;
+  if (argc != 12) return nullptr;
+  ct::Tables t;
+  size_t n = 0;
+  if (!TypedArg(env, argv[0], napi_int32_array, &t.i32, &n)) return nullptr;
+  t.rows = n / ct::kRowWords;
+  if (!TypedArg(env, argv[1], napi_int32_array, &t.side, &n)) return nullptr;
+  t.sideRows = n / ct::kSideWords;
+  for (int k = 0; k < ct::kTables; k++) {
+    napi_valuetype type;
+    napi_typeof(env, argv[2 + k], &type);
+    if (type == napi_null || type == napi_undefined) continue;
+    int32_t* s = nullptr;
+    if (!TypedArg(env, argv[2 + k], napi_int32_array, &s, &n) || n == 0 || (n & (n - 1)) != 0) return nullptr;
+    t.slots[k] = s;
+    t.slotMask[k] = static_cast<uint32_t>(n - 1);
+  }
+  for (int k = 0; k < ct::kTables; k++) t.lruBuilt[k] = NumberArg(env, argv[6 + k]) != 0;
+  t.keyMask = static_cast<int32_t>(static_cast<uint32_t>(NumberArg(env, argv[10])));
+  t.lruResolution = NumberArg(env, argv[11]);
+  t.epoch = fp->block + kBlockCtEpoch;
+  t.seq = fp->block + kBlockCtSeq;
+  fp->ct = t;
+  fp->ctBound = true;
+  return nullptr;
+}
+
+// bindConnCache(rows: Int32Array).
+napi_value BindConnCacheCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->connBound = false;
+  int32_t* r = nullptr;
+  size_t n = 0;
+  if (argc != 1 || !TypedArg(env, argv[0], napi_int32_array, &r, &n)) return nullptr;
+  size_t rows = n / conncache::kStride;
+  if (rows == 0 || (rows & (rows - 1)) != 0) return nullptr;
+  fp->conn.rows = r;
+  fp->conn.mask = static_cast<uint32_t>(rows - 1);
+  fp->connBound = true;
+  return nullptr;
+}
+
+// bindFrontends(filter: Int32Array of 2,048 words).
+napi_value BindFrontendsCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->frontendFilter = nullptr;
+  int32_t* f = nullptr;
+  size_t n = 0;
+  if (argc != 1 || !TypedArg(env, argv[0], napi_int32_array, &f, &n) || n != kFrontendFilterWords) return nullptr;
+  fp->frontendFilter = f;
+  return nullptr;
+}
+
+// bindDedup(headers, rows, links: Int32Array, bucketMask, ringRows, pendingLimit, windowNs): the
+// Deduplicator's arrays and constants (Deduplicator.nativeView); its scalars are at kBlockDedup.
+napi_value BindDedupCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->dedupBound = false;
+  int32_t* headers = nullptr;
+  int32_t* rows = nullptr;
+  int32_t* links = nullptr;
+  size_t nh = 0, nr = 0, nl = 0;
+  if (argc != 7 || !TypedArg(env, argv[0], napi_int32_array, &headers, &nh) || !TypedArg(env, argv[1], napi_int32_array, &rows, &nr) ||
+      !TypedArg(env, argv[2], napi_int32_array, &links, &nl)) {
+    return nullptr;
+  }
+  fp->dedupBound = DedupBind(fp->dedup, headers, nh, rows, nr, links, nl, NumberArg(env, argv[3]), NumberArg(env, argv[4]), NumberArg(env, argv[5]),
+                             NumberArg(env, argv[6]), fp->block, fp->blockLength, kBlockDedup);
+  return nullptr;
+}
+
+// bindSummary(...FlowSummary.nativeArrays() in summary_args.h order): its scalars are at
+// kBlockSummary.
+napi_value BindSummaryCallback(napi_env env, napi_callback_info cbinfo) {
+  Napi::CallbackInfo info(env, cbinfo);
+  auto* fp = static_cast<FastPath*>(info.Data());
+  if (fp == nullptr) return nullptr;
+  fp->summaryBound = false;
+  SummaryTables t;
+  if (info.Length() != 22 || !ReadSummaryTables(env, info, &t)) return nullptr;
+  t.scalars = fp->block + kBlockSummary;
+  t.bound = true;
+  fp->summary = t;
+  fp->summaryBound = true;
+  return nullptr;
+}
+
+void ReleaseFastPath(napi_env, void* data, void*) { delete static_cast<FastPath*>(data); }
+
+// createFastPath(block: Float64Array(96), perPacket, hasL7, dedupOn): an object of bound
+// functions (packet, setData, bindConntrack, bindConnCache, bindFrontends, bindDedup,
+// bindSummary) sharing one FastPath, which lives as long as any of them.
+Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double* block = nullptr;
+  size_t n = 0;
+  if (info.Length() != 4 || !TypedArg(env, info[0], napi_float64_array, &block, &n) || n < static_cast<size_t>(kBlockWords)) {
+    Napi::TypeError::New(env, "createFastPath(block: Float64Array(96), perPacket, hasL7, dedupOn)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* fp = new FastPath();
+  fp->block = block;
+  fp->blockLength = n;
+  fp->perPacket = info[1].ToBoolean().Value();
+  fp->hasL7 = info[2].ToBoolean().Value();
+  fp->dedupOn = info[3].ToBoolean().Value();
+  // The finalizer belongs to one holder object; every bound function keeps the holder (and the
+  // block) alive.
+  Napi::Object holder = Napi::Object::New(env);
+  if (napi_add_finalizer(env, holder, fp, ReleaseFastPath, nullptr, nullptr) != napi_ok) {
+    delete fp;
+    Napi::Error::New(env, "createFastPath: cannot attach the finalizer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object api = Napi::Object::New(env);
+  std::initializer_list<std::pair<const char*, Napi::Value>> keep = {{"holder", holder}, {"block", info[0]}};
+  api.Set("packet", BindFunction(env, "packet", PacketCallback, fp, nullptr, keep));
+  api.Set("setData", BindFunction(env, "setData", SetDataCallback, fp, nullptr, keep));
+  api.Set("bindConntrack", BindFunction(env, "bindConntrack", BindConntrackCallback, fp, nullptr, keep));
+  api.Set("bindConnCache", BindFunction(env, "bindConnCache", BindConnCacheCallback, fp, nullptr, keep));
+  api.Set("bindFrontends", BindFunction(env, "bindFrontends", BindFrontendsCallback, fp, nullptr, keep));
+  api.Set("bindDedup", BindFunction(env, "bindDedup", BindDedupCallback, fp, nullptr, keep));
+  api.Set("bindSummary", BindFunction(env, "bindSummary", BindSummaryCallback, fp, nullptr, keep));
+  return api;
+}
+
+}  // namespace
+
+void InitFastPath(Napi::Env env, Napi::Object exports) {
+  exports.Set("createFastPath", Napi::Function::New<CreateFastPath>(env, "createFastPath"));
+}
 
 }  // namespace hubcap::fastpath

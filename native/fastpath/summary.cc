@@ -156,7 +156,7 @@ void DroppedAdd(SummaryTables& t, int64_t rec, const FinalEvent& ev, double srcS
 
 }  // namespace
 
-bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev) {
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) {
   if (!t.bound || ev.verdict < 0 || ev.verdict > 7) return false;
   const int64_t rec = DenseRecord(t, ev.connection);
   if (rec < 0) return false;
@@ -178,7 +178,7 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev) {
     const int32_t tracked = r[kSumRDropSlot];
     if (tracked != 0) {
       if (tracked < 1 || static_cast<uint32_t>(tracked) > t.capacity) return false;
-    } else if (static_cast<uint64_t>(size) >= t.capacity) {
+    } else if (static_cast<uint64_t>(size) >= t.capacity && findVictim) {
       // The slot the connection would take: its owner's record must be dense (TypeScript's
       // records.at would otherwise reach the sparse map or grow the array).
       const int64_t slot = Minimum(t, static_cast<size_t>(size));

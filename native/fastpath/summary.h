@@ -102,8 +102,11 @@ struct FinalEvent {
 // event's sides, every index the commit will use is inside the bound arrays, and, for a DROPPED
 // event of an untracked connection when every slot is used, the slot it would take belongs to a
 // connection with a dense record. False leaves everything as it was (but for minimum's
-// re-placement of stale tops, see above).
-bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev);
+// re-placement of stale tops, see above). `findVictim` false skips that last condition and with
+// it minimum(), so the check reads only: the fast path checks so before duplicate suppression
+// (a duplicate never reaches the summary, so minimum must not run for it), and with the
+// victim after it.
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true);
 
 // Counts `ev` (after SummaryCheckFinal answered true for it): FlowSummary.addFinal with
 // flushPending and TopDropped.add, write for write.

@@ -9,7 +9,10 @@
  *
  * `--backend ts|native` picks the maps the lookups run on (design.md §3): native by default when
  * the addon is built, else the TypeScript maps with one note line on stderr saying why (not with
- * `-q`). Both give the same flows; only the speed differs.
+ * `-q`). Both give the same flows; only the speed differs. With the native backend and `-o
+ * summary` (no `--expect`, no `--write-enforced`), the addon's fast path also finishes the
+ * common packets itself (src/datapath/fast-path.ts); `--no-fast-path` leaves every packet to the
+ * TypeScript program. The results are the same either way.
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,7 +36,8 @@ import { formatFlowJson } from '../flow/flow.js';
 import { FlowSummary } from '../flow/summary.js';
 import { ProxyStage, type ProxyOptions } from '../proxy/stage.js';
 import type { MapsDocument } from '../maps/document.js';
-import { selectBackend } from '../maps/native.js';
+import { loadNative, selectBackend } from '../maps/native.js';
+import { FastPath, hasFastPath } from '../datapath/fast-path.js';
 import { addCompileOptions, compileFlagsGiven, compileFromFlags, loadMapsDocument, type CompileFlags } from './inputs.js';
 import { EXIT_EXPECTATION_FAILED, type CliContext } from './main.js';
 import { LineWriter, warn } from './output.js';
@@ -60,6 +64,8 @@ interface ReplayFlags extends CompileFlags, FlowFilterOptions, TextPrinterFlags 
   reassemblyMaxBytes: string;
   writeEnforced?: string;
   backend?: string;
+  /** commander's `--no-fast-path`: false when given. */
+  fastPath?: boolean;
   quiet?: boolean;
 }
 
@@ -121,6 +127,7 @@ export function registerReplayCommand(program: Command, ctx: CliContext): void {
     .option('--reassembly-max-bytes <n>', 'bytes the L7 proxy may hold per connection direction while reassembling', '1048576')
     .option('--write-enforced <file>', "write the capture as the wire would carry it after enforcement (pcap): dropped packets removed, the proxies' 403 and REFUSED answers in place of the servers', TCP sequence numbers and checksums fixed up")
     .option('--backend <name>', 'maps the lookups run on: ts (TypeScript) or native (the addon); default native when the addon is built')
+    .option('--no-fast-path', 'with the native backend and -o summary, decide every packet in the TypeScript program instead of letting the addon finish the common ones (same results, slower)')
     .option('--no-progress', 'no progress bar on stderr')
     .option('-q, --quiet', 'do not print notes on stderr (the agent\'s, and the fallback to the ts backend)');
   addCompileOptions(cmd);
@@ -199,6 +206,12 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   proxy.attachConntrack(datapath.conntrack);
   datapath.l7 = proxy;
   if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
+  // The fast path finishes packets without events, so only where the summary is all that reads them.
+  const native = backend.backend === 'native' ? loadNative() : undefined;
+  const fast =
+    native !== undefined && hasFastPath(native) && format === 'summary' && summary !== undefined && expectations === undefined && enforced === undefined && flags.fastPath !== false
+      ? new FastPath(native, datapath, summary, proxy)
+      : undefined;
 
   const source = openCapture(capture);
   const progress = startProgress(capture, flags.progress !== false);
@@ -206,10 +219,13 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   let n = 0;
   const counters = datapath.counters;
   const stats = await source.run((frame: Frame) => {
-    decodeFrame(frame, pkt);
-    if (enforced === undefined) {
+    if (fast !== undefined) {
+      fast.process(frame, pkt);
+    } else if (enforced === undefined) {
+      decodeFrame(frame, pkt);
       datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
     } else {
+      decodeFrame(frame, pkt);
       enforced.begin(frame, pkt);
       fate = Fate.KEEP;
       const duplicates = counters.duplicates;
@@ -219,6 +235,7 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
     if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
   });
   progress?.stop();
+  fast?.finish();
   if (enforced) {
     enforced.close();
     const s = enforced.stats;

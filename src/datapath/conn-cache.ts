@@ -64,6 +64,11 @@ export class ConnectionCache {
   private rows = new Int32Array(INITIAL_ROWS * STRIDE);
   private mask = INITIAL_ROWS - 1;
 
+  /** @internal The rows (replaced when the table grows), for the native fast path. */
+  get nativeRows(): Int32Array {
+    return this.rows;
+  }
+
   /**
    * The row of connection `id` when it holds facts of generation `gen`, else -1. Facts of
    * another generation are dropped here, so a -1 row can be claimed afresh.

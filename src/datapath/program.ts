@@ -212,6 +212,24 @@ export class Datapath {
     this.decide(p, false);
   }
 
+  /**
+   * @internal The native fast path (fast-path.ts) kept `p` through duplicate suppression and
+   * leaves the rest to this program: `process` from after that step.
+   */
+  processKept(p: DecodedPacket, tsSec: number, tsNsec: number): void {
+    const c = this.counters;
+    c.frames++;
+    this.resetEvent(p, tsSec, tsNsec);
+    c.ipPackets++;
+    if (this.l7 !== undefined) this.l7.tick(p, tsSec + tsNsec / 1e9);
+    this.decide(p, false);
+  }
+
+  /** @internal The parts the native fast path works on besides the conntrack. */
+  get fastPathParts(): { dedup: Deduplicator | undefined; connCache: ConnectionCache; perPacket: boolean } {
+    return { dedup: this.dedup, connCache: this.connCache, perPacket: this.options.perPacket };
+  }
+
   /** True when either end of the outer header is a node with a host endpoint. */
   private outerNeedsHostPolicy(p: DecodedPacket): boolean {
     const st = this.state;

@@ -137,6 +137,11 @@ export class DatapathState {
    * bit says so without a Map probe; a set bit sends the packet to the exact lookup.
    */
   private readonly frontendFilter = new Int32Array(FRONTEND_FILTER_BITS >>> 5);
+
+  /** @internal The filter of frontend addresses, for the native fast path (src/datapath/fast-path.ts). */
+  get frontendFilterWords(): Int32Array {
+    return this.frontendFilter;
+  }
   private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
   readonly worldIdentity4: number;

@@ -803,6 +803,38 @@ export class Conntrack {
     return this.expiredCount;
   }
 
+  // --- the native fast path (src/datapath/fast-path.ts, native/fastpath/conntrack.h)
+
+  /** @internal Table `ti`'s index slots (replaced when the index grows), null before the table exists. */
+  nativeIndexSlots(ti: number): Int32Array | null {
+    return this.tables[ti]?.index.slots ?? null;
+  }
+
+  /** @internal Table `ti` keeps its recency in an LRUCache (from its first eviction on). */
+  nativeLruBuilt(ti: number): boolean {
+    const tab = this.tables[ti];
+    return tab !== null && tab !== undefined && tab.lru !== null;
+  }
+
+  /** @internal Table `ti`'s last recency stamp (0 without a table). */
+  nativeSeq(ti: number): number {
+    return this.tables[ti]?.seq ?? 0;
+  }
+
+  /** @internal Sets table `ti`'s last recency stamp (the fast path stamped keys). */
+  setNativeSeq(ti: number, seq: number): void {
+    const tab = this.tables[ti];
+    if (tab) tab.seq = seq;
+  }
+
+  /** @internal The key mask and the recency resolution (ms). */
+  get nativeKeyMask(): number {
+    return this.keyMask;
+  }
+  get nativeLruResolutionMs(): number {
+    return this.lruResolution;
+  }
+
   // --- the datapath's words of a row
 
   /** A datapath word (`CtField`) of `row`. */

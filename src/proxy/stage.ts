@@ -543,6 +543,11 @@ export class ProxyStage implements L7Stage {
   private conntrack: Conntrack | undefined;
   private nextExpiryCheck = 0;
 
+  /** @internal When `tick` next has work (capture seconds), for the native fast path. */
+  get nextTickWork(): number {
+    return this.nextExpiryCheck;
+  }
+
   private expireFqdn(nowSec: number): void {
     this.nextExpiryCheck = nowSec + 1;
     const changes = this.fqdnCache.advance(nowSec);

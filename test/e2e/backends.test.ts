@@ -19,44 +19,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { runHubcap } from '../helpers/cli.js';
 import { runMany, type ManyResult } from '../helpers/cli-many.js';
 import { nativeOrFail } from '../maps/native-helpers.js';
-import { CONNECTIVITY_CASES, NETPOL_RECIPE_CASES, caseName } from './replay-case.js';
-
-interface Case {
-  capture: string;
-  cluster: string;
-  policy: string;
-  /** Expectations under examples/, checked with --expect on both backends. */
-  expect?: string;
-  extra?: string[];
-}
-
-const STARWARS = { cluster: 'starwars/cluster' };
-const EDGE = { cluster: 'edge/cluster', policy: 'edge/policies' };
-const L7 = { cluster: 'l7/cluster' };
-
-/** The captures and arguments of seed-talk, starwars, l7-starwars, deny-over-allow, edge, l7-*, connectivity and netpol-recipes. */
-const CASES: Array<[string, Case]> = [
-  ['seed-talk', { capture: 'seed-talk.pcap', cluster: 'seed-talk/cluster', policy: 'seed-talk/policies', expect: 'seed-talk/expect.yaml' }],
-  ['starwars: the deathstar pod', { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml' }],
-  [
-    'starwars: the deathstar pod, --audit',
-    { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml', extra: ['--audit'] },
-  ],
-  ['starwars: the node, -i any (SLL2)', { ...STARWARS, capture: 'starwars-node-sll2.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml' }],
-  ['starwars: through the ClusterIP', { ...STARWARS, capture: 'starwars-service.pcap', policy: 'starwars/policies', expect: 'starwars/expect-service.yaml' }],
-  ['starwars L7: the deathstar pod', { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies-l7', expect: 'starwars/expect-l7.yaml' }],
-  ['starwars L7: the node, -i any (SLL2)', { ...STARWARS, capture: 'starwars-node-sll2.pcap', policy: 'starwars/policies-l7', expect: 'starwars/expect-l7.yaml' }],
-  ['deny-over-allow', { capture: 'deny-over-allow.pcap', cluster: 'deny-over-allow/cluster', policy: 'deny-over-allow/policies', expect: 'deny-over-allow/expect.yaml' }],
-  ['edge', { ...EDGE, capture: 'edge.pcap', expect: 'edge/expect.yaml' }],
-  ['edge: first fragment lost', { ...EDGE, capture: 'edge-frag-first-lost.pcap', expect: 'edge/expect-frag-first-lost.yaml' }],
-  ['l7 http', { ...L7, capture: 'l7-http.pcap', policy: 'l7/policies/http', expect: 'l7/expect-http.yaml' }],
-  ['l7 dns', { ...L7, capture: 'l7-dns.pcap', policy: 'l7/policies/dns', expect: 'l7/expect-dns.yaml' }],
-  // FQDN identities learned from DNS answers: ipcache upserts and copied policy maps mid-replay.
-  ['l7 fqdn', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn' }],
-  ['l7 fqdn, --fqdn-min-ttl 0', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn', extra: ['--fqdn-min-ttl', '0'] }],
-  ...CONNECTIVITY_CASES.map((c): [string, Case] => [caseName(c), c]),
-  ...NETPOL_RECIPE_CASES.map((c): [string, Case] => [caseName(c), c]),
-];
+import { EXAMPLE_REPLAYS as CASES, type ExampleReplay as Case } from './replay-case.js';
 
 function replayArgs(c: Case, backend?: 'ts' | 'native'): string[] {
   const args = ['replay', `pcaps/${c.capture}`, '--cluster', `examples/${c.cluster}`, '--policy', `examples/${c.policy}`, '-o', 'json', '--summary'];

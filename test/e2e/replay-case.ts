@@ -86,3 +86,45 @@ export function checkCase(c: ReplayCase, extra: string[] = []): void {
   const own = runHubcap([...args(c), '--expect', join('examples', c.expect), '-o', 'summary', ...extra]);
   expect(own.status, `${own.stdout}\n${own.stderr}`).toBe(0);
 }
+
+export interface ExampleReplay {
+  capture: string;
+  cluster: string;
+  policy: string;
+  /** Expectations under examples/, checked with --expect on both backends. */
+  expect?: string;
+  extra?: string[];
+}
+
+const STARWARS = { cluster: 'starwars/cluster' };
+const EDGE = { cluster: 'edge/cluster', policy: 'edge/policies' };
+const L7 = { cluster: 'l7/cluster' };
+
+/**
+ * Every example capture the e2e suite replays, with the cluster, policies, expectations and
+ * flags it uses: backends.test.ts runs them on both backends, fast-path.test.ts with and without
+ * the native fast path: the captures and arguments of seed-talk, starwars, l7-starwars,
+ * deny-over-allow, edge, l7-*, connectivity and netpol-recipes.
+ */
+export const EXAMPLE_REPLAYS: Array<[string, ExampleReplay]> = [
+  ['seed-talk', { capture: 'seed-talk.pcap', cluster: 'seed-talk/cluster', policy: 'seed-talk/policies', expect: 'seed-talk/expect.yaml' }],
+  ['starwars: the deathstar pod', { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml' }],
+  [
+    'starwars: the deathstar pod, --audit',
+    { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml', extra: ['--audit'] },
+  ],
+  ['starwars: the node, -i any (SLL2)', { ...STARWARS, capture: 'starwars-node-sll2.pcap', policy: 'starwars/policies', expect: 'starwars/expect.yaml' }],
+  ['starwars: through the ClusterIP', { ...STARWARS, capture: 'starwars-service.pcap', policy: 'starwars/policies', expect: 'starwars/expect-service.yaml' }],
+  ['starwars L7: the deathstar pod', { ...STARWARS, capture: 'starwars-deathstar.pcap', policy: 'starwars/policies-l7', expect: 'starwars/expect-l7.yaml' }],
+  ['starwars L7: the node, -i any (SLL2)', { ...STARWARS, capture: 'starwars-node-sll2.pcap', policy: 'starwars/policies-l7', expect: 'starwars/expect-l7.yaml' }],
+  ['deny-over-allow', { capture: 'deny-over-allow.pcap', cluster: 'deny-over-allow/cluster', policy: 'deny-over-allow/policies', expect: 'deny-over-allow/expect.yaml' }],
+  ['edge', { ...EDGE, capture: 'edge.pcap', expect: 'edge/expect.yaml' }],
+  ['edge: first fragment lost', { ...EDGE, capture: 'edge-frag-first-lost.pcap', expect: 'edge/expect-frag-first-lost.yaml' }],
+  ['l7 http', { ...L7, capture: 'l7-http.pcap', policy: 'l7/policies/http', expect: 'l7/expect-http.yaml' }],
+  ['l7 dns', { ...L7, capture: 'l7-dns.pcap', policy: 'l7/policies/dns', expect: 'l7/expect-dns.yaml' }],
+  // FQDN identities learned from DNS answers: ipcache upserts and copied policy maps mid-replay.
+  ['l7 fqdn', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn' }],
+  ['l7 fqdn, --fqdn-min-ttl 0', { ...L7, capture: 'l7-fqdn.pcap', policy: 'l7/policies/fqdn', extra: ['--fqdn-min-ttl', '0'] }],
+  ...CONNECTIVITY_CASES.map((c): [string, ExampleReplay] => [caseName(c), c]),
+  ...NETPOL_RECIPE_CASES.map((c): [string, ExampleReplay] => [caseName(c), c]),
+];

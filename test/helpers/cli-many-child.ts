@@ -10,12 +10,13 @@
  */
 import { writeSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
+import { FastPath } from '../../src/datapath/fast-path.js';
 import { IpcacheView } from '../../src/maps/ipcache.js';
 import { NativeIpcacheView, NativePolicyMap } from '../../src/maps/native.js';
 import { PolicyMap } from '../../src/maps/policy-map.js';
 import { CLI_MANY_MARK, type LookupCounts } from './cli-many.js';
 
-const counts: LookupCounts = { tsPolicy: 0, tsIpcache: 0, nativePolicy: 0, nativeIpcache: 0 };
+const counts: LookupCounts = { tsPolicy: 0, tsIpcache: 0, nativePolicy: 0, nativeIpcache: 0, fastPathPackets: 0 };
 
 /** Wraps `proto[name]` so every call also bumps `counts[key]`. */
 function count(proto: object, name: string, key: keyof LookupCounts): void {
@@ -34,6 +35,14 @@ count(IpcacheView.prototype, 'lookup', 'tsIpcache');
 count(NativePolicyMap.prototype, 'lookup', 'nativePolicy');
 count(NativeIpcacheView.prototype, 'lookup4', 'nativeIpcache');
 count(NativeIpcacheView.prototype, 'lookup', 'nativeIpcache');
+
+// The packets the fast path finished, added up when a replay ends (FastPath.finish).
+const fastPath = FastPath.prototype as unknown as { finish(this: FastPath): void };
+const finish = fastPath.finish;
+fastPath.finish = function (this: FastPath): void {
+  counts.fastPathPackets += this.finished;
+  finish.call(this);
+};
 
 /** writeSync, retried while the pipe is full (the parent reads asynchronously). */
 function writeAll(fd: number, text: string): void {

@@ -15,6 +15,8 @@ export interface LookupCounts {
   tsIpcache: number;
   nativePolicy: number;
   nativeIpcache: number;
+  /** Packets the native fast path finished (src/datapath/fast-path.ts), not a lookup count. */
+  fastPathPackets: number;
 }
 
 export interface ManyResult {

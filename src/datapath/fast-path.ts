@@ -1,0 +1,229 @@
+/**
+ * The native fast path of the replay (native/fastpath/): for the common packet — a later packet
+ * of a tracked connection whose outcome is settled (an inherited drop, a reply, an allowed
+ * established forward packet) — the addon does what `Datapath.process` and the summary would,
+ * on their own typed arrays, and the TypeScript program decides every other packet exactly as
+ * without it. A flow cache in front of the slow path, as Open vSwitch's kernel datapath sits in
+ * front of ovs-vswitchd; Cilium's own datapath has no such split (every packet runs the BPF
+ * program), so this is an implementation device with no semantics of its own: the replay's
+ * results are identical with and without it (test/datapath/fast-path.test.ts replays every
+ * bundled capture both ways).
+ *
+ * Used with the native backend when the summary is the only consumer of events (`-o summary`
+ * without `--expect` or `--write-enforced`): the packets it finishes produce no FlowEvent.
+ *
+ * Sharing: the addon holds pointers into the conntrack rows and index, the connection cache,
+ * the duplicate table, the summary's records and the frontend filter; whenever TypeScript may
+ * have replaced one of those arrays (a table grew) the pointers are bound again before the
+ * next native call. Scalars the TypeScript objects keep in fields live in `block` while the
+ * native side runs: saved into it before a native call that follows TypeScript work (toNative),
+ * loaded back before TypeScript works again (toTs).
+ */
+import type { Frame } from '../capture/frame.js';
+import { decodeFrame } from '../decode/decode.js';
+import type { DecodedPacket } from '../decode/packet.js';
+import type { FlowSummary } from '../flow/summary.js';
+import type { Conntrack } from '../maps/conntrack.js';
+import type { NativeModule } from '../maps/native.js';
+import type { Datapath } from './program.js';
+import type { DatapathState } from './state.js';
+
+/** The block's words (native/fastpath/fastpath.cc kBlock*). */
+const BLOCK_FRAMES = 0;
+const BLOCK_IP_PACKETS = 1;
+const BLOCK_DUPLICATES = 2;
+const BLOCK_GENERATION = 3;
+const BLOCK_NEXT_EXPIRY = 4;
+const BLOCK_CT_EPOCH = 5;
+const BLOCK_CT_SEQ = 6;
+const BLOCK_DEDUP = 16;
+const BLOCK_SUMMARY = 48;
+const BLOCK_WORDS = 96;
+const CT_TABLES = 4;
+
+/** Answers of the native step. */
+const FAST_DONE = 1;
+const FAST_SLOW_AFTER_DEDUP = 2;
+
+interface FastPathApi {
+  packet(offset: number, caplen: number, wireLength: number, linkType: number, tsSec: number, tsNsec: number, interfaceId: number): number;
+  setData(data: Uint8Array): void;
+  bindConntrack(
+    i32: Int32Array,
+    side: Int32Array,
+    s0: Int32Array | null,
+    s1: Int32Array | null,
+    s2: Int32Array | null,
+    s3: Int32Array | null,
+    l0: number,
+    l1: number,
+    l2: number,
+    l3: number,
+    keyMask: number,
+    lruResolutionMs: number,
+  ): void;
+  bindConnCache(rows: Int32Array): void;
+  bindFrontends(filter: Int32Array): void;
+  bindDedup(headers: Int32Array, rows: Int32Array, links: Int32Array, bucketMask: number, ringRows: number, pendingLimit: number, windowNs: number): void;
+  /** FlowSummary.nativeArrays in native/fastpath/summary_args.h order. */
+  bindSummary(...args: Array<ArrayBufferView | number>): void;
+}
+
+type CreateFastPath = (block: Float64Array, perPacket: boolean, hasL7: boolean, dedupOn: boolean) => FastPathApi;
+
+/** The L7 stage's part: when its per-packet tick next has work (ProxyStage.nextTickWork). */
+export interface TickClock {
+  readonly nextTickWork: number;
+}
+
+export class FastPath {
+  private readonly block = new Float64Array(BLOCK_WORDS);
+  private readonly api: FastPathApi;
+  private readonly ct: Conntrack;
+  private readonly state: DatapathState;
+  /** Packets the addon finished (the rest went to the TypeScript program). */
+  finished = 0;
+  /** The scalars are in `block` (the native side may run), not in the TypeScript fields. */
+  private scalarsNative = false;
+  private data: Uint8Array | undefined;
+  // What the addon was last bound to.
+  private boundCtRows: Int32Array | undefined;
+  private boundCtSide: Int32Array | undefined;
+  private readonly boundSlots: Array<Int32Array | null> = [null, null, null, null];
+  private readonly boundLru = [false, false, false, false];
+  private boundConnRows: Int32Array | undefined;
+  private boundRecords: Int32Array | undefined;
+  private boundPairPackets: Float64Array | undefined;
+  private boundPairConnections: Float64Array | undefined;
+
+  constructor(
+    native: NativeModule,
+    private readonly datapath: Datapath,
+    private readonly summary: FlowSummary,
+    private readonly tick: TickClock | undefined,
+  ) {
+    const create = (native as unknown as { createFastPath: CreateFastPath }).createFastPath;
+    const parts = datapath.fastPathParts;
+    this.ct = datapath.conntrack;
+    this.state = datapath.state;
+    this.api = create(this.block, parts.perPacket, tick !== undefined, parts.dedup !== undefined);
+    this.api.bindFrontends(this.state.frontendFilterWords);
+    if (parts.dedup !== undefined) {
+      // The Deduplicator's arrays live as long as it does: bound once.
+      const v = parts.dedup.nativeView();
+      this.api.bindDedup(v.headers, v.rows, v.links, v.bucketMask, v.ringRows, v.pendingLimit, v.windowNs);
+    }
+  }
+
+  /** Decides one frame: in the addon when it can, else through the TypeScript program. */
+  process(frame: Frame, pkt: DecodedPacket): void {
+    if (this.scalarsNative !== true) this.toNative();
+    if (frame.data !== this.data) {
+      this.data = frame.data;
+      this.api.setData(frame.data);
+    }
+    const answer = this.api.packet(frame.offset, frame.caplen, frame.length, frame.linkType, frame.tsSec, frame.tsNsec, frame.interfaceId);
+    if (answer === FAST_DONE) {
+      this.finished++;
+      return;
+    }
+    this.toTs();
+    decodeFrame(frame, pkt);
+    if (answer === FAST_SLOW_AFTER_DEDUP) this.datapath.processKept(pkt, frame.tsSec, frame.tsNsec);
+    else this.datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+  }
+
+  /** Brings the scalars back to the TypeScript objects: call when the capture ends. */
+  finish(): void {
+    this.toTs();
+  }
+
+  /** The block's scalars into the TypeScript fields. */
+  private toTs(): void {
+    if (this.scalarsNative !== true) return;
+    this.scalarsNative = false;
+    const b = this.block;
+    const c = this.datapath.counters;
+    c.frames = b[BLOCK_FRAMES]!;
+    c.ipPackets = b[BLOCK_IP_PACKETS]!;
+    c.duplicates = b[BLOCK_DUPLICATES]!;
+    for (let t = 0; t < CT_TABLES; t++) this.ct.setNativeSeq(t, b[BLOCK_CT_SEQ + t]!);
+    this.datapath.fastPathParts.dedup?.loadScalars(b, BLOCK_DEDUP);
+    this.summary.loadScalars(b, BLOCK_SUMMARY);
+  }
+
+  /** The TypeScript fields into the block, and the arrays bound again where they changed. */
+  private toNative(): void {
+    this.scalarsNative = true;
+    const b = this.block;
+    const c = this.datapath.counters;
+    b[BLOCK_FRAMES] = c.frames;
+    b[BLOCK_IP_PACKETS] = c.ipPackets;
+    b[BLOCK_DUPLICATES] = c.duplicates;
+    b[BLOCK_GENERATION] = this.state.generation;
+    b[BLOCK_NEXT_EXPIRY] = this.tick !== undefined ? this.tick.nextTickWork : Infinity;
+    b[BLOCK_CT_EPOCH] = this.ct.epoch;
+    for (let t = 0; t < CT_TABLES; t++) b[BLOCK_CT_SEQ + t] = this.ct.nativeSeq(t);
+    this.datapath.fastPathParts.dedup?.saveScalars(b, BLOCK_DEDUP);
+    this.summary.saveScalars(b, BLOCK_SUMMARY);
+    this.bindChanged();
+  }
+
+  private bindChanged(): void {
+    const ct = this.ct;
+    let ctChanged = ct.i32 !== this.boundCtRows || ct.sideWords !== this.boundCtSide;
+    for (let t = 0; t < CT_TABLES && !ctChanged; t++) ctChanged = ct.nativeIndexSlots(t) !== this.boundSlots[t] || ct.nativeLruBuilt(t) !== this.boundLru[t];
+    if (ctChanged) {
+      this.boundCtRows = ct.i32;
+      this.boundCtSide = ct.sideWords;
+      for (let t = 0; t < CT_TABLES; t++) {
+        this.boundSlots[t] = ct.nativeIndexSlots(t);
+        this.boundLru[t] = ct.nativeLruBuilt(t);
+      }
+      const s = this.boundSlots;
+      const l = this.boundLru;
+      this.api.bindConntrack(ct.i32, ct.sideWords, s[0]!, s[1]!, s[2]!, s[3]!, +l[0]!, +l[1]!, +l[2]!, +l[3]!, ct.nativeKeyMask, ct.nativeLruResolutionMs);
+    }
+    const rows = this.datapath.fastPathParts.connCache.nativeRows;
+    if (rows !== this.boundConnRows) {
+      this.boundConnRows = rows;
+      this.api.bindConnCache(rows);
+    }
+    const sum = this.summary;
+    if (sum.nativeRecords !== this.boundRecords || sum.nativePairPackets !== this.boundPairPackets || sum.nativePairConnections !== this.boundPairConnections) {
+      const a = sum.nativeArrays();
+      this.boundRecords = a.records;
+      this.boundPairPackets = a.pairPackets;
+      this.boundPairConnections = a.pairConnections;
+      this.api.bindSummary(
+        a.records,
+        a.packets,
+        a.connections,
+        a.dropPackets,
+        a.dropConnections,
+        a.pairPackets,
+        a.pairConnections,
+        a.key,
+        a.count,
+        a.error,
+        a.reason,
+        a.srcSide,
+        a.dstSide,
+        a.family,
+        a.proto,
+        a.sport,
+        a.dport,
+        a.words,
+        a.heap,
+        a.heapKey,
+        a.pos,
+        a.capacity,
+      );
+    }
+  }
+}
+
+/** True when the addon has the fast path (an older build may not). */
+export function hasFastPath(native: NativeModule): boolean {
+  return typeof (native as unknown as { createFastPath?: unknown }).createFastPath === 'function';
+}

@@ -1,0 +1,95 @@
+/**
+ * The native fast path (src/datapath/fast-path.ts, native/fastpath/) against the TypeScript
+ * program alone: a replay of generated traffic between a generated cluster's pods (the replay
+ * benchmark's workload, smaller) gives the same summary, every count and list of it, and the
+ * same datapath counters, with the fast path finishing most packets. Variants push the shared
+ * state through its rarer paths: a tiny top-dropped list (Space-Saving evictions decided on the
+ * native side), few endpoint pairs (the "(other pairs)" row), --per-packet, no duplicate
+ * suppression, and conntrack tables small enough to evict (their LRUCache is built mid-replay,
+ * after which recency refreshes are TypeScript's).
+ */
+import { describe, expect, test } from 'vitest';
+import { compileMaps } from '../../src/agent/agent.js';
+import { openCapture } from '../../src/capture/open.js';
+import { decodeFrame } from '../../src/decode/decode.js';
+import { DecodedPacket } from '../../src/decode/packet.js';
+import type { FlowEvent } from '../../src/datapath/events.js';
+import { FastPath } from '../../src/datapath/fast-path.js';
+import { Datapath, type DatapathOptions } from '../../src/datapath/program.js';
+import { DatapathState } from '../../src/datapath/state.js';
+import { FlowContext } from '../../src/flow/context.js';
+import { FlowSummary, type SummaryOptions } from '../../src/flow/summary.js';
+import { loadClusterText } from '../../src/k8s/load.js';
+import type { MapsDocument } from '../../src/maps/document.js';
+import { parsePolicies } from '../../src/policy/parse.js';
+import { poolsFor } from '../../bench/lib/cluster-pools.js';
+import { ensureCapture } from '../../bench/lib/gen-capture.js';
+import { generateCluster } from '../../bench/lib/gen-cluster.js';
+import { nativeOrFail } from '../maps/native-helpers.js';
+
+const native = nativeOrFail();
+
+interface Outcome {
+  summary: string;
+  lines: string[];
+  counters: string;
+  finished: number;
+  conntrack: { size: number; evictions: number; expired: number };
+}
+
+async function replay(doc: MapsDocument, capture: string, fast: boolean, options: Partial<DatapathOptions>, summaryOptions: SummaryOptions): Promise<Outcome> {
+  const state = new DatapathState(doc, { backend: fast ? 'native' : 'ts' });
+  let summary: FlowSummary | undefined;
+  const dp = new Datapath(state, (ev: FlowEvent) => summary!.add(ev), options);
+  summary = new FlowSummary(new FlowContext(doc), { ...summaryOptions, counters: dp.counters });
+  const fp = fast ? new FastPath(native, dp, summary, undefined) : undefined;
+  const pkt = new DecodedPacket();
+  await openCapture(capture).run((frame) => {
+    if (fp !== undefined) fp.process(frame, pkt);
+    else {
+      decodeFrame(frame, pkt);
+      dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
+    }
+  });
+  fp?.finish();
+  const ct = dp.conntrack;
+  return {
+    summary: JSON.stringify(summary.toJSON(), null, 1),
+    lines: summary.lines(),
+    counters: JSON.stringify(dp.counters),
+    finished: fp?.finished ?? 0,
+    conntrack: { size: ct.size, evictions: ct.evictions, expired: ct.expired },
+  };
+}
+
+const cluster = generateCluster({ pods: 200, policies: 40 });
+const objects = loadClusterText(`${cluster.clusterYaml}\n---\n${cluster.policyYaml}`, 'generated.yaml');
+const doc = compileMaps(objects, parsePolicies(objects.policies));
+const PACKETS = 60_000;
+const capture = ensureCapture({ packets: PACKETS, pools: poolsFor(cluster, doc), seed: 11, concurrency: 500 });
+
+/** Name, datapath options, summary options, the least share of packets the fast path must finish. */
+const VARIANTS: Array<[string, Partial<DatapathOptions>, SummaryOptions, number]> = [
+  ['defaults', {}, {}, 0.5],
+  ['a top-dropped list of 16 and 40 endpoint pairs (evictions, "(other pairs)")', {}, { trackedDropped: 16, maxPairs: 40 }, 0.5],
+  // Every dropped packet is decided on its own (a policy lookup): the TypeScript program's.
+  ['--per-packet', { perPacket: true }, {}, 0.2],
+  ['no duplicate suppression', { dedupWindowNs: 0 }, {}, 0.5],
+  ['conntrack tables of 700 TCP and 300 other entries (LRU evictions)', { ctTcpMax: 700, ctAnyMax: 300 }, { trackedDropped: 64 }, 0.2],
+];
+
+describe.each(VARIANTS)('%s', (_name, options, summaryOptions, share) => {
+  test('the fast path finishes most packets and the replay comes out the same', async () => {
+    const ts = await replay(doc, capture.path, false, options, summaryOptions);
+    const fast = await replay(doc, capture.path, true, options, summaryOptions);
+    expect(fast.counters).toBe(ts.counters);
+    expect(fast.conntrack).toEqual(ts.conntrack);
+    expect(fast.summary === ts.summary, 'the summaries differ').toBe(true);
+    expect(fast.lines).toEqual(ts.lines);
+    // Not vacuous: the traffic has both outcomes, and the addon finished most packets.
+    const json = JSON.parse(ts.summary) as { packets: Record<string, number> };
+    expect(json.packets.DROPPED).toBeGreaterThan(PACKETS / 10);
+    expect(json.packets.FORWARDED).toBeGreaterThan(PACKETS / 10);
+    expect(fast.finished).toBeGreaterThan(PACKETS * share);
+  }, 120_000);
+});
