@@ -77,15 +77,18 @@ async function replay(path: string, doc: MapsDocument, perPacket: boolean, backe
   const fast = addon !== undefined && hasFastPath(addon) ? new FastPath(addon, dp, summary, undefined) : undefined;
   const pkt = new DecodedPacket();
   const t0 = process.hrtime.bigint();
-  await openCapture(path).run((frame) => {
-    if (fast !== undefined) {
-      fast.process(frame, pkt);
-      return;
-    }
-    decodeFrame(frame, pkt);
-    // As `hubcap replay` calls it: the frame lets dedup hash content and tell interfaces apart.
-    dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
-  });
+  await openCapture(path).run(
+    (frame) => {
+      if (fast !== undefined) {
+        fast.process(frame);
+        return;
+      }
+      decodeFrame(frame, pkt);
+      // As `hubcap replay` calls it: the frame lets dedup hash content and tell interfaces apart.
+      dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
+    },
+    fast !== undefined ? () => fast.chunkDone() : undefined,
+  );
   fast?.finish();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   summary.lines();

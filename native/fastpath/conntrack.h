@@ -1,9 +1,9 @@
 // Conntrack for the fast path: src/maps/conntrack.ts Conntrack.lookupRow and touchRow over the
 // Conntrack's own rows, index slots and scalars, for the packets whose lookup changes nothing
-// but the entry's timers, counters, flags and recency stamp. Anything else (no entry, an entry
-// to expire on the way, a SYN on a closing entry, FIN or RST, an entry still creating, a
-// table whose LRUCache is built and wants a refresh) answers "slow" before anything is written,
-// and the TypeScript program decides the packet.
+// but the entry's timers, counters, flags (closing on FIN and RST included) and recency stamp.
+// Anything else (no entry, an entry to expire on the way, a SYN on a closing entry, an entry
+// still creating, a table whose LRUCache is built and wants a refresh) answers "slow" before
+// anything is written, and the TypeScript program decides the packet.
 //
 // Layout constants are conntrack.ts's (ROW_WORDS, W_*, CtField, SIDE_WORDS, KeyIndex slots).
 #ifndef HUBCAP_NATIVE_FASTPATH_CONNTRACK_H_
@@ -260,11 +260,10 @@ inline bool Lookup(const Tables& c, const Tuple& t, int32_t tcpFlags, double now
   return true;
 }
 
-// What touchRow may do on the fast path: no FIN/RST (closing), not the creating packet.
-inline bool CanTouch(const Tables& c, const Hit& hit, int32_t proto, int32_t tcpFlags) {
-  if (proto == kProtoTcp && (tcpFlags & (kTcpFin | kTcpRst)) != 0) return false;
-  return (*c.W(hit.row, kBits) & kBitCreating) == 0;
-}
+constexpr double kCloseTimeoutMs = 10 * 1000.0;
+
+// touchRow on the fast path: any packet but the creating one (whose timers ct_create4 set).
+inline bool CanTouch(const Tables& c, const Hit& hit) { return (*c.W(hit.row, kBits) & kBitCreating) == 0; }
 
 // __ct_update_timeout.
 inline void RawUpdateTimeout(const Tables& c, size_t row, double lifetimeMs, int dir, int32_t flags, double now) {
@@ -314,7 +313,19 @@ inline void Commit(Tables& c, const Hit& hit, bool touch, int32_t tcpFlags, int3
   }
   w[kBits] = bits;
   bool tcp = (static_cast<uint32_t>(w[kHead]) >> 8) == static_cast<uint32_t>(kProtoTcp);
-  if ((bits & (kBitTxClosing | kBitRxClosing)) != (kBitTxClosing | kBitRxClosing)) UpdateTimeout(c, row, tcp, hit.dir, tcpFlags, now);
+  constexpr int32_t kClosing = kBitTxClosing | kBitRxClosing;
+  if ((bits & kClosing) != kClosing) UpdateTimeout(c, row, tcp, hit.dir, tcpFlags, now);
+  if (tcp && (tcpFlags & (kTcpFin | kTcpRst)) != 0) {
+    // ACTION_CLOSE: this direction closes; an RST before both SYNs were seen closes both. Once
+    // both are closing, the entry lives CT_CLOSE_TIMEOUT more.
+    bits = w[kBits];
+    bool bothSyns = (bits & (kTcpSyn << 16)) != 0 && (bits & (kTcpSyn << 8)) != 0;
+    if ((tcpFlags & kTcpRst) != 0 && !bothSyns) bits |= kClosing;
+    else if (hit.dir == kDirReply) bits |= kBitRxClosing;
+    else bits |= kBitTxClosing;
+    w[kBits] = bits;
+    if ((bits & kClosing) == kClosing) RawUpdateTimeout(c, row, kCloseTimeoutMs, hit.dir, tcpFlags, now);
+  }
 }
 
 }  // namespace hubcap::fastpath::ct

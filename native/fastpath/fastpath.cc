@@ -1,6 +1,6 @@
 // The native fast path of the replay (src/datapath/fast-path.ts drives it).
 //
-// For each frame, FastPacketStep does what src/datapath/program.ts Datapath.process would do
+// For each frame, Decide does what src/datapath/program.ts Datapath.process would do
 // for the common packet — a later packet of a tracked connection whose outcome is settled: an
 // inherited drop, a reply, or an allowed established forward packet — and counts its final
 // event as src/flow/summary.ts FlowSummary.add would, on the TypeScript structures' own arrays
@@ -36,11 +36,12 @@ constexpr int kBlockGeneration = 3;
 constexpr int kBlockNextExpiry = 4;  // the L7 stage's next FQDN expiry check (seconds)
 constexpr int kBlockCtEpoch = 5;
 constexpr int kBlockCtSeq = 6;  // four words
+constexpr int kBlockAnswer = 10;  // run's answer for the frame it stopped at
 constexpr int kBlockDedup = 16;
 constexpr int kBlockSummary = 48;
 constexpr int kBlockWords = 96;
 
-// Answers of FastPacketStep.
+// Answers of Decide.
 constexpr int32_t kSlow = 0;
 constexpr int32_t kDone = 1;
 constexpr int32_t kSlowAfterDedup = 2;
@@ -69,7 +70,20 @@ struct FastPath {
   // The reader's current chunk (setData).
   const uint8_t* data = nullptr;
   size_t dataLength = 0;
+  // The batch's frame descriptors (kDescWords doubles each, src/datapath/fast-path.ts).
+  const double* desc = nullptr;
+  size_t descFrames = 0;
 };
+
+// A frame descriptor's words: where the frame is in the chunk and what the reader said of it.
+constexpr int kDescOffset = 0;
+constexpr int kDescCaplen = 1;
+constexpr int kDescWireLength = 2;
+constexpr int kDescLinkType = 3;
+constexpr int kDescTsSec = 4;
+constexpr int kDescTsNsec = 5;
+constexpr int kDescInterface = 6;
+constexpr int kDescWords = 7;
 
 // DatapathState frontendFilterBit: a set bit may be a frontend (the fast path then leaves the
 // packet to TypeScript's exact lookup); a clear one is none.
@@ -80,11 +94,8 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
   return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
 }
 
-int32_t FastPacketStep(FastPath& fp, const uint8_t* frame, uint32_t caplen, uint32_t wireLength, uint32_t linkType, double tsSec, double tsNsec,
-                       int32_t interfaceId) {
-  if (!fp.ctBound || !fp.connBound || !fp.summaryBound || (fp.dedupOn && !fp.dedupBound) || fp.frontendFilter == nullptr) return kSlow;
-  FastPacket p;
-  if (!FastDecode(frame, caplen, wireLength, linkType, &p)) return kSlow;
+// The frame `frame`, decoded as `p`, decided: kDone, kSlow or kSlowAfterDedup.
+int32_t Decide(FastPath& fp, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   double* block = fp.block;
   // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
   if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return kSlow;
@@ -98,7 +109,7 @@ int32_t FastPacketStep(FastPath& fp, const uint8_t* frame, uint32_t caplen, uint
   ct::TupleOf(p, &tuple);
   ct::Hit hit;
   if (!ct::Lookup(fp.ct, tuple, p.tcpFlags, now, &hit)) return kSlow;
-  if (!ct::CanTouch(fp.ct, hit, p.ipProto, p.tcpFlags)) return kSlow;
+  if (!ct::CanTouch(fp.ct, hit)) return kSlow;
   const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
   // locateConnection: the endpoints and identities kept in the entry at this generation.
   int32_t generation = static_cast<int32_t>(block[kBlockGeneration]);
@@ -179,24 +190,120 @@ double NumberArg(napi_env env, napi_value v) {
   return out;
 }
 
-// packet(offset, caplen, wireLength, linkType, tsSec, tsNsec, interfaceId): 0 slow, 1 done,
-// 2 slow after duplicate suppression. The frame is data[offset, offset + caplen) of setData's.
-napi_value PacketCallback(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+// The batch loop's look-ahead (a software pipeline, as DPDK's lookup loops are written): a frame
+// is decoded kAheadDecode frames before its turn and its conntrack index slot prefetched; its
+// slot is read and its row prefetched kAheadRow frames before; the connection's summary record
+// and connection-cache row kAheadConn frames before. Every address is only a hint (a slow packet
+// in between may change the tables; the decision itself reads everything again).
+constexpr uint32_t kAheadDecode = 8;
+constexpr uint32_t kAheadRow = 5;
+constexpr uint32_t kAheadConn = 2;
+constexpr uint32_t kRing = 16;  // > kAheadDecode
+
+struct Ahead {
+  FastPacket p;
+  const uint8_t* frame = nullptr;
+  bool ok = false;
+  int table = 0;
+  int32_t key = 0;
+  int32_t row = -1;
+};
+
+inline void Prefetch(const void* at) { __builtin_prefetch(at, 1, 3); }
+
+// Decodes frame j of the batch and prefetches its conntrack index slot.
+inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
+  const double* d = fp.desc + static_cast<size_t>(j) * kDescWords;
+  double offset = d[kDescOffset];
+  double caplen = d[kDescCaplen];
+  a.ok = false;
+  a.row = -1;
+  if (!(offset >= 0 && caplen >= 0 && offset + caplen <= static_cast<double>(fp.dataLength))) return;
+  a.frame = fp.data + static_cast<size_t>(offset);
+  a.ok = FastDecode(a.frame, static_cast<uint32_t>(caplen), static_cast<uint32_t>(d[kDescWireLength]), static_cast<uint32_t>(d[kDescLinkType]), &a.p);
+  if (!a.ok) return;
+  ct::Tuple t;
+  ct::TupleOf(a.p, &t);
+  a.table = ct::TableIndex(t.family, t.proto);
+  const int32_t* slots = fp.ct.slots[a.table];
+  if (slots == nullptr) return;
+  a.key = ct::KeyOf(t, fp.ct.keyMask);
+  Prefetch(slots + (static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]));
+}
+
+// Reads the slot (cached by now) and prefetches the row it names.
+inline void StageRow(FastPath& fp, Ahead& a) {
+  if (!a.ok) return;
+  const int32_t* slots = fp.ct.slots[a.table];
+  if (slots == nullptr) return;
+  uint32_t v = static_cast<uint32_t>(slots[static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]]);
+  uint32_t row = v & ct::kRowMask;
+  if (v == 0 || row >= fp.ct.rows) return;
+  a.row = static_cast<int32_t>(row);
+  const char* at = reinterpret_cast<const char*>(fp.ct.W(row, 0));
+  Prefetch(at);
+  Prefetch(at + 64);
+  Prefetch(at + 128);
+}
+
+// Reads the row's connection number (cached by now) and prefetches its summary record and
+// connection-cache row.
+inline void StageConn(FastPath& fp, const Ahead& a) {
+  if (a.row < 0) return;
+  int32_t id = *fp.ct.W(static_cast<size_t>(a.row), ct::kId);
+  if (id <= 0) return;
+  if (static_cast<size_t>(id) * kSumRec < fp.summary.recordsLength) Prefetch(fp.summary.records + static_cast<size_t>(id) * kSumRec);
+  if (fp.conn.rows != nullptr) Prefetch(fp.conn.rows + static_cast<size_t>(static_cast<uint32_t>(id) & fp.conn.mask) * conncache::kStride);
+}
+
+// Frames [start, end) of the batch until one the TypeScript program must take: its index (end
+// when all were finished), its answer in *answer.
+uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
+  *answer = kDone;
+  if (!fp.ctBound || !fp.connBound || !fp.summaryBound || (fp.dedupOn && !fp.dedupBound) || fp.frontendFilter == nullptr || fp.data == nullptr) {
+    *answer = kSlow;
+    return start;
+  }
+  Ahead ring[kRing];
+  uint32_t nextDecode = start, nextRow = start, nextConn = start;
+  for (uint32_t i = start; i < end; i++) {
+    for (; nextDecode < end && nextDecode < i + kAheadDecode; nextDecode++) StageDecode(fp, ring[nextDecode % kRing], nextDecode);
+    for (; nextRow < end && nextRow < i + kAheadRow; nextRow++) StageRow(fp, ring[nextRow % kRing]);
+    for (; nextConn < end && nextConn < i + kAheadConn; nextConn++) StageConn(fp, ring[nextConn % kRing]);
+    const Ahead& a = ring[i % kRing];
+    if (!a.ok) {
+      *answer = kSlow;
+      return i;
+    }
+    const double* d = fp.desc + static_cast<size_t>(i) * kDescWords;
+    int32_t r = Decide(fp, a.p, a.frame, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
+    if (r != kDone) {
+      *answer = r;
+      return i;
+    }
+  }
+  return end;
+}
+
+// run(start, end): frames [start, end) of the batch (descriptors in the array given to
+// createFastPath, bytes in setData's chunk). Returns the index of the first frame left to
+// TypeScript (end when none), and its answer (kSlow or kSlowAfterDedup) in the block's kBlockAnswer.
+napi_value RunCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   FastPath* fp = FastPathOf(env, info, &argc, argv);
-  int32_t answer = kSlow;
-  if (fp != nullptr && argc == 7 && fp->data != nullptr) {
-    double offset = NumberArg(env, argv[0]);
-    double caplen = NumberArg(env, argv[1]);
-    if (offset >= 0 && caplen >= 0 && offset + caplen <= static_cast<double>(fp->dataLength)) {
-      answer = FastPacketStep(*fp, fp->data + static_cast<size_t>(offset), static_cast<uint32_t>(caplen), static_cast<uint32_t>(NumberArg(env, argv[2])),
-                              static_cast<uint32_t>(NumberArg(env, argv[3])), NumberArg(env, argv[4]), NumberArg(env, argv[5]),
-                              static_cast<int32_t>(NumberArg(env, argv[6])));
+  uint32_t stop = 0;
+  if (fp != nullptr && argc == 2) {
+    double start = NumberArg(env, argv[0]);
+    double end = NumberArg(env, argv[1]);
+    if (start >= 0 && start <= end && end <= static_cast<double>(fp->descFrames)) {
+      int32_t answer = kDone;
+      stop = RunBatch(*fp, static_cast<uint32_t>(start), static_cast<uint32_t>(end), &answer);
+      fp->block[kBlockAnswer] = answer;
     }
   }
   napi_value out;
-  napi_create_int32(env, answer, &out);
+  napi_create_uint32(env, stop, &out);
   return out;
 }
 
@@ -323,23 +430,28 @@ napi_value BindSummaryCallback(napi_env env, napi_callback_info cbinfo) {
 
 void ReleaseFastPath(napi_env, void* data, void*) { delete static_cast<FastPath*>(data); }
 
-// createFastPath(block: Float64Array(96), perPacket, hasL7, dedupOn): an object of bound
-// functions (packet, setData, bindConntrack, bindConnCache, bindFrontends, bindDedup,
+// createFastPath(block: Float64Array(96), desc: Float64Array (7 words a frame), perPacket, hasL7,
+// dedupOn): an object of bound functions (run, setData, bindConntrack, bindConnCache, bindFrontends, bindDedup,
 // bindSummary) sharing one FastPath, which lives as long as any of them.
 Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double* block = nullptr;
   size_t n = 0;
-  if (info.Length() != 4 || !TypedArg(env, info[0], napi_float64_array, &block, &n) || n < static_cast<size_t>(kBlockWords)) {
-    Napi::TypeError::New(env, "createFastPath(block: Float64Array(96), perPacket, hasL7, dedupOn)").ThrowAsJavaScriptException();
+  double* desc = nullptr;
+  size_t descLength = 0;
+  if (info.Length() != 5 || !TypedArg(env, info[0], napi_float64_array, &block, &n) || n < static_cast<size_t>(kBlockWords) ||
+      !TypedArg(env, info[1], napi_float64_array, &desc, &descLength)) {
+    Napi::TypeError::New(env, "createFastPath(block: Float64Array(96), desc: Float64Array, perPacket, hasL7, dedupOn)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto* fp = new FastPath();
   fp->block = block;
   fp->blockLength = n;
-  fp->perPacket = info[1].ToBoolean().Value();
-  fp->hasL7 = info[2].ToBoolean().Value();
-  fp->dedupOn = info[3].ToBoolean().Value();
+  fp->desc = desc;
+  fp->descFrames = descLength / kDescWords;
+  fp->perPacket = info[2].ToBoolean().Value();
+  fp->hasL7 = info[3].ToBoolean().Value();
+  fp->dedupOn = info[4].ToBoolean().Value();
   // The finalizer belongs to one holder object; every bound function keeps the holder (and the
   // block) alive.
   Napi::Object holder = Napi::Object::New(env);
@@ -349,8 +461,8 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Object api = Napi::Object::New(env);
-  std::initializer_list<std::pair<const char*, Napi::Value>> keep = {{"holder", holder}, {"block", info[0]}};
-  api.Set("packet", BindFunction(env, "packet", PacketCallback, fp, nullptr, keep));
+  std::initializer_list<std::pair<const char*, Napi::Value>> keep = {{"holder", holder}, {"block", info[0]}, {"desc", info[1]}};
+  api.Set("run", BindFunction(env, "run", RunCallback, fp, nullptr, keep));
   api.Set("setData", BindFunction(env, "setData", SetDataCallback, fp, nullptr, keep));
   api.Set("bindConntrack", BindFunction(env, "bindConntrack", BindConntrackCallback, fp, nullptr, keep));
   api.Set("bindConnCache", BindFunction(env, "bindConnCache", BindConnCacheCallback, fp, nullptr, keep));

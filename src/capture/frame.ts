@@ -2,7 +2,8 @@
  * A captured frame as the readers hand it to the pipeline.
  *
  * Hot path contract: a reader owns ONE Frame object and refills it for every record, and
- * `data` is a view into the reader's current chunk. Both are valid only during the sink call;
+ * `data` is a view into the reader's current chunk. Both are valid only during the sink call
+ * (the bytes, where a reader says so, until its `chunkDone` callback: CaptureSource.run);
  * a consumer that keeps a frame must copy the bytes (`frame.data.slice(offset, offset + caplen)`;
  * the readers always hand out a plain Uint8Array, never a Buffer, so `slice` copies).
  * This is what keeps read+decode free of per-packet allocation.

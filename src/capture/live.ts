@@ -199,6 +199,7 @@ export class LiveCapture implements CaptureSource {
   readonly #hr0: bigint;
 
   #sink: FrameSink | null = null;
+  #chunkDone: (() => void) | undefined;
   #open = true;
   #started = false;
   #frames = 0;
@@ -271,7 +272,7 @@ export class LiveCapture implements CaptureSource {
    * Delivers packets to sink until the capture stops, then resolves with the totals. Rejects
    * with whatever the sink throws (the capture stops first). Can be called once.
    */
-  run(sink: FrameSink): Promise<CaptureStats> {
+  run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats> {
     if (this.#started) {
       return Promise.reject(new LiveCaptureError(`cannot capture on ${this.name}: run() was already called`));
     }
@@ -281,6 +282,7 @@ export class LiveCapture implements CaptureSource {
       this.#resolve = resolve;
       this.#reject = reject;
       this.#sink = sink;
+      this.#chunkDone = chunkDone;
       if (this.#durationMs > 0) this.#timer = setTimeout(() => this.stop(), this.#durationMs);
     });
   }
@@ -296,6 +298,7 @@ export class LiveCapture implements CaptureSource {
     this.#buffer = null; // (2) nothing writes to it any more
     this.#frame.data = new Uint8Array(0);
     this.#sink = null;
+    this.#chunkDone = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);
@@ -329,6 +332,8 @@ export class LiveCapture implements CaptureSource {
     this.#bytes += frame.caplen;
     try {
       sink(frame);
+      // The next packet overwrites the buffer this one is in.
+      this.#chunkDone?.();
     } catch (err) {
       this.#failure = { error: err };
       this.stop();

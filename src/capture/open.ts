@@ -20,9 +20,12 @@ export interface CaptureSource {
   readonly name: string;
   /**
    * Streams the whole source, calling sink once per frame (the Frame object is reused; see
-   * frame.ts). Rejects with CaptureError on a capture that cannot be read.
+   * frame.ts), and `chunkDone`, when given, whenever the bytes of the frames delivered so far
+   * stop being valid (after each chunk: the reader reuses its buffer next; until then they stay
+   * as they are). Rejects with CaptureError on a
+   * capture that cannot be read.
    */
-  run(sink: FrameSink): Promise<CaptureStats>;
+  run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats>;
 }
 
 /** Opens a capture file, or stdin for '-'; pcap vs pcapng is detected by the magic. */
@@ -45,7 +48,7 @@ export function openCaptureStream(
 ): CaptureSource {
   return {
     name,
-    async run(sink: FrameSink): Promise<CaptureStats> {
+    async run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats> {
       const parser = new CaptureParser(name, options);
       let offset = 0;
       try {
@@ -53,6 +56,7 @@ export function openCaptureStream(
           if (typeof chunk === 'string') throw new CaptureError(name, offset, 'stream delivers text, not bytes');
           offset += chunk.length;
           parser.push(chunk, sink);
+          chunkDone?.();
         }
       } catch (err) {
         if (err instanceof CaptureError) throw err;
@@ -74,7 +78,7 @@ class FileCaptureSource implements CaptureSource {
     this.options = options;
   }
 
-  async run(sink: FrameSink): Promise<CaptureStats> {
+  async run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats> {
     const parser = new CaptureParser(this.name, this.options);
     let fh: FileHandle;
     try {
@@ -88,9 +92,9 @@ class FileCaptureSource implements CaptureSource {
       if (!st.isFile()) {
         // A FIFO or character device: no positioned reads, stream it.
         const source = openCaptureStream(this.name, fh.createReadStream({ highWaterMark: parser.chunkSize, autoClose: false }), this.options);
-        return await source.run(sink);
+        return await source.run(sink, chunkDone);
       }
-      await readDoubleBuffered(fh, parser, sink);
+      await readDoubleBuffered(fh, parser, sink, chunkDone);
       return parser.end();
     } finally {
       await fh.close().catch(() => undefined);
@@ -98,7 +102,7 @@ class FileCaptureSource implements CaptureSource {
   }
 }
 
-async function readDoubleBuffered(fh: FileHandle, parser: CaptureParser, sink: FrameSink): Promise<void> {
+async function readDoubleBuffered(fh: FileHandle, parser: CaptureParser, sink: FrameSink, chunkDone: (() => void) | undefined): Promise<void> {
   const size = parser.chunkSize;
   // Plain Uint8Arrays (not Buffers): frames point into them, and Uint8Array#slice copies.
   const bufs = [new Uint8Array(size), new Uint8Array(size)] as const;
@@ -123,6 +127,7 @@ async function readDoubleBuffered(fh: FileHandle, parser: CaptureParser, sink: F
       // Start the next read before parsing this chunk, so I/O overlaps the parse.
       pending = read(bufs[which]!, position);
       parser.push(n === size ? cur : cur.subarray(0, n), sink);
+      chunkDone?.();
     }
   } finally {
     // Never leave a read in flight on a handle about to close (its error is moot now).

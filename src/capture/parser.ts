@@ -6,8 +6,8 @@
  * interface table per section, if_tsresol / if_tsoffset, SPB captured length). Deliberate
  * differences:
  *  - records are never copied when they lie inside the pushed chunk: the Frame points into it.
- *    Only a record cut by a chunk boundary is copied, into one reusable carry buffer, so memory
- *    is the chunk plus at most one record (MAX_RECORD_BYTES), whatever the file size;
+ *    Only a record cut by a chunk boundary is copied, into one of two reusable carry buffers, so
+ *    memory is the chunk plus at most two records (MAX_RECORD_BYTES), whatever the file size;
  *  - a file that ends inside its last record is not an error: every whole record before it is
  *    delivered and CaptureStats carries a warning (tcpdump prints "truncated dump file" and
  *    Wireshark "cut short in the middle of a packet" and both keep the packets before it);
@@ -15,8 +15,11 @@
  *    block lengths, a packet for an interface that was never described) is a CaptureError
  *    naming the file and the byte offset of the offending header.
  *
- * Contract for the sink: the Frame object and the bytes it points to are valid only during the
- * call (see frame.ts).
+ * Contract for the sink: the Frame object is valid only during the call (see frame.ts); the
+ * bytes it points to stay as they are until `push` returns (a sink may keep the frames' places
+ * and read them when push is done: the native fast path decides frames in batches). That is
+ * why a record completed from the carry buffer is never overwritten by the partial record the
+ * same push leaves: the two carry buffers alternate.
  */
 import { CaptureError } from '../errors.js';
 import { Frame, type CaptureStats, type FrameSink } from './frame.js';
@@ -99,6 +102,8 @@ export class CaptureParser {
 
   // --- carried partial record (copied out of the previous chunk)
   private carry: Uint8Array = new Uint8Array(0);
+  /** The other carry buffer: the next partial record goes there (see the module comment). */
+  private spareCarry: Uint8Array = new Uint8Array(0);
   private carryLen = 0;
   /** Bytes the carried record needs in total (header size until its length is known). */
   private carryNeed = 0;
@@ -226,6 +231,10 @@ export class CaptureParser {
       if (this.skipping) continue;
       if (pos < n) {
         const rest = n - pos;
+        // A record this push completed from the carry buffer may still be read by the sink.
+        const spare = this.spareCarry;
+        this.spareCarry = this.carry;
+        this.carry = spare;
         this.ensureCarry(rest);
         this.carry.set(chunk.subarray(pos, n), 0);
         this.carryLen = rest;

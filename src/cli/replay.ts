@@ -218,22 +218,26 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   const pkt = new DecodedPacket();
   let n = 0;
   const counters = datapath.counters;
-  const stats = await source.run((frame: Frame) => {
-    if (fast !== undefined) {
-      fast.process(frame, pkt);
-    } else if (enforced === undefined) {
-      decodeFrame(frame, pkt);
-      datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
-    } else {
-      decodeFrame(frame, pkt);
-      enforced.begin(frame, pkt);
-      fate = Fate.KEEP;
-      const duplicates = counters.duplicates;
-      datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
-      enforced.end(counters.duplicates !== duplicates ? Fate.DUPLICATE : fate);
-    }
-    if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
-  });
+  const stats = await source.run(
+    (frame: Frame) => {
+      if (fast !== undefined) {
+        fast.process(frame);
+      } else if (enforced === undefined) {
+        decodeFrame(frame, pkt);
+        datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+      } else {
+        decodeFrame(frame, pkt);
+        enforced.begin(frame, pkt);
+        fate = Fate.KEEP;
+        const duplicates = counters.duplicates;
+        datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+        enforced.end(counters.duplicates !== duplicates ? Fate.DUPLICATE : fate);
+      }
+      if (progress && (++n & 0xffff) === 0) progress.update(frame.fileOffset);
+    },
+    // The fast path decides frames in batches, before the reader reuses their chunk.
+    fast !== undefined ? () => fast.chunkDone() : undefined,
+  );
   progress?.stop();
   fast?.finish();
   if (enforced) {

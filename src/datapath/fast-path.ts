@@ -19,12 +19,14 @@
  * native side runs: saved into it before a native call that follows TypeScript work (toNative),
  * loaded back before TypeScript works again (toTs).
  */
-import type { Frame } from '../capture/frame.js';
+import { Frame } from '../capture/frame.js';
 import { decodeFrame } from '../decode/decode.js';
-import type { DecodedPacket } from '../decode/packet.js';
+import { DecodedPacket } from '../decode/packet.js';
 import type { FlowSummary } from '../flow/summary.js';
 import type { Conntrack } from '../maps/conntrack.js';
 import type { NativeModule } from '../maps/native.js';
+import type { ConnectionCache } from './conn-cache.js';
+import type { Deduplicator } from './dedup.js';
 import type { Datapath } from './program.js';
 import type { DatapathState } from './state.js';
 
@@ -36,17 +38,22 @@ const BLOCK_GENERATION = 3;
 const BLOCK_NEXT_EXPIRY = 4;
 const BLOCK_CT_EPOCH = 5;
 const BLOCK_CT_SEQ = 6;
+const BLOCK_ANSWER = 10;
 const BLOCK_DEDUP = 16;
 const BLOCK_SUMMARY = 48;
 const BLOCK_WORDS = 96;
 const CT_TABLES = 4;
 
-/** Answers of the native step. */
-const FAST_DONE = 1;
+/** The answer for a frame the addon left to TypeScript after duplicate suppression kept it. */
 const FAST_SLOW_AFTER_DEDUP = 2;
 
+/** A frame descriptor's words (native/fastpath/fastpath.cc kDesc*), and frames per batch. */
+const DESC_WORDS = 7;
+const BATCH = 256;
+
 interface FastPathApi {
-  packet(offset: number, caplen: number, wireLength: number, linkType: number, tsSec: number, tsNsec: number, interfaceId: number): number;
+  /** Frames [start, end) of the batch until one is left to TypeScript: its index (end: none). */
+  run(start: number, end: number): number;
   setData(data: Uint8Array): void;
   bindConntrack(
     i32: Int32Array,
@@ -69,7 +76,7 @@ interface FastPathApi {
   bindSummary(...args: Array<ArrayBufferView | number>): void;
 }
 
-type CreateFastPath = (block: Float64Array, perPacket: boolean, hasL7: boolean, dedupOn: boolean) => FastPathApi;
+type CreateFastPath = (block: Float64Array, desc: Float64Array, perPacket: boolean, hasL7: boolean, dedupOn: boolean) => FastPathApi;
 
 /** The L7 stage's part: when its per-packet tick next has work (ProxyStage.nextTickWork). */
 export interface TickClock {
@@ -78,9 +85,17 @@ export interface TickClock {
 
 export class FastPath {
   private readonly block = new Float64Array(BLOCK_WORDS);
+  /** The batch: a descriptor per frame of the current chunk not decided yet. */
+  private readonly desc = new Float64Array(DESC_WORDS * BATCH);
+  private count = 0;
+  /** A frame left to TypeScript, rebuilt from its descriptor. */
+  private readonly slowFrame = new Frame();
+  private readonly pkt = new DecodedPacket();
   private readonly api: FastPathApi;
   private readonly ct: Conntrack;
   private readonly state: DatapathState;
+  private readonly dedup: Deduplicator | undefined;
+  private readonly connCache: ConnectionCache;
   /** Packets the addon finished (the rest went to the TypeScript program). */
   finished = 0;
   /** The scalars are in `block` (the native side may run), not in the TypeScript fields. */
@@ -106,7 +121,9 @@ export class FastPath {
     const parts = datapath.fastPathParts;
     this.ct = datapath.conntrack;
     this.state = datapath.state;
-    this.api = create(this.block, parts.perPacket, tick !== undefined, parts.dedup !== undefined);
+    this.dedup = parts.dedup;
+    this.connCache = parts.connCache;
+    this.api = create(this.block, this.desc, parts.perPacket, tick !== undefined, parts.dedup !== undefined);
     this.api.bindFrontends(this.state.frontendFilterWords);
     if (parts.dedup !== undefined) {
       // The Deduplicator's arrays live as long as it does: bound once.
@@ -115,27 +132,73 @@ export class FastPath {
     }
   }
 
-  /** Decides one frame: in the addon when it can, else through the TypeScript program. */
-  process(frame: Frame, pkt: DecodedPacket): void {
-    if (this.scalarsNative !== true) this.toNative();
+  /**
+   * Takes one frame. Frames are decided in batches, in order: call `chunkDone` once the reader
+   * is done with the chunk the frames point into (CaptureSource.run's second callback), and
+   * `finish` at the end.
+   */
+  process(frame: Frame): void {
     if (frame.data !== this.data) {
+      // The frames batched so far point into the previous chunk (or the parser's carry buffer).
+      if (this.count > 0) this.flush();
       this.data = frame.data;
       this.api.setData(frame.data);
     }
-    const answer = this.api.packet(frame.offset, frame.caplen, frame.length, frame.linkType, frame.tsSec, frame.tsNsec, frame.interfaceId);
-    if (answer === FAST_DONE) {
-      this.finished++;
-      return;
-    }
-    this.toTs();
-    decodeFrame(frame, pkt);
-    if (answer === FAST_SLOW_AFTER_DEDUP) this.datapath.processKept(pkt, frame.tsSec, frame.tsNsec);
-    else this.datapath.process(pkt, frame.tsSec, frame.tsNsec, frame);
+    const d = this.desc;
+    const o = this.count * DESC_WORDS;
+    d[o] = frame.offset;
+    d[o + 1] = frame.caplen;
+    d[o + 2] = frame.length;
+    d[o + 3] = frame.linkType;
+    d[o + 4] = frame.tsSec;
+    d[o + 5] = frame.tsNsec;
+    d[o + 6] = frame.interfaceId;
+    if (++this.count === BATCH) this.flush();
   }
 
-  /** Brings the scalars back to the TypeScript objects: call when the capture ends. */
+  /** The reader is about to reuse its chunk: decide the frames batched from it. */
+  chunkDone(): void {
+    if (this.count > 0) this.flush();
+  }
+
+  /** Decides the rest of the capture and brings the scalars back to the TypeScript objects. */
   finish(): void {
+    if (this.count > 0) this.flush();
     this.toTs();
+  }
+
+  /** The batched frames: the addon's in runs, the ones it leaves through the TypeScript program. */
+  private flush(): void {
+    const n = this.count;
+    this.count = 0;
+    for (let i = 0; i < n; ) {
+      if (this.scalarsNative !== true) this.toNative();
+      const stop = this.api.run(i, n);
+      this.finished += stop - i;
+      if (stop >= n) return;
+      this.toTs();
+      this.decideInTs(stop, this.block[BLOCK_ANSWER] === FAST_SLOW_AFTER_DEDUP);
+      i = stop + 1;
+    }
+  }
+
+  /** Frame `i` of the batch through the TypeScript program (from after dedup when `kept`). */
+  private decideInTs(i: number, kept: boolean): void {
+    const d = this.desc;
+    const o = i * DESC_WORDS;
+    const f = this.slowFrame;
+    f.data = this.data!;
+    f.offset = d[o]!;
+    f.caplen = d[o + 1]!;
+    f.length = d[o + 2]!;
+    f.linkType = d[o + 3]!;
+    f.tsSec = d[o + 4]!;
+    f.tsNsec = d[o + 5]!;
+    f.interfaceId = d[o + 6]!;
+    const pkt = this.pkt;
+    decodeFrame(f, pkt);
+    if (kept) this.datapath.processKept(pkt, f.tsSec, f.tsNsec);
+    else this.datapath.process(pkt, f.tsSec, f.tsNsec, f);
   }
 
   /** The block's scalars into the TypeScript fields. */
@@ -148,7 +211,7 @@ export class FastPath {
     c.ipPackets = b[BLOCK_IP_PACKETS]!;
     c.duplicates = b[BLOCK_DUPLICATES]!;
     for (let t = 0; t < CT_TABLES; t++) this.ct.setNativeSeq(t, b[BLOCK_CT_SEQ + t]!);
-    this.datapath.fastPathParts.dedup?.loadScalars(b, BLOCK_DEDUP);
+    this.dedup?.loadScalars(b, BLOCK_DEDUP);
     this.summary.loadScalars(b, BLOCK_SUMMARY);
   }
 
@@ -164,7 +227,7 @@ export class FastPath {
     b[BLOCK_NEXT_EXPIRY] = this.tick !== undefined ? this.tick.nextTickWork : Infinity;
     b[BLOCK_CT_EPOCH] = this.ct.epoch;
     for (let t = 0; t < CT_TABLES; t++) b[BLOCK_CT_SEQ + t] = this.ct.nativeSeq(t);
-    this.datapath.fastPathParts.dedup?.saveScalars(b, BLOCK_DEDUP);
+    this.dedup?.saveScalars(b, BLOCK_DEDUP);
     this.summary.saveScalars(b, BLOCK_SUMMARY);
     this.bindChanged();
   }
@@ -184,7 +247,7 @@ export class FastPath {
       const l = this.boundLru;
       this.api.bindConntrack(ct.i32, ct.sideWords, s[0]!, s[1]!, s[2]!, s[3]!, +l[0]!, +l[1]!, +l[2]!, +l[3]!, ct.nativeKeyMask, ct.nativeLruResolutionMs);
     }
-    const rows = this.datapath.fastPathParts.connCache.nativeRows;
+    const rows = this.connCache.nativeRows;
     if (rows !== this.boundConnRows) {
       this.boundConnRows = rows;
       this.api.bindConnCache(rows);
