@@ -23,6 +23,7 @@
 #include "decode.h"
 #include "dedup.h"
 #include "summary.h"
+#include "services.h"
 #include "summary_args.h"
 
 namespace hubcap::fastpath {
@@ -63,6 +64,7 @@ struct FastPath {
   bool dedupBound = false;
   bool summaryBound = false;
   const int32_t* frontendFilter = nullptr;  // DatapathState's filter of frontend addresses
+  Services services;                        // and its frontends
   ct::Tables ct;
   conncache::Rows conn;
   DedupTable dedup;
@@ -94,21 +96,27 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
   return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
 }
 
-// The frame `frame`, decoded as `p`, decided: kDone, kSlow or kSlowAfterDedup.
+// The frame `frame`, decoded as `p`, decided: kDone, kSlow or kSlowAfterDedup. Duplicate
+// suppression sees the packet as captured (`p`), conntrack, policy and the summary as services
+// translated it (`q`).
 int32_t Decide(FastPath& fp, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   double* block = fp.block;
   // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
   if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return kSlow;
-  // decide: services (bpf/lib/lb.h) translate before conntrack; a possible frontend at either
-  // end is TypeScript's.
-  if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) return kSlow;
+  // decide: services (bpf/lib/lb.h) translate before conntrack (the filter answers most packets
+  // without a lookup).
+  FastPacket q = p;
+  if (q.hasPorts && (MayBeFrontend(fp.frontendFilter, q.ipVersion, q.dst) || MayBeFrontend(fp.frontendFilter, q.ipVersion, q.src))) {
+    bool translated = false;
+    if (!Translate(fp.services, &q, &translated)) return kSlow;
+  }
   double epoch = block[kBlockCtEpoch];
   if (!(epoch == epoch)) return kSlow;
   double now = ct::ClockMs(epoch, tsSec, tsNsec);
   ct::Tuple tuple;
-  ct::TupleOf(p, &tuple);
+  ct::TupleOf(q, &tuple);
   ct::Hit hit;
-  if (!ct::Lookup(fp.ct, tuple, p.tcpFlags, now, &hit)) return kSlow;
+  if (!ct::Lookup(fp.ct, tuple, q.tcpFlags, now, &hit)) return kSlow;
   if (!ct::CanTouch(fp.ct, hit)) return kSlow;
   const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
   // locateConnection: the endpoints and identities kept in the entry at this generation.
@@ -128,12 +136,12 @@ int32_t Decide(FastPath& fp, const FastPacket& p, const uint8_t* frame, double t
   ev.srcIdentity = srcIdentity;
   ev.dstIdentity = dstIdentity;
   ev.isReply = reply;
-  ev.ipVersion = p.ipVersion;
-  ev.ipProto = p.ipProto;
-  ev.sport = p.sport;
-  ev.dport = p.dport;
-  std::memcpy(ev.src, p.src, sizeof ev.src);
-  std::memcpy(ev.dst, p.dst, sizeof ev.dst);
+  ev.ipVersion = q.ipVersion;
+  ev.ipProto = q.ipProto;
+  ev.sport = q.sport;
+  ev.dport = q.dport;
+  std::memcpy(ev.src, q.src, sizeof ev.src);
+  std::memcpy(ev.dst, q.dst, sizeof ev.dst);
   int32_t user0 = row[ct::kUser0];
   if (user0 != 0 && !fp.perPacket) {
     // Connection-aware replay: the opening packet was dropped, and this one inherits it.
@@ -152,7 +160,7 @@ int32_t Decide(FastPath& fp, const FastPacket& p, const uint8_t* frame, double t
     if (!local && (srcEndpoint >= 0 || dstEndpoint >= 0)) {
       int64_t o = conncache::Find(fp.conn, connection, generation);
       if (o < 0) return kSlow;
-      int32_t key = conncache::PolicyInputKey(p.ipProto, p.hasPorts != 0, p.dport, p.icmpType, p.icmpCode);
+      int32_t key = conncache::PolicyInputKey(q.ipProto, q.hasPorts != 0, q.dport, q.icmpType, q.icmpCode);
       if (srcEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 0, key)) return kSlow;
       if (dstEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 1, key)) return kSlow;
     }
@@ -377,16 +385,22 @@ napi_value BindConnCacheCallback(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bindFrontends(filter: Int32Array of 2,048 words).
+// bindFrontends(filter: Int32Array of 2,048 words, table: Float64Array of
+// DatapathState.frontendTable()).
 napi_value BindFrontendsCallback(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   FastPath* fp = FastPathOf(env, info, &argc, argv);
   if (fp == nullptr) return nullptr;
   fp->frontendFilter = nullptr;
   int32_t* f = nullptr;
   size_t n = 0;
-  if (argc != 1 || !TypedArg(env, argv[0], napi_int32_array, &f, &n) || n != kFrontendFilterWords) return nullptr;
+  double* table = nullptr;
+  size_t tableLength = 0;
+  if (argc != 2 || !TypedArg(env, argv[0], napi_int32_array, &f, &n) || n != kFrontendFilterWords ||
+      !TypedArg(env, argv[1], napi_float64_array, &table, &tableLength) || !fp->services.Load(table, tableLength)) {
+    return nullptr;
+  }
   fp->frontendFilter = f;
   return nullptr;
 }

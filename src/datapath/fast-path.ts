@@ -70,7 +70,7 @@ interface FastPathApi {
     lruResolutionMs: number,
   ): void;
   bindConnCache(rows: Int32Array): void;
-  bindFrontends(filter: Int32Array): void;
+  bindFrontends(filter: Int32Array, table: Float64Array): void;
   bindDedup(headers: Int32Array, rows: Int32Array, links: Int32Array, bucketMask: number, ringRows: number, pendingLimit: number, windowNs: number): void;
   /** FlowSummary.nativeArrays in native/fastpath/summary_args.h order. */
   bindSummary(...args: Array<ArrayBufferView | number>): void;
@@ -124,7 +124,7 @@ export class FastPath {
     this.dedup = parts.dedup;
     this.connCache = parts.connCache;
     this.api = create(this.block, this.desc, parts.perPacket, tick !== undefined, parts.dedup !== undefined);
-    this.api.bindFrontends(this.state.frontendFilterWords);
+    this.api.bindFrontends(this.state.frontendFilterWords, this.state.frontendTable());
     if (parts.dedup !== undefined) {
       // The Deduplicator's arrays live as long as it does: bound once.
       const v = parts.dedup.nativeView();

@@ -142,6 +142,20 @@ export class DatapathState {
   get frontendFilterWords(): Int32Array {
     return this.frontendFilter;
   }
+
+  /**
+   * @internal The frontends for the native fast path (native/fastpath/services.h), in order, flat:
+   * per frontend family, port, protocol, four address words and the number of backends, then
+   * per backend four address words and its port.
+   */
+  frontendTable(): Float64Array {
+    const out: number[] = [];
+    for (const fe of this.frontends) {
+      out.push(fe.family, fe.record.port, fe.protocol, ...fe.words, fe.backends.length);
+      for (const b of fe.backends) out.push(...b.words, b.port);
+    }
+    return Float64Array.from(out);
+  }
   private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
   readonly worldIdentity4: number;
