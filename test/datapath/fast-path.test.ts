@@ -65,6 +65,15 @@ async function replay(doc: MapsDocument, capture: string, fast: boolean, options
   };
 }
 
+/** Where two JSON texts (one value per line) part: the lines around it, side by side. */
+function firstDifference(a: string, b: string): string {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  const k = x.findIndex((line, i) => line !== y[i]);
+  if (k < 0) return 'none';
+  return `line ${k}: ${x.slice(Math.max(0, k - 4), k + 2).join(' ')} | fast path: ${y.slice(Math.max(0, k - 4), k + 2).join(' ')}`;
+}
+
 const cluster = generateCluster({ pods: 200, policies: 40 });
 const objects = loadClusterText(`${cluster.clusterYaml}\n---\n${cluster.policyYaml}`, 'generated.yaml');
 const doc = compileMaps(objects, parsePolicies(objects.policies));
@@ -92,8 +101,7 @@ describe.each(VARIANTS)('%s', (_name, options, summaryOptions, share, chunkSize)
     const fast = await replay(doc, capture.path, true, options, summaryOptions, chunkSize);
     expect(fast.counters).toBe(ts.counters);
     expect(fast.conntrack).toEqual(ts.conntrack);
-    if (fast.summary !== ts.summary && process.env.FP_DIFF) { const a = ts.summary.split('\n'), b = fast.summary.split('\n'); for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) { console.log(k, a.slice(Math.max(0,k-8), k+3).join('|'), ' VS ', b.slice(Math.max(0,k-8),k+3).join('|')); break; } }
-    expect(fast.summary === ts.summary, 'the summaries differ').toBe(true);
+    expect(fast.summary === ts.summary, `the summaries differ: ${firstDifference(ts.summary, fast.summary)}`).toBe(true);
     expect(fast.lines).toEqual(ts.lines);
     // Not vacuous: the traffic has both outcomes, and the addon finished most packets.
     const json = JSON.parse(ts.summary) as { packets: Record<string, number> };
