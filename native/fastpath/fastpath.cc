@@ -12,6 +12,9 @@
 // The order of the steps is Datapath.process's: duplicate suppression, then the L7 stage's
 // clock, then (decide) services, conntrack, policy, the final event. All the checks that can
 // send a packet to TypeScript run first and read only; the duplicate table is the first write.
+//
+// Frames come in batches (RunBatch): descriptors in a Float64Array, bytes in the reader's chunk;
+// a look-ahead pipeline decodes and prefetches a few frames ahead of the one decided.
 #include <napi.h>
 
 #include <cmath>

@@ -6,14 +6,19 @@
  * without it. A flow cache in front of the slow path, as Open vSwitch's kernel datapath sits in
  * front of ovs-vswitchd; Cilium's own datapath has no such split (every packet runs the BPF
  * program), so this is an implementation device with no semantics of its own: the replay's
- * results are identical with and without it (test/datapath/fast-path.test.ts replays every
- * bundled capture both ways).
+ * results are identical with and without it (test/e2e/fast-path.test.ts replays every example
+ * capture both ways, test/datapath/fast-path.test.ts generated traffic).
+ *
+ * Frames are decided in batches of BATCH, in capture order: the addon runs through a batch
+ * until a frame it must leave to TypeScript, which decides that one, and so on. A batch ends
+ * early when the reader moves to another chunk (the frames point into it).
  *
  * Used with the native backend when the summary is the only consumer of events (`-o summary`
  * without `--expect` or `--write-enforced`): the packets it finishes produce no FlowEvent.
  *
  * Sharing: the addon holds pointers into the conntrack rows and index, the connection cache,
- * the duplicate table, the summary's records and the frontend filter; whenever TypeScript may
+ * the duplicate table, the summary's records and the frontend filter (and a copy of the
+ * frontends); whenever TypeScript may
  * have replaced one of those arrays (a table grew) the pointers are bound again before the
  * next native call. Scalars the TypeScript objects keep in fields live in `block` while the
  * native side runs: saved into it before a native call that follows TypeScript work (toNative),
