@@ -27,7 +27,7 @@
 import { Frame } from '../capture/frame.js';
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
-import type { FlowSummary } from '../flow/summary.js';
+import { summaryArrayArgs, type FlowSummary } from '../flow/summary.js';
 import type { Conntrack } from '../maps/conntrack.js';
 import type { NativeModule } from '../maps/native.js';
 import type { ConnectionCache } from './conn-cache.js';
@@ -263,30 +263,7 @@ export class FastPath {
       this.boundRecords = a.records;
       this.boundPairPackets = a.pairPackets;
       this.boundPairConnections = a.pairConnections;
-      this.api.bindSummary(
-        a.records,
-        a.packets,
-        a.connections,
-        a.dropPackets,
-        a.dropConnections,
-        a.pairPackets,
-        a.pairConnections,
-        a.key,
-        a.count,
-        a.error,
-        a.reason,
-        a.srcSide,
-        a.dstSide,
-        a.family,
-        a.proto,
-        a.sport,
-        a.dport,
-        a.words,
-        a.heap,
-        a.heapKey,
-        a.pos,
-        a.capacity,
-      );
+      this.api.bindSummary(...summaryArrayArgs(a));
     }
   }
 }

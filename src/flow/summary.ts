@@ -158,6 +158,38 @@ export interface SummaryNativeArrays {
 }
 
 /**
+ * @internal The arrays in the order the native side reads them as arguments
+ * (native/fastpath/summary_args.h ReadSummaryTables): the fast path's bindSummary and the
+ * summary test binding.
+ */
+export function summaryArrayArgs(a: SummaryNativeArrays): Array<ArrayBufferView | number> {
+  return [
+    a.records,
+    a.packets,
+    a.connections,
+    a.dropPackets,
+    a.dropConnections,
+    a.pairPackets,
+    a.pairConnections,
+    a.key,
+    a.count,
+    a.error,
+    a.reason,
+    a.srcSide,
+    a.dstSide,
+    a.family,
+    a.proto,
+    a.sport,
+    a.dport,
+    a.words,
+    a.heap,
+    a.heapKey,
+    a.pos,
+    a.capacity,
+  ];
+}
+
+/**
  * One record of REC int32 words per connection number, zero until first used: in a typed array
  * indexed by the number for ordinary numbers (grown by doubling; the connections alive at one
  * time have neighbouring numbers, so their records share lines), in a second array through a

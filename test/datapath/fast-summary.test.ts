@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { EventKind, FlowEvent, ObservationPoint, TrafficDirection, Verdict } from '../../src/datapath/events.js';
 import type { DecodedPacket } from '../../src/decode/packet.js';
 import { FlowContext } from '../../src/flow/context.js';
-import { FlowSummary, SUMMARY_LAYOUT, SUMMARY_SCALAR_WORDS, type SummaryNativeArrays, type SummaryOptions } from '../../src/flow/summary.js';
+import { FlowSummary, SUMMARY_LAYOUT, SUMMARY_SCALAR_WORDS, summaryArrayArgs, type SummaryNativeArrays, type SummaryOptions } from '../../src/flow/summary.js';
 import { event, packet, starWarsDoc, type Proto } from '../flow/fixtures.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
 
@@ -29,34 +29,9 @@ function testing(): SummaryTesting {
 const ctx = new FlowContext(starWarsDoc());
 const L = SUMMARY_LAYOUT;
 
-/** summary_testing.cc summaryBind's argument order. */
+/** summary_testing.cc summaryBind's arguments: the fast path's, then the scalar block and where. */
 function bindArgs(a: SummaryNativeArrays, block: Float64Array, at: number): unknown[] {
-  return [
-    a.records,
-    a.packets,
-    a.connections,
-    a.dropPackets,
-    a.dropConnections,
-    a.pairPackets,
-    a.pairConnections,
-    a.key,
-    a.count,
-    a.error,
-    a.reason,
-    a.srcSide,
-    a.dstSide,
-    a.family,
-    a.proto,
-    a.sport,
-    a.dport,
-    a.words,
-    a.heap,
-    a.heapKey,
-    a.pos,
-    a.capacity,
-    block,
-    at,
-  ];
+  return [...summaryArrayArgs(a), block, at];
 }
 
 /** FlowSummary.outcome. */
