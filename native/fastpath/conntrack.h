@@ -196,11 +196,11 @@ struct Hit {
 
 // Conntrack.lookupRow for a fast packet, read-only: true with `hit` when the entry is found and
 // the lookup would change nothing but the key's recency stamp (done by Commit).
-inline bool Lookup(const Tables& c, const Tuple& t, int32_t tcpFlags, double now, Hit* hit) {
+// `key` is KeyOf(t, c.keyMask).
+inline bool Lookup(const Tables& c, const Tuple& t, int32_t key, int32_t tcpFlags, double now, Hit* hit) {
   int ti = TableIndex(t.family, t.proto);
   const int32_t* slots = c.slots[ti];
   if (slots == nullptr) return false;
-  int32_t key = KeyOf(t, c.keyMask);
   // KeyIndex.slotOf.
   uint32_t mask = c.slotMask[ti];
   uint32_t fp = 0x80u | ((static_cast<uint32_t>(key) >> 24) & 0x7fu);

@@ -56,6 +56,28 @@ constexpr int32_t kVerdictDropped = 2;
 
 constexpr int kFrontendFilterWords = (1 << 16) >> 5;
 
+// The batch loop's look-ahead (a software pipeline, as DPDK's lookup loops are written): a frame
+// is decoded kAheadDecode frames before its turn and its conntrack index slot prefetched; its
+// slot is read and its row prefetched kAheadRow frames before; the connection's summary record
+// and connection-cache row kAheadConn frames before. Every address is only a hint (a slow packet
+// in between may change the tables; the decision itself reads everything again).
+constexpr uint32_t kAheadDecode = 8;
+constexpr uint32_t kAheadRow = 5;
+constexpr uint32_t kAheadConn = 2;
+constexpr uint32_t kRing = 16;  // > kAheadDecode
+
+// A frame of the batch on its way through the look-ahead pipeline (RunBatch): decoded, with
+// its conntrack tuple and key, and the row its key's index slot named when it was read.
+struct Ahead {
+  FastPacket p;
+  const uint8_t* frame;
+  bool ok;
+  ct::Tuple tuple;
+  int table;
+  int32_t key;
+  int32_t row;
+};
+
 struct FastPath {
   double* block = nullptr;
   size_t blockLength = 0;
@@ -78,6 +100,8 @@ struct FastPath {
   // The batch's frame descriptors (kDescWords doubles each, src/datapath/fast-path.ts).
   const double* desc = nullptr;
   size_t descFrames = 0;
+  // RunBatch's look-ahead ring (kept here: no per-call construction).
+  Ahead ring[kRing];
 };
 
 // A frame descriptor's words: where the frame is in the chunk and what the reader said of it.
@@ -99,27 +123,38 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
   return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
 }
 
+
 // The frame `frame`, decoded as `p`, decided: kDone, kSlow or kSlowAfterDedup. Duplicate
 // suppression sees the packet as captured (`p`), conntrack, policy and the summary as services
 // translated it (`q`).
-int32_t Decide(FastPath& fp, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
+int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
+  const FastPacket& p = a.p;
+  const uint8_t* frame = a.frame;
   double* block = fp.block;
   // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
   if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return kSlow;
   // decide: services (bpf/lib/lb.h) translate before conntrack (the filter answers most packets
   // without a lookup).
-  FastPacket q = p;
-  if (q.hasPorts && (MayBeFrontend(fp.frontendFilter, q.ipVersion, q.dst) || MayBeFrontend(fp.frontendFilter, q.ipVersion, q.src))) {
+  const FastPacket* pq = &p;
+  const ct::Tuple* tuple = &a.tuple;
+  int32_t key = a.key;
+  FastPacket translatedPacket;
+  ct::Tuple translatedTuple;
+  if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) {
+    translatedPacket = p;
     bool translated = false;
-    if (!Translate(fp.services, &q, &translated)) return kSlow;
+    if (!Translate(fp.services, &translatedPacket, &translated)) return kSlow;
+    pq = &translatedPacket;
+    ct::TupleOf(translatedPacket, &translatedTuple);
+    tuple = &translatedTuple;
+    key = ct::KeyOf(translatedTuple, fp.ct.keyMask);
   }
+  const FastPacket& q = *pq;
   double epoch = block[kBlockCtEpoch];
   if (!(epoch == epoch)) return kSlow;
   double now = ct::ClockMs(epoch, tsSec, tsNsec);
-  ct::Tuple tuple;
-  ct::TupleOf(q, &tuple);
   ct::Hit hit;
-  if (!ct::Lookup(fp.ct, tuple, q.tcpFlags, now, &hit)) return kSlow;
+  if (!ct::Lookup(fp.ct, *tuple, key, q.tcpFlags, now, &hit)) return kSlow;
   if (!ct::CanTouch(fp.ct, hit)) return kSlow;
   const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
   // locateConnection: the endpoints and identities kept in the entry at this generation.
@@ -201,24 +236,6 @@ double NumberArg(napi_env env, napi_value v) {
   return out;
 }
 
-// The batch loop's look-ahead (a software pipeline, as DPDK's lookup loops are written): a frame
-// is decoded kAheadDecode frames before its turn and its conntrack index slot prefetched; its
-// slot is read and its row prefetched kAheadRow frames before; the connection's summary record
-// and connection-cache row kAheadConn frames before. Every address is only a hint (a slow packet
-// in between may change the tables; the decision itself reads everything again).
-constexpr uint32_t kAheadDecode = 8;
-constexpr uint32_t kAheadRow = 5;
-constexpr uint32_t kAheadConn = 2;
-constexpr uint32_t kRing = 16;  // > kAheadDecode
-
-struct Ahead {
-  FastPacket p;
-  const uint8_t* frame = nullptr;
-  bool ok = false;
-  int table = 0;
-  int32_t key = 0;
-  int32_t row = -1;
-};
 
 inline void Prefetch(const void* at) { __builtin_prefetch(at, 1, 3); }
 
@@ -233,13 +250,11 @@ inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
   a.frame = fp.data + static_cast<size_t>(offset);
   a.ok = FastDecode(a.frame, static_cast<uint32_t>(caplen), static_cast<uint32_t>(d[kDescWireLength]), static_cast<uint32_t>(d[kDescLinkType]), &a.p);
   if (!a.ok) return;
-  ct::Tuple t;
-  ct::TupleOf(a.p, &t);
-  a.table = ct::TableIndex(t.family, t.proto);
+  ct::TupleOf(a.p, &a.tuple);
+  a.table = ct::TableIndex(a.tuple.family, a.tuple.proto);
+  a.key = ct::KeyOf(a.tuple, fp.ct.keyMask);
   const int32_t* slots = fp.ct.slots[a.table];
-  if (slots == nullptr) return;
-  a.key = ct::KeyOf(t, fp.ct.keyMask);
-  Prefetch(slots + (static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]));
+  if (slots != nullptr) Prefetch(slots + (static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]));
 }
 
 // Reads the slot (cached by now) and prefetches the row it names.
@@ -275,7 +290,7 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
     *answer = kSlow;
     return start;
   }
-  Ahead ring[kRing];
+  Ahead* ring = fp.ring;
   uint32_t nextDecode = start, nextRow = start, nextConn = start;
   for (uint32_t i = start; i < end; i++) {
     for (; nextDecode < end && nextDecode < i + kAheadDecode; nextDecode++) StageDecode(fp, ring[nextDecode % kRing], nextDecode);
@@ -287,7 +302,7 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
       return i;
     }
     const double* d = fp.desc + static_cast<size_t>(i) * kDescWords;
-    int32_t r = Decide(fp, a.p, a.frame, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
+    int32_t r = Decide(fp, a, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
     if (r != kDone) {
       *answer = r;
       return i;
