@@ -100,6 +100,9 @@ struct FastPath {
   // The batch's frame descriptors (kDescWords doubles each, src/datapath/fast-path.ts).
   const double* desc = nullptr;
   size_t descFrames = 0;
+  // Packets finished per connection number, for the expectation checker (null: no --expect).
+  double* expectPackets = nullptr;
+  size_t expectLength = 0;
   // RunBatch's look-ahead ring (kept here: no per-call construction).
   Ahead ring[kRing];
 };
@@ -207,6 +210,7 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
     ev.dropReason = 0;
   }
   if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false)) return kSlow;
+  if (fp.expectPackets != nullptr && static_cast<size_t>(connection) >= fp.expectLength) return kSlow;
 
   // Commit. Datapath.process: the frame, then duplicate suppression.
   if (fp.dedupOn && DedupIsDuplicate(fp.dedup, p, frame, tsSec, tsNsec, interfaceId)) {
@@ -221,6 +225,7 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
   block[kBlockIpPackets] += 1;
   ct::Commit(fp.ct, hit, true, p.tcpFlags, p.ipLength, now);
   SummaryCommitFinal(fp.summary, ev);
+  if (fp.expectPackets != nullptr) fp.expectPackets[connection] += 1;
   return kDone;
 }
 
@@ -460,10 +465,27 @@ napi_value BindSummaryCallback(napi_env env, napi_callback_info cbinfo) {
   return nullptr;
 }
 
+// bindExpect(counts: Float64Array): the expectation checker's packets per connection number
+// (ExpectationChecker.fastPackets).
+napi_value BindExpectCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->expectPackets = nullptr;
+  fp->expectLength = 0;
+  double* counts = nullptr;
+  size_t n = 0;
+  if (argc != 1 || !TypedArg(env, argv[0], napi_float64_array, &counts, &n) || n == 0) return nullptr;
+  fp->expectPackets = counts;
+  fp->expectLength = n;
+  return nullptr;
+}
+
 void ReleaseFastPath(napi_env, void* data, void*) { delete static_cast<FastPath*>(data); }
 
 // createFastPath(block: Float64Array(96), desc: Float64Array (7 words a frame), perPacket, hasL7,
-// dedupOn): an object of bound functions (run, setData, bindConntrack, bindConnCache, bindFrontends, bindDedup,
+// dedupOn): an object of bound functions (run, setData, bindExpect, bindConntrack, bindConnCache, bindFrontends, bindDedup,
 // bindSummary) sharing one FastPath, which lives as long as any of them.
 Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -501,6 +523,7 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   api.Set("bindFrontends", BindFunction(env, "bindFrontends", BindFrontendsCallback, fp, nullptr, keep));
   api.Set("bindDedup", BindFunction(env, "bindDedup", BindDedupCallback, fp, nullptr, keep));
   api.Set("bindSummary", BindFunction(env, "bindSummary", BindSummaryCallback, fp, nullptr, keep));
+  api.Set("bindExpect", BindFunction(env, "bindExpect", BindExpectCallback, fp, nullptr, keep));
   return api;
 }
 

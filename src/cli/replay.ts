@@ -10,9 +10,9 @@
  * `--backend ts|native` picks the maps the lookups run on (design.md §3): native by default when
  * the addon is built, else the TypeScript maps with one note line on stderr saying why (not with
  * `-q`). Both give the same flows; only the speed differs. With the native backend and `-o
- * summary` (no `--expect`, no `--write-enforced`), the addon's fast path also finishes the
- * common packets itself (src/datapath/fast-path.ts); `--no-fast-path` leaves every packet to the
- * TypeScript program. The results are the same either way.
+ * summary` (with or without `--expect`; not with `--write-enforced`), the addon's fast path also
+ * finishes the common packets itself (src/datapath/fast-path.ts); `--no-fast-path` leaves every
+ * packet to the TypeScript program. The results are the same either way.
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -206,11 +206,12 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
   proxy.attachConntrack(datapath.conntrack);
   datapath.l7 = proxy;
   if (wantSummary) summary = new FlowSummary(flowCtx, { counters: datapath.counters });
-  // The fast path finishes packets without events, so only where the summary is all that reads them.
+  // The fast path finishes packets without events: only where no flow is printed, and not for
+  // --write-enforced (which writes or drops every packet by its final event).
   const native = backend.backend === 'native' ? loadNative() : undefined;
   const fast =
-    native !== undefined && hasFastPath(native) && format === 'summary' && summary !== undefined && expectations === undefined && enforced === undefined && flags.fastPath !== false
-      ? new FastPath(native, datapath, summary, proxy)
+    native !== undefined && hasFastPath(native) && format === 'summary' && summary !== undefined && enforced === undefined && flags.fastPath !== false
+      ? new FastPath(native, datapath, summary, proxy, expectations)
       : undefined;
 
   const source = openCapture(capture);

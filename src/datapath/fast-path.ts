@@ -13,8 +13,10 @@
  * until a frame it must leave to TypeScript, which decides that one, and so on. A batch ends
  * early when the reader moves to another chunk (the frames point into it).
  *
- * Used with the native backend when the summary is the only consumer of events (`-o summary`
- * without `--expect` or `--write-enforced`): the packets it finishes produce no FlowEvent.
+ * Used with the native backend when no flow is printed (`-o summary`, with or without `--expect`;
+ * not with `--write-enforced`): the packets it finishes produce no FlowEvent. The summary counts
+ * them on its arrays, and the expectation checker gets their number per connection (all that
+ * their events would change there).
  *
  * Sharing: the addon holds pointers into the conntrack rows and index, the connection cache,
  * the duplicate table, the summary's records and the frontend filter (and a copy of the
@@ -27,6 +29,7 @@
 import { Frame } from '../capture/frame.js';
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
+import type { ExpectationChecker } from '../flow/expectations.js';
 import { summaryArrayArgs, type FlowSummary } from '../flow/summary.js';
 import type { Conntrack } from '../maps/conntrack.js';
 import type { NativeModule } from '../maps/native.js';
@@ -76,6 +79,7 @@ interface FastPathApi {
   ): void;
   bindConnCache(rows: Int32Array): void;
   bindFrontends(filter: Int32Array, table: Float64Array): void;
+  bindExpect(counts: Float64Array): void;
   bindDedup(headers: Int32Array, rows: Int32Array, links: Int32Array, bucketMask: number, ringRows: number, pendingLimit: number, windowNs: number): void;
   /** FlowSummary.nativeArrays in native/fastpath/summary_args.h order. */
   bindSummary(...args: Array<ArrayBufferView | number>): void;
@@ -112,6 +116,7 @@ export class FastPath {
   private readonly boundSlots: Array<Int32Array | null> = [null, null, null, null];
   private readonly boundLru = [false, false, false, false];
   private boundConnRows: Int32Array | undefined;
+  private boundExpect: Float64Array | undefined;
   private boundRecords: Int32Array | undefined;
   private boundPairPackets: Float64Array | undefined;
   private boundPairConnections: Float64Array | undefined;
@@ -121,6 +126,7 @@ export class FastPath {
     private readonly datapath: Datapath,
     private readonly summary: FlowSummary,
     private readonly tick: TickClock | undefined,
+    private readonly expectations?: ExpectationChecker,
   ) {
     const create = (native as unknown as { createFastPath: CreateFastPath }).createFastPath;
     const parts = datapath.fastPathParts;
@@ -251,6 +257,20 @@ export class FastPath {
       const s = this.boundSlots;
       const l = this.boundLru;
       this.api.bindConntrack(ct.i32, ct.sideWords, s[0]!, s[1]!, s[2]!, s[3]!, +l[0]!, +l[1]!, +l[2]!, +l[3]!, ct.nativeKeyMask, ct.nativeLruResolutionMs);
+    }
+    const ex = this.expectations;
+    if (ex !== undefined) {
+      // Room for every connection number given so far, and more (doubling).
+      const need = this.ct.nextConnectionId;
+      if (ex.fastPackets.length <= need) {
+        const grown = new Float64Array(Math.max(1024, 2 * need));
+        grown.set(ex.fastPackets);
+        ex.fastPackets = grown;
+      }
+      if (ex.fastPackets !== this.boundExpect) {
+        this.boundExpect = ex.fastPackets;
+        this.api.bindExpect(ex.fastPackets);
+      }
     }
     const rows = this.connCache.nativeRows;
     if (rows !== this.boundConnRows) {

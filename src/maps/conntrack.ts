@@ -827,6 +827,11 @@ export class Conntrack {
     if (tab) tab.seq = seq;
   }
 
+  /** @internal The number the next connection gets (numbers below it are taken). */
+  get nextConnectionId(): number {
+    return this.nextId;
+  }
+
   /** @internal The key mask and the recency resolution (ms). */
   get nativeKeyMask(): number {
     return this.keyMask;
