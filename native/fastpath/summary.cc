@@ -17,6 +17,17 @@ inline double SideOf(int32_t endpoint, uint32_t identity) {
   return endpoint >= 0 ? static_cast<double>(endpoint) : -1.0 - static_cast<double>(identity);
 }
 
+// addFinal's endpoint pair sides, oriented client -> server (a reply's are swapped).
+inline void OrientedSides(const FinalEvent& ev, double* srcSide, double* dstSide) {
+  *srcSide = SideOf(ev.srcEndpoint, ev.srcIdentity);
+  *dstSide = SideOf(ev.dstEndpoint, ev.dstIdentity);
+  if (ev.isReply) {
+    const double s = *srcSide;
+    *srcSide = *dstSide;
+    *dstSide = s;
+  }
+}
+
 // ConnectionRecords.at for a connection number whose record is in the dense array as bound:
 // the record's offset, or -1 when `at` would go elsewhere (zero, negative, fractional or
 // >= DENSE_LIMIT numbers: the sparse map) or grow the array first.
@@ -161,13 +172,8 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) 
   const int64_t rec = DenseRecord(t, ev.connection);
   if (rec < 0) return false;
   const int32_t* r = t.records + rec;
-  double srcSide = SideOf(ev.srcEndpoint, ev.srcIdentity);
-  double dstSide = SideOf(ev.dstEndpoint, ev.dstIdentity);
-  if (ev.isReply) {
-    const double s = srcSide;
-    srcSide = dstSide;
-    dstSide = s;
-  }
+  double srcSide, dstSide;
+  OrientedSides(ev, &srcSide, &dstSide);
   // addFinal's cached branch only: another pair needs PairTable (pairOf).
   if (r[kSumRPair] == 0 || static_cast<double>(r[kSumRSrcSide]) != srcSide || static_cast<double>(r[kSumRDstSide]) != dstSide) return false;
   const int64_t row = (static_cast<int64_t>(r[kSumRPair]) - 1) * 8;
@@ -208,13 +214,8 @@ void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) {
   }
 
   // Endpoint pair, oriented client -> server; the record's cached pair (checked).
-  double srcSide = SideOf(ev.srcEndpoint, ev.srcIdentity);
-  double dstSide = SideOf(ev.dstEndpoint, ev.dstIdentity);
-  if (ev.isReply) {
-    const double s = srcSide;
-    srcSide = dstSide;
-    dstSide = s;
-  }
+  double srcSide, dstSide;
+  OrientedSides(ev, &srcSide, &dstSide);
   const int64_t pair = static_cast<int64_t>(r[kSumRPair]) - 1;
   const int32_t pending = r[kSumRPending];
   if (pending != 0 && (pending & 7) == v && pending < kSumPendingLimit) {
