@@ -220,7 +220,7 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
   }
   // The Space-Saving slot a new dropped connection takes (minimum() may re-place stale tops,
   // which TypeScript does first for this same event).
-  if (ev.verdict == kVerdictDropped && !SummaryCheckFinal(fp.summary, ev, /*findVictim=*/true)) return kSlowAfterDedup;
+  if (!SummaryCheckVictim(fp.summary, ev)) return kSlowAfterDedup;
   block[kBlockFrames] += 1;
   block[kBlockIpPackets] += 1;
   ct::Commit(fp.ct, hit, true, p.tcpFlags, p.ipLength, now);

@@ -184,14 +184,21 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) 
     const int32_t tracked = r[kSumRDropSlot];
     if (tracked != 0) {
       if (tracked < 1 || static_cast<uint32_t>(tracked) > t.capacity) return false;
-    } else if (static_cast<uint64_t>(size) >= t.capacity && findVictim) {
-      // The slot the connection would take: its owner's record must be dense (TypeScript's
-      // records.at would otherwise reach the sparse map or grow the array).
-      const int64_t slot = Minimum(t, static_cast<size_t>(size));
-      if (slot < 0 || DenseRecord(t, t.key[slot]) < 0) return false;
     }
   }
-  return true;
+  return !findVictim || SummaryCheckVictim(t, ev);
+}
+
+bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) {
+  if (ev.verdict != kVerdictDropped || t.capacity == 0) return true;
+  const int64_t rec = DenseRecord(t, ev.connection);
+  const int64_t size = DroppedSize(t);
+  if (rec < 0 || size < 0) return false;
+  if (t.records[rec + kSumRDropSlot] != 0 || static_cast<uint64_t>(size) < t.capacity) return true;
+  // The slot the connection would take: its owner's record must be dense (TypeScript's
+  // records.at would otherwise reach the sparse map or grow the array).
+  const int64_t slot = Minimum(t, static_cast<size_t>(size));
+  return slot >= 0 && DenseRecord(t, t.key[slot]) >= 0;
 }
 
 void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) {

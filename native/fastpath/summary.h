@@ -108,6 +108,11 @@ struct FinalEvent {
 // victim after it.
 bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true);
 
+// That last condition alone, for an event SummaryCheckFinal(t, ev, false) accepted: true
+// unless `ev` is a drop of an untracked connection with every slot used whose victim (found by
+// minimum(), which may re-place stale tops) has no dense record.
+bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev);
+
 // Counts `ev` (after SummaryCheckFinal answered true for it): FlowSummary.addFinal with
 // flushPending and TopDropped.add, write for write.
 void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev);
