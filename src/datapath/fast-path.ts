@@ -107,6 +107,8 @@ export class FastPath {
   private readonly connCache: ConnectionCache;
   /** Packets the addon finished (the rest went to the TypeScript program). */
   finished = 0;
+  /** Packets the addon left to TypeScript after duplicate suppression kept them (processKept). */
+  keptForTs = 0;
   /** The scalars are in `block` (the native side may run), not in the TypeScript fields. */
   private scalarsNative = false;
   private data: Uint8Array | undefined;
@@ -188,7 +190,9 @@ export class FastPath {
       this.finished += stop - i;
       if (stop >= n) return;
       this.toTs();
-      this.decideInTs(stop, this.block[BLOCK_ANSWER] === FAST_SLOW_AFTER_DEDUP);
+      const kept = this.block[BLOCK_ANSWER] === FAST_SLOW_AFTER_DEDUP;
+      if (kept) this.keptForTs++;
+      this.decideInTs(stop, kept);
       i = stop + 1;
     }
   }
