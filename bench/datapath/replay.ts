@@ -88,6 +88,7 @@ async function replay(path: string, doc: MapsDocument, perPacket: boolean, backe
       dp.process(pkt, frame.tsSec, frame.tsNsec, frame);
     },
     fast !== undefined ? () => fast.chunkDone() : undefined,
+    fast,
   );
   fast?.finish();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

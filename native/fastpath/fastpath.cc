@@ -41,6 +41,8 @@ constexpr int kBlockNextExpiry = 4;  // the L7 stage's next FQDN expiry check (s
 constexpr int kBlockCtEpoch = 5;
 constexpr int kBlockCtSeq = 6;  // four words
 constexpr int kBlockAnswer = 10;  // run's answer for the frame it stopped at
+constexpr int kBlockScanEnd = 11;    // scanPcap: the position after the records it took
+constexpr int kBlockScanBytes = 12;  // and the sum of their captured lengths
 constexpr int kBlockDedup = 16;
 constexpr int kBlockSummary = 48;
 constexpr int kBlockWords = 96;
@@ -65,6 +67,7 @@ constexpr uint32_t kAheadDecode = 8;
 constexpr uint32_t kAheadRow = 5;
 constexpr uint32_t kAheadConn = 2;
 constexpr uint32_t kRing = 16;  // > kAheadDecode
+constexpr uint32_t kNoResume = 0xFFFFFFFFu;
 
 // A frame of the batch on its way through the look-ahead pipeline (RunBatch): decoded, with
 // its conntrack tuple and key, and the row its key's index slot named when it was read.
@@ -98,13 +101,18 @@ struct FastPath {
   const uint8_t* data = nullptr;
   size_t dataLength = 0;
   // The batch's frame descriptors (kDescWords doubles each, src/datapath/fast-path.ts).
-  const double* desc = nullptr;
+  double* desc = nullptr;
   size_t descFrames = 0;
   // Packets finished per connection number, for the expectation checker (null: no --expect).
   double* expectPackets = nullptr;
   size_t expectLength = 0;
-  // RunBatch's look-ahead ring (kept here: no per-call construction).
+  // RunBatch's look-ahead ring (kept here: no per-call construction), and where a call may
+  // take it up again (Stopped): the next frame after the one left to TypeScript, the end of
+  // the frames decoded, and the conntrack key mask their keys were made with.
   Ahead ring[kRing];
+  uint32_t resumeAt = kNoResume;
+  uint32_t decodedEnd = 0;
+  int32_t decodedKeyMask = 0;
 };
 
 // A frame descriptor's words: where the frame is in the chunk and what the reader said of it.
@@ -127,15 +135,22 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
 }
 
 
-// The frame `frame`, decoded as `p`, decided: kDone, kSlow or kSlowAfterDedup. Duplicate
-// suppression sees the packet as captured (`p`), conntrack, policy and the summary as services
-// translated it (`q`).
-int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
+// What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
+// the final event.
+struct Settled {
+  ct::Hit hit;
+  double now;
+  FinalEvent ev;
+};
+
+// The read-only part of Decide: true when the addon can finish the packet (`out` then holds
+// what the commit needs), false when the TypeScript program must decide it. Services translate
+// the packet before conntrack (`q`); duplicate suppression, later, sees it as captured.
+bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* out) {
   const FastPacket& p = a.p;
-  const uint8_t* frame = a.frame;
   double* block = fp.block;
   // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
-  if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return kSlow;
+  if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return false;
   // decide: services (bpf/lib/lb.h) translate before conntrack (the filter answers most packets
   // without a lookup).
   const FastPacket* pq = &p;
@@ -146,7 +161,7 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
   if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) {
     translatedPacket = p;
     bool translated = false;
-    if (!Translate(fp.services, &translatedPacket, &translated)) return kSlow;
+    if (!Translate(fp.services, &translatedPacket, &translated)) return false;
     pq = &translatedPacket;
     ct::TupleOf(translatedPacket, &translatedTuple);
     tuple = &translatedTuple;
@@ -154,15 +169,15 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
   }
   const FastPacket& q = *pq;
   double epoch = block[kBlockCtEpoch];
-  if (!(epoch == epoch)) return kSlow;
+  if (!(epoch == epoch)) return false;
   double now = ct::ClockMs(epoch, tsSec, tsNsec);
   ct::Hit hit;
-  if (!ct::Lookup(fp.ct, *tuple, key, q.tcpFlags, now, &hit)) return kSlow;
-  if (!ct::CanTouch(fp.ct, hit)) return kSlow;
+  if (!ct::Lookup(fp.ct, *tuple, key, q.tcpFlags, now, &hit)) return false;
+  if (!ct::CanTouch(fp.ct, hit)) return false;
   const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
   // locateConnection: the endpoints and identities kept in the entry at this generation.
   int32_t generation = static_cast<int32_t>(block[kBlockGeneration]);
-  if (row[ct::kUserGen] != generation) return kSlow;
+  if (row[ct::kUserGen] != generation) return false;
   bool reply = hit.dir == ct::kDirReply;
   int32_t srcEndpoint = row[reply ? ct::kUserDstEndpoint : ct::kUserSrcEndpoint];
   int32_t dstEndpoint = row[reply ? ct::kUserSrcEndpoint : ct::kUserDstEndpoint];
@@ -191,7 +206,7 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
     ev.dropReason = user0;
   } else if (reply) {
     // REPLY skips policy; a proxied connection's replies go back through the proxy.
-    if (row[ct::kProxyPort] != 0) return kSlow;
+    if (row[ct::kProxyPort] != 0) return false;
     ev.verdict = kVerdictForwarded;
     ev.inherited = false;
     ev.dropReason = 0;
@@ -200,32 +215,48 @@ int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_
     bool local = srcEndpoint >= 0 && srcEndpoint == dstEndpoint;
     if (!local && (srcEndpoint >= 0 || dstEndpoint >= 0)) {
       int64_t o = conncache::Find(fp.conn, connection, generation);
-      if (o < 0) return kSlow;
+      if (o < 0) return false;
       int32_t key = conncache::PolicyInputKey(q.ipProto, q.hasPorts != 0, q.dport, q.icmpType, q.icmpCode);
-      if (srcEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 0, key)) return kSlow;
-      if (dstEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 1, key)) return kSlow;
+      if (srcEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 0, key)) return false;
+      if (dstEndpoint >= 0 && !conncache::StagePlainAllow(fp.conn, o, 1, key)) return false;
     }
     ev.verdict = kVerdictForwarded;
     ev.inherited = false;
     ev.dropReason = 0;
   }
-  if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false)) return kSlow;
-  if (fp.expectPackets != nullptr && static_cast<size_t>(connection) >= fp.expectLength) return kSlow;
+  if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false)) return false;
+  if (fp.expectPackets != nullptr && static_cast<size_t>(connection) >= fp.expectLength) return false;
+  out->hit = hit;
+  out->now = now;
+  out->ev = ev;
+  return true;
+}
 
-  // Commit. Datapath.process: the frame, then duplicate suppression.
-  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, p, frame, tsSec, tsNsec, interfaceId)) {
+// The frame `a` decided: kDone, or kSlowAfterDedup for TypeScript to go on with
+// (Datapath.processKept). Datapath.process counts the frame, then suppresses duplicates, and
+// FastDecode takes only frames that reach that step there the same way (IP, no decode error,
+// no tunnel, no fragment), so every frame it decoded is suppressed or kept here, whether the
+// addon finishes it or not: what TypeScript takes from after that step is all that follows it.
+int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
+  const FastPacket& p = a.p;
+  double* block = fp.block;
+  Settled settled;
+  const bool settles = Settle(fp, a, tsSec, tsNsec, &settled);
+  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, p, a.frame, tsSec, tsNsec, interfaceId)) {
     block[kBlockFrames] += 1;
     block[kBlockDuplicates] += 1;
     return kDone;
   }
+  if (!settles) return kSlowAfterDedup;
+  const FinalEvent& ev = settled.ev;
   // The Space-Saving slot a new dropped connection takes (minimum() may re-place stale tops,
   // which TypeScript does first for this same event).
   if (!SummaryCheckVictim(fp.summary, ev)) return kSlowAfterDedup;
   block[kBlockFrames] += 1;
   block[kBlockIpPackets] += 1;
-  ct::Commit(fp.ct, hit, true, p.tcpFlags, p.ipLength, now);
+  ct::Commit(fp.ct, settled.hit, true, p.tcpFlags, p.ipLength, settled.now);
   SummaryCommitFinal(fp.summary, ev);
-  if (fp.expectPackets != nullptr) fp.expectPackets[connection] += 1;
+  if (fp.expectPackets != nullptr) fp.expectPackets[static_cast<size_t>(ev.connection)] += 1;
   return kDone;
 }
 
@@ -250,7 +281,6 @@ inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
   double offset = d[kDescOffset];
   double caplen = d[kDescCaplen];
   a.ok = false;
-  a.row = -1;
   if (!(offset >= 0 && caplen >= 0 && offset + caplen <= static_cast<double>(fp.dataLength))) return;
   a.frame = fp.data + static_cast<size_t>(offset);
   a.ok = FastDecode(a.frame, static_cast<uint32_t>(caplen), static_cast<uint32_t>(d[kDescWireLength]), static_cast<uint32_t>(d[kDescLinkType]), &a.p);
@@ -264,6 +294,7 @@ inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
 
 // Reads the slot (cached by now) and prefetches the row it names.
 inline void StageRow(FastPath& fp, Ahead& a) {
+  a.row = -1;
   if (!a.ok) return;
   const int32_t* slots = fp.ct.slots[a.table];
   if (slots == nullptr) return;
@@ -287,6 +318,15 @@ inline void StageConn(FastPath& fp, const Ahead& a) {
   if (fp.conn.rows != nullptr) Prefetch(fp.conn.rows + static_cast<size_t>(static_cast<uint32_t>(id) & fp.conn.mask) * conncache::kStride);
 }
 
+// RunBatch stopped at frame i of the batch with frames up to decodedEnd decoded: a call for
+// the frames after i may take those decodings up again.
+inline uint32_t Stopped(FastPath& fp, uint32_t i, uint32_t decodedEnd) {
+  fp.resumeAt = i + 1;
+  fp.decodedEnd = decodedEnd;
+  fp.decodedKeyMask = fp.ct.keyMask;
+  return i;
+}
+
 // Frames [start, end) of the batch until one the TypeScript program must take: its index (end
 // when all were finished), its answer in *answer.
 uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
@@ -296,7 +336,18 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
     return start;
   }
   Ahead* ring = fp.ring;
-  uint32_t nextDecode = start, nextRow = start, nextConn = start;
+  // Resuming the batch after the frame TypeScript took: the frames decoded ahead of it are
+  // still decoded (their bytes and descriptors are the same; a key is made again only when
+  // the conntrack key mask changed); their row and connection prefetches are hints made
+  // before TypeScript's work, so those stages run again.
+  uint32_t nextDecode = start;
+  if (start == fp.resumeAt && start < fp.decodedEnd) {
+    nextDecode = fp.decodedEnd < end ? fp.decodedEnd : end;
+    if (fp.ct.keyMask != fp.decodedKeyMask)
+      for (uint32_t j = start; j < nextDecode; j++) ring[j % kRing].key = ct::KeyOf(ring[j % kRing].tuple, fp.ct.keyMask);
+  }
+  fp.resumeAt = kNoResume;
+  uint32_t nextRow = start, nextConn = start;
   for (uint32_t i = start; i < end; i++) {
     for (; nextDecode < end && nextDecode < i + kAheadDecode; nextDecode++) StageDecode(fp, ring[nextDecode % kRing], nextDecode);
     for (; nextRow < end && nextRow < i + kAheadRow; nextRow++) StageRow(fp, ring[nextRow % kRing]);
@@ -304,13 +355,13 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
     const Ahead& a = ring[i % kRing];
     if (!a.ok) {
       *answer = kSlow;
-      return i;
+      return Stopped(fp, i, nextDecode);
     }
     const double* d = fp.desc + static_cast<size_t>(i) * kDescWords;
     int32_t r = Decide(fp, a, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
     if (r != kDone) {
       *answer = r;
-      return i;
+      return Stopped(fp, i, nextDecode);
     }
   }
   return end;
@@ -338,6 +389,91 @@ napi_value RunCallback(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// src/capture/parser.ts runPcap's record walk, for scanPcap.
+constexpr uint32_t kMaxCaplen = 262144;  // src/capture/format.ts MAX_CAPLEN
+constexpr double kNsPerSec = 1e9;
+constexpr double kUsPerSec = 1e6;
+constexpr double kNsPerUs = 1000;
+constexpr int kScanLittleEndian = 1;
+constexpr int kScanNano = 2;
+
+inline uint32_t ReadU32(const uint8_t* p, bool le) {
+  return le ? (static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24)
+            : (static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | static_cast<uint32_t>(p[3]));
+}
+
+// Walks whole classic pcap records of the chunk from `pos` to `end` into the batch's
+// descriptors, as CaptureParser.runPcap reads them (a fraction of a second out of range carries
+// whole seconds over), and stops before a record cut short, one whose captured length is over
+// MAX_CAPLEN (the parser's error), or when the batch is full. Returns the records taken.
+uint32_t ScanPcap(FastPath& fp, size_t pos, size_t end, int flags, uint32_t headerLen, double linkType) {
+  const bool le = (flags & kScanLittleEndian) != 0;
+  const bool nano = (flags & kScanNano) != 0;
+  const uint8_t* b = fp.data;
+  double bytes = 0;
+  uint32_t n = 0;
+  while (n < fp.descFrames && end - pos >= headerLen) {
+    const uint8_t* h = b + pos;
+    const uint32_t caplen = ReadU32(h + 8, le);
+    if (caplen > kMaxCaplen || end - pos < headerLen + caplen) break;
+    const double sec = ReadU32(h, le);
+    const double frac = ReadU32(h + 4, le);
+    double tsSec = sec, tsNsec;
+    if (nano) {
+      if (frac < kNsPerSec) {
+        tsNsec = frac;
+      } else {
+        const double carry = std::floor(frac / kNsPerSec);
+        tsSec = sec + carry;
+        tsNsec = frac - carry * kNsPerSec;
+      }
+    } else if (frac < kUsPerSec) {
+      tsNsec = frac * kNsPerUs;
+    } else {
+      const double carry = std::floor(frac / kUsPerSec);
+      tsSec = sec + carry;
+      tsNsec = (frac - carry * kUsPerSec) * kNsPerUs;
+    }
+    double* d = fp.desc + static_cast<size_t>(n) * kDescWords;
+    d[kDescOffset] = static_cast<double>(pos + headerLen);
+    d[kDescCaplen] = caplen;
+    d[kDescWireLength] = ReadU32(h + 12, le);
+    d[kDescLinkType] = linkType;
+    d[kDescTsSec] = tsSec;
+    d[kDescTsNsec] = tsNsec;
+    d[kDescInterface] = 0;
+    bytes += caplen;
+    pos += headerLen + caplen;
+    n++;
+  }
+  fp.block[kBlockScanEnd] = static_cast<double>(pos);
+  fp.block[kBlockScanBytes] = bytes;
+  return n;
+}
+
+// scanPcap(pos, end, flags (1 little-endian, 2 nanoseconds), recordHeaderLen, linkType): the
+// batch's descriptors from the records of setData's chunk in [pos, end) (ScanPcap): the number
+// taken; where they end and their bytes in the block (kBlockScanEnd, kBlockScanBytes).
+napi_value ScanPcapCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  uint32_t n = 0;
+  if (fp != nullptr && argc == 5 && fp->data != nullptr) {
+    const double pos = NumberArg(env, argv[0]);
+    const double end = NumberArg(env, argv[1]);
+    const double flags = NumberArg(env, argv[2]);
+    const double headerLen = NumberArg(env, argv[3]);
+    if (pos >= 0 && pos <= end && end <= static_cast<double>(fp->dataLength) && (headerLen == 16 || headerLen == 24)) {
+      fp->resumeAt = kNoResume;  // the descriptors are another batch's now
+      n = ScanPcap(*fp, static_cast<size_t>(pos), static_cast<size_t>(end), static_cast<int>(flags), static_cast<uint32_t>(headerLen), NumberArg(env, argv[4]));
+    }
+  }
+  napi_value out;
+  napi_create_uint32(env, n, &out);
+  return out;
+}
+
 // setData(u8): the reader's current chunk (the caller keeps it alive while packets use it).
 napi_value SetDataCallback(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -354,6 +490,7 @@ napi_value SetDataCallback(napi_env env, napi_callback_info info) {
   }
   fp->data = d;
   fp->dataLength = n;
+  fp->resumeAt = kNoResume;  // the frames decoded ahead were another chunk's
   return nullptr;
 }
 
@@ -518,6 +655,7 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   std::initializer_list<std::pair<const char*, Napi::Value>> keep = {{"holder", holder}, {"block", info[0]}, {"desc", info[1]}};
   api.Set("run", BindFunction(env, "run", RunCallback, fp, nullptr, keep));
   api.Set("setData", BindFunction(env, "setData", SetDataCallback, fp, nullptr, keep));
+  api.Set("scanPcap", BindFunction(env, "scanPcap", ScanPcapCallback, fp, nullptr, keep));
   api.Set("bindConntrack", BindFunction(env, "bindConntrack", BindConntrackCallback, fp, nullptr, keep));
   api.Set("bindConnCache", BindFunction(env, "bindConnCache", BindConnCacheCallback, fp, nullptr, keep));
   api.Set("bindFrontends", BindFunction(env, "bindFrontends", BindFrontendsCallback, fp, nullptr, keep));

@@ -57,6 +57,38 @@ export class Frame {
 /** Called once per frame; the frame object is reused for the next record. */
 export type FrameSink = (frame: Frame) => void;
 
+/** How a classic pcap file lays out its records, as its header said. */
+export interface PcapRecordLayout {
+  littleEndian: boolean;
+  /** Nanosecond timestamps (else microseconds). */
+  nano: boolean;
+  /** 16, or 24 for Kuznetzov's patched format. */
+  recordHeaderLen: number;
+  linkType: LinkTypeNumber;
+}
+
+/** What a PcapRecordSink took: records and the sum of their captured lengths. */
+export interface RecordsTaken {
+  frames: number;
+  bytes: number;
+}
+
+/**
+ * A consumer that takes whole classic pcap records in bulk instead of one sink call per frame
+ * (the native fast path walks them itself). The records it takes are frames like the sink's,
+ * delivered in order with the sink's; the bytes stay valid until `chunkDone` as for the sink.
+ */
+export interface PcapRecordSink {
+  /**
+   * Takes whole records from buf[pos, end), in order, as many as it will, and returns the
+   * position after the last one taken (`pos`: none), their number and bytes in `taken`. A
+   * record it leaves (cut short at the end, or with a captured length over the reader's
+   * maximum) and all after it go to the sink, or to the reader's error, as usual. `fileOffset`
+   * is where buf[pos] is in the source.
+   */
+  takePcapRecords(buf: Uint8Array, pos: number, end: number, layout: PcapRecordLayout, fileOffset: number, taken: RecordsTaken): number;
+}
+
 /** Totals a reader reports when it is done. */
 export interface CaptureStats {
   frames: number;

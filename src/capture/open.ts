@@ -10,7 +10,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { CaptureError } from '../errors.js';
-import type { CaptureStats, Frame, FrameSink } from './frame.js';
+import type { CaptureStats, Frame, FrameSink, PcapRecordSink } from './frame.js';
 import { CaptureParser, type ReaderOptions } from './parser.js';
 
 export { CaptureParser, DEFAULT_CHUNK_SIZE, type ReaderOptions } from './parser.js';
@@ -23,9 +23,11 @@ export interface CaptureSource {
    * frame.ts), and `chunkDone`, when given, whenever the bytes of the frames delivered so far
    * stop being valid (after each chunk: the reader reuses its buffer next; until then they stay
    * as they are). Rejects with CaptureError on a
-   * capture that cannot be read.
+   * capture that cannot be read. `records`, when given, takes whole classic pcap records in
+   * bulk where the source has them (files and streams; frame.ts PcapRecordSink); the rest still
+   * go to `sink`.
    */
-  run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats>;
+  run(sink: FrameSink, chunkDone?: () => void, records?: PcapRecordSink): Promise<CaptureStats>;
 }
 
 /** Opens a capture file, or stdin for '-'; pcap vs pcapng is detected by the magic. */
@@ -48,8 +50,9 @@ export function openCaptureStream(
 ): CaptureSource {
   return {
     name,
-    async run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats> {
+    async run(sink: FrameSink, chunkDone?: () => void, records?: PcapRecordSink): Promise<CaptureStats> {
       const parser = new CaptureParser(name, options);
+      if (records !== undefined) parser.takeRecordsWith(records);
       let offset = 0;
       try {
         for await (const chunk of stream) {
@@ -78,8 +81,9 @@ class FileCaptureSource implements CaptureSource {
     this.options = options;
   }
 
-  async run(sink: FrameSink, chunkDone?: () => void): Promise<CaptureStats> {
+  async run(sink: FrameSink, chunkDone?: () => void, records?: PcapRecordSink): Promise<CaptureStats> {
     const parser = new CaptureParser(this.name, this.options);
+    if (records !== undefined) parser.takeRecordsWith(records);
     let fh: FileHandle;
     try {
       fh = await open(this.name, 'r');
@@ -92,7 +96,7 @@ class FileCaptureSource implements CaptureSource {
       if (!st.isFile()) {
         // A FIFO or character device: no positioned reads, stream it.
         const source = openCaptureStream(this.name, fh.createReadStream({ highWaterMark: parser.chunkSize, autoClose: false }), this.options);
-        return await source.run(sink, chunkDone);
+        return await source.run(sink, chunkDone, records);
       }
       await readDoubleBuffered(fh, parser, sink, chunkDone);
       return parser.end();

@@ -22,7 +22,7 @@
  * same push leaves: the two carry buffers alternate.
  */
 import { CaptureError } from '../errors.js';
-import { Frame, type CaptureStats, type FrameSink } from './frame.js';
+import { Frame, type CaptureStats, type FrameSink, type PcapRecordLayout, type PcapRecordSink, type RecordsTaken } from './frame.js';
 import {
   BlockType,
   IdbOption,
@@ -91,6 +91,10 @@ export class CaptureParser {
   private nano = false;
   private recordHeaderLen = PCAP_RECORD_HEADER_LEN;
   private linkType = 0;
+  /** Takes classic pcap records in bulk before the per-frame loop (takeRecordsWith). */
+  private records: PcapRecordSink | undefined = undefined;
+  private readonly layout: PcapRecordLayout = { littleEndian: true, nano: false, recordHeaderLen: PCAP_RECORD_HEADER_LEN, linkType: 0 };
+  private readonly taken: RecordsTaken = { frames: 0, bytes: 0 };
 
   // --- pcapng: the interface table of the current section. Interface ids are per section, as
   // the spec defines them and as tshark 4.0 prints frame.interface_id.
@@ -138,6 +142,11 @@ export class CaptureParser {
   /** Bytes held between pushes: the carried partial record (never more than MAX_RECORD_BYTES). */
   get bufferedBytes(): number {
     return this.carryLen + (this.skipping ? this.trailerGot : 0);
+  }
+
+  /** Offers every run of whole classic pcap records to `records` first (frame.ts PcapRecordSink). */
+  takeRecordsWith(records: PcapRecordSink): void {
+    this.records = records;
   }
 
   /**
@@ -390,6 +399,11 @@ export class CaptureParser {
     this.le = le;
     this.nano = nano;
     this.recordHeaderLen = recHdr;
+    const layout = this.layout;
+    layout.littleEndian = le;
+    layout.nano = nano;
+    layout.recordHeaderLen = recHdr;
+    layout.linkType = this.linkType;
     this.mode = Mode.PCAP;
     this.fileOffset += PCAP_FILE_HEADER_LEN;
     return pos + PCAP_FILE_HEADER_LEN;
@@ -397,6 +411,14 @@ export class CaptureParser {
 
   /** Classic pcap records: the hot loop. */
   private runPcap(buf: Uint8Array, pos: number, end: number, sink: FrameSink): number {
+    if (this.records !== undefined) {
+      const taken = this.taken;
+      const at = this.records.takePcapRecords(buf, pos, end, this.layout, this.fileOffset, taken);
+      this.frames += taken.frames;
+      this.bytes += taken.bytes;
+      this.fileOffset += at - pos;
+      pos = at;
+    }
     const dv = this.view(buf);
     const le = this.le === true;
     const hdr = this.recordHeaderLen;

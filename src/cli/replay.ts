@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { openCapture } from '../capture/open.js';
-import type { Frame } from '../capture/frame.js';
+import type { Frame, PcapRecordSink } from '../capture/frame.js';
 import { MAX_CT_ENTRIES } from '../maps/conntrack.js';
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
@@ -238,6 +238,8 @@ export async function runReplay(capture: string, flags: ReplayFlags, fd = 1): Pr
     },
     // The fast path decides frames in batches, before the reader reuses their chunk.
     fast !== undefined ? () => fast.chunkDone() : undefined,
+    // and walks classic pcap records itself.
+    fast !== undefined ? recordsWithProgress(fast, progress) : undefined,
   );
   progress?.stop();
   fast?.finish();
@@ -281,6 +283,18 @@ function proxySummaryLines(proxy: ProxyStage): string[] {
 interface Progress {
   update(offset: number): void;
   stop(): void;
+}
+
+/** The fast path as the reader's bulk record sink, moving the progress bar as it goes. */
+function recordsWithProgress(fast: FastPath, progress: Progress | undefined): PcapRecordSink {
+  if (progress === undefined) return fast;
+  return {
+    takePcapRecords(buf, pos, end, layout, fileOffset, taken): number {
+      const at = fast.takePcapRecords(buf, pos, end, layout, fileOffset, taken);
+      progress.update(fileOffset + (at - pos));
+      return at;
+    },
+  };
 }
 
 /** A progress bar on stderr for long files, only when stderr is a terminal. */

@@ -26,7 +26,7 @@
  * native side runs: saved into it before a native call that follows TypeScript work (toNative),
  * loaded back before TypeScript works again (toTs).
  */
-import { Frame } from '../capture/frame.js';
+import { Frame, type PcapRecordLayout, type PcapRecordSink, type RecordsTaken } from '../capture/frame.js';
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
 import type { ExpectationChecker } from '../flow/expectations.js';
@@ -47,6 +47,8 @@ const BLOCK_NEXT_EXPIRY = 4;
 const BLOCK_CT_EPOCH = 5;
 const BLOCK_CT_SEQ = 6;
 const BLOCK_ANSWER = 10;
+const BLOCK_SCAN_END = 11;
+const BLOCK_SCAN_BYTES = 12;
 const BLOCK_DEDUP = 16;
 const BLOCK_SUMMARY = 48;
 const BLOCK_WORDS = 96;
@@ -54,6 +56,10 @@ const CT_TABLES = 4;
 
 /** The answer for a frame the addon left to TypeScript after duplicate suppression kept it. */
 const FAST_SLOW_AFTER_DEDUP = 2;
+
+/** scanPcap's flags (native/fastpath/fastpath.cc kScan*). */
+const SCAN_LITTLE_ENDIAN = 1;
+const SCAN_NANO = 2;
 
 /** A frame descriptor's words (native/fastpath/fastpath.cc kDesc*), and frames per batch. */
 const DESC_WORDS = 7;
@@ -63,6 +69,8 @@ interface FastPathApi {
   /** Frames [start, end) of the batch until one is left to TypeScript: its index (end: none). */
   run(start: number, end: number): number;
   setData(data: Uint8Array): void;
+  /** A batch of descriptors from the classic pcap records in the chunk's [pos, end): how many (where they end and their bytes in the block). */
+  scanPcap(pos: number, end: number, flags: number, recordHeaderLen: number, linkType: number): number;
   bindConntrack(
     i32: Int32Array,
     side: Int32Array,
@@ -92,7 +100,7 @@ export interface TickClock {
   readonly nextTickWork: number;
 }
 
-export class FastPath {
+export class FastPath implements PcapRecordSink {
   private readonly block = new Float64Array(BLOCK_WORDS);
   /** The batch: a descriptor per frame of the current chunk not decided yet. */
   private readonly desc = new Float64Array(DESC_WORDS * BATCH);
@@ -151,12 +159,7 @@ export class FastPath {
    * `finish` at the end.
    */
   process(frame: Frame): void {
-    if (frame.data !== this.data) {
-      // The frames batched so far point into the previous chunk (or the parser's carry buffer).
-      if (this.count > 0) this.flush();
-      this.data = frame.data;
-      this.api.setData(frame.data);
-    }
+    if (frame.data !== this.data) this.useChunk(frame.data);
     const d = this.desc;
     const o = this.count * DESC_WORDS;
     d[o] = frame.offset;
@@ -167,6 +170,38 @@ export class FastPath {
     d[o + 5] = frame.tsNsec;
     d[o + 6] = frame.interfaceId;
     if (++this.count === BATCH) this.flush();
+  }
+
+  /**
+   * Takes whole classic pcap records in bulk (frame.ts PcapRecordSink): the addon walks them
+   * into batches, with no call a frame. Give the FastPath to CaptureSource.run as its
+   * `records` as well as calling `process` from the sink.
+   */
+  takePcapRecords(buf: Uint8Array, pos: number, end: number, layout: PcapRecordLayout, _fileOffset: number, taken: RecordsTaken): number {
+    if (buf !== this.data) this.useChunk(buf);
+    else if (this.count > 0) this.flush(); // frames before these ones first
+    const flags = (layout.littleEndian ? SCAN_LITTLE_ENDIAN : 0) | (layout.nano ? SCAN_NANO : 0);
+    let frames = 0;
+    let bytes = 0;
+    for (;;) {
+      const n = this.api.scanPcap(pos, end, flags, layout.recordHeaderLen, layout.linkType);
+      if (n === 0) break;
+      frames += n;
+      bytes += this.block[BLOCK_SCAN_BYTES]!;
+      pos = this.block[BLOCK_SCAN_END]!;
+      this.count = n;
+      this.flush();
+    }
+    taken.frames = frames;
+    taken.bytes = bytes;
+    return pos;
+  }
+
+  /** Frames from now on point into `data`: the frames batched so far (another chunk's, or the parser's carry buffer's) are decided first. */
+  private useChunk(data: Uint8Array): void {
+    if (this.count > 0) this.flush();
+    this.data = data;
+    this.api.setData(data);
   }
 
   /** The reader is about to reuse its chunk: decide the frames batched from it. */

@@ -44,7 +44,15 @@ interface Outcome {
   conntrack: { size: number; evictions: number; expired: number };
 }
 
-async function replay(doc: MapsDocument, capture: string, fast: boolean, options: Partial<DatapathOptions>, summaryOptions: SummaryOptions, chunkSize?: number): Promise<Outcome> {
+async function replay(
+  doc: MapsDocument,
+  capture: string,
+  fast: boolean,
+  options: Partial<DatapathOptions>,
+  summaryOptions: SummaryOptions,
+  chunkSize?: number,
+  frameByFrame = false,
+): Promise<Outcome> {
   const state = new DatapathState(doc, { backend: fast ? 'native' : 'ts' });
   let summary: FlowSummary | undefined;
   const dp = new Datapath(state, (ev: FlowEvent) => summary!.add(ev), options);
@@ -60,6 +68,8 @@ async function replay(doc: MapsDocument, capture: string, fast: boolean, options
       }
     },
     fp !== undefined ? () => fp.chunkDone() : undefined,
+    // As `hubcap replay` runs it, the addon walks the records (unless frameByFrame).
+    fp !== undefined && !frameByFrame ? fp : undefined,
   );
   fp?.finish();
   const ct = dp.conntrack;
@@ -90,12 +100,15 @@ const capture = ensureCapture({ packets: PACKETS, pools: poolsFor(cluster, doc),
 
 /**
  * Name, datapath options, summary options, the least share of packets the fast path must
- * finish, and the reader's chunk size (small chunks: many records cut between two chunks, so
- * batches end early and frames come from the parser's carry buffer).
+ * finish, the reader's chunk size (small chunks: many records cut between two chunks, so
+ * batches end early and frames come from the parser's carry buffer), and whether the reader
+ * hands the fast path one frame at a time instead of letting the addon walk the records.
  */
-const VARIANTS: Array<[string, Partial<DatapathOptions>, SummaryOptions, number, number?]> = [
+const VARIANTS: Array<[string, Partial<DatapathOptions>, SummaryOptions, number, number?, boolean?]> = [
   ['defaults', {}, {}, 0.5],
+  ['frame by frame (the reader walks the records)', {}, {}, 0.5, undefined, true],
   ['chunks of 3000 bytes', {}, {}, 0.5, 3000],
+  ['chunks of 3000 bytes, frame by frame', {}, {}, 0.5, 3000, true],
   ['a top-dropped list of 16 and 40 endpoint pairs (evictions, "(other pairs)")', {}, { trackedDropped: 16, maxPairs: 40 }, 0.5],
   // Every dropped packet is decided on its own (a policy lookup): the TypeScript program's.
   ['--per-packet', { perPacket: true }, {}, 0.2],
@@ -103,10 +116,10 @@ const VARIANTS: Array<[string, Partial<DatapathOptions>, SummaryOptions, number,
   ['conntrack tables of 700 TCP and 300 other entries (LRU evictions)', { ctTcpMax: 700, ctAnyMax: 300 }, { trackedDropped: 64 }, 0.2],
 ];
 
-describe.each(VARIANTS)('%s', (_name, options, summaryOptions, share, chunkSize) => {
+describe.each(VARIANTS)('%s', (_name, options, summaryOptions, share, chunkSize, frameByFrame) => {
   test('the fast path finishes most packets and the replay comes out the same', async () => {
     const ts = await replay(doc, capture.path, false, options, summaryOptions);
-    const fast = await replay(doc, capture.path, true, options, summaryOptions, chunkSize);
+    const fast = await replay(doc, capture.path, true, options, summaryOptions, chunkSize, frameByFrame);
     expect(fast.counters).toBe(ts.counters);
     expect(fast.conntrack).toEqual(ts.conntrack);
     expect(fast.summary === ts.summary, `the summaries differ: ${firstDifference(ts.summary, fast.summary)}`).toBe(true);
