@@ -569,24 +569,42 @@ class TopDropped {
     }
   }
 
+  /**
+   * Moves position `i` down to its place. The sinking slot is held aside and each smaller child
+   * moves up into the hole, then the slot is written once where it stops: the same arrays as
+   * swapping level by level (as native/fastpath/summary.cc still does), with half the writes. An
+   * eviction sifts ~18 levels (stale tops re-placed, then the new slot), and each level's
+   * `pos` write is a random line of its own.
+   */
   private siftDown(i: number): void {
+    const heap = this.heap;
     const key = this.heapKey;
+    const pos = this.pos;
+    const size = this.size;
+    const slot = heap[i]!;
+    const slotKey = key[i]!;
     for (;;) {
       const first = 4 * i + 1;
-      if (first >= this.size) return;
-      const last = first + 4 < this.size ? first + 4 : this.size;
+      if (first >= size) break;
+      const last = first + 4 < size ? first + 4 : size;
       let m = i;
-      let k = key[i]!;
+      let k = slotKey;
       for (let c = first; c < last; c++) {
         if (key[c]! < k) {
           m = c;
           k = key[c]!;
         }
       }
-      if (m === i) return;
-      this.swap(i, m);
+      if (m === i) break;
+      const child = heap[m]!;
+      heap[i] = child;
+      pos[child] = i;
+      key[i] = k;
       i = m;
     }
+    heap[i] = slot;
+    pos[slot] = i;
+    key[i] = slotKey;
   }
 
   /** The tracked connections, most packets first. */

@@ -645,6 +645,18 @@ class KeyIndex {
     return i >= 0 ? this.slots[i]! & ROW_MASK : -1;
   }
 
+  /**
+   * Makes `row` (whose W_KEY word is `key`) the first row under `key` and returns the row that
+   * was first before (-1: none): a new entry's link in one probe, where `get` then `set` took two.
+   */
+  push(key: number, row: number): number {
+    const i = this.slotOf(key);
+    const previous = i >= 0 ? this.slots[i]! & ROW_MASK : -1;
+    this.slots[i >= 0 ? i : ~i] = (fingerprint(key) << 24) | row;
+    if (i < 0 && ++this.size * 4 > (this.mask + 1) * 3) this.grow();
+    return previous;
+  }
+
   /** Makes `row` (whose W_KEY word is `key`) the first row under `key`. */
   set(key: number, row: number): void {
     const i = this.slotOf(key);
@@ -1322,10 +1334,10 @@ export class Conntrack {
   private link(tab: CtTable, ti: number, key: number, row: number, now: number): void {
     const w = this.i32;
     const o = row * ROW_WORDS;
-    w[o + W_NEXT] = tab.index.get(key);
+    // The index compares the row's W_KEY word on a fingerprint match: written before the probe.
     w[o + W_KEY] = key;
     w[o + W_TABLE] = ti;
-    tab.index.set(key, row);
+    w[o + W_NEXT] = tab.index.push(key, row);
     // A write is a use of the key (LRUCache.set moves an existing key to the MRU end too).
     if (tab.lru !== null) tab.lru.set(key, key, LRU_OPTS);
     else stamp(tab, row, w);
