@@ -190,11 +190,10 @@ inline int OldestWay(const int32_t* t, int32_t b, double sec, double nsec) {
   return victim;
 }
 
-// One isDuplicate call: the Deduplicator's methods over the table, its fields in locals (loaded
-// from the scalar block at the start, stored back at the end).
+// The Deduplicator's methods over the table, its mutable fields in a DedupState.
 class Dedup {
  public:
-  explicit Dedup(DedupTable& t)
+  Dedup(DedupTable& t, DedupState& s)
       : headers_(t.headers),
         rows_(t.rows),
         links_(t.links),
@@ -204,34 +203,7 @@ class Dedup {
         mask_(U32(t.ringRows) - 1u),
         pendingLimit_(t.pendingLimit),
         windowNs_(t.windowNs),
-        scalars_(t.scalars) {
-    const double* s = scalars_;
-    // The cursor is always a ring row; masked so that no block makes it index elsewhere.
-    cursor_ = U32(JsToInt32(s[kDedupCursor])) & mask_;
-    single_ = s[kDedupSingle] != 0;
-    firstHi_ = JsToInt32(s[kDedupFirstHi]);
-    firstLo_ = JsToInt32(s[kDedupFirstLo]);
-    pendingSeen_ = s[kDedupPendingSeen] != 0;
-    pendingCount_ = JsToInt32(s[kDedupPendingCount]);
-    maxSec_ = s[kDedupMaxSec];
-    maxNsec_ = s[kDedupMaxNsec];
-    epoch_ = s[kDedupEpoch];
-    dupCount_ = s[kDedupDupCount];
-  }
-
-  void Save() const {
-    double* s = scalars_;
-    s[kDedupCursor] = static_cast<double>(cursor_);
-    s[kDedupSingle] = single_ ? 1 : 0;
-    s[kDedupFirstHi] = firstHi_;
-    s[kDedupFirstLo] = firstLo_;
-    s[kDedupPendingSeen] = pendingSeen_ ? 1 : 0;
-    s[kDedupPendingCount] = pendingCount_;
-    s[kDedupMaxSec] = maxSec_;
-    s[kDedupMaxNsec] = maxNsec_;
-    s[kDedupEpoch] = epoch_;
-    s[kDedupDupCount] = dupCount_;
-  }
+        s_(s) {}
 
   // dedup.ts isDuplicate (after its ipVersion test).
   bool IsDuplicate(const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
@@ -241,13 +213,13 @@ class Dedup {
     // contentOf depends on the packet and frame alone: computed once for keepPending's
     // fillRow and the one below.
     const int32_t content = ContentOf(p, frame);
-    if (single_ && KeepPending(p, tsSec, tsNsec, pointHi, pointLo, content)) return false;
-    if (epoch_ < 0) epoch_ = tsSec;
-    const uint32_t row = cursor_;
+    if (s_.single && KeepPending(p, tsSec, tsNsec, pointHi, pointLo, content)) return false;
+    if (s_.epoch < 0) s_.epoch = tsSec;
+    const uint32_t row = s_.cursor;
     if (links_[row] != 0) Spill(row);
     const int32_t h = FillRow(rows_ + static_cast<size_t>(row) * ROW, p, content);
-    if (Probe(row, h, tsSec - epoch_, tsNsec, pointHi, pointLo)) return true;
-    cursor_ = (row + 1u) & mask_;
+    if (Probe(row, h, tsSec - s_.epoch, tsNsec, pointHi, pointLo)) return true;
+    s_.cursor = (row + 1u) & mask_;
     return false;
   }
 
@@ -256,23 +228,23 @@ class Dedup {
 
   // dedup.ts keepPending.
   bool KeepPending(const FastPacket& p, double tsSec, double tsNsec, int32_t pointHi, int32_t pointLo, int32_t content) {
-    if (epoch_ < 0) epoch_ = tsSec;
-    const double sec = tsSec - epoch_;
-    if (!pendingSeen_) {
-      pendingSeen_ = true;
-      firstHi_ = pointHi;
-      firstLo_ = pointLo;
-      maxSec_ = sec;
-      maxNsec_ = tsNsec;
+    if (s_.epoch < 0) s_.epoch = tsSec;
+    const double sec = tsSec - s_.epoch;
+    if (!s_.pendingSeen) {
+      s_.pendingSeen = true;
+      s_.firstHi = pointHi;
+      s_.firstLo = pointLo;
+      s_.maxSec = sec;
+      s_.maxNsec = tsNsec;
     }
-    if (pointHi == firstHi_ && pointLo == firstLo_ && Keep(sec, tsNsec)) {
+    if (pointHi == s_.firstHi && pointLo == s_.firstLo && Keep(sec, tsNsec)) {
       // No way refers to a ring row before the first flush: nothing to spill.
-      int32_t* r = RowAt(cursor_);
+      int32_t* r = RowAt(s_.cursor);
       FillRow(r, p, content);
       r[R_SEC] = JsToInt32(sec);
       r[R_NSEC] = JsToInt32(tsNsec);
-      pendingCount_++;
-      cursor_ = (cursor_ + 1u) & mask_;
+      s_.pendingCount++;
+      s_.cursor = (s_.cursor + 1u) & mask_;
       return true;
     }
     Flush();
@@ -281,30 +253,30 @@ class Dedup {
 
   // dedup.ts keep.
   bool Keep(double sec, double nsec) {
-    const double back = (maxSec_ - sec) * 1e9 + (maxNsec_ - nsec);
+    const double back = (s_.maxSec - sec) * 1e9 + (s_.maxNsec - nsec);
     if (back > windowNs_) return false;
     if (back < 0) {
-      maxSec_ = sec;
-      maxNsec_ = nsec;
+      s_.maxSec = sec;
+      s_.maxNsec = nsec;
     }
     const double limit = 2 * windowNs_;
-    while (pendingCount_ > 0) {
-      const int32_t* r = RowAt((cursor_ - U32(pendingCount_)) & mask_);
-      if ((maxSec_ - r[R_SEC]) * 1e9 + (maxNsec_ - r[R_NSEC]) <= limit) break;
-      pendingCount_--;
+    while (s_.pendingCount > 0) {
+      const int32_t* r = RowAt((s_.cursor - U32(s_.pendingCount)) & mask_);
+      if ((s_.maxSec - r[R_SEC]) * 1e9 + (s_.maxNsec - r[R_NSEC]) <= limit) break;
+      s_.pendingCount--;
     }
-    return pendingCount_ < pendingLimit_;
+    return s_.pendingCount < pendingLimit_;
   }
 
   // dedup.ts flush.
   void Flush() {
-    single_ = false;
-    for (int32_t i = pendingCount_; i > 0; i--) {
-      const uint32_t row = (cursor_ - U32(i)) & mask_;
+    s_.single = false;
+    for (int32_t i = s_.pendingCount; i > 0; i--) {
+      const uint32_t row = (s_.cursor - U32(i)) & mask_;
       const int32_t* r = RowAt(row);
-      Probe(row, RecordHash(r), r[R_SEC], r[R_NSEC], firstHi_, firstLo_);
+      Probe(row, RecordHash(r), r[R_SEC], r[R_NSEC], s_.firstHi, s_.firstLo);
     }
-    pendingCount_ = 0;
+    s_.pendingCount = 0;
   }
 
   // dedup.ts spill.
@@ -389,7 +361,7 @@ class Dedup {
                 o[R_POINTS + 1 + 2 * n] = pointLo;
                 t[b + H_REF + w] = I32(ref + (1u << REF_POINTS));
               }
-              dupCount_++;
+              s_.dupCount++;
               return true;
             }
             // Outside the window, or again at a point it was seen at: a new packet.
@@ -437,18 +409,8 @@ class Dedup {
   const uint32_t mask_;
   const int32_t pendingLimit_;
   const double windowNs_;
-  double* const scalars_;
-
-  uint32_t cursor_;
-  bool single_;
-  int32_t firstHi_;
-  int32_t firstLo_;
-  bool pendingSeen_;
-  int32_t pendingCount_;
-  double maxSec_;
-  double maxNsec_;
-  double epoch_;
-  double dupCount_;
+  // The mutable fields, the batch's (DedupLoad / DedupSave).
+  DedupState& s_;
 };
 
 bool IsWholeIn(double x, double lo, double hi) { return x >= lo && x <= hi && std::trunc(x) == x; }
@@ -485,11 +447,45 @@ bool DedupBind(DedupTable& t, int32_t* headers, size_t headersLength, int32_t* r
   return true;
 }
 
-bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
+void DedupLoad(const DedupTable& t, DedupState* out) {
+  const double* s = t.scalars;
+  // The cursor is always a ring row; masked so that no block makes it index elsewhere.
+  out->cursor = U32(JsToInt32(s[kDedupCursor])) & (U32(t.ringRows) - 1u);
+  out->single = s[kDedupSingle] != 0;
+  out->firstHi = JsToInt32(s[kDedupFirstHi]);
+  out->firstLo = JsToInt32(s[kDedupFirstLo]);
+  out->pendingSeen = s[kDedupPendingSeen] != 0;
+  out->pendingCount = JsToInt32(s[kDedupPendingCount]);
+  out->maxSec = s[kDedupMaxSec];
+  out->maxNsec = s[kDedupMaxNsec];
+  out->epoch = s[kDedupEpoch];
+  out->dupCount = s[kDedupDupCount];
+}
+
+void DedupSave(const DedupTable& t, const DedupState& st) {
+  double* s = t.scalars;
+  s[kDedupCursor] = static_cast<double>(st.cursor);
+  s[kDedupSingle] = st.single ? 1 : 0;
+  s[kDedupFirstHi] = st.firstHi;
+  s[kDedupFirstLo] = st.firstLo;
+  s[kDedupPendingSeen] = st.pendingSeen ? 1 : 0;
+  s[kDedupPendingCount] = st.pendingCount;
+  s[kDedupMaxSec] = st.maxSec;
+  s[kDedupMaxNsec] = st.maxNsec;
+  s[kDedupEpoch] = st.epoch;
+  s[kDedupDupCount] = st.dupCount;
+}
+
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   if (p.ipVersion == 0) return false;
-  Dedup d(t);
-  const bool dup = d.IsDuplicate(p, frame, tsSec, tsNsec, interfaceId);
-  d.Save();
+  return Dedup(t, s).IsDuplicate(p, frame, tsSec, tsNsec, interfaceId);
+}
+
+bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
+  DedupState s;
+  DedupLoad(t, &s);
+  const bool dup = DedupIsDuplicate(t, s, p, frame, tsSec, tsNsec, interfaceId);
+  DedupSave(t, s);
   return dup;
 }
 

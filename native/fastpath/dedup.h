@@ -68,6 +68,27 @@ bool DedupBind(DedupTable& t, int32_t* headers, size_t headersLength, int32_t* r
                size_t linksLength, double bucketMask, double ringRows, double pendingLimit, double windowNs, double* block,
                size_t blockLength, double at);
 
+// The Deduplicator's mutable fields (DedupScalar) while the addon runs: a batch loads them from
+// the scalar block once (DedupLoad), makes its DedupIsDuplicate calls over them, and stores them
+// back once (DedupSave), as TypeScript reads the block only between batches.
+struct DedupState {
+  uint32_t cursor = 0;
+  bool single = false;
+  int32_t firstHi = 0;
+  int32_t firstLo = 0;
+  bool pendingSeen = false;
+  int32_t pendingCount = 0;
+  double maxSec = 0;
+  double maxNsec = 0;
+  double epoch = -1;
+  double dupCount = 0;
+};
+void DedupLoad(const DedupTable& t, DedupState* out);
+void DedupSave(const DedupTable& t, const DedupState& s);
+
+// DedupIsDuplicate below over the fields in `s` (loaded from `t`'s block, not stored back).
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId);
+
 // Deduplicator.isDuplicate(p, tsSec, tsNsec, frame) for a fast-path packet (packet.h: never a
 // fragment, no ICMP quote, no encapsulation), `frame` its bytes from the first one
 // (frame[0, p.captureLength) readable) and `interfaceId` the frame's pcapng interface (0 for

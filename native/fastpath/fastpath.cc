@@ -237,12 +237,12 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
 // FastDecode takes only frames that reach that step there the same way (IP, no decode error,
 // no tunnel, no fragment), so every frame it decoded is suppressed or kept here, whether the
 // addon finishes it or not: what TypeScript takes from after that step is all that follows it.
-int32_t Decide(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
+int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
   const FastPacket& p = a.p;
   double* block = fp.block;
   Settled settled;
   const bool settles = Settle(fp, a, tsSec, tsNsec, &settled);
-  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, p, a.frame, tsSec, tsNsec, interfaceId)) {
+  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.frame, tsSec, tsNsec, interfaceId)) {
     block[kBlockFrames] += 1;
     block[kBlockDuplicates] += 1;
     return kDone;
@@ -318,9 +318,11 @@ inline void StageConn(FastPath& fp, const Ahead& a) {
   if (fp.conn.rows != nullptr) Prefetch(fp.conn.rows + static_cast<size_t>(static_cast<uint32_t>(id) & fp.conn.mask) * conncache::kStride);
 }
 
-// RunBatch stopped at frame i of the batch with frames up to decodedEnd decoded: a call for
-// the frames after i may take those decodings up again.
-inline uint32_t Stopped(FastPath& fp, uint32_t i, uint32_t decodedEnd) {
+// RunBatch stopped at frame i of the batch with frames up to decodedEnd decoded: the duplicate
+// table's fields go back to the block for TypeScript, and a call for the frames after i may
+// take those decodings up again.
+inline uint32_t Stopped(FastPath& fp, const DedupState& dedup, uint32_t i, uint32_t decodedEnd) {
+  if (fp.dedupOn) DedupSave(fp.dedup, dedup);
   fp.resumeAt = i + 1;
   fp.decodedEnd = decodedEnd;
   fp.decodedKeyMask = fp.ct.keyMask;
@@ -348,6 +350,8 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
   }
   fp.resumeAt = kNoResume;
   uint32_t nextRow = start, nextConn = start;
+  DedupState dedup;
+  if (fp.dedupOn) DedupLoad(fp.dedup, &dedup);
   for (uint32_t i = start; i < end; i++) {
     for (; nextDecode < end && nextDecode < i + kAheadDecode; nextDecode++) StageDecode(fp, ring[nextDecode % kRing], nextDecode);
     for (; nextRow < end && nextRow < i + kAheadRow; nextRow++) StageRow(fp, ring[nextRow % kRing]);
@@ -355,15 +359,16 @@ uint32_t RunBatch(FastPath& fp, uint32_t start, uint32_t end, int32_t* answer) {
     const Ahead& a = ring[i % kRing];
     if (!a.ok) {
       *answer = kSlow;
-      return Stopped(fp, i, nextDecode);
+      return Stopped(fp, dedup, i, nextDecode);
     }
     const double* d = fp.desc + static_cast<size_t>(i) * kDescWords;
-    int32_t r = Decide(fp, a, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
+    int32_t r = Decide(fp, dedup, a, d[kDescTsSec], d[kDescTsNsec], static_cast<int32_t>(d[kDescInterface]));
     if (r != kDone) {
       *answer = r;
-      return Stopped(fp, i, nextDecode);
+      return Stopped(fp, dedup, i, nextDecode);
     }
   }
+  if (fp.dedupOn) DedupSave(fp.dedup, dedup);
   return end;
 }
 
