@@ -16,7 +16,14 @@
 import type { EndpointRecord, MapsDocument, ServiceFrontendRecord } from '../maps/document.js';
 import type { IpcacheLike, IpcacheViewLike, PolicyMapLike } from '../maps/interfaces.js';
 import { Ipcache, IpcacheView } from '../maps/ipcache.js';
-import { NativeIpcache, NativeIpcacheView, NativePolicyMapSet, type Backend as MapBackend } from '../maps/native.js';
+import {
+  NativeIpcache,
+  NativeIpcacheView,
+  NativePolicyMap,
+  NativePolicyMapSet,
+  type Backend as MapBackend,
+  type NativePolicySetHandle,
+} from '../maps/native.js';
 import { PolicyMap } from '../maps/policy-map.js';
 import { ReservedIdentity } from '../identity/reserved.js';
 import { parseCidr, parseIp } from '../net/addr.js';
@@ -267,6 +274,28 @@ export class DatapathState {
     this.policyMaps[endpoint] = map;
     map.onChange = this.bump;
     this.generation++;
+  }
+
+  /**
+   * @internal The endpoints' policy maps for the native fast path (native/fastpath/stage.h
+   * PolicyTables): their set's handle and, per endpoint, its map's `nativeId` (0xFFFFFFFF for a
+   * disposed map, answered as an empty one, as its `lookup` does). Undefined unless every
+   * endpoint's map is a NativePolicyMap of one set (the ts backend, no endpoints, or a map of
+   * another set put in place). Computed afresh each call: rebind when the generation moved
+   * (`replacePolicyMap` moves it).
+   */
+  nativePolicyMaps(): { set: NativePolicySetHandle; ids: Uint32Array } | undefined {
+    const maps = this.policyMaps;
+    const first = maps[0];
+    if (!(first instanceof NativePolicyMap)) return undefined;
+    const owner = first.owner;
+    const ids = new Uint32Array(maps.length);
+    for (let i = 0; i < maps.length; i++) {
+      const m = maps[i];
+      if (!(m instanceof NativePolicyMap) || m.owner !== owner) return undefined;
+      ids[i] = m.nativeId;
+    }
+    return { set: owner.handle, ids };
   }
 
   /** A new empty policy map of this state's backend (put in place with `replacePolicyMap`). */

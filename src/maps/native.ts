@@ -576,6 +576,15 @@ export class NativePolicyMap implements PolicyMapLike {
     return this.disposed ? 0 : this.owner.handle.mapOverflow(this.id);
   }
 
+  /**
+   * @internal The id the native fast path looks this map up by (native/fastpath/stage.h
+   * PolicyTables): `id`, or -1 once disposed (as `lookup` passes it: an unknown map, answered as
+   * an empty one).
+   */
+  get nativeId(): number {
+    return this.disposed ? -1 : this.id;
+  }
+
   private live(): NativePolicySetHandle {
     if (this.disposed) throw new NativeError(`policy map ${this.id}: used after dispose()`);
     return this.owner.handle;
