@@ -30,6 +30,8 @@
         "<(hubcap_src)/fastpath/dedup.cc",
         "<(hubcap_src)/fastpath/dedup_testing.cc",
         "<(hubcap_src)/fastpath/fastpath.cc",
+        "<(hubcap_src)/fastpath/locate.cc",
+        "<(hubcap_src)/fastpath/locate_testing.cc",
         "<(hubcap_src)/fastpath/summary.cc",
         "<(hubcap_src)/fastpath/summary_testing.cc",
         "<(hubcap_src)/fastpath/stage.cc",

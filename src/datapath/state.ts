@@ -22,6 +22,7 @@ import {
   NativePolicyMap,
   NativePolicyMapSet,
   type Backend as MapBackend,
+  type NativeIpcacheHandle,
   type NativePolicySetHandle,
 } from '../maps/native.js';
 import { PolicyMap } from '../maps/policy-map.js';
@@ -60,8 +61,35 @@ export interface Frontend {
 export class AddressTable<T> {
   private readonly v4 = new Map<number, T>();
   private readonly v6 = new Map<number, Array<{ words: Uint32Array; value: T }>>();
+  private changes = 0;
+
+  /** @internal Bumped by every `set` (DatapathState.nativeEndpointTable rebuilds from a table that moved). */
+  get version(): number {
+    return this.changes;
+  }
+
+  /**
+   * @internal The entries `get` answers, one per address: an IPv4 address with the value of its
+   * last `set` (words 0..2 as parseIp gives them, 0, 0, 0xffff; `get` ignores them), an IPv6
+   * address with the value of its first (`get` returns the first list entry that matches).
+   */
+  *entries(): IterableIterator<{ family: 4 | 6; words: Uint32Array; value: T }> {
+    for (const [key, value] of this.v4) yield { family: 4, words: Uint32Array.of(0, 0, 0xffff, key >>> 0), value };
+    for (const list of this.v6.values()) {
+      for (let i = 0; i < list.length; i++) {
+        const w = list[i]!.words;
+        let shadowed = false;
+        for (let j = 0; j < i && !shadowed; j++) {
+          const v = list[j]!.words;
+          shadowed = v[0] === w[0] && v[1] === w[1] && v[2] === w[2] && v[3] === w[3];
+        }
+        if (!shadowed) yield { family: 6, words: w, value: list[i]!.value };
+      }
+    }
+  }
 
   set(family: 4 | 6, words: ArrayLike<number>, value: T): void {
+    this.changes++;
     if (family === 4) {
       // `| 0`: an int32 key stays a small integer in V8; `>>> 0` would box half the space.
       this.v4.set(words[3]! | 0, value);
@@ -165,6 +193,64 @@ export class DatapathState {
   }
   private readonly frontendsV6 = new Map<number, Frontend[]>();
   readonly frontends: Frontend[] = [];
+  /** nativeEndpointTable's last answer and the endpointByAddress version it was built at. */
+  private nativeEndpoints: Int32Array | undefined;
+  private nativeEndpointsVersion = -1;
+
+  /**
+   * @internal `endpointByAddress` as one open-addressing table for the native fast path
+   * (native/fastpath/locate.h FindEndpoint): ENDPOINT_SLOT_WORDS int32 words a slot,
+   * [family (0: empty, 4, 6), w0, w1, w2, w3, endpoint, 0, 0], a power of two of slots at most
+   * half full, each address at `endpointSlotHash(...) & (slots - 1)` or the first free slot after
+   * it (linear probing, wrapping). IPv4 slots hold words 0, 0, 0xffff, addr and match on word 3
+   * alone, as AddressTable.get does. The same array until endpointByAddress changes (it does not
+   * after construction today); then a new one, which the addon must be bound to again.
+   */
+  nativeEndpointTable(): Int32Array {
+    const table = this.endpointByAddress;
+    if (this.nativeEndpoints !== undefined && this.nativeEndpointsVersion === table.version) return this.nativeEndpoints;
+    const entries = [...table.entries()];
+    let slots = 16;
+    while (slots < 2 * entries.length) slots *= 2;
+    const out = new Int32Array(slots * ENDPOINT_SLOT_WORDS);
+    const mask = slots - 1;
+    for (const e of entries) {
+      const w = e.words;
+      let i = endpointSlotHash(e.family, w[0]!, w[1]!, w[2]!, w[3]!) & mask;
+      while (out[i * ENDPOINT_SLOT_WORDS] !== 0) i = (i + 1) & mask;
+      const o = i * ENDPOINT_SLOT_WORDS;
+      out[o] = e.family;
+      for (let k = 0; k < 4; k++) out[o + 1 + k] = w[k]!;
+      out[o + 5] = e.value;
+    }
+    this.nativeEndpoints = out;
+    this.nativeEndpointsVersion = table.version;
+    return out;
+  }
+
+  /**
+   * @internal What native/fastpath/locate.h LocateBind takes (locateBindArgs flattens it): the
+   * endpoint table and arrays, the ipcache handles of every node's view (its shared and its
+   * local map) and of the view for unknown nodes, and the world identities. Undefined with the
+   * TypeScript backend (no native ipcache to read).
+   */
+  nativeLocateTables(): NativeLocateTables | undefined {
+    if (this.backend !== 'native') return undefined;
+    const handles: NativeIpcacheHandle[] = [];
+    for (const v of [...this.views, this.sharedView]) {
+      if (!(v instanceof NativeIpcacheView)) return undefined;
+      handles.push(v.shared.handle, v.local.handle);
+    }
+    return {
+      endpoints: this.nativeEndpointTable(),
+      endpointNode: this.endpointNode,
+      endpointIdentity: this.endpointIdentity,
+      endpointIsHost: this.endpointIsHost,
+      viewHandles: handles,
+      worldIdentity4: this.worldIdentity4,
+      worldIdentity6: this.worldIdentity6,
+    };
+  }
   readonly worldIdentity4: number;
   readonly worldIdentity6: number;
   /**
@@ -341,6 +427,40 @@ export class DatapathState {
   nodeName(node: number): string {
     return node >= 0 ? this.doc.nodes[node]!.name : '';
   }
+}
+
+/** Int32 words per slot of DatapathState.nativeEndpointTable (native/fastpath/locate.h kEndpointSlotWords). */
+export const ENDPOINT_SLOT_WORDS = 8;
+
+/**
+ * The home slot hash of an address in nativeEndpointTable (native/fastpath/locate.h
+ * EndpointSlotHash, the same u32 arithmetic): IPv4 hashes word 3 alone.
+ */
+export function endpointSlotHash(family: number, w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w3 ^ (family === 4 ? 0x2545f491 : 0x6a09e667), 0x9e3779b1);
+  if (family !== 4) {
+    h = Math.imul(h ^ (h >>> 15) ^ w2, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ w0, 0x27d4eb2f);
+  }
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** DatapathState.nativeLocateTables: what the fast path's locate part reads. */
+export interface NativeLocateTables {
+  endpoints: Int32Array;
+  endpointNode: Int32Array;
+  endpointIdentity: Uint32Array;
+  endpointIsHost: Uint8Array;
+  /** Per node, then for the view of unknown nodes: the view's shared map's handle, then its local map's. */
+  viewHandles: NativeIpcacheHandle[];
+  worldIdentity4: number;
+  worldIdentity6: number;
+}
+
+/** The arguments of the addon's locate binding (native/fastpath/locate.h LocateBind), in order. */
+export function locateBindArgs(t: NativeLocateTables): [Int32Array, Int32Array, Uint32Array, Uint8Array, NativeIpcacheHandle[], number, number] {
+  return [t.endpoints, t.endpointNode, t.endpointIdentity, t.endpointIsHost, t.viewHandles, t.worldIdentity4, t.worldIdentity6];
 }
 
 const FRONTEND_FILTER_BITS = 1 << 16;
