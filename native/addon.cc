@@ -15,6 +15,7 @@ void InitFastPath(Napi::Env env, Napi::Object exports);
 void InitFastDecodeTesting(Napi::Env env, Napi::Object testing);
 void InitFastDedupTesting(Napi::Env env, Napi::Object testing);
 void InitFastSummaryTesting(Napi::Env env, Napi::Object testing);
+void InitFastCtCreateTesting(Napi::Env env, Napi::Object testing);
 }  // namespace hubcap::fastpath
 
 namespace {
@@ -31,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hubcap::fastpath::InitFastDecodeTesting(env, testing);
   hubcap::fastpath::InitFastDedupTesting(env, testing);
   hubcap::fastpath::InitFastSummaryTesting(env, testing);
+  hubcap::fastpath::InitFastCtCreateTesting(env, testing);
   exports.Set("fastpathTesting", testing);
   exports.Set("bytesAllocated", Napi::Function::New<BytesAllocated>(env, "bytesAllocated"));
   exports.Set("abiVersion", Napi::Number::New(env, hubcap::kAbiVersion));
