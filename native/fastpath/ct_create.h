@@ -19,6 +19,8 @@
 //         free it: after a reopen; freeRow copies into CtEntry views, which C++ cannot see);
 //      8. anything bound does not fit (a row past the arrays, a probe that never ends).
 //  - Create: createRow's writes in createRow's order, for a tuple CanCreate allowed.
+// LookupMiss is the lookup before it (lookupRow answering "no entry" with no write but the
+// probe's stamp), which ct::Lookup does not tell apart from its other "slow" answers.
 //
 // The scalars createRow changes that Conntrack keeps in fields cross through the fast path's
 // Float64Array block: kCreateScalarWords doubles that Conntrack.saveCreateScalars /
@@ -119,6 +121,47 @@ inline bool WalkChain(const Tables& c, int32_t head, F&& visit) {
     if (static_cast<size_t>(r) >= c.rows || static_cast<size_t>(r) >= c.sideRows || ++steps > c.rows) return false;
     if (visit(r)) return true;
   }
+  return true;
+}
+
+// Conntrack.lookupRow's "no entry" answer for a non-RELATED tuple, read-only: true when
+// lookupRow would answer -1 having changed nothing but the key's recency stamp (probe's useKey;
+// `hit` gets head/table/stamp, and Commit(c, *hit, false, 0, 0, now) does that stamp): no chain
+// under the key, or a chain whose connection rows are all live and none holds `t` or its
+// reverse. False, with nothing written, for an entry found, a reopen, an expiry on the way, or a
+// stamp the fast path cannot give (the table's LRUCache built, SEQ_LIMIT): ct::Lookup or
+// TypeScript decides. The lookup before Create; `key` is KeyOf(t, c.keyMask).
+inline bool LookupMiss(const Tables& c, const Tuple& t, int32_t key, double now, Hit* hit) {
+  const int ti = TableIndex(t.family, t.proto);
+  hit->row = -1;
+  hit->dir = kDirForward;
+  hit->table = ti;
+  hit->head = -1;
+  hit->stamp = false;
+  if (c.slots[ti] == nullptr) return true;  // no table: nothing to find, nothing written
+  int64_t i = SlotOf(c, ti, key);
+  if (i == kNoSlot) return false;
+  if (i < 0) return true;
+  const int32_t head = static_cast<int32_t>(static_cast<uint32_t>(c.slots[ti][i]) & kRowMask);
+  // probe: the recency stamp is refreshed at most once per lruResolution.
+  if (!(now - *c.F64(static_cast<size_t>(head), kUsed) < c.lruResolution)) {
+    if (c.seq == nullptr || c.lruBuilt[ti] || !(c.seq[ti] < kSeqLimit)) return false;
+    hit->stamp = true;
+  }
+  bool miss = true;
+  if (!WalkChain(c, head, [&](int32_t r) {
+        if (*c.W(r, kConn) >= 0) return false;
+        // walk: an expired row would be removed; a live one holding t or its reverse is an entry.
+        if (now > *c.F64(static_cast<size_t>(r), kExp) || IsReverse(c, r, t) || IsTuple(c, r, t)) miss = false;
+        return !miss;
+      })) {
+    return false;
+  }
+  if (!miss) {
+    hit->stamp = false;
+    return false;
+  }
+  hit->head = head;
   return true;
 }
 

@@ -4,7 +4,8 @@
 //
 //   ctCreateBind(i32: Int32Array, side: Int32Array, freeRows: Int32Array,
 //                slots0..3: Int32Array | null, lruBuilt: number (bit t: table t's LRUCache is
-//                built), keyMask: number, block: Float64Array, at: number, seqAt: number) -> op
+//                built), keyMask: number, block: Float64Array, at: number, seqAt: number,
+//                lruResolutionMs: number) -> op
 //     Binds ct::Tables to a Conntrack's arrays (i32, sideWords, nativeFreeRows,
 //     nativeIndexSlots(t), nativeLruBuilt(t), nativeKeyMask) and the block: kCreateScalarWords
 //     doubles at `at` (Conntrack.saveCreateScalars / loadCreateScalars) and the four recency
@@ -22,6 +23,8 @@
 //     6 MarkAllowed(row = a, proxyPort = b, proxyStagePlusOne = c, tcpFlags = d, bytes = e,
 //       now = f)
 //     7 TouchRow(row = a, dir = b, tcpFlags = c, bytes = d, now = e)
+//     8 LookupMiss then, when true, Commit of its stamp (tuple = words, now = a) -> 1, else 0
+//       (nothing written)
 //   A tuple is 12 int32 words: family, src[4], dst[4], sport, dport, proto.
 #include <napi.h>
 
@@ -99,7 +102,7 @@ napi_value CtCreateOp(napi_env env, napi_callback_info info) {
     return ThrowType(env, "ctCreate op: words must be an Int32Array or null");
   }
   const int op = static_cast<int>(code);
-  if (op <= 2) {
+  if (op <= 2 || op == 8) {
     if (wordsLength < kTupleWords) return ThrowType(env, "ctCreate op: a tuple is 12 int32 words");
     double now;
     if (!NumberArg(env, argv[2], &now)) return ThrowType(env, "ctCreate op: now must be a number");
@@ -109,6 +112,12 @@ napi_value CtCreateOp(napi_env env, napi_callback_info info) {
       return ThrowRange(env, "ctCreate op: a tuple's family is 4 or 6, its ports 16 bits, its protocol 8 bits");
     }
     int32_t key = ct::KeyOf(t, c.keyMask);
+    if (op == 8) {
+      ct::Hit hit;
+      if (!ct::LookupMiss(c, t, key, now, &hit)) return NumberValue(env, 0);
+      ct::Commit(c, hit, false, 0, 0, now);
+      return NumberValue(env, 1);
+    }
     if (op == 0) return NumberValue(env, ct::CanCreate(c, b->scalars, t, key, now) ? 1 : 0);
     if (op == 2) return NumberValue(env, ct::Create(c, b->scalars, t, key, now));
     ct::CreatePlan plan;
@@ -162,8 +171,8 @@ void ReleaseBound(napi_env, void* data, void*) { delete static_cast<Bound*>(data
 
 Napi::Value CtCreateBindBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 12) {
-    ThrowType(env, "ctCreateBind(i32, side, freeRows, slots0, slots1, slots2, slots3, lruBuilt, keyMask, block, at, seqAt): 12 arguments");
+  if (info.Length() < 13) {
+    ThrowType(env, "ctCreateBind(i32, side, freeRows, slots0, slots1, slots2, slots3, lruBuilt, keyMask, block, at, seqAt, lruResolutionMs): 13 arguments");
     return env.Undefined();
   }
   auto* b = new (std::nothrow) Bound();
@@ -185,11 +194,11 @@ Napi::Value CtCreateBindBinding(const Napi::CallbackInfo& info) {
     t.slots[k] = s;
     t.slotMask[k] = static_cast<uint32_t>(n - 1);
   }
-  double lru = 0, keyMask = 0, at = 0, seqAt = 0;
+  double lru = 0, keyMask = 0, at = 0, seqAt = 0, resolution = 0;
   double* block = nullptr;
   size_t blockLength = 0;
   ok = ok && NumberArg(env, info[7], &lru) && NumberArg(env, info[8], &keyMask) && TypedArg(env, info[9], napi_float64_array, &block, &blockLength) &&
-       NumberArg(env, info[10], &at) && NumberArg(env, info[11], &seqAt);
+       NumberArg(env, info[10], &at) && NumberArg(env, info[11], &seqAt) && NumberArg(env, info[12], &resolution);
   if (!ok) {
     delete b;
     ThrowType(env, "ctCreateBind: Int32Arrays (slots: power-of-two lengths or null), numbers and a Float64Array block");
@@ -203,6 +212,7 @@ Napi::Value CtCreateBindBinding(const Napi::CallbackInfo& info) {
   }
   for (int k = 0; k < ct::kTables; k++) t.lruBuilt[k] = ((static_cast<uint32_t>(lru) >> k) & 1) != 0;
   t.keyMask = static_cast<int32_t>(static_cast<uint32_t>(keyMask));
+  t.lruResolution = resolution;
   t.seq = block + static_cast<size_t>(seqAt);
   b->scalars.w = block + static_cast<size_t>(at);
   return BindFunction(env, "ctCreateOp", CtCreateOp, b, ReleaseBound,

@@ -41,6 +41,7 @@ interface CtCreateTesting {
     block: Float64Array,
     at: number,
     seqAt: number,
+    lruResolutionMs: number,
   ): CtCreateOp;
   ctCreateScalarWords: number;
 }
@@ -53,6 +54,7 @@ const OP_REMEMBER_LOCATED = 4;
 const OP_MARK_DROPPED = 5;
 const OP_MARK_ALLOWED = 6;
 const OP_TOUCH = 7;
+const OP_LOOKUP_MISS = 8;
 
 const AT = 3; // create scalars
 const SEQ_AT = AT + CT_CREATE_SCALAR_WORDS + 1; // recency stamps
@@ -88,6 +90,7 @@ function bind(ct: Conntrack, block: Float64Array): CtCreateOp {
     block,
     AT,
     SEQ_AT,
+    ct.nativeLruResolutionMs,
   );
 }
 
@@ -179,6 +182,7 @@ interface Tally {
   refused: number;
   nativePairRefresh: number;
   nativeV6: number;
+  nativeMisses: number;
   reasons: Record<string, number>;
 }
 
@@ -313,9 +317,15 @@ function run(shape: Shape, tally: Tally): void {
     const t = next();
     const flags = t.proto === TCP ? TCP_FLAG_MIXES[r() % TCP_FLAG_MIXES.length]! : 0;
     const refRow = ref.lookupRow(t, now, flags);
-    const twinRow = twin.lookupRow(t, now, flags);
+    // The lookup natively when LookupMiss answers "no entry" (its stamp committed), else in TypeScript.
+    toNative(twin, block);
+    const missed = bind(twin, block)(OP_LOOKUP_MISS, packTuple(t), now) === 1;
+    toTs(twin, block);
+    const twinRow = missed ? -1 : twin.lookupRow(t, now, flags);
+    if (missed) tally.nativeMisses++;
     expect(twinRow, context).toBe(refRow);
-    expect(twin.lastDir, context).toBe(ref.lastDir);
+    if (!missed) expect(twin.lastDir, context).toBe(ref.lastDir);
+    expectSame(snapshot(twin), snapshot(ref), `${context} (lookup${missed ? ', native miss' : ''})`);
     if (refRow >= 0) {
       // A later packet: touched in TypeScript on ref, natively (ct.h TouchRow) on twin.
       const dir = ref.lastDir;
@@ -377,7 +387,7 @@ function run(shape: Shape, tally: Tally): void {
 }
 
 function newTally(): Tally {
-  return { native: 0, refused: 0, nativePairRefresh: 0, nativeV6: 0, reasons: {} };
+  return { native: 0, refused: 0, nativePairRefresh: 0, nativeV6: 0, nativeMisses: 0, reasons: {} };
 }
 
 describe('native conntrack creation (ct_create.h) against Conntrack.createRow', () => {
@@ -397,6 +407,7 @@ describe('native conntrack creation (ct_create.h) against Conntrack.createRow', 
     expect(tally.native, JSON.stringify(tally)).toBeGreaterThanOrEqual(shape.minNative);
     expect(tally.nativeV6, JSON.stringify(tally)).toBeGreaterThan(0);
     expect(tally.nativePairRefresh, JSON.stringify(tally)).toBeGreaterThan(0);
+    expect(tally.nativeMisses, JSON.stringify(tally)).toBeGreaterThan(shape.minNative / 2);
   });
 
   it('refuses for each reason createRow would allocate or evict, over the shapes above', () => {
