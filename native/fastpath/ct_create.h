@@ -176,7 +176,9 @@ struct CreatePlan {
 
 // Read-only: may Create do createRow's work for `t` at `now` (table clock ms) without anything
 // TypeScript must allocate? `key` is KeyOf(t, c.keyMask). See the list at the top of the file.
-inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, int32_t key, double now, CreatePlan* plan) {
+// `lookup`: the LookupMiss whose stamp is still to be committed before Create (its table's
+// stamp counter is then one further when Create stamps), or nullptr when none is pending.
+inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, int32_t key, double now, CreatePlan* plan, const Hit* lookup) {
   if (c.i32 == nullptr || s.w == nullptr || c.seq == nullptr) return false;
   const double* w = s.w;
   CreatePlan p;
@@ -208,6 +210,7 @@ inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, i
   double count[kTables] = {w[kCsCount], w[kCsCount + 1], w[kCsCount + 2], w[kCsCount + 3]};
   double size[kTables] = {w[kCsIndexSize], w[kCsIndexSize + 1], w[kCsIndexSize + 2], w[kCsIndexSize + 3]};
   double seq[kTables] = {c.seq[0], c.seq[1], c.seq[2], c.seq[3]};
+  if (lookup != nullptr && lookup->stamp && lookup->table >= 0 && lookup->table < kTables) seq[lookup->table] += 1;
   // 6: each stamp needs seq < SEQ_LIMIT before it counts up.
   if (!(seq[pi] < kSeqLimit)) return false;
   seq[pi] += 1;
@@ -252,8 +255,12 @@ inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, i
   return true;
 }
 
+inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, int32_t key, double now, CreatePlan* plan) {
+  return CanCreate(c, s, t, key, now, plan, nullptr);
+}
+
 inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, int32_t key, double now) {
-  return CanCreate(c, s, t, key, now, nullptr);
+  return CanCreate(c, s, t, key, now, nullptr, nullptr);
 }
 
 // newRow without growth (CanCreate saw a row): the free stack's top, else the next unused row;

@@ -25,6 +25,10 @@
 //     7 TouchRow(row = a, dir = b, tcpFlags = c, bytes = d, now = e)
 //     8 LookupMiss then, when true, Commit of its stamp (tuple = words, now = a) -> 1, else 0
 //       (nothing written)
+//     9 the fast path's order for a new connection: LookupMiss and CanCreate (with the lookup's
+//       stamp pending) read-only, then Commit of the stamp and Create with the plan
+//       (tuple = words, now = a) -> row; -2 when LookupMiss, -1 when CanCreate said no (nothing
+//       written)
 //   A tuple is 12 int32 words: family, src[4], dst[4], sport, dport, proto.
 #include <napi.h>
 
@@ -102,7 +106,7 @@ napi_value CtCreateOp(napi_env env, napi_callback_info info) {
     return ThrowType(env, "ctCreate op: words must be an Int32Array or null");
   }
   const int op = static_cast<int>(code);
-  if (op <= 2 || op == 8) {
+  if (op <= 2 || op == 8 || op == 9) {
     if (wordsLength < kTupleWords) return ThrowType(env, "ctCreate op: a tuple is 12 int32 words");
     double now;
     if (!NumberArg(env, argv[2], &now)) return ThrowType(env, "ctCreate op: now must be a number");
@@ -117,6 +121,14 @@ napi_value CtCreateOp(napi_env env, napi_callback_info info) {
       if (!ct::LookupMiss(c, t, key, now, &hit)) return NumberValue(env, 0);
       ct::Commit(c, hit, false, 0, 0, now);
       return NumberValue(env, 1);
+    }
+    if (op == 9) {
+      ct::Hit hit;
+      ct::CreatePlan plan;
+      if (!ct::LookupMiss(c, t, key, now, &hit)) return NumberValue(env, -2);
+      if (!ct::CanCreate(c, b->scalars, t, key, now, &plan, &hit)) return NumberValue(env, -1);
+      ct::Commit(c, hit, false, 0, 0, now);
+      return NumberValue(env, ct::Create(c, b->scalars, t, key, now, &plan));
     }
     if (op == 0) return NumberValue(env, ct::CanCreate(c, b->scalars, t, key, now) ? 1 : 0);
     if (op == 2) return NumberValue(env, ct::Create(c, b->scalars, t, key, now));

@@ -55,6 +55,7 @@ const OP_MARK_DROPPED = 5;
 const OP_MARK_ALLOWED = 6;
 const OP_TOUCH = 7;
 const OP_LOOKUP_MISS = 8;
+const OP_MISS_AND_CREATE = 9;
 
 const AT = 3; // create scalars
 const SEQ_AT = AT + CT_CREATE_SCALAR_WORDS + 1; // recency stamps
@@ -316,6 +317,25 @@ function run(shape: Shape, tally: Tally): void {
     }
     const t = next();
     const flags = t.proto === TCP ? TCP_FLAG_MIXES[r() % TCP_FLAG_MIXES.length]! : 0;
+    if (step % 3 === 0) {
+      // The fast path's order: LookupMiss and CanCreate read-only, then the lookup's stamp and Create.
+      toNative(twin, block);
+      const made = bind(twin, block)(OP_MISS_AND_CREATE, packTuple(t), now);
+      if (made >= 0) {
+        toTs(twin, block);
+        expect(ref.lookupRow(t, now, flags), context).toBe(-1);
+        const refMade = ref.createRow(t, now);
+        expect(made, context).toBe(refMade);
+        const after = randomAfter(r, flags);
+        afterInTs(ref, refMade, after, now);
+        afterNatively(bind(twin, block), twin, made, after, now);
+        expectSame(snapshot(twin), snapshot(ref), `${context} (lookup and create, native)`);
+        tally.native++;
+        tally.nativeMisses++;
+        continue;
+      }
+      expectSame(snapshot(twin), snapshot(ref), `${context}: LookupMiss / CanCreate wrote`);
+    }
     const refRow = ref.lookupRow(t, now, flags);
     // The lookup natively when LookupMiss answers "no entry" (its stamp committed), else in TypeScript.
     toNative(twin, block);
@@ -448,6 +468,42 @@ describe('native conntrack creation (ct_create.h) against Conntrack.createRow', 
       // Taken: the last stamp is the limit itself; refused: TypeScript renumbered the heads.
       if (can) expect(twin.nativeSeq(1)).toBe(SEQ_LIMIT);
       else expect(twin.nativeSeq(1)).toBeLessThan(100);
+    }
+  });
+
+  it("counts the lookup's pending stamp when it checks SEQ_LIMIT (LookupMiss, then CanCreate)", () => {
+    const SEQ_LIMIT = 0x3fffffff;
+    const a = (i: number): number[] => [0, 0, 0xffff, 0x0a000000 + i];
+    const setup = (seq: number): Conntrack => {
+      // One hash bit: every key has a chain, so the new connection's lookup stamps a head.
+      const ct = new Conntrack({ hashBits: 1 });
+      for (let i = 0; i < 6; i++) ct.createRow(new CtTuple().set(4, a(1), a(2), 10 + i, 80, TCP), 0);
+      ct.setNativeSeq(0, seq);
+      return ct;
+    };
+    const t = new CtTuple().set(4, a(3), a(4), 5, 6, TCP);
+    const block = new Float64Array(BLOCK_WORDS);
+    for (const [seq, can] of [
+      [SEQ_LIMIT - 1, false], // the lookup's stamp reaches the limit: the link's would renumber
+      [SEQ_LIMIT - 2, true],
+    ] as const) {
+      const ref = setup(seq);
+      const twin = setup(seq);
+      toNative(twin, block);
+      const made = bind(twin, block)(OP_MISS_AND_CREATE, packTuple(t), 10_000);
+      expect(made >= 0, `seq ${seq}`).toBe(can);
+      expect(ref.lookupRow(t, 10_000)).toBe(-1);
+      const refMade = ref.createRow(t, 10_000);
+      if (can) {
+        toTs(twin, block);
+        expect(made).toBe(refMade);
+        expect(twin.nativeSeq(0)).toBe(SEQ_LIMIT);
+      } else {
+        expect(made).toBe(-1);
+        expect(twin.lookupRow(t, 10_000)).toBe(-1);
+        twin.createRow(t, 10_000);
+      }
+      expectSame(snapshot(twin), snapshot(ref), `seq ${seq}`);
     }
   });
 
