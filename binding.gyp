@@ -36,6 +36,7 @@
         "<(hubcap_src)/fastpath/summary_testing.cc",
         "<(hubcap_src)/fastpath/stage.cc",
         "<(hubcap_src)/fastpath/stage_testing.cc",
+        "<(hubcap_src)/fastpath/ct_create_testing.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

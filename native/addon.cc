@@ -17,6 +17,7 @@ void InitFastDedupTesting(Napi::Env env, Napi::Object testing);
 void InitFastSummaryTesting(Napi::Env env, Napi::Object testing);
 void InitFastStageTesting(Napi::Env env, Napi::Object testing);
 void InitFastLocateTesting(Napi::Env env, Napi::Object testing);
+void InitFastCtCreateTesting(Napi::Env env, Napi::Object testing);
 }  // namespace hubcap::fastpath
 
 namespace {
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hubcap::fastpath::InitFastSummaryTesting(env, testing);
   hubcap::fastpath::InitFastStageTesting(env, testing);
   hubcap::fastpath::InitFastLocateTesting(env, testing);
+  hubcap::fastpath::InitFastCtCreateTesting(env, testing);
   exports.Set("fastpathTesting", testing);
   exports.Set("bytesAllocated", Napi::Function::New<BytesAllocated>(env, "bytesAllocated"));
   exports.Set("abiVersion", Napi::Number::New(env, hubcap::kAbiVersion));

@@ -89,6 +89,10 @@ struct Tables {
   // four tables' recency stamps (CtTable.seq).
   double* epoch = nullptr;
   double* seq = nullptr;
+  // For ct_create.h: Conntrack.nativeFreeRows, the free row stack (its first
+  // CreateScalars kCsFreeCount words are the free rows; replaced when it grows).
+  int32_t* freeRows = nullptr;
+  size_t freeRowsLength = 0;
 
   double* F64(size_t row, int word) const { return reinterpret_cast<double*>(i32 + row * kRowWords + word); }
   int32_t* W(size_t row, int word) const { return i32 + row * kRowWords + word; }

@@ -579,6 +579,9 @@ export interface ConntrackOptions {
   eagerLru?: boolean;
 }
 
+/** @internal Doubles Conntrack.saveCreateScalars writes (native/fastpath/ct_create.h kCreateScalarWords). */
+export const CT_CREATE_SCALAR_WORDS = 16;
+
 /** "Never" for time fields: far below any time the tables see. */
 const NEVER = -0x40000000;
 
@@ -842,6 +845,47 @@ export class Conntrack {
   /** @internal The number the next connection gets (numbers below it are taken). */
   get nextConnectionId(): number {
     return this.nextId;
+  }
+
+  /**
+   * @internal The free row stack (native/fastpath/ct_create.h Tables::freeRows; its first
+   * `freeCount` words are free rows, popped from the end). Replaced when it grows.
+   */
+  get nativeFreeRows(): Int32Array {
+    return this.freeRows;
+  }
+
+  /**
+   * @internal The scalars createRow changes, into CT_CREATE_SCALAR_WORDS doubles of `block` from
+   * `at` (ct_create.h kCs*): nextId, rowTop, freeCount, relatedCount, then per table (TCP4, ANY4,
+   * TCP6, ANY6) its count, its max and its index's size (0 for a table not made yet). The
+   * tables' recency stamps cross separately (nativeSeq / setNativeSeq).
+   */
+  saveCreateScalars(block: Float64Array, at: number): void {
+    block[at] = this.nextId;
+    block[at + 1] = this.rowTop;
+    block[at + 2] = this.freeCount;
+    block[at + 3] = this.relatedCount;
+    for (let t = 0; t < 4; t++) {
+      const tab = this.tables[t];
+      block[at + 4 + t] = tab ? tab.count : 0;
+      block[at + 8 + t] = tab ? tab.max : 0;
+      block[at + 12 + t] = tab ? tab.index.size : 0;
+    }
+  }
+
+  /** @internal The scalars saveCreateScalars wrote, back from `block` (the native code changed them). */
+  loadCreateScalars(block: Float64Array, at: number): void {
+    this.nextId = block[at]!;
+    this.rowTop = block[at + 1]!;
+    this.freeCount = block[at + 2]!;
+    this.relatedCount = block[at + 3]!;
+    for (let t = 0; t < 4; t++) {
+      const tab = this.tables[t];
+      if (!tab) continue;
+      tab.count = block[at + 4 + t]!;
+      tab.index.size = block[at + 12 + t]!;
+    }
   }
 
   /** @internal The key mask and the recency resolution (ms). */
