@@ -129,7 +129,10 @@ export const SUMMARY_SCALAR_WORDS = 6;
 /**
  * @internal FlowSummary's typed arrays the native fast path works on (native/fastpath/summary.h
  * SummaryTables). `records`, `pairPackets` and `pairConnections` are replaced when they grow:
- * bind again when one of them is not the object bound before.
+ * bind again when one of them is not the object bound before (nativeRecords, nativePairPackets,
+ * nativePairConnections). `pairSrc` / `pairDst` are replaced with the pair rows; `pairBuckets`
+ * on its own when PairTable rehashes (nativePairBuckets): a binder of summaryNewArrayArgs
+ * watches it too.
  */
 export interface SummaryNativeArrays {
   /** ConnectionRecords' dense array: REC int32 words per connection number below DENSE_LIMIT. */
