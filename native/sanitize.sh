@@ -48,7 +48,7 @@ echo "sanitize: running the native differential suites under ASan + UBSan"
 status=0
 LD_PRELOAD="$libasan $libubsan" npx --no-install vitest run test/maps/native-ipcache.test.ts test/maps/native-policy.test.ts test/maps/native-policy-any.test.ts test/maps/native-policy-simd.test.ts \
   test/maps/native-loader.test.ts test/maps/native-bound-lookups.test.ts \
-  test/datapath/fast-decode.test.ts test/datapath/fast-dedup.test.ts test/datapath/fast-summary.test.ts test/datapath/fast-stage.test.ts test/datapath/fast-locate.test.ts test/datapath/fast-path.test.ts test/datapath/fast-ct-create.test.ts "$@" 2>&1 | tee "$log" || status=$?
+  test/datapath/fast-decode.test.ts test/datapath/fast-dedup.test.ts test/datapath/fast-summary.test.ts test/datapath/fast-summary-new.test.ts test/datapath/fast-stage.test.ts test/datapath/fast-locate.test.ts test/datapath/fast-path.test.ts test/datapath/fast-ct-create.test.ts "$@" 2>&1 | tee "$log" || status=$?
 if grep -qE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer" "$log"; then
   echo "sanitize: sanitizer reports above (log: $log)" >&2
   exit 1

@@ -11,6 +11,14 @@
 // Use: SummaryCheckFinal (read-only but for TopDropped.minimum's re-placement of stale heap tops,
 // which is idempotent and which TypeScript would do first for the same event anyway), then, only
 // when it answered true and nothing changed in between, SummaryCommitFinal.
+//
+// A new connection's events (notes/newconn-spec.md component D) use the Summary*PolicyVerdict,
+// Summary*Translated and Summary*NewFinal pairs, which also need PairTable's arrays, the rule
+// counts and maxPairs (ReadSummaryNewTables, summary_args.h): every check of a packet's events
+// first, against the state before the packet, then the commits in TypeScript's event order.
+// The checks stay valid across the packet's earlier commits: a translation and the policy
+// verdicts only set record bits 8..14 and count rules or translations, which no later check
+// reads (a final event reads the verdict bits 0..7, the pair and the drop slot).
 #ifndef HUBCAP_NATIVE_FASTPATH_SUMMARY_H_
 #define HUBCAP_NATIVE_FASTPATH_SUMMARY_H_
 
@@ -35,7 +43,10 @@ enum SummaryScalar : int {
   kSumInheritedPackets = 0,  // FlowSummary.inheritedPackets
   kSumDroppedSize = 1,       // TopDropped.size (slots in use)
   kSumDroppedEvictions = 2,  // TopDropped.evictions
-  kSummaryScalarWords = 3,   // FlowSummary.SCALAR_WORDS
+  kSumTranslatedConnections = 3,  // FlowSummary.translatedConnections
+  kSumPairCount = 4,              // PairTable.count (real pairs, numbers 1..count)
+  kSumPairsTruncated = 5,         // FlowSummary.pairsTruncated (0 or 1)
+  kSummaryScalarWords = 6,        // SUMMARY_SCALAR_WORDS
 };
 
 // Pointers into FlowSummary's typed arrays (not owned) and their lengths in elements.
@@ -72,6 +83,23 @@ struct SummaryTables {
   // kSummaryScalarWords doubles (SummaryScalar).
   double* scalars = nullptr;
   bool bound = false;
+
+  // For a new connection's events (ReadSummaryNewTables; the *New* functions refuse while
+  // `newBound` is false, as it stays when only ReadSummaryTables filled the tables).
+  // FlowSummary.ruleConnections: 6 per rule slot (slot 0: no rule; slot k: rule k - 1) =
+  // direction (ingress 0, egress 1) x outcome (allowed, denied, audited).
+  double* ruleConnections = nullptr;
+  size_t ruleConnectionsLength = 0;
+  // PairTable.src / dst (one side per pair number; the same length) and buckets (pair + 1, 0
+  // empty; a power of two long).
+  double* pairSrc = nullptr;
+  double* pairDst = nullptr;
+  size_t pairSidesLength = 0;
+  int32_t* pairBuckets = nullptr;
+  size_t pairBucketsLength = 0;
+  // FlowSummary.maxPairs (the option as given: compared as a double, as TypeScript does).
+  double maxPairs = 0;
+  bool newBound = false;
 };
 
 // One final event as the summary reads it (FlowEvent fields; src/dst/ports as ev.packet has
@@ -116,6 +144,45 @@ bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev);
 // Counts `ev` (after SummaryCheckFinal answered true for it): FlowSummary.addFinal with
 // flushPending and TopDropped.add, write for write.
 void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev);
+
+// ---- A new connection's events ------------------------------------------------------------------
+
+// A policy-verdict event as FlowSummary.addPolicyVerdict reads it.
+struct PolicyVerdictEvent {
+  int32_t verdict = 0;           // FlowEvent.verdict (FORWARDED/REDIRECTED allow, DROPPED deny, AUDIT)
+  int32_t trafficDirection = 0;  // FlowEvent.trafficDirection (EGRESS 2 counts as egress, else ingress)
+  int32_t rule = -1;             // FlowEvent.rule: a rule index, -1 (or out of range) for none
+  double connection = 0;         // FlowEvent.connection
+};
+
+// True when SummaryCommitPolicyVerdict can count `ev` exactly as FlowSummary.add would: a
+// verdict addPolicyVerdict ignores (nothing to do), or a connection whose record is in the dense
+// array as bound, with the rule counts bound. Read-only.
+bool SummaryCheckPolicyVerdict(const SummaryTables& t, const PolicyVerdictEvent& ev);
+
+// FlowSummary.addPolicyVerdict: the record's bit for (direction, outcome), and when it was not
+// set yet, one more connection for the rule slot (rule + 1 when 0 <= rule < rules, else 0).
+void SummaryCommitPolicyVerdict(SummaryTables& t, const PolicyVerdictEvent& ev);
+
+// True when the connection's record is in the dense array as bound (FlowSummary.add's
+// TRANSLATED branch for an event with a connection number). Read-only.
+bool SummaryCheckTranslated(const SummaryTables& t, double connection);
+
+// FlowSummary.add's TRANSLATED branch: the record's BIT_TRANSLATED, and when it was not set yet,
+// one more translated connection (kSumTranslatedConnections).
+void SummaryCommitTranslated(SummaryTables& t, double connection);
+
+// SummaryCheckFinal for any record, cached pair or not: when the event's sides are not the
+// record's cached pair, PairTable.find must find the pair, or the insert (PairTable.add) must
+// fit without growing the pair rows (pair number < the sides' length) or rehashing (2 * number
+// <= buckets), or the table must be at maxPairs (the event goes to the "(other pairs)" row);
+// the record's pending packets must flush into a pair row inside the arrays. `findVictim` as
+// for SummaryCheckFinal (SummaryCheckVictim then does the rest).
+bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true);
+
+// FlowSummary.addFinal (+ flushPending, pairOf, PairTable.find / add / place, TopDropped.add),
+// write for write, after SummaryCheckNewFinal answered true.
+void SummaryCommitNewFinal(SummaryTables& t, const FinalEvent& ev);
 
 }  // namespace hubcap::fastpath
 

@@ -1,7 +1,9 @@
 // FlowSummary's arrays as N-API arguments (FlowSummary.nativeArrays order): records, packets,
 // connections, dropPackets, dropConnections, pairPackets, pairConnections, key, count, error,
-// reason, srcSide, dstSide, family, proto, sport, dport, words, heap, heapKey, pos, capacity.
-// Shared by the fast path's bindSummary and the summary test binding.
+// reason, srcSide, dstSide, family, proto, sport, dport, words, heap, heapKey, pos, capacity
+// (summaryArrayArgs); then, for a new connection's events, ruleConnections, pairSrc, pairDst,
+// pairBuckets, maxPairs (summaryNewArrayArgs, ReadSummaryNewTables).
+// Shared by the fast path's bindSummary and the summary test bindings.
 #ifndef HUBCAP_NATIVE_FASTPATH_SUMMARY_ARGS_H_
 #define HUBCAP_NATIVE_FASTPATH_SUMMARY_ARGS_H_
 
@@ -45,6 +47,29 @@ inline bool ReadSummaryTables(Napi::Env env, const Napi::CallbackInfo& info, Sum
   ok = ok && TypedArg(env, info[19], napi_float64_array, &t->heapKey, &len[19]) && len[19] == capacity;
   ok = ok && TypedArg(env, info[20], napi_int32_array, &t->pos, &len[20]) && len[20] == capacity;
   return ok;
+}
+
+// The arrays a new connection's events also need (summaryNewArrayArgs order): ruleConnections,
+// pairSrc, pairDst, pairBuckets, maxPairs, from info[first..first + 4] (a binder passes them
+// after summaryArrayArgs' 22). Sets t->newBound; false (and newBound false) when a type or
+// length does not fit: ruleConnections 6 per rule slot (at least slot 0), the two sides the same
+// length, the buckets a power of two long, maxPairs a number.
+inline bool ReadSummaryNewTables(Napi::Env env, const Napi::CallbackInfo& info, size_t first, SummaryTables* t) {
+  t->newBound = false;
+  bool ok = info.Length() >= first + 5;
+  size_t srcLength = 0, dstLength = 0;
+  ok = ok && TypedArg(env, info[first], napi_float64_array, &t->ruleConnections, &t->ruleConnectionsLength) &&
+       t->ruleConnectionsLength >= 6 && t->ruleConnectionsLength % 6 == 0;
+  ok = ok && TypedArg(env, info[first + 1], napi_float64_array, &t->pairSrc, &srcLength);
+  ok = ok && TypedArg(env, info[first + 2], napi_float64_array, &t->pairDst, &dstLength) && srcLength == dstLength;
+  ok = ok && TypedArg(env, info[first + 3], napi_int32_array, &t->pairBuckets, &t->pairBucketsLength) && t->pairBucketsLength > 0 &&
+       (t->pairBucketsLength & (t->pairBucketsLength - 1)) == 0;
+  ok = ok && info[first + 4].IsNumber();
+  if (!ok) return false;
+  t->pairSidesLength = srcLength;
+  t->maxPairs = info[first + 4].As<Napi::Number>().DoubleValue();
+  t->newBound = true;
+  return true;
 }
 
 }  // namespace hubcap::fastpath

@@ -9,6 +9,18 @@
 //   block (kSummaryScalarWords doubles at `at`). The returned function keeps every argument
 //   alive. addFinal unpacks the event (kEv* below): mode 0 checks and, when the check passes,
 //   commits (1), else does nothing more (0); mode 1 only checks.
+//
+//   summaryNewBind(<summaryBind's 22 arrays>, ruleConnections, pairSrc, pairDst, pairBuckets,
+//                  maxPairs, block, at)
+//     -> addNew(op, ev: Float64Array, mode = 0): 0 | 1
+//   The same, with the arrays of a new connection's events (ReadSummaryNewTables). `op`:
+//     0 a final event (packed as for addFinal): SummaryCheckNewFinal / SummaryCommitNewFinal;
+//       mode 2 checks as the fast path does around duplicate suppression (without the victim,
+//       then SummaryCheckVictim) before committing;
+//     1 a policy verdict [verdict, trafficDirection, rule, connection]:
+//       SummaryCheckPolicyVerdict / SummaryCommitPolicyVerdict;
+//     2 a translation [connection]: SummaryCheckTranslated / SummaryCommitTranslated.
+//   Mode 0 checks then commits when the check passed, mode 1 only checks.
 #include <napi.h>
 
 #include <cmath>
@@ -56,19 +68,8 @@ struct Bound {
 
 void ReleaseBound(napi_env, void* data, void*) { delete static_cast<Bound*>(data); }
 
-napi_value AddFinal(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  void* data = nullptr;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
-  double* p = nullptr;
-  size_t n = 0;
-  if (argc < 1 || !TypedArg(env, argv[0], napi_float64_array, &p, &n) || n < static_cast<size_t>(kEvWords)) {
-    napi_throw_type_error(env, nullptr, "addFinal: a Float64Array event of at least 21 words");
-    return nullptr;
-  }
-  int32_t mode = 0;
-  if (argc >= 2) napi_get_value_int32(env, argv[1], &mode);
+// The packed final event (kEv*) as a FinalEvent.
+FinalEvent UnpackFinal(const double* p) {
   FinalEvent ev;
   ev.verdict = ToI32(p[kEvVerdict]);
   ev.inherited = p[kEvInherited] != 0;
@@ -87,6 +88,23 @@ napi_value AddFinal(napi_env env, napi_callback_info info) {
     ev.src[k] = ToU32(p[kEvSrc0 + k]);
     ev.dst[k] = ToU32(p[kEvDst0 + k]);
   }
+  return ev;
+}
+
+napi_value AddFinal(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  double* p = nullptr;
+  size_t n = 0;
+  if (argc < 1 || !TypedArg(env, argv[0], napi_float64_array, &p, &n) || n < static_cast<size_t>(kEvWords)) {
+    napi_throw_type_error(env, nullptr, "addFinal: a Float64Array event of at least 21 words");
+    return nullptr;
+  }
+  int32_t mode = 0;
+  if (argc >= 2) napi_get_value_int32(env, argv[1], &mode);
+  const FinalEvent ev = UnpackFinal(p);
   SummaryTables& t = static_cast<Bound*>(data)->tables;
   int32_t out = SummaryCheckFinal(t, ev) ? 1 : 0;
   if (out == 1 && mode == 0) SummaryCommitFinal(t, ev);
@@ -125,10 +143,84 @@ Napi::Value SummaryBind(const Napi::CallbackInfo& info) {
   return BindFunction(env, "summaryAddFinal", AddFinal, b, ReleaseBound, {{"arrays", keep}});
 }
 
+// addNew(op, ev, mode): see the file comment.
+napi_value AddNew(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  int32_t op = -1;
+  int32_t mode = 0;
+  double* p = nullptr;
+  size_t n = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 2 || !TypedArg(env, argv[1], napi_float64_array, &p, &n) ||
+      n < static_cast<size_t>(op == 0 ? kEvWords : op == 1 ? 4 : 1)) {
+    napi_throw_type_error(env, nullptr, "addNew: op 0 (final, 21 words), 1 (policy verdict, 4 words) or 2 (translation, 1 word) and a Float64Array");
+    return nullptr;
+  }
+  if (argc >= 3) napi_get_value_int32(env, argv[2], &mode);
+  SummaryTables& t = static_cast<Bound*>(data)->tables;
+  bool ok = false;
+  if (op == 0) {
+    const FinalEvent ev = UnpackFinal(p);
+    if (mode == 2) {
+      ok = SummaryCheckNewFinal(t, ev, /*findVictim=*/false) && SummaryCheckVictim(t, ev);
+    } else {
+      ok = SummaryCheckNewFinal(t, ev);
+    }
+    if (ok && mode != 1) SummaryCommitNewFinal(t, ev);
+  } else if (op == 1) {
+    PolicyVerdictEvent ev;
+    ev.verdict = ToI32(p[0]);
+    ev.trafficDirection = ToI32(p[1]);
+    ev.rule = ToI32(p[2]);
+    ev.connection = p[3];
+    ok = SummaryCheckPolicyVerdict(t, ev);
+    if (ok && mode != 1) SummaryCommitPolicyVerdict(t, ev);
+  } else {
+    ok = SummaryCheckTranslated(t, p[0]);
+    if (ok && mode != 1) SummaryCommitTranslated(t, p[0]);
+  }
+  napi_value result;
+  napi_create_int32(env, ok ? 1 : 0, &result);
+  return result;
+}
+
+Napi::Value SummaryNewBind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr size_t kArgs = 29;
+  if (info.Length() < kArgs) {
+    Napi::TypeError::New(env, "summaryNewBind: 29 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* b = new Bound();
+  SummaryTables& t = b->tables;
+  bool ok = ReadSummaryTables(env, info, &t) && ReadSummaryNewTables(env, info, 22, &t);
+  double* block = nullptr;
+  size_t blockLength = 0;
+  ok = ok && TypedArg(env, info[27], napi_float64_array, &block, &blockLength);
+  uint32_t at = 0;
+  ok = ok && info[28].IsNumber() && napi_get_value_uint32(env, info[28], &at) == napi_ok &&
+       info[28].As<Napi::Number>().DoubleValue() == static_cast<double>(at) &&
+       static_cast<uint64_t>(at) + kSummaryScalarWords <= blockLength;
+  if (!ok) {
+    delete b;
+    Napi::TypeError::New(env, "summaryNewBind: FlowSummary's arrays (summaryArrayArgs, summaryNewArrayArgs), block, at")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  t.scalars = block + at;
+  t.bound = true;
+  Napi::Array keep = Napi::Array::New(env, kArgs);
+  for (size_t i = 0; i < kArgs; i++) keep.Set(static_cast<uint32_t>(i), info[i]);
+  return BindFunction(env, "summaryAddNew", AddNew, b, ReleaseBound, {{"arrays", keep}});
+}
+
 }  // namespace
 
 void InitFastSummaryTesting(Napi::Env env, Napi::Object testing) {
   testing.Set("summaryBind", Napi::Function::New<SummaryBind>(env, "summaryBind"));
+  testing.Set("summaryNewBind", Napi::Function::New<SummaryNewBind>(env, "summaryNewBind"));
   testing.Set("summaryEventWords", Napi::Number::New(env, kEvWords));
   testing.Set("summaryScalarWords", Napi::Number::New(env, kSummaryScalarWords));
 }

@@ -121,14 +121,18 @@ export const SUMMARY_LAYOUT = { DENSE_LIMIT, REC, R_MASK, R_DROP_SLOT, R_PAIR, R
 
 /**
  * @internal Doubles FlowSummary.saveScalars writes (native/fastpath/summary.h SummaryScalar):
- * inheritedPackets, TopDropped's size, TopDropped's evictions.
+ * inheritedPackets, TopDropped's size, TopDropped's evictions, translatedConnections,
+ * PairTable's count, pairsTruncated (0 or 1).
  */
-export const SUMMARY_SCALAR_WORDS = 3;
+export const SUMMARY_SCALAR_WORDS = 6;
 
 /**
  * @internal FlowSummary's typed arrays the native fast path works on (native/fastpath/summary.h
  * SummaryTables). `records`, `pairPackets` and `pairConnections` are replaced when they grow:
- * bind again when one of them is not the object bound before.
+ * bind again when one of them is not the object bound before (nativeRecords, nativePairPackets,
+ * nativePairConnections). `pairSrc` / `pairDst` are replaced with the pair rows; `pairBuckets`
+ * on its own when PairTable rehashes (nativePairBuckets): a binder of summaryNewArrayArgs
+ * watches it too.
  */
 export interface SummaryNativeArrays {
   /** ConnectionRecords' dense array: REC int32 words per connection number below DENSE_LIMIT. */
@@ -155,6 +159,16 @@ export interface SummaryNativeArrays {
   heap: Int32Array;
   heapKey: Float64Array;
   pos: Int32Array;
+  /**
+   * For a new connection's events (summaryNewArrayArgs): ruleConnections (6 per rule slot),
+   * PairTable's sides per pair number (replaced with pairPackets when it grows) and its buckets
+   * (replaced on their own when the table rehashes), and the maxPairs option.
+   */
+  ruleConnections: Float64Array;
+  pairSrc: Float64Array;
+  pairDst: Float64Array;
+  pairBuckets: Int32Array;
+  maxPairs: number;
 }
 
 /**
@@ -187,6 +201,15 @@ export function summaryArrayArgs(a: SummaryNativeArrays): Array<ArrayBufferView 
     a.pos,
     a.capacity,
   ];
+}
+
+/**
+ * @internal The arrays a new connection's events also need, in the order the native side reads
+ * them after summaryArrayArgs' (native/fastpath/summary_args.h ReadSummaryNewTables):
+ * ruleConnections, pairSrc, pairDst, pairBuckets, maxPairs.
+ */
+export function summaryNewArrayArgs(a: SummaryNativeArrays): Array<ArrayBufferView | number> {
+  return [a.ruleConnections, a.pairSrc, a.pairDst, a.pairBuckets, a.maxPairs];
 }
 
 /**
@@ -335,6 +358,11 @@ class PairTable {
   connections = new Float64Array(16 * 8);
   packets = new Float64Array(16 * 8);
   private buckets = new Int32Array(32);
+
+  /** @internal The buckets as they are now (replaced when the table rehashes). */
+  get nativeBuckets(): Int32Array {
+    return this.buckets;
+  }
 
   /** The pair's number, or -1 when it was never added. */
   find(srcSide: number, dstSide: number): number {
@@ -757,6 +785,11 @@ export class FlowSummary {
       pairPackets: this.pairs.packets,
       pairConnections: this.pairs.connections,
       ...this.dropped.nativeArrays(),
+      ruleConnections: this.ruleConnections,
+      pairSrc: this.pairs.src,
+      pairDst: this.pairs.dst,
+      pairBuckets: this.pairs.nativeBuckets,
+      maxPairs: this.maxPairs,
     };
   }
 
@@ -775,20 +808,32 @@ export class FlowSummary {
     return this.pairs.connections;
   }
 
+  /** @internal PairTable's buckets (replaced when it rehashes, apart from the pair rows). */
+  get nativePairBuckets(): Int32Array {
+    return this.pairs.nativeBuckets;
+  }
+
   /**
    * @internal The mutable scalars the native commit touches, as SUMMARY_SCALAR_WORDS doubles
-   * at block[at]: inheritedPackets, TopDropped's size, TopDropped's evictions
+   * at block[at]: inheritedPackets, TopDropped's size, TopDropped's evictions,
+   * translatedConnections, PairTable's count, pairsTruncated as 0 or 1
    * (native/fastpath/summary.h SummaryScalar). Written before the fast path runs.
    */
   saveScalars(block: Float64Array, at: number): void {
     block[at] = this.inheritedPackets;
     this.dropped.saveScalars(block, at + 1);
+    block[at + 3] = this.translatedConnections;
+    block[at + 4] = this.pairs.count;
+    block[at + 5] = this.pairsTruncated ? 1 : 0;
   }
 
   /** @internal Reads them back (before TypeScript counts an event again). */
   loadScalars(block: Float64Array, at: number): void {
     this.inheritedPackets = block[at]!;
     this.dropped.loadScalars(block, at + 1);
+    this.translatedConnections = block[at + 3]!;
+    this.pairs.count = block[at + 4]!;
+    this.pairsTruncated = block[at + 5] !== 0;
   }
 
   /** Counts one event (any kind; only what matters to the summary is kept). */
