@@ -23,10 +23,13 @@
 #include "../bindings.h"
 #include "conn_cache.h"
 #include "conntrack.h"
+#include "ct_create.h"
 #include "decode.h"
 #include "dedup.h"
+#include "locate.h"
 #include "summary.h"
 #include "services.h"
+#include "stage.h"
 #include "summary_args.h"
 
 namespace hubcap::fastpath {
@@ -45,7 +48,9 @@ constexpr int kBlockScanEnd = 11;    // scanPcap: the position after the records
 constexpr int kBlockScanBytes = 12;  // and the sum of their captured lengths
 constexpr int kBlockDedup = 16;
 constexpr int kBlockSummary = 48;
+constexpr int kBlockCtCreate = 64;  // Conntrack.saveCreateScalars (ct::kCreateScalarWords)
 constexpr int kBlockWords = 96;
+static_assert(kBlockSummary + kSummaryScalarWords <= kBlockCtCreate && kBlockCtCreate + ct::kCreateScalarWords <= kBlockWords, "the block's parts do not overlap");
 
 // Answers of Decide.
 constexpr int32_t kSlow = 0;
@@ -106,6 +111,18 @@ struct FastPath {
   // Packets finished per connection number, for the expectation checker (null: no --expect).
   double* expectPackets = nullptr;
   size_t expectLength = 0;
+  // New connections (SettleNew): allowed by createFastPath (not with --per-packet, --audit or
+  // --expect, whose events the addon does not make), and possible once their parts are bound:
+  // conntrack creation (its free rows: bindConntrack; its scalars: kBlockCtCreate), the
+  // endpoints and identities (bindLocate), the policy maps (bindPolicy) and the summary's
+  // pair table and rule counts (bindSummary).
+  bool newAllowed = false;
+  bool locateBound = false;
+  bool policyBound = false;
+  LocateTables locate;
+  stage::PolicyTables policy;
+  ct::CreateScalars ctCreate;
+  bool NewConnections() const { return newAllowed && ctBound && ct.freeRows != nullptr && locateBound && policyBound && summary.newBound; }
   // RunBatch's look-ahead ring (kept here: no per-call construction), and where a call may
   // take it up again (Stopped): the next frame after the one left to TypeScript, the end of
   // the frames decoded, and the conntrack key mask their keys were made with.
@@ -137,11 +154,164 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
 
 // What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
 // the final event.
+// What SettleNew found for the first packet of a connection: everything its commit writes.
+struct Fresh {
+  ct::Hit miss;         // the lookup that found no entry (its probe's stamp is still due)
+  ct::CreatePlan plan;  // Conntrack.createRow's, worked out read-only
+  ct::Tuple tuple;      // as services translated it
+  int32_t key = 0;
+  LocateResult loc;
+  bool translated = false;  // the destination was a service frontend
+  int32_t service = -1;     // and its number (REV_NAT)
+  uint32_t origDst[4] = {0, 0, 0, 0};
+  int32_t origDport = 0;
+  int32_t inputKey = 0;  // the connection cache's key of the packet's policy inputs
+  bool egress = false;   // the stages decided (program.ts: at a managed end, not host-local)
+  bool ingress = false;
+  stage::StageDecision eg;
+  stage::StageDecision in;
+  int dropStage = -1;  // the stage that dropped it, -1 for none
+};
+
 struct Settled {
   ct::Hit hit;
   double now;
   FinalEvent ev;
+  bool fresh = false;  // a new connection: `n` holds the rest
+  Fresh n;
 };
+
+// FlowEvent verdict and traffic direction numbers (src/datapath/events.ts).
+constexpr int32_t kTrafficIngress = 1;
+constexpr int32_t kTrafficEgress = 2;
+
+// program.ts packDropPlace: where a dropped connection's drop happened, as USER1 keeps it.
+inline int32_t DropPlace(int stage, int32_t node) { return stage | ((node + 1) * 2); }
+
+// A stage's rule as FlowEvent.rule: a rule index, or -1 (cookie - 1 past int32 is no rule any
+// document has).
+inline int32_t EventRule(int64_t rule) { return rule >= 0 && rule <= INT32_MAX ? static_cast<int32_t>(rule) : -1; }
+
+inline PolicyVerdictEvent VerdictEventOf(const stage::StageDecision& d, int stage, double connection) {
+  PolicyVerdictEvent e;
+  e.verdict = d.verdict < 0 ? kVerdictDropped : kVerdictForwarded;
+  e.trafficDirection = stage == stage::kStageEgress ? kTrafficEgress : kTrafficIngress;
+  e.rule = EventRule(d.rule);
+  e.connection = connection;
+  return e;
+}
+
+// The first packet of a connection (Settle found no entry), read-only: Datapath.decide's path
+// from `row < 0` on (program.ts) — locateEndpoints, both stages' policy (stagePolicy, policy),
+// Conntrack.createRow, the connection cache's claim, the summary's TRANSLATED, policy-verdict
+// and final events — worked out and checked to fit without growing any TypeScript array. False
+// leaves the packet to TypeScript: a redirect to a proxy, a stage passed without a policy
+// lookup (no policy-verdict event), a table that would grow or evict, anything not bound.
+bool SettleNew(FastPath& fp, const FastPacket& p, const FastPacket& q, const ct::Tuple& tuple, int32_t key, double now, bool translated, int32_t service,
+               Settled* out) {
+  if (!fp.NewConnections()) return false;
+  Fresh& n = out->n;
+  if (!ct::LookupMiss(fp.ct, tuple, key, now, &n.miss)) return false;
+  const int32_t generation = static_cast<int32_t>(fp.block[kBlockGeneration]);
+  const double connection = fp.ctCreate.w[ct::kCsNextId];
+  if (!(connection >= 1 && connection <= INT32_MAX)) return false;
+  const int32_t conn = static_cast<int32_t>(connection);
+  Locate(fp.locate, q, &n.loc);
+  const LocateResult& loc = n.loc;
+  const bool local = loc.srcEndpoint >= 0 && loc.srcEndpoint == loc.dstEndpoint;
+  const stage::StageInput input = stage::InputOf(q);
+  n.inputKey = stage::InputKey(input);
+  n.dropStage = -1;
+  n.egress = loc.srcEndpoint >= 0 && !local;
+  if (n.egress) {
+    const uint32_t remote = IdentityOf(fp.locate, loc.srcNode, q.ipVersion, q.dst);
+    if (!stage::StagePolicy(fp.policy, loc.srcEndpoint, stage::kStageEgress, remote, input, &n.eg)) return false;
+    if (n.eg.verdict > 0 || n.eg.bypass || n.eg.audited) return false;
+    if (n.eg.verdict < 0) n.dropStage = stage::kStageEgress;
+  }
+  n.ingress = n.dropStage < 0 && loc.dstEndpoint >= 0 && !local;
+  if (n.ingress) {
+    const uint32_t remote = IdentityOf(fp.locate, loc.dstNode, q.ipVersion, q.src);
+    if (!stage::StagePolicy(fp.policy, loc.dstEndpoint, stage::kStageIngress, remote, input, &n.in)) return false;
+    if (n.in.verdict > 0 || n.in.bypass || n.in.audited) return false;
+    if (n.in.verdict < 0) n.dropStage = stage::kStageIngress;
+  }
+  // The connection cache: the first stage decided claims the connection's row, the next finds it.
+  if ((n.egress || n.ingress) && stage::FindRow(fp.conn, conn, generation) < 0 && !stage::CanClaim(fp.conn, conn)) return false;
+  if (!ct::CanCreate(fp.ct, fp.ctCreate, tuple, key, now, &n.plan, &n.miss)) return false;
+  if (translated && !SummaryCheckTranslated(fp.summary, connection)) return false;
+  if (n.egress && !SummaryCheckPolicyVerdict(fp.summary, VerdictEventOf(n.eg, stage::kStageEgress, connection))) return false;
+  if (n.ingress && !SummaryCheckPolicyVerdict(fp.summary, VerdictEventOf(n.in, stage::kStageIngress, connection))) return false;
+  FinalEvent& ev = out->ev;
+  ev.connection = connection;
+  ev.srcEndpoint = loc.srcEndpoint;
+  ev.dstEndpoint = loc.dstEndpoint;
+  ev.srcIdentity = loc.srcIdentity;
+  ev.dstIdentity = loc.dstIdentity;
+  ev.isReply = false;
+  ev.ipVersion = q.ipVersion;
+  ev.ipProto = q.ipProto;
+  ev.sport = q.sport;
+  ev.dport = q.dport;
+  std::memcpy(ev.src, q.src, sizeof ev.src);
+  std::memcpy(ev.dst, q.dst, sizeof ev.dst);
+  ev.inherited = false;
+  if (n.dropStage >= 0) {
+    ev.verdict = kVerdictDropped;
+    ev.dropReason = -(n.dropStage == stage::kStageEgress ? n.eg.verdict : n.in.verdict);
+  } else {
+    ev.verdict = kVerdictForwarded;
+    ev.dropReason = 0;
+  }
+  if (!SummaryCheckNewFinal(fp.summary, ev, /*findVictim=*/false)) return false;
+  n.tuple = tuple;
+  n.key = key;
+  n.translated = translated;
+  n.service = service;
+  std::memcpy(n.origDst, p.dst, sizeof n.origDst);
+  n.origDport = p.dport;
+  out->now = now;
+  out->fresh = true;
+  return true;
+}
+
+// SettleNew's packet, committed: its writes in Datapath.decide's order (conntrack entry, the
+// TRANSLATED event, each stage's cache row and policy-verdict event, the drop's marks or the
+// allowed packet's, the final event).
+void CommitNew(FastPath& fp, const FastPacket& p, const Settled& s) {
+  const Fresh& n = s.n;
+  ct::Tables& c = fp.ct;
+  const double now = s.now;
+  const int32_t generation = static_cast<int32_t>(fp.block[kBlockGeneration]);
+  const LocateResult& loc = n.loc;
+  ct::Commit(c, n.miss, /*touch=*/false, 0, 0, now);  // the lookup's recency stamp
+  const int32_t row = ct::Create(c, fp.ctCreate, n.tuple, n.key, now, &n.plan);
+  if (n.translated) ct::SetTranslated(c, row, n.service, n.origDst, n.origDport);
+  ct::RememberLocated(c, row, generation, loc.srcEndpoint, loc.dstEndpoint, loc.srcIdentity, loc.dstIdentity);
+  const int32_t conn = *c.W(static_cast<size_t>(row), ct::kId);
+  const double connection = conn;
+  if (n.translated) SummaryCommitTranslated(fp.summary, connection);
+  if (n.egress) {
+    stage::RecordStage(fp.conn, conn, generation, stage::kStageEgress, n.inputKey, false, stage::kNoVni, n.eg);
+    SummaryCommitPolicyVerdict(fp.summary, VerdictEventOf(n.eg, stage::kStageEgress, connection));
+    if (n.dropStage == stage::kStageEgress) {
+      ct::MarkDropped(c, row, -n.eg.verdict, DropPlace(stage::kStageEgress, loc.srcNode), EventRule(n.eg.rule) + 1, p.tcpFlags, p.ipLength, now);
+      SummaryCommitNewFinal(fp.summary, s.ev);
+      return;
+    }
+  }
+  if (n.ingress) {
+    stage::RecordStage(fp.conn, conn, generation, stage::kStageIngress, n.inputKey, false, stage::kNoVni, n.in);
+    SummaryCommitPolicyVerdict(fp.summary, VerdictEventOf(n.in, stage::kStageIngress, connection));
+    if (n.dropStage == stage::kStageIngress) {
+      ct::MarkDropped(c, row, -n.in.verdict, DropPlace(stage::kStageIngress, loc.dstNode), EventRule(n.in.rule) + 1, p.tcpFlags, p.ipLength, now);
+      SummaryCommitNewFinal(fp.summary, s.ev);
+      return;
+    }
+  }
+  ct::MarkAllowed(c, row, 0, 0, p.tcpFlags, p.ipLength, now);
+  SummaryCommitNewFinal(fp.summary, s.ev);
+}
 
 // The read-only part of Decide: true when the addon can finish the packet (`out` then holds
 // what the commit needs), false when the TypeScript program must decide it. Services translate
@@ -158,10 +328,11 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
   int32_t key = a.key;
   FastPacket translatedPacket;
   ct::Tuple translatedTuple;
+  bool translated = false;
+  int32_t service = -1;
   if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) {
     translatedPacket = p;
-    bool translated = false;
-    if (!Translate(fp.services, &translatedPacket, &translated)) return false;
+    if (!Translate(fp.services, &translatedPacket, &translated, &service)) return false;
     pq = &translatedPacket;
     ct::TupleOf(translatedPacket, &translatedTuple);
     tuple = &translatedTuple;
@@ -172,7 +343,7 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
   if (!(epoch == epoch)) return false;
   double now = ct::ClockMs(epoch, tsSec, tsNsec);
   ct::Hit hit;
-  if (!ct::Lookup(fp.ct, *tuple, key, q.tcpFlags, now, &hit)) return false;
+  if (!ct::Lookup(fp.ct, *tuple, key, q.tcpFlags, now, &hit)) return SettleNew(fp, p, q, *tuple, key, now, translated, service, out);
   if (!ct::CanTouch(fp.ct, hit)) return false;
   const int32_t* row = fp.ct.W(static_cast<size_t>(hit.row), 0);
   // locateConnection: the endpoints and identities kept in the entry at this generation.
@@ -254,6 +425,10 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
   if (!SummaryCheckVictim(fp.summary, ev)) return kSlowAfterDedup;
   block[kBlockFrames] += 1;
   block[kBlockIpPackets] += 1;
+  if (settled.fresh) {
+    CommitNew(fp, p, settled);
+    return kDone;
+  }
   ct::Commit(fp.ct, settled.hit, true, p.tcpFlags, p.ipLength, settled.now);
   SummaryCommitFinal(fp.summary, ev);
   if (fp.expectPackets != nullptr) fp.expectPackets[static_cast<size_t>(ev.connection)] += 1;
@@ -499,14 +674,15 @@ napi_value SetDataCallback(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bindConntrack(i32, side, slots0..3 (Int32Array | null), lruBuilt0..3 (0/1), keyMask, lruResolutionMs).
+// bindConntrack(i32, side, slots0..3 (Int32Array | null), lruBuilt0..3 (0/1), keyMask, lruResolutionMs,
+// freeRows (Conntrack.nativeFreeRows)).
 napi_value BindConntrackCallback(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   FastPath* fp = FastPathOf(env, info, &argc, argv);
   if (fp == nullptr) return nullptr;
   fp->ctBound = false;
-  if (argc != 12) return nullptr;
+  if (argc != 13) return nullptr;
   ct::Tables t;
   size_t n = 0;
   if (!TypedArg(env, argv[0], napi_int32_array, &t.i32, &n)) return nullptr;
@@ -525,10 +701,40 @@ napi_value BindConntrackCallback(napi_env env, napi_callback_info info) {
   for (int k = 0; k < ct::kTables; k++) t.lruBuilt[k] = NumberArg(env, argv[6 + k]) != 0;
   t.keyMask = static_cast<int32_t>(static_cast<uint32_t>(NumberArg(env, argv[10])));
   t.lruResolution = NumberArg(env, argv[11]);
+  if (!TypedArg(env, argv[12], napi_int32_array, &t.freeRows, &t.freeRowsLength)) return nullptr;
   t.epoch = fp->block + kBlockCtEpoch;
   t.seq = fp->block + kBlockCtSeq;
   fp->ct = t;
   fp->ctBound = true;
+  return nullptr;
+}
+
+// bindLocate(...locateBindArgs(DatapathState.nativeLocateTables())): the endpoints and the
+// ipcache views new connections are located with (locate.h LocateBind); a TypeError says why
+// they do not fit.
+napi_value BindLocateCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->locateBound = false;
+  const char* why = LocateBind(env, argv, argc, &fp->locate);
+  if (why != nullptr) {
+    napi_throw_type_error(env, nullptr, why);
+    return nullptr;
+  }
+  fp->locateBound = true;
+  return nullptr;
+}
+
+// bindPolicy(set: NativePolicyMapSet handle, ids: Uint32Array): the endpoints' policy maps
+// (DatapathState.nativePolicyMaps; stage.h BindPolicyTables). The caller keeps both alive.
+napi_value BindPolicyCallback(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  FastPath* fp = FastPathOf(env, info, &argc, argv);
+  if (fp == nullptr) return nullptr;
+  fp->policyBound = argc == 2 && stage::BindPolicyTables(env, argv[0], argv[1], &fp->policy);
   return nullptr;
 }
 
@@ -599,7 +805,9 @@ napi_value BindSummaryCallback(napi_env env, napi_callback_info cbinfo) {
   if (fp == nullptr) return nullptr;
   fp->summaryBound = false;
   SummaryTables t;
-  if (info.Length() != 22 || !ReadSummaryTables(env, info, &t)) return nullptr;
+  if ((info.Length() != 22 && info.Length() != 27) || !ReadSummaryTables(env, info, &t)) return nullptr;
+  // After them, summaryNewArrayArgs' (new connections' events); without them, newBound stays false.
+  if (info.Length() == 27 && !ReadSummaryNewTables(env, info, 22, &t)) return nullptr;
   t.scalars = fp->block + kBlockSummary;
   t.bound = true;
   fp->summary = t;
@@ -635,9 +843,9 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   size_t n = 0;
   double* desc = nullptr;
   size_t descLength = 0;
-  if (info.Length() != 5 || !TypedArg(env, info[0], napi_float64_array, &block, &n) || n < static_cast<size_t>(kBlockWords) ||
+  if ((info.Length() != 5 && info.Length() != 6) || !TypedArg(env, info[0], napi_float64_array, &block, &n) || n < static_cast<size_t>(kBlockWords) ||
       !TypedArg(env, info[1], napi_float64_array, &desc, &descLength)) {
-    Napi::TypeError::New(env, "createFastPath(block: Float64Array(96), desc: Float64Array, perPacket, hasL7, dedupOn)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "createFastPath(block: Float64Array(96), desc: Float64Array, perPacket, hasL7, dedupOn[, newConnections])").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto* fp = new FastPath();
@@ -648,6 +856,8 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   fp->perPacket = info[2].ToBoolean().Value();
   fp->hasL7 = info[3].ToBoolean().Value();
   fp->dedupOn = info[4].ToBoolean().Value();
+  fp->newAllowed = info.Length() == 6 && info[5].ToBoolean().Value() && !fp->perPacket;
+  fp->ctCreate.w = block + kBlockCtCreate;
   // The finalizer belongs to one holder object; every bound function keeps the holder (and the
   // block) alive.
   Napi::Object holder = Napi::Object::New(env);
@@ -667,6 +877,8 @@ Napi::Value CreateFastPath(const Napi::CallbackInfo& info) {
   api.Set("bindDedup", BindFunction(env, "bindDedup", BindDedupCallback, fp, nullptr, keep));
   api.Set("bindSummary", BindFunction(env, "bindSummary", BindSummaryCallback, fp, nullptr, keep));
   api.Set("bindExpect", BindFunction(env, "bindExpect", BindExpectCallback, fp, nullptr, keep));
+  api.Set("bindLocate", BindFunction(env, "bindLocate", BindLocateCallback, fp, nullptr, keep));
+  api.Set("bindPolicy", BindFunction(env, "bindPolicy", BindPolicyCallback, fp, nullptr, keep));
   return api;
 }
 

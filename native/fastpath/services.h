@@ -56,6 +56,9 @@ class Services {
     return true;
   }
 
+  // A frontend's number (its place in the document's order).
+  int32_t IndexOf(const Frontend* fe) const { return static_cast<int32_t>(fe - frontends_.data()); }
+
   // DatapathState.frontend(family, words, port, protocol): the first frontend of that address,
   // port and protocol, in the document's order; null for none.
   const Frontend* Find(int32_t family, const uint32_t* words, int32_t port, int32_t protocol) const {
@@ -106,11 +109,14 @@ inline uint32_t FlowHash(const uint32_t* src, int32_t sport, const uint32_t* dst
 // DROP_NO_SERVICE drop; a translated packet's first events).
 // `translated` tells the caller the destination was a frontend (a new connection then emits a
 // TRANSLATED event: not the fast path's).
-inline bool Translate(const Services& s, FastPacket* p, bool* translated) {
+// `service`, when the destination was a frontend, gets its number (Frontend.index: the
+// frontends come in the document's order).
+inline bool Translate(const Services& s, FastPacket* p, bool* translated, int32_t* service = nullptr) {
   *translated = false;
   const Frontend* fe = s.Find(p->ipVersion, p->dst, p->dport, p->ipProto);
   if (fe != nullptr) {
     if (fe->backends.empty()) return false;
+    if (service != nullptr) *service = s.IndexOf(fe);
     const Backend& b = fe->backends[FlowHash(p->src, p->sport, p->dst, p->dport, p->ipProto) % fe->backends.size()];
     for (int k = 0; k < 4; k++) p->dst[k] = b.words[k];
     p->dport = b.port;

@@ -30,13 +30,13 @@ import { Frame, type PcapRecordLayout, type PcapRecordSink, type RecordsTaken } 
 import { decodeFrame } from '../decode/decode.js';
 import { DecodedPacket } from '../decode/packet.js';
 import type { ExpectationChecker } from '../flow/expectations.js';
-import { summaryArrayArgs, type FlowSummary } from '../flow/summary.js';
+import { summaryArrayArgs, summaryNewArrayArgs, type FlowSummary } from '../flow/summary.js';
 import type { Conntrack } from '../maps/conntrack.js';
-import type { NativeModule } from '../maps/native.js';
+import type { NativeModule, NativePolicySetHandle } from '../maps/native.js';
 import type { ConnectionCache } from './conn-cache.js';
 import type { Deduplicator } from './dedup.js';
 import type { Datapath } from './program.js';
-import type { DatapathState } from './state.js';
+import { locateBindArgs, type DatapathState } from './state.js';
 
 /** The block's words (native/fastpath/fastpath.cc kBlock*). */
 const BLOCK_FRAMES = 0;
@@ -51,6 +51,7 @@ const BLOCK_SCAN_END = 11;
 const BLOCK_SCAN_BYTES = 12;
 const BLOCK_DEDUP = 16;
 const BLOCK_SUMMARY = 48;
+const BLOCK_CT_CREATE = 64;
 const BLOCK_WORDS = 96;
 const CT_TABLES = 4;
 
@@ -84,16 +85,20 @@ interface FastPathApi {
     l3: number,
     keyMask: number,
     lruResolutionMs: number,
+    freeRows: Int32Array,
   ): void;
   bindConnCache(rows: Int32Array): void;
   bindFrontends(filter: Int32Array, table: Float64Array): void;
   bindExpect(counts: Float64Array): void;
+  bindLocate(...args: ReturnType<typeof locateBindArgs>): void;
+  /** null: unbinds (new connections then go to TypeScript). */
+  bindPolicy(set: NativePolicySetHandle | null, ids: Uint32Array | null): void;
   bindDedup(headers: Int32Array, rows: Int32Array, links: Int32Array, bucketMask: number, ringRows: number, pendingLimit: number, windowNs: number): void;
   /** FlowSummary.nativeArrays in native/fastpath/summary_args.h order. */
   bindSummary(...args: Array<ArrayBufferView | number>): void;
 }
 
-type CreateFastPath = (block: Float64Array, desc: Float64Array, perPacket: boolean, hasL7: boolean, dedupOn: boolean) => FastPathApi;
+type CreateFastPath = (block: Float64Array, desc: Float64Array, perPacket: boolean, hasL7: boolean, dedupOn: boolean, newConnections: boolean) => FastPathApi;
 
 /** The L7 stage's part: when its per-packet tick next has work (ProxyStage.nextTickWork). */
 export interface TickClock {
@@ -123,6 +128,12 @@ export class FastPath implements PcapRecordSink {
   // What the addon was last bound to.
   private boundCtRows: Int32Array | undefined;
   private boundCtSide: Int32Array | undefined;
+  private boundFreeRows: Int32Array | undefined;
+  /** New connections are decided natively (not with --per-packet, --audit or --expect). */
+  private readonly newConnections: boolean;
+  /** The policy maps bound for new connections (kept alive while bound), and at which generation. */
+  private boundPolicy: { set: NativePolicySetHandle; ids: Uint32Array } | undefined;
+  private boundPolicyGeneration = -1;
   private readonly boundSlots: Array<Int32Array | null> = [null, null, null, null];
   private readonly boundLru = [false, false, false, false];
   private boundConnRows: Int32Array | undefined;
@@ -130,6 +141,7 @@ export class FastPath implements PcapRecordSink {
   private boundRecords: Int32Array | undefined;
   private boundPairPackets: Float64Array | undefined;
   private boundPairConnections: Float64Array | undefined;
+  private boundPairBuckets: Int32Array | undefined;
 
   constructor(
     native: NativeModule,
@@ -144,8 +156,13 @@ export class FastPath implements PcapRecordSink {
     this.state = datapath.state;
     this.dedup = parts.dedup;
     this.connCache = parts.connCache;
-    this.api = create(this.block, this.desc, parts.perPacket, tick !== undefined, parts.dedup !== undefined);
+    // The first packets of connections make events the expectation checker would have to see,
+    // and --per-packet and --audit decide them otherwise: those go to TypeScript.
+    const locate = this.state.nativeLocateTables();
+    this.newConnections = !parts.perPacket && !parts.audit && expectations === undefined && locate !== undefined;
+    this.api = create(this.block, this.desc, parts.perPacket, tick !== undefined, parts.dedup !== undefined, this.newConnections);
     this.api.bindFrontends(this.state.frontendFilterWords, this.state.frontendTable());
+    if (this.newConnections && locate !== undefined) this.api.bindLocate(...locateBindArgs(locate));
     if (parts.dedup !== undefined) {
       // The Deduplicator's arrays live as long as it does: bound once.
       const v = parts.dedup.nativeView();
@@ -261,6 +278,7 @@ export class FastPath implements PcapRecordSink {
     c.ipPackets = b[BLOCK_IP_PACKETS]!;
     c.duplicates = b[BLOCK_DUPLICATES]!;
     for (let t = 0; t < CT_TABLES; t++) this.ct.setNativeSeq(t, b[BLOCK_CT_SEQ + t]!);
+    this.ct.loadCreateScalars(b, BLOCK_CT_CREATE);
     this.dedup?.loadScalars(b, BLOCK_DEDUP);
     this.summary.loadScalars(b, BLOCK_SUMMARY);
   }
@@ -277,6 +295,7 @@ export class FastPath implements PcapRecordSink {
     b[BLOCK_NEXT_EXPIRY] = this.tick !== undefined ? this.tick.nextTickWork : Infinity;
     b[BLOCK_CT_EPOCH] = this.ct.epoch;
     for (let t = 0; t < CT_TABLES; t++) b[BLOCK_CT_SEQ + t] = this.ct.nativeSeq(t);
+    this.ct.saveCreateScalars(b, BLOCK_CT_CREATE);
     this.dedup?.saveScalars(b, BLOCK_DEDUP);
     this.summary.saveScalars(b, BLOCK_SUMMARY);
     this.bindChanged();
@@ -284,18 +303,25 @@ export class FastPath implements PcapRecordSink {
 
   private bindChanged(): void {
     const ct = this.ct;
-    let ctChanged = ct.i32 !== this.boundCtRows || ct.sideWords !== this.boundCtSide;
+    let ctChanged = ct.i32 !== this.boundCtRows || ct.sideWords !== this.boundCtSide || ct.nativeFreeRows !== this.boundFreeRows;
     for (let t = 0; t < CT_TABLES && !ctChanged; t++) ctChanged = ct.nativeIndexSlots(t) !== this.boundSlots[t] || ct.nativeLruBuilt(t) !== this.boundLru[t];
     if (ctChanged) {
       this.boundCtRows = ct.i32;
       this.boundCtSide = ct.sideWords;
+      this.boundFreeRows = ct.nativeFreeRows;
       for (let t = 0; t < CT_TABLES; t++) {
         this.boundSlots[t] = ct.nativeIndexSlots(t);
         this.boundLru[t] = ct.nativeLruBuilt(t);
       }
       const s = this.boundSlots;
       const l = this.boundLru;
-      this.api.bindConntrack(ct.i32, ct.sideWords, s[0]!, s[1]!, s[2]!, s[3]!, +l[0]!, +l[1]!, +l[2]!, +l[3]!, ct.nativeKeyMask, ct.nativeLruResolutionMs);
+      this.api.bindConntrack(ct.i32, ct.sideWords, s[0]!, s[1]!, s[2]!, s[3]!, +l[0]!, +l[1]!, +l[2]!, +l[3]!, ct.nativeKeyMask, ct.nativeLruResolutionMs, ct.nativeFreeRows);
+    }
+    // A replaced policy map moves the generation: its endpoints' map ids are bound again.
+    if (this.newConnections && this.state.generation !== this.boundPolicyGeneration) {
+      this.boundPolicyGeneration = this.state.generation;
+      this.boundPolicy = this.state.nativePolicyMaps();
+      this.api.bindPolicy(this.boundPolicy?.set ?? null, this.boundPolicy?.ids ?? null);
     }
     const ex = this.expectations;
     if (ex !== undefined) {
@@ -317,12 +343,21 @@ export class FastPath implements PcapRecordSink {
       this.api.bindConnCache(rows);
     }
     const sum = this.summary;
-    if (sum.nativeRecords !== this.boundRecords || sum.nativePairPackets !== this.boundPairPackets || sum.nativePairConnections !== this.boundPairConnections) {
+    if (
+      sum.nativeRecords !== this.boundRecords ||
+      sum.nativePairPackets !== this.boundPairPackets ||
+      sum.nativePairConnections !== this.boundPairConnections ||
+      (this.newConnections && sum.nativePairBuckets !== this.boundPairBuckets)
+    ) {
       const a = sum.nativeArrays();
       this.boundRecords = a.records;
       this.boundPairPackets = a.pairPackets;
       this.boundPairConnections = a.pairConnections;
-      this.api.bindSummary(...summaryArrayArgs(a));
+      this.boundPairBuckets = a.pairBuckets;
+      // New connections' events also need the rule counts and the pair table (its sides are
+      // replaced with pairPackets, its buckets on their own).
+      if (this.newConnections) this.api.bindSummary(...summaryArrayArgs(a), ...summaryNewArrayArgs(a));
+      else this.api.bindSummary(...summaryArrayArgs(a));
     }
   }
 }

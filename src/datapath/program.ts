@@ -226,8 +226,8 @@ export class Datapath {
   }
 
   /** @internal The parts the native fast path works on besides the conntrack. */
-  get fastPathParts(): { dedup: Deduplicator | undefined; connCache: ConnectionCache; perPacket: boolean } {
-    return { dedup: this.dedup, connCache: this.connCache, perPacket: this.options.perPacket };
+  get fastPathParts(): { dedup: Deduplicator | undefined; connCache: ConnectionCache; perPacket: boolean; audit: boolean } {
+    return { dedup: this.dedup, connCache: this.connCache, perPacket: this.options.perPacket, audit: this.options.audit };
   }
 
   /** True when either end of the outer header is a node with a host endpoint. */
