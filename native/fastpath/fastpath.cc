@@ -1,9 +1,10 @@
 // The native fast path of the replay (src/datapath/fast-path.ts drives it).
 //
 // For each frame, Decide does what src/datapath/program.ts Datapath.process would do
-// for the common packet — a later packet of a tracked connection whose outcome is settled: an
-// inherited drop, a reply, or an allowed established forward packet — and counts its final
-// event as src/flow/summary.ts FlowSummary.add would, on the TypeScript structures' own arrays
+// for the common packet — a later packet of a tracked connection whose outcome is settled (an
+// inherited drop, a reply, or an allowed established forward packet), or the first packet of a
+// connection (SettleNew / CommitNew: locate.h, stage.h, ct_create.h) — and counts its events
+// as src/flow/summary.ts FlowSummary.add would, on the TypeScript structures' own arrays
 // (conntrack rows and index, the connection cache, the duplicate table, the summary's records),
 // with their scalars in a shared Float64Array block. Everything it cannot finish exactly is
 // left to the TypeScript program, untouched (answer 0) or, once duplicate suppression has kept

@@ -1,9 +1,10 @@
 /**
  * The native fast path of the replay (native/fastpath/): for the common packet — a later packet
  * of a tracked connection whose outcome is settled (an inherited drop, a reply, an allowed
- * established forward packet) — the addon does what `Datapath.process` and the summary would,
- * on their own typed arrays, and the TypeScript program decides every other packet exactly as
- * without it. A flow cache in front of the slow path, as Open vSwitch's kernel datapath sits in
+ * established forward packet), and the first packet of a connection when nothing unusual is in
+ * the way (no proxy redirect, no table that would grow or evict; not with --per-packet, --audit
+ * or --expect) — the addon does what `Datapath.process` and the summary would, on their own
+ * typed arrays, and the TypeScript program decides every other packet exactly as without it. A flow cache in front of the slow path, as Open vSwitch's kernel datapath sits in
  * front of ovs-vswitchd; Cilium's own datapath has no such split (every packet runs the BPF
  * program), so this is an implementation device with no semantics of its own: the replay's
  * results are identical with and without it (test/e2e/fast-path.test.ts replays every example
