@@ -131,8 +131,8 @@ inline void TupleOf(const FastPacket& p, Tuple* t) {
   }
 }
 
-// Conntrack.key(t, 0).
-inline int32_t KeyOf(const Tuple& t, int32_t keyMask) {
+// Conntrack.key(t, related): the RELATED flag (1 for an address pair's entry) in the head word.
+inline int32_t KeyOf(const Tuple& t, int32_t keyMask, int32_t related = 0) {
   int32_t a0 = t.src[0], a1 = t.src[1], a2 = t.src[2], a3 = t.src[3];
   int32_t b0 = t.dst[0], b1 = t.dst[1], b2 = t.dst[2], b3 = t.dst[3];
   int32_t ports = static_cast<int32_t>((static_cast<uint32_t>(t.sport) << 16) | static_cast<uint32_t>(t.dport));
@@ -145,7 +145,7 @@ inline int32_t KeyOf(const Tuple& t, int32_t keyMask) {
     x = a3, a3 = b3, b3 = x;
     ports = static_cast<int32_t>((static_cast<uint32_t>(t.dport) << 16) | static_cast<uint32_t>(t.sport));
   }
-  int32_t head = t.family | (t.proto << 8);
+  int32_t head = t.family | (t.proto << 8) | (related << 16);
   bool v4 = t.family == 4 && a2 == 0xffff && b2 == 0xffff && (a0 | a1 | b0 | b1) == 0;
   int32_t h = Murmur3Round(Murmur3Round(Murmur3Round(static_cast<int32_t>(0x9747b28cu ^ static_cast<uint32_t>(head)), a3), b3), ports);
   if (!v4) h = Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(h, a0), a1), a2), b0), b1), b2);

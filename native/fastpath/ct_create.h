@@ -63,27 +63,6 @@ struct CreateScalars {
   double* w = nullptr;  // kCreateScalarWords doubles of the block
 };
 
-// conntrack.ts key(t, related): Conntrack.key with the RELATED flag in the head word.
-inline int32_t KeyOfRelated(const Tuple& t, int32_t related, int32_t keyMask) {
-  int32_t a0 = t.src[0], a1 = t.src[1], a2 = t.src[2], a3 = t.src[3];
-  int32_t b0 = t.dst[0], b1 = t.dst[1], b2 = t.dst[2], b3 = t.dst[3];
-  int32_t ports = static_cast<int32_t>((static_cast<uint32_t>(t.sport) << 16) | static_cast<uint32_t>(t.dport));
-  bool swap = a3 != b3 ? a3 > b3 : a2 != b2 ? a2 > b2 : a1 != b1 ? a1 > b1 : a0 != b0 ? a0 > b0 : t.sport > t.dport;
-  if (swap) {
-    int32_t x;
-    x = a0, a0 = b0, b0 = x;
-    x = a1, a1 = b1, b1 = x;
-    x = a2, a2 = b2, b2 = x;
-    x = a3, a3 = b3, b3 = x;
-    ports = static_cast<int32_t>((static_cast<uint32_t>(t.dport) << 16) | static_cast<uint32_t>(t.sport));
-  }
-  int32_t head = t.family | (t.proto << 8) | (related << 16);
-  bool v4 = t.family == 4 && a2 == 0xffff && b2 == 0xffff && (a0 | a1 | b0 | b1) == 0;
-  int32_t h = Murmur3Round(Murmur3Round(Murmur3Round(static_cast<int32_t>(0x9747b28cu ^ static_cast<uint32_t>(head)), a3), b3), ports);
-  if (!v4) h = Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(h, a0), a1), a2), b0), b1), b2);
-  return Murmur3Finish(h) & keyMask;
-}
-
 // Conntrack.pairTuple: the RELATED key tuple of t's address pair (ports 0, ICMP of the family).
 inline void PairTupleOf(const Tuple& t, Tuple* p) {
   *p = t;
@@ -190,7 +169,7 @@ inline bool CanCreate(const Tables& c, const CreateScalars& s, const Tuple& t, i
   // upsertPair: the pair entry with this forward tuple, if any.
   Tuple pair;
   PairTupleOf(t, &pair);
-  p.pairKey = KeyOfRelated(pair, 1, c.keyMask);
+  p.pairKey = KeyOf(pair, c.keyMask, /*related=*/1);  // Conntrack.key(t, related)
   int64_t ps = SlotOf(c, pi, p.pairKey);
   if (ps == kNoSlot) return false;
   p.pairHead = ps >= 0 ? static_cast<int32_t>(static_cast<uint32_t>(c.slots[pi][ps]) & kRowMask) : -1;

@@ -217,40 +217,9 @@ bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) {
   return slot >= 0 && DenseRecord(t, t.key[slot]) >= 0;
 }
 
-void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) {
-  const int32_t v = ev.verdict;
-  t.packets[v] += 1;
-  if (ev.inherited) t.scalars[kSumInheritedPackets] += 1;
-  const int64_t rec = DenseRecord(t, ev.connection);
-  int32_t* r = t.records + rec;
-  const int32_t mask = r[kSumRMask];
-  const int32_t bit = 1 << v;
-  const bool firstOfVerdict = (mask & bit) == 0;
-  if (firstOfVerdict) {
-    r[kSumRMask] = mask | bit;
-    t.connections[v] += 1;
-  }
-  const int32_t reason = ev.dropReason & 0xff;
-  if (v == kVerdictDropped) {
-    t.dropPackets[reason] += 1;
-    if (firstOfVerdict) t.dropConnections[reason] += 1;
-  }
-
-  // Endpoint pair, oriented client -> server; the record's cached pair (checked).
-  double srcSide, dstSide;
-  OrientedSides(ev, &srcSide, &dstSide);
-  const int64_t pair = static_cast<int64_t>(r[kSumRPair]) - 1;
-  const int32_t pending = r[kSumRPending];
-  if (pending != 0 && (pending & 7) == v && pending < kSumPendingLimit) {
-    r[kSumRPending] = pending + 8;
-  } else {
-    if (pending != 0) FlushPending(t, r);
-    r[kSumRPending] = 8 | v;
-  }
-  if (firstOfVerdict) t.pairConnections[pair * 8 + v] += 1;
-
-  if (v == kVerdictDropped) DroppedAdd(t, rec, ev, srcSide, dstSide);
-}
+// The cached-pair case of SummaryCommitNewFinal (SummaryCheckFinal made sure the record's pair
+// applies), which is the whole of it then.
+void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) { SummaryCommitNewFinal(t, ev); }
 
 // ---- A new connection's events ------------------------------------------------------------------
 

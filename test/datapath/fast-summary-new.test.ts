@@ -26,6 +26,7 @@ import {
 } from '../../src/flow/summary.js';
 import { event, packet, starWarsDoc, type Proto } from '../flow/fixtures.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
+import { outcome, packFinal } from '../helpers/summary-events.js';
 
 /** summary_testing.cc addNew's ops. */
 const OP_FINAL = 0;
@@ -50,37 +51,6 @@ const L = SUMMARY_LAYOUT;
 /** summaryNewBind's arguments: the fast path's arrays, the new connection's, the block and where. */
 function bindArgs(a: SummaryNativeArrays, block: Float64Array, at: number): unknown[] {
   return [...summaryArrayArgs(a), ...summaryNewArrayArgs(a), block, at];
-}
-
-/** FlowSummary.outcome. */
-function outcome(ev: FlowEvent): number {
-  if (ev.kind === EventKind.DROP) return Verdict.DROPPED;
-  if (ev.audited) return Verdict.AUDIT;
-  if (ev.verdict === Verdict.FORWARDED && ev.observationPoint === ObservationPoint.TO_PROXY) return Verdict.REDIRECTED;
-  return ev.verdict & 7;
-}
-
-/** summary_testing.cc PackedEvent. */
-function packFinal(ev: FlowEvent, out: Float64Array): Float64Array {
-  const p = ev.packet;
-  out[0] = outcome(ev);
-  out[1] = ev.inherited ? 1 : 0;
-  out[2] = ev.dropReason;
-  out[3] = ev.connection;
-  out[4] = ev.srcEndpoint;
-  out[5] = ev.dstEndpoint;
-  out[6] = ev.srcIdentity;
-  out[7] = ev.dstIdentity;
-  out[8] = ev.isReply ? 1 : 0;
-  out[9] = p.ipVersion;
-  out[10] = p.ipProto;
-  out[11] = p.sport;
-  out[12] = p.dport;
-  for (let k = 0; k < 4; k++) {
-    out[13 + k] = p.src[k]!;
-    out[17 + k] = p.dst[k]!;
-  }
-  return out;
 }
 
 function packVerdict(ev: FlowEvent, out: Float64Array): Float64Array {

@@ -14,6 +14,7 @@ import { FlowContext } from '../../src/flow/context.js';
 import { FlowSummary, SUMMARY_LAYOUT, SUMMARY_SCALAR_WORDS, summaryArrayArgs, type SummaryNativeArrays, type SummaryOptions } from '../../src/flow/summary.js';
 import { event, packet, starWarsDoc, type Proto } from '../flow/fixtures.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
+import { outcome, packFinal } from '../helpers/summary-events.js';
 
 type AddFinal = (ev: Float64Array, mode?: number) => number;
 interface SummaryTesting {
@@ -32,37 +33,6 @@ const L = SUMMARY_LAYOUT;
 /** summary_testing.cc summaryBind's arguments: the fast path's, then the scalar block and where. */
 function bindArgs(a: SummaryNativeArrays, block: Float64Array, at: number): unknown[] {
   return [...summaryArrayArgs(a), block, at];
-}
-
-/** FlowSummary.outcome. */
-function outcome(ev: FlowEvent): number {
-  if (ev.kind === EventKind.DROP) return Verdict.DROPPED;
-  if (ev.audited) return Verdict.AUDIT;
-  if (ev.verdict === Verdict.FORWARDED && ev.observationPoint === ObservationPoint.TO_PROXY) return Verdict.REDIRECTED;
-  return ev.verdict & 7;
-}
-
-/** summary_testing.cc PackedEvent. */
-function pack(ev: FlowEvent, out: Float64Array): Float64Array {
-  const p = ev.packet;
-  out[0] = outcome(ev);
-  out[1] = ev.inherited ? 1 : 0;
-  out[2] = ev.dropReason;
-  out[3] = ev.connection;
-  out[4] = ev.srcEndpoint;
-  out[5] = ev.dstEndpoint;
-  out[6] = ev.srcIdentity;
-  out[7] = ev.dstIdentity;
-  out[8] = ev.isReply ? 1 : 0;
-  out[9] = p.ipVersion;
-  out[10] = p.ipProto;
-  out[11] = p.sport;
-  out[12] = p.dport;
-  for (let k = 0; k < 4; k++) {
-    out[13 + k] = p.src[k]!;
-    out[17 + k] = p.dst[k]!;
-  }
-  return out;
 }
 
 /** Every internal array and scalar, for an exact comparison. */
@@ -209,7 +179,7 @@ class NativeTwin {
     const wasTracked = predicted !== false && rec[conn * L.REC + L.R_DROP_SLOT] !== 0;
     const size = this.block[this.at + 1]!;
     const evictions = this.block[this.at + 2]!;
-    const got = this.fn!(pack(ev, this.packed), route === 2 ? 1 : 0);
+    const got = this.fn!(packFinal(ev, this.packed), route === 2 ? 1 : 0);
     if (predicted === undefined) {
       if (got === 0) st.evictionRefusals++;
     } else if ((got === 1) !== predicted) {
@@ -541,7 +511,7 @@ describe('summary port: edges', () => {
     const fn = t.summaryBind(...bindArgs(s.nativeArrays(), block, 0));
     const before = structuredClone(internals(s));
     const refused = (ev: FlowEvent, what: string): void => {
-      expect(fn(pack(ev, packed)), what).toBe(0);
+      expect(fn(packFinal(ev, packed)), what).toBe(0);
       expect(internals(s), what).toEqual(before);
     };
     refused(forwarded(4), 'a connection without a pair yet');
@@ -557,7 +527,7 @@ describe('summary port: edges', () => {
     big.srcEndpoint = -1;
     big.srcIdentity = 0x80000005;
     refused(big, 'a side below INT32_MIN');
-    const packedBad = pack(forwarded(5), new Float64Array(t.summaryEventWords));
+    const packedBad = packFinal(forwarded(5), new Float64Array(t.summaryEventWords));
     packedBad[0] = 9;
     expect(fn(packedBad), 'a verdict above 7').toBe(0);
     // Connection 5 drops with both slots used: the minimum (count 1, the synthetic one's or
@@ -565,13 +535,13 @@ describe('summary port: edges', () => {
     const d5 = dropped(5);
     d5.srcEndpoint = 1;
     d5.dstEndpoint = 2;
-    expect(fn(pack(d5, packed), 1), 'eviction of a dense connection').toBe(1);
+    expect(fn(packFinal(d5, packed), 1), 'eviction of a dense connection').toBe(1);
     // Make the synthetic connection's slot the minimum: connection 9 gets more packets.
     s.add(dropped(9));
     s.add(dropped(9));
     s.saveScalars(block, 0);
     const before2 = structuredClone(internals(s));
-    expect(fn(pack(d5, packed)), 'eviction of a synthetic connection').toBe(0);
+    expect(fn(packFinal(d5, packed)), 'eviction of a synthetic connection').toBe(0);
     const after2 = internals(s);
     // Only minimum's re-placement of stale tops may have happened (TypeScript does it first).
     for (const k of Object.keys(before2)) if (k !== 'heap' && k !== 'heapKey' && k !== 'pos') expect(after2[k], k).toEqual(before2[k]);
@@ -597,27 +567,27 @@ describe('summary port: edges', () => {
     const rec = a.records;
     // A slot number beyond the slots.
     rec[1 * L.REC + L.R_DROP_SLOT] = 99;
-    expect(fn(pack(dropped(1), packed))).toBe(0);
+    expect(fn(packFinal(dropped(1), packed))).toBe(0);
     rec[1 * L.REC + L.R_DROP_SLOT] = -4;
-    expect(fn(pack(dropped(1), packed))).toBe(0);
+    expect(fn(packFinal(dropped(1), packed))).toBe(0);
     // A pair beyond the pair rows.
     rec[2 * L.REC + L.R_PAIR] = 1 << 30;
-    expect(fn(pack(forwarded(2), packed))).toBe(0);
+    expect(fn(packFinal(forwarded(2), packed))).toBe(0);
     rec[2 * L.REC + L.R_PAIR] = -5;
-    expect(fn(pack(forwarded(2), packed))).toBe(0);
+    expect(fn(packFinal(forwarded(2), packed))).toBe(0);
     // A slot count above the capacity, then a heap top outside the slots (full heap).
     block[1] = 5;
-    expect(fn(pack(dropped(6), packed))).toBe(0);
+    expect(fn(packFinal(dropped(6), packed))).toBe(0);
     block[1] = 2.5;
-    expect(fn(pack(dropped(6), packed))).toBe(0);
+    expect(fn(packFinal(dropped(6), packed))).toBe(0);
     block[1] = 4;
     a.heap[0] = 1000;
     a.heapKey[0] = -1;
-    expect(fn(pack(dropped(6), packed))).toBe(0);
+    expect(fn(packFinal(dropped(6), packed))).toBe(0);
     // A records array shorter than the connection's record (bound on its own).
     const args = bindArgs(a, block, 0);
     args[0] = new Int32Array(6 * L.REC + 4);
-    expect(t.summaryBind(...args)(pack(forwarded(6), packed))).toBe(0);
+    expect(t.summaryBind(...args)(packFinal(forwarded(6), packed))).toBe(0);
   });
 
   it('binding checks types and lengths', () => {
