@@ -22,6 +22,22 @@ namespace hubcap {
 // Bump when the JS-visible API changes; src/maps/native.ts refuses an addon of another version.
 constexpr uint32_t kAbiVersion = 2;
 
+// A TypeError / RangeError with `message`, answering nullptr (for `return ThrowType(...)`).
+inline napi_value ThrowType(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
+inline napi_value ThrowRange(napi_env env, const char* message) {
+  napi_throw_range_error(env, nullptr, message);
+  return nullptr;
+}
+
+// A number argument: false for any other type (no coercion).
+inline bool NumberArg(napi_env env, napi_value v, double* out) {
+  napi_valuetype type;
+  return napi_typeof(env, v, &type) == napi_ok && type == napi_number && napi_get_value_double(env, v, out) == napi_ok;
+}
+
 // Reads a typed array of the expected element type: false for anything else. An empty array
 // may have a null data pointer (its length is then 0).
 template <class T>

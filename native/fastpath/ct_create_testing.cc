@@ -46,21 +46,6 @@ struct Bound {
   ct::CreateScalars scalars;
 };
 
-napi_value ThrowType(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char* message) {
-  napi_throw_range_error(env, nullptr, message);
-  return nullptr;
-}
-
-bool NumberArg(napi_env env, napi_value v, double* out) {
-  napi_valuetype type;
-  return napi_typeof(env, v, &type) == napi_ok && type == napi_number && napi_get_value_double(env, v, out) == napi_ok;
-}
-
 // ToInt32 of a number argument (the way an Int32Array store takes it).
 int32_t Int32Of(napi_env env, napi_value v) {
   int32_t out = 0;

@@ -26,21 +26,6 @@
 namespace hubcap::fastpath {
 namespace {
 
-napi_value ThrowType(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char* message) {
-  napi_throw_range_error(env, nullptr, message);
-  return nullptr;
-}
-
-bool NumberArg(napi_env env, napi_value v, double* out) {
-  napi_valuetype type;
-  return napi_typeof(env, v, &type) == napi_ok && type == napi_number && napi_get_value_double(env, v, out) == napi_ok;
-}
-
 napi_value DedupIsDuplicateBound(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];

@@ -34,16 +34,6 @@ using stage::StageInput;
 constexpr uint32_t kInWords = 8;
 constexpr uint32_t kOutWords = 8;
 
-napi_value ThrowType(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char* message) {
-  napi_throw_range_error(env, nullptr, message);
-  return nullptr;
-}
-
 bool IntArg(napi_env env, napi_value v, int32_t* out) {
   napi_valuetype type;
   return napi_typeof(env, v, &type) == napi_ok && type == napi_number && napi_get_value_int32(env, v, out) == napi_ok;

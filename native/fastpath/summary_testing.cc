@@ -113,34 +113,40 @@ napi_value AddFinal(napi_env env, napi_callback_info info) {
   return result;
 }
 
-Napi::Value SummaryBind(const Napi::CallbackInfo& info) {
+// summaryBind / summaryNewBind: FlowSummary's arrays (summaryArrayArgs, then with `withNew`
+// summaryNewArrayArgs), the scalar block and where in it; `fn` over those tables, named `name`.
+Napi::Value BindTables(const Napi::CallbackInfo& info, bool withNew, const char* name, napi_callback fn, const char* usage) {
   Napi::Env env = info.Env();
-  constexpr size_t kArgs = 24;
-  if (info.Length() < kArgs) {
-    Napi::TypeError::New(env, "summaryBind: 24 arguments").ThrowAsJavaScriptException();
+  const size_t tables = withNew ? 27 : 22;
+  const size_t args = tables + 2;
+  if (info.Length() < args) {
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto* b = new Bound();
   SummaryTables& t = b->tables;
-  size_t len[kArgs] = {};
-  bool ok = ReadSummaryTables(env, info, &t);
+  bool ok = ReadSummaryTables(env, info, &t) && (!withNew || ReadSummaryNewTables(env, info, 22, &t));
   double* block = nullptr;
-  ok = ok && TypedArg(env, info[22], napi_float64_array, &block, &len[22]);
+  size_t blockLength = 0;
+  ok = ok && TypedArg(env, info[tables], napi_float64_array, &block, &blockLength);
   uint32_t at = 0;
-  ok = ok && info[23].IsNumber() && napi_get_value_uint32(env, info[23], &at) == napi_ok &&
-       info[23].As<Napi::Number>().DoubleValue() == static_cast<double>(at) &&
-       static_cast<uint64_t>(at) + kSummaryScalarWords <= len[22];
+  ok = ok && info[tables + 1].IsNumber() && napi_get_value_uint32(env, info[tables + 1], &at) == napi_ok &&
+       info[tables + 1].As<Napi::Number>().DoubleValue() == static_cast<double>(at) && static_cast<uint64_t>(at) + kSummaryScalarWords <= blockLength;
   if (!ok) {
     delete b;
-    Napi::TypeError::New(env, "summaryBind: FlowSummary's arrays (types and lengths as its accessors give them), capacity, block, at")
-        .ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   t.scalars = block + at;
   t.bound = true;
-  Napi::Array keep = Napi::Array::New(env, kArgs);
-  for (size_t i = 0; i < kArgs; i++) keep.Set(static_cast<uint32_t>(i), info[i]);
-  return BindFunction(env, "summaryAddFinal", AddFinal, b, ReleaseBound, {{"arrays", keep}});
+  Napi::Array keep = Napi::Array::New(env, args);
+  for (size_t i = 0; i < args; i++) keep.Set(static_cast<uint32_t>(i), info[i]);
+  return BindFunction(env, name, fn, b, ReleaseBound, {{"arrays", keep}});
+}
+
+Napi::Value SummaryBind(const Napi::CallbackInfo& info) {
+  return BindTables(info, false, "summaryAddFinal", AddFinal,
+                    "summaryBind: FlowSummary's arrays (types and lengths as its accessors give them), capacity, block, at (24 arguments)");
 }
 
 // addNew(op, ev, mode): see the file comment.
@@ -187,33 +193,7 @@ napi_value AddNew(napi_env env, napi_callback_info info) {
 }
 
 Napi::Value SummaryNewBind(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  constexpr size_t kArgs = 29;
-  if (info.Length() < kArgs) {
-    Napi::TypeError::New(env, "summaryNewBind: 29 arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* b = new Bound();
-  SummaryTables& t = b->tables;
-  bool ok = ReadSummaryTables(env, info, &t) && ReadSummaryNewTables(env, info, 22, &t);
-  double* block = nullptr;
-  size_t blockLength = 0;
-  ok = ok && TypedArg(env, info[27], napi_float64_array, &block, &blockLength);
-  uint32_t at = 0;
-  ok = ok && info[28].IsNumber() && napi_get_value_uint32(env, info[28], &at) == napi_ok &&
-       info[28].As<Napi::Number>().DoubleValue() == static_cast<double>(at) &&
-       static_cast<uint64_t>(at) + kSummaryScalarWords <= blockLength;
-  if (!ok) {
-    delete b;
-    Napi::TypeError::New(env, "summaryNewBind: FlowSummary's arrays (summaryArrayArgs, summaryNewArrayArgs), block, at")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  t.scalars = block + at;
-  t.bound = true;
-  Napi::Array keep = Napi::Array::New(env, kArgs);
-  for (size_t i = 0; i < kArgs; i++) keep.Set(static_cast<uint32_t>(i), info[i]);
-  return BindFunction(env, "summaryAddNew", AddNew, b, ReleaseBound, {{"arrays", keep}});
+  return BindTables(info, true, "summaryAddNew", AddNew, "summaryNewBind: FlowSummary's arrays (summaryArrayArgs, summaryNewArrayArgs), block, at (29 arguments)");
 }
 
 }  // namespace
