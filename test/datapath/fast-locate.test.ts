@@ -16,7 +16,8 @@ import { DatapathState, ENDPOINT_SLOT_WORDS, locateBindArgs, type NativeLocateTa
 import { DecodedPacket } from '../../src/decode/packet.js';
 import { loadClusterObjects, loadClusterText } from '../../src/k8s/load.js';
 import type { MapsDocument } from '../../src/maps/document.js';
-import { parseCidr, parseIp } from '../../src/net/addr.js';
+import { parseIp } from '../../src/net/addr.js';
+import { prefixEdges, type Address } from '../helpers/prefix-edges.js';
 import { parsePolicies } from '../../src/policy/parse.js';
 import { generateCluster } from '../../bench/lib/gen-cluster.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
@@ -34,11 +35,6 @@ const testing = native.fastpathTesting as unknown as LocateTesting;
 const IN = testing.locateInWords;
 const OUT = testing.locateOutWords;
 const ID_IN = testing.identityInWords;
-
-interface Address {
-  family: 4 | 6;
-  words: Uint32Array;
-}
 
 function generated(pods: number, policies: number, hostFirewall: boolean): MapsDocument {
   const c = generateCluster({ pods, policies });
@@ -88,17 +84,7 @@ function addresses(doc: MapsDocument, seed: number): Address[] {
     const p = parseIp(a);
     if (p) out.push({ family: p.family, words: Uint32Array.from(p.words) });
   }
-  const prefixes = [...doc.ipcache.shared, ...doc.ipcache.views.flatMap((v) => v.entries)].map((r) => r.prefix);
-  for (const text of prefixes) {
-    const c = parseCidr(text)!;
-    const first = Uint32Array.from(c.words);
-    const second = Uint32Array.from(c.words);
-    second[3] = (second[3]! + 1) >>> 0;
-    const last = Uint32Array.from(c.words);
-    const hostBits = (c.family === 4 ? 32 : 128) - c.prefixLen;
-    if (hostBits > 0) last[3] = (last[3]! | (hostBits >= 32 ? 0xffffffff : (1 << hostBits) - 1)) >>> 0;
-    out.push({ family: c.family, words: first }, { family: c.family, words: second }, { family: c.family, words: last });
-  }
+  out.push(...prefixEdges(doc));
   for (const t of ['8.8.8.8', '0.0.0.0', '255.255.255.255', '2001:db8::1', '::', '::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']) out.push(ip(t));
   const r = rng(seed);
   const known = [...out];

@@ -14,7 +14,8 @@ import type { MapsDocument } from '../../src/maps/document.js';
 import { Ipcache, IpcacheView } from '../../src/maps/ipcache.js';
 import { NativeIpcache, NativeIpcacheView, NativePolicyMap } from '../../src/maps/native.js';
 import { PolicyMap, PolicyVerdict } from '../../src/maps/policy-map.js';
-import { parseCidr, parseIp } from '../../src/net/addr.js';
+import { parseIp } from '../../src/net/addr.js';
+import { prefixEdges } from '../helpers/prefix-edges.js';
 import { compileFqdnSelector } from '../../src/proxy/dns-rules.js';
 import { FqdnCache } from '../../src/proxy/fqdn-cache.js';
 import { cnp, compile, docs, node, ns, pod } from '../helpers/agent-cluster.js';
@@ -37,18 +38,7 @@ function compileExample(cluster: string, policy: string): MapsDocument {
 /** Addresses worth asking every view about: each prefix's first, second and last address, each endpoint's and node's own. */
 function probes(doc: MapsDocument): Array<{ family: 4 | 6; words: Uint32Array }> {
   const out: Array<{ family: 4 | 6; words: Uint32Array }> = [];
-  const prefixes = [...doc.ipcache.shared, ...doc.ipcache.views.flatMap((v) => v.entries)].map((r) => r.prefix);
-  for (const p of prefixes) {
-    const c = parseCidr(p)!;
-    const first = Uint32Array.from(c.words);
-    const second = Uint32Array.from(c.words);
-    second[3] = (second[3]! + 1) >>> 0;
-    const last = Uint32Array.from(c.words);
-    const hostBits = (c.family === 4 ? 32 : 128) - c.prefixLen;
-    // The last address of the prefix (for IPv6 only the low word's bits, enough to cross a boundary).
-    if (hostBits > 0) last[3] = (last[3]! | (hostBits >= 32 ? 0xffffffff : (1 << hostBits) - 1)) >>> 0;
-    out.push({ family: c.family, words: first }, { family: c.family, words: second }, { family: c.family, words: last });
-  }
+  out.push(...prefixEdges(doc));
   for (const a of [...doc.endpoints.flatMap((e) => e.addresses), ...doc.nodes.flatMap((n) => n.addresses), '8.8.8.8', '2001:db8::1']) {
     const ip = parseIp(a);
     if (ip) out.push({ family: ip.family, words: Uint32Array.from(ip.words) });
