@@ -51,7 +51,7 @@
           "cflags_cc": ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"],
           "ldflags": ["-fsanitize=address,undefined"],
         }, {
-          "cflags_cc": ["-O3"],
+          "cflags_cc": ["-O3", "-g"],
         }],
       ],
     },

@@ -102,6 +102,13 @@ inline int32_t FillRow(int32_t* r, const FastPacket& p, int32_t content) {
   return HashWords(w0, w4, w8, w9, w10 ^ w11, w12 ^ content, w14);
 }
 
+// FillRow's hash alone (the words it hashes, without writing a row): which bucket the packet
+// will probe, for DedupPrefetch.
+inline int32_t RowHash(const FastPacket& p, int32_t content) {
+  int32_t r[kDedupRowWords];
+  return FillRow(r, p, content);
+}
+
 // dedup.ts hashBytes: murmur3 rounds over d[from, to), big-endian words, then the rest.
 inline int32_t HashBytes(const uint8_t* d, int64_t from, int64_t to, int32_t h) {
   int64_t i = from;
@@ -147,6 +154,7 @@ int32_t ContentHash(const FastPacket& p, const uint8_t* frame) {
 
 // dedup.ts contentOf, the frame being there.
 inline int32_t ContentOf(const FastPacket& p, const uint8_t* frame) { return p.kind == kKindTcp ? 0 : ContentHash(p, frame); }
+
 
 // dedup.ts pointOf, and the (point / TWO32) | 0, point | 0 its callers take (encap 0).
 inline void PointOf(const FastPacket& p, int32_t interfaceId, int32_t* hi, int32_t* lo) {
@@ -206,13 +214,12 @@ class Dedup {
         s_(s) {}
 
   // dedup.ts isDuplicate (after its ipVersion test).
-  bool IsDuplicate(const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
+  // `content` is ContentOf(p, frame): it depends on the packet and frame alone, so it is
+  // computed once for keepPending's fillRow and the one below (by DedupPrefetch, in a batch).
+  bool IsDuplicate(const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId) {
     int32_t pointHi;
     int32_t pointLo;
     PointOf(p, interfaceId, &pointHi, &pointLo);
-    // contentOf depends on the packet and frame alone: computed once for keepPending's
-    // fillRow and the one below.
-    const int32_t content = ContentOf(p, frame);
     if (s_.single && KeepPending(p, tsSec, tsNsec, pointHi, pointLo, content)) return false;
     if (s_.epoch < 0) s_.epoch = tsSec;
     const uint32_t row = s_.cursor;
@@ -476,15 +483,22 @@ void DedupSave(const DedupTable& t, const DedupState& st) {
   s[kDedupDupCount] = st.dupCount;
 }
 
-bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
+int32_t DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame) {
+  const int32_t content = ContentOf(p, frame);
+  const uint32_t bucket = (U32(RowHash(p, content)) >> 1) & U32(t.bucketMask);
+  __builtin_prefetch(t.headers + static_cast<size_t>(bucket) * HDR, 1, 3);
+  return content;
+}
+
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId) {
   if (p.ipVersion == 0) return false;
-  return Dedup(t, s).IsDuplicate(p, frame, tsSec, tsNsec, interfaceId);
+  return Dedup(t, s).IsDuplicate(p, content, tsSec, tsNsec, interfaceId);
 }
 
 bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   DedupState s;
   DedupLoad(t, &s);
-  const bool dup = DedupIsDuplicate(t, s, p, frame, tsSec, tsNsec, interfaceId);
+  const bool dup = DedupIsDuplicate(t, s, p, ContentOf(p, frame), tsSec, tsNsec, interfaceId);
   DedupSave(t, s);
   return dup;
 }

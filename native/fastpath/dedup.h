@@ -86,8 +86,14 @@ struct DedupState {
 void DedupLoad(const DedupTable& t, DedupState* out);
 void DedupSave(const DedupTable& t, const DedupState& s);
 
-// DedupIsDuplicate below over the fields in `s` (loaded from `t`'s block, not stored back).
-bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId);
+// The batch's look-ahead (fastpath.cc RunBatch): prefetches the duplicate table's bucket that
+// DedupIsDuplicate will probe for `p` and returns dedup.ts contentOf(p, frame), which that call
+// takes (a hash of the frame's bytes past the transport header, 0 for TCP). `t` must be bound.
+int32_t DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame);
+
+// DedupIsDuplicate below over the fields in `s` (loaded from `t`'s block, not stored back), with
+// the packet's contentOf (`content`, from DedupPrefetch) instead of its frame.
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId);
 
 // Deduplicator.isDuplicate(p, tsSec, tsNsec, frame) for a fast-path packet (packet.h: never a
 // fragment, no ICMP quote, no encapsulation), `frame` its bytes from the first one

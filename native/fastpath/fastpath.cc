@@ -18,6 +18,7 @@
 // a look-ahead pipeline decodes and prefetches a few frames ahead of the one decided.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -85,6 +86,26 @@ struct Ahead {
   int table;
   int32_t key;
   int32_t row;
+  int32_t dedupContent;  // DedupPrefetch's contentOf (when duplicate suppression is on)
+};
+
+// What SettleNew found for the first packet of a connection: everything its commit writes.
+struct Fresh {
+  ct::Hit miss;         // the lookup that found no entry (its probe's stamp is still due)
+  ct::CreatePlan plan;  // Conntrack.createRow's, worked out read-only
+  ct::Tuple tuple;      // as services translated it
+  int32_t key = 0;
+  LocateResult loc;
+  bool translated = false;  // the destination was a service frontend
+  int32_t service = -1;     // and its number (REV_NAT)
+  uint32_t origDst[4] = {0, 0, 0, 0};
+  int32_t origDport = 0;
+  int32_t inputKey = 0;  // the connection cache's key of the packet's policy inputs
+  bool egress = false;   // the stages decided (program.ts: at a managed end, not host-local)
+  bool ingress = false;
+  stage::StageDecision eg;
+  stage::StageDecision in;
+  int dropStage = -1;  // the stage that dropped it, -1 for none
 };
 
 struct FastPath {
@@ -128,6 +149,8 @@ struct FastPath {
   // take it up again (Stopped): the next frame after the one left to TypeScript, the end of
   // the frames decoded, and the conntrack key mask their keys were made with.
   Ahead ring[kRing];
+  // SettleNew's findings for CommitNew (see Settled).
+  Fresh fresh;
   uint32_t resumeAt = kNoResume;
   uint32_t decodedEnd = 0;
   int32_t decodedKeyMask = 0;
@@ -153,33 +176,17 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
 }
 
 
+
 // What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
 // the final event.
-// What SettleNew found for the first packet of a connection: everything its commit writes.
-struct Fresh {
-  ct::Hit miss;         // the lookup that found no entry (its probe's stamp is still due)
-  ct::CreatePlan plan;  // Conntrack.createRow's, worked out read-only
-  ct::Tuple tuple;      // as services translated it
-  int32_t key = 0;
-  LocateResult loc;
-  bool translated = false;  // the destination was a service frontend
-  int32_t service = -1;     // and its number (REV_NAT)
-  uint32_t origDst[4] = {0, 0, 0, 0};
-  int32_t origDport = 0;
-  int32_t inputKey = 0;  // the connection cache's key of the packet's policy inputs
-  bool egress = false;   // the stages decided (program.ts: at a managed end, not host-local)
-  bool ingress = false;
-  stage::StageDecision eg;
-  stage::StageDecision in;
-  int dropStage = -1;  // the stage that dropped it, -1 for none
-};
-
+// Settled lives on Decide's stack for every packet, so a new connection's Fresh (a few hundred
+// bytes of initialized fields) is kept in the FastPath instead (FastPath::fresh) and reset only
+// when SettleNew runs.
 struct Settled {
   ct::Hit hit;
   double now;
   FinalEvent ev;
-  bool fresh = false;  // a new connection: `n` holds the rest
-  Fresh n;
+  bool fresh = false;  // a new connection: FastPath::fresh holds the rest
 };
 
 // FlowEvent verdict and traffic direction numbers (src/datapath/events.ts).
@@ -211,7 +218,8 @@ inline PolicyVerdictEvent VerdictEventOf(const stage::StageDecision& d, int stag
 bool SettleNew(FastPath& fp, const FastPacket& p, const FastPacket& q, const ct::Tuple& tuple, int32_t key, double now, bool translated, int32_t service,
                Settled* out) {
   if (!fp.NewConnections()) return false;
-  Fresh& n = out->n;
+  Fresh& n = fp.fresh;
+  n = Fresh();
   if (!ct::LookupMiss(fp.ct, tuple, key, now, &n.miss)) return false;
   const int32_t generation = static_cast<int32_t>(fp.block[kBlockGeneration]);
   const double connection = fp.ctCreate.w[ct::kCsNextId];
@@ -280,7 +288,7 @@ bool SettleNew(FastPath& fp, const FastPacket& p, const FastPacket& q, const ct:
 // TRANSLATED event, each stage's cache row and policy-verdict event, the drop's marks or the
 // allowed packet's, the final event).
 void CommitNew(FastPath& fp, const FastPacket& p, const Settled& s) {
-  const Fresh& n = s.n;
+  const Fresh& n = fp.fresh;
   ct::Tables& c = fp.ct;
   const double now = s.now;
   const int32_t generation = static_cast<int32_t>(fp.block[kBlockGeneration]);
@@ -357,7 +365,8 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
   uint32_t dstIdentity = static_cast<uint32_t>(row[reply ? ct::kUserSrcIdentity : ct::kUserDstIdentity]);
   int32_t connection = row[ct::kId];
 
-  FinalEvent ev;
+  // Written in place: a copy of the event at the end was a `rep movs` per packet.
+  FinalEvent& ev = out->ev;
   ev.connection = connection;
   ev.srcEndpoint = srcEndpoint;
   ev.dstEndpoint = dstEndpoint;
@@ -400,7 +409,6 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
   if (fp.expectPackets != nullptr && static_cast<size_t>(connection) >= fp.expectLength) return false;
   out->hit = hit;
   out->now = now;
-  out->ev = ev;
   return true;
 }
 
@@ -414,7 +422,7 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
   double* block = fp.block;
   Settled settled;
   const bool settles = Settle(fp, a, tsSec, tsNsec, &settled);
-  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.frame, tsSec, tsNsec, interfaceId)) {
+  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.dedupContent, tsSec, tsNsec, interfaceId)) {
     block[kBlockFrames] += 1;
     block[kBlockDuplicates] += 1;
     return kDone;
@@ -466,6 +474,7 @@ inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
   a.key = ct::KeyOf(a.tuple, fp.ct.keyMask);
   const int32_t* slots = fp.ct.slots[a.table];
   if (slots != nullptr) Prefetch(slots + (static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]));
+  if (fp.dedupOn && fp.dedupBound) a.dedupContent = DedupPrefetch(fp.dedup, a.p, a.frame);
 }
 
 // Reads the slot (cached by now) and prefetches the row it names.
@@ -587,13 +596,21 @@ inline uint32_t ReadU32(const uint8_t* p, bool le) {
 // descriptors, as CaptureParser.runPcap reads them (a fraction of a second out of range carries
 // whole seconds over), and stops before a record cut short, one whose captured length is over
 // MAX_CAPLEN (the parser's error), or when the batch is full. Returns the records taken.
+constexpr size_t kScanPrefetch = 2048;
+
 uint32_t ScanPcap(FastPath& fp, size_t pos, size_t end, int flags, uint32_t headerLen, double linkType) {
   const bool le = (flags & kScanLittleEndian) != 0;
   const bool nano = (flags & kScanNano) != 0;
   const uint8_t* b = fp.data;
   double bytes = 0;
   uint32_t n = 0;
+  // Each record's position depends on the length read from the one before, so without help the
+  // walk waits for one cache line at a time (fresh bytes the reader's thread wrote); every line
+  // up to kScanPrefetch bytes ahead is prefetched instead, once, which also brings in the frames
+  // the batch decodes next.
+  size_t prefetched = pos;
   while (n < fp.descFrames && end - pos >= headerLen) {
+    for (const size_t until = std::min(end, pos + kScanPrefetch); prefetched < until; prefetched += 64) __builtin_prefetch(b + prefetched, 0, 3);
     const uint8_t* h = b + pos;
     const uint32_t caplen = ReadU32(h + 8, le);
     if (caplen > kMaxCaplen || end - pos < headerLen + caplen) break;
