@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "hash.h"
+#include "js_number.h"
 
 // The time arithmetic must round exactly as JavaScript's: no fused multiply-add of
 // (sec - s) * 1e9 + (nsec - n).
@@ -42,17 +43,6 @@ constexpr int R_POINTS = K + 2;
 constexpr double TWO32 = 4294967296.0;
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-// ECMAScript ToInt32: what `x | 0` and a store into an Int32Array do to a number.
-inline int32_t JsToInt32(double d) {
-  if (d >= -9.0e18 && d <= 9.0e18) {
-    return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(static_cast<int64_t>(d))));
-  }
-  if (!std::isfinite(d)) return 0;  // NaN fails the range test too
-  double m = std::fmod(std::trunc(d), TWO32);
-  if (m < 0) m += TWO32;
-  return static_cast<int32_t>(static_cast<uint32_t>(m));
-}
-
 inline int32_t I32(uint32_t x) { return static_cast<int32_t>(x); }
 inline uint32_t U32(int32_t x) { return static_cast<uint32_t>(x); }
 
@@ -65,48 +55,44 @@ inline int32_t HashWords(int32_t w0, int32_t w4, int32_t w8, int32_t w9, int32_t
 // dedup.ts recordHash.
 inline int32_t RecordHash(const int32_t* r) { return HashWords(r[0], r[4], r[8], r[9], r[10] ^ r[11], r[12] ^ r[20], r[14]); }
 
+// fillRow's word 0 (kinds and flags) and word 9 (ports) for a fast-path packet.
+inline int32_t RowWord0(const FastPacket& p) {
+  return I32(U32(p.ipVersion) | (U32(p.ipProto) << 8) | (U32(p.kind) << 16) |
+             /* isFragment: 0 << 24, fragMore: 0 << 25 */ (p.hasPorts != 0 ? 1u << 26 : 0u)
+             /* hasIcmpInner: 0 << 27 */);
+}
+inline int32_t RowWord9(const FastPacket& p) { return I32((U32(p.sport) << 16) | U32(p.dport)); }
+
 // dedup.ts fillRow for a fast-path packet: not a fragment (isFragment, fragMore false,
-// fragOffset 0), no ICMP quote (hasIcmpInner false, icmpInner* 0).
-inline int32_t FillRow(int32_t* r, const FastPacket& p, int32_t content) {
-  const int32_t w0 = I32(U32(p.ipVersion) | (U32(p.ipProto) << 8) | (U32(p.kind) << 16) |
-                         /* isFragment: 0 << 24, fragMore: 0 << 25 */ (p.hasPorts != 0 ? 1u << 26 : 0u)
-                         /* hasIcmpInner: 0 << 27 */);
-  r[0] = w0;
-  const int32_t w4 = I32(p.src[3]);
-  const int32_t w8 = I32(p.dst[3]);
-  const int32_t w9 = I32((U32(p.sport) << 16) | U32(p.dport));
-  const int32_t w10 = p.ipId;
-  const int32_t w11 = I32(p.tcpSeq);
-  const int32_t w12 = I32(p.tcpAck);
-  const int32_t w14 = p.ipLength;
+// fragOffset 0), no ICMP quote (hasIcmpInner false, icmpInner* 0). Its hash (recordHash of the
+// row) is RowHash's, computed apart: a batch knows it from the look-ahead (DedupPrefetch).
+inline void FillRow(int32_t* r, const FastPacket& p, int32_t content) {
+  r[0] = RowWord0(p);
   r[1] = I32(p.src[0]);
   r[2] = I32(p.src[1]);
   r[3] = I32(p.src[2]);
-  r[4] = w4;
+  r[4] = I32(p.src[3]);
   r[5] = I32(p.dst[0]);
   r[6] = I32(p.dst[1]);
   r[7] = I32(p.dst[2]);
-  r[8] = w8;
-  r[9] = w9;
-  r[10] = w10;
-  r[11] = w11;
-  r[12] = w12;
+  r[8] = I32(p.dst[3]);
+  r[9] = RowWord9(p);
+  r[10] = p.ipId;
+  r[11] = I32(p.tcpSeq);
+  r[12] = I32(p.tcpAck);
   r[13] = I32(U32(p.tcpFlags) | (U32(p.tcpWindow) << 16));
-  r[14] = w14;
+  r[14] = p.ipLength;
   r[15] = I32(/* fragOffset: 0 | */ (U32(p.l4Length) & 0xffffu) << 16);
   r[16] = I32((U32(p.icmpType) & 0xffu) | ((U32(p.icmpCode) & 0xffu) << 8) | ((U32(p.icmpId) & 0xffffu) << 16));
   r[17] = I32((U32(p.icmpSeq) & 0xffffu) /* | icmpInnerProto (0) << 16 */);
   r[18] = 0;  // (icmpInnerSport << 16) | icmpInnerDport
   r[19] = 0;  // hasIcmpInner false
   r[20] = content;
-  return HashWords(w0, w4, w8, w9, w10 ^ w11, w12 ^ content, w14);
 }
 
-// FillRow's hash alone (the words it hashes, without writing a row): which bucket the packet
-// will probe, for DedupPrefetch.
+// recordHash of the row FillRow writes for `p`, from the packet's fields (no row needed).
 inline int32_t RowHash(const FastPacket& p, int32_t content) {
-  int32_t r[kDedupRowWords];
-  return FillRow(r, p, content);
+  return HashWords(RowWord0(p), I32(p.src[3]), I32(p.dst[3]), RowWord9(p), p.ipId ^ I32(p.tcpSeq), I32(p.tcpAck) ^ content, p.ipLength);
 }
 
 // dedup.ts hashBytes: murmur3 rounds over d[from, to), big-endian words, then the rest.
@@ -216,7 +202,8 @@ class Dedup {
   // dedup.ts isDuplicate (after its ipVersion test).
   // `content` is ContentOf(p, frame): it depends on the packet and frame alone, so it is
   // computed once for keepPending's fillRow and the one below (by DedupPrefetch, in a batch).
-  bool IsDuplicate(const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId) {
+  // `hash` is RowHash(p, content).
+  bool IsDuplicate(const FastPacket& p, int32_t content, int32_t hash, double tsSec, double tsNsec, int32_t interfaceId) {
     int32_t pointHi;
     int32_t pointLo;
     PointOf(p, interfaceId, &pointHi, &pointLo);
@@ -224,8 +211,8 @@ class Dedup {
     if (s_.epoch < 0) s_.epoch = tsSec;
     const uint32_t row = s_.cursor;
     if (links_[row] != 0) Spill(row);
-    const int32_t h = FillRow(rows_ + static_cast<size_t>(row) * ROW, p, content);
-    if (Probe(row, h, tsSec - s_.epoch, tsNsec, pointHi, pointLo)) return true;
+    FillRow(rows_ + static_cast<size_t>(row) * ROW, p, content);
+    if (Probe(row, hash, tsSec - s_.epoch, tsNsec, pointHi, pointLo)) return true;
     s_.cursor = (row + 1u) & mask_;
     return false;
   }
@@ -483,22 +470,33 @@ void DedupSave(const DedupTable& t, const DedupState& st) {
   s[kDedupDupCount] = st.dupCount;
 }
 
-int32_t DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame) {
-  const int32_t content = ContentOf(p, frame);
-  const uint32_t bucket = (U32(RowHash(p, content)) >> 1) & U32(t.bucketMask);
+DedupKey DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame) {
+  DedupKey k;
+  k.content = ContentOf(p, frame);
+  k.hash = RowHash(p, k.content);
+  const uint32_t bucket = (U32(k.hash) >> 1) & U32(t.bucketMask);
   __builtin_prefetch(t.headers + static_cast<size_t>(bucket) * HDR, 1, 3);
-  return content;
+  return k;
 }
 
-bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId) {
+void DedupPrefetchRing(const DedupTable& t, const DedupState& s) {
+  const int32_t* r = t.rows + static_cast<size_t>((s.cursor + kDedupRingAhead) & (U32(t.ringRows) - 1u)) * ROW;
+  __builtin_prefetch(r, 1, 3);
+  __builtin_prefetch(r + 16, 1, 3);
+}
+
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const DedupKey& key, double tsSec, double tsNsec, int32_t interfaceId) {
   if (p.ipVersion == 0) return false;
-  return Dedup(t, s).IsDuplicate(p, content, tsSec, tsNsec, interfaceId);
+  return Dedup(t, s).IsDuplicate(p, key.content, key.hash, tsSec, tsNsec, interfaceId);
 }
 
 bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   DedupState s;
   DedupLoad(t, &s);
-  const bool dup = DedupIsDuplicate(t, s, p, ContentOf(p, frame), tsSec, tsNsec, interfaceId);
+  DedupKey key;
+  key.content = ContentOf(p, frame);
+  key.hash = RowHash(p, key.content);
+  const bool dup = DedupIsDuplicate(t, s, p, key, tsSec, tsNsec, interfaceId);
   DedupSave(t, s);
   return dup;
 }

@@ -86,14 +86,26 @@ struct DedupState {
 void DedupLoad(const DedupTable& t, DedupState* out);
 void DedupSave(const DedupTable& t, const DedupState& s);
 
-// The batch's look-ahead (fastpath.cc RunBatch): prefetches the duplicate table's bucket that
-// DedupIsDuplicate will probe for `p` and returns dedup.ts contentOf(p, frame), which that call
-// takes (a hash of the frame's bytes past the transport header, 0 for TCP). `t` must be bound.
-int32_t DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame);
+// What DedupIsDuplicate needs of a packet's bytes: dedup.ts contentOf(p, frame) (a hash of the
+// frame's bytes past the transport header, 0 for TCP) and the recordHash of the packet's row.
+struct DedupKey {
+  int32_t content = 0;
+  int32_t hash = 0;
+};
+
+// The batch's look-ahead (fastpath.cc RunBatch): the packet's DedupKey, with the duplicate
+// table's bucket it will probe prefetched. `t` must be bound.
+DedupKey DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame);
+
+// Prefetches, for writing, the ring row kDedupRingAhead packets past the cursor: every packet's
+// record is written into the next ring row (fillRow), a stream of two lines a packet through a
+// ring larger than the cache.
+constexpr uint32_t kDedupRingAhead = 8;
+void DedupPrefetchRing(const DedupTable& t, const DedupState& s);
 
 // DedupIsDuplicate below over the fields in `s` (loaded from `t`'s block, not stored back), with
-// the packet's contentOf (`content`, from DedupPrefetch) instead of its frame.
-bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, int32_t content, double tsSec, double tsNsec, int32_t interfaceId);
+// the packet's DedupKey (from DedupPrefetch) instead of its frame.
+bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const DedupKey& key, double tsSec, double tsNsec, int32_t interfaceId);
 
 // Deduplicator.isDuplicate(p, tsSec, tsNsec, frame) for a fast-path packet (packet.h: never a
 // fragment, no ICMP quote, no encapsulation), `frame` its bytes from the first one

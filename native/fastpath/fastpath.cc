@@ -86,7 +86,7 @@ struct Ahead {
   int table;
   int32_t key;
   int32_t row;
-  int32_t dedupContent;  // DedupPrefetch's contentOf (when duplicate suppression is on)
+  DedupKey dedupKey;  // DedupPrefetch's (when duplicate suppression is on)
 };
 
 // What SettleNew found for the first packet of a connection: everything its commit writes.
@@ -151,6 +151,9 @@ struct FastPath {
   Ahead ring[kRing];
   // SettleNew's findings for CommitNew (see Settled).
   Fresh fresh;
+  // Settle's packet as services translated it (kept here, like `fresh`: a FastPacket on the
+  // stack is initialized for every packet, translated or not).
+  FastPacket translatedPacket;
   uint32_t resumeAt = kNoResume;
   uint32_t decodedEnd = 0;
   int32_t decodedKeyMask = 0;
@@ -335,11 +338,11 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
   const FastPacket* pq = &p;
   const ct::Tuple* tuple = &a.tuple;
   int32_t key = a.key;
-  FastPacket translatedPacket;
   ct::Tuple translatedTuple;
   bool translated = false;
   int32_t service = -1;
   if (p.hasPorts && (MayBeFrontend(fp.frontendFilter, p.ipVersion, p.dst) || MayBeFrontend(fp.frontendFilter, p.ipVersion, p.src))) {
+    FastPacket& translatedPacket = fp.translatedPacket;
     translatedPacket = p;
     if (!Translate(fp.services, &translatedPacket, &translated, &service)) return false;
     pq = &translatedPacket;
@@ -422,7 +425,8 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
   double* block = fp.block;
   Settled settled;
   const bool settles = Settle(fp, a, tsSec, tsNsec, &settled);
-  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.dedupContent, tsSec, tsNsec, interfaceId)) {
+  if (fp.dedupOn) DedupPrefetchRing(fp.dedup, dedup);
+  if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.dedupKey, tsSec, tsNsec, interfaceId)) {
     block[kBlockFrames] += 1;
     block[kBlockDuplicates] += 1;
     return kDone;
@@ -474,7 +478,7 @@ inline void StageDecode(FastPath& fp, Ahead& a, uint32_t j) {
   a.key = ct::KeyOf(a.tuple, fp.ct.keyMask);
   const int32_t* slots = fp.ct.slots[a.table];
   if (slots != nullptr) Prefetch(slots + (static_cast<uint32_t>(a.key) & fp.ct.slotMask[a.table]));
-  if (fp.dedupOn && fp.dedupBound) a.dedupContent = DedupPrefetch(fp.dedup, a.p, a.frame);
+  if (fp.dedupOn && fp.dedupBound) a.dedupKey = DedupPrefetch(fp.dedup, a.p, a.frame);
 }
 
 // Reads the slot (cached by now) and prefetches the row it names.

@@ -23,6 +23,7 @@
 #include <cmath>
 
 #include "../bindings.h"
+#include "js_number.h"
 #include "stage.h"
 
 namespace hubcap::fastpath {
@@ -67,12 +68,7 @@ void WriteDecision(const StageDecision& d, double* o) {
   o[7] = d.audited ? 1 : 0;
 }
 
-// ToInt32 of a double, without undefined behaviour for any input.
-int32_t ToI32(double d) {
-  if (!std::isfinite(d)) return 0;
-  const double m = std::fmod(std::trunc(d), 4294967296.0);
-  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(m < 0 ? m + 4294967296.0 : m)));
-}
+int32_t ToI32(double d) { return JsToInt32(d); }
 
 StageDecision ReadDecision(const double* o) {
   StageDecision d;

@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "js_number.h"
+
 namespace hubcap::fastpath {
 
 namespace {
@@ -224,13 +226,6 @@ void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) { SummaryCommitN
 // ---- A new connection's events ------------------------------------------------------------------
 
 namespace {
-
-// ECMAScript ToInt32 of a double (`x | 0`), without undefined behaviour for any input.
-inline int32_t JsToInt32(double d) {
-  if (!std::isfinite(d)) return 0;
-  const double m = std::fmod(std::trunc(d), 4294967296.0);
-  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(m < 0 ? m + 4294967296.0 : m)));
-}
 
 // `(x | 0) === x`: an integer in int32 range (sides are never -0).
 inline bool IsInt32(double d) { return d >= -2147483648.0 && d <= 2147483647.0 && d == std::trunc(d); }

@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "../bindings.h"
+#include "js_number.h"
 #include "summary.h"
 #include "summary_args.h"
 
@@ -54,13 +55,8 @@ enum PackedEvent : int {
   kEvWords = kEvDst0 + 4,
 };
 
-// ECMAScript ToUint32 / ToInt32 of a double, without undefined behaviour for any input.
-inline uint32_t ToU32(double d) {
-  if (!std::isfinite(d)) return 0;
-  const double m = std::fmod(std::trunc(d), 4294967296.0);
-  return static_cast<uint32_t>(static_cast<int64_t>(m < 0 ? m + 4294967296.0 : m));
-}
-inline int32_t ToI32(double d) { return static_cast<int32_t>(ToU32(d)); }
+inline uint32_t ToU32(double d) { return JsToUint32(d); }
+inline int32_t ToI32(double d) { return JsToInt32(d); }
 
 struct Bound {
   SummaryTables tables;
