@@ -70,10 +70,10 @@ constexpr int kFrontendFilterWords = (1 << 16) >> 5;
 // slot is read and its row prefetched kAheadRow frames before; the connection's summary record
 // and connection-cache row kAheadConn frames before. Every address is only a hint (a slow packet
 // in between may change the tables; the decision itself reads everything again).
-constexpr uint32_t kAheadDecode = 8;
-constexpr uint32_t kAheadRow = 5;
-constexpr uint32_t kAheadConn = 2;
-constexpr uint32_t kRing = 16;  // > kAheadDecode
+constexpr uint32_t kAheadDecode = 16;
+constexpr uint32_t kAheadRow = 10;
+constexpr uint32_t kAheadConn = 4;
+constexpr uint32_t kRing = 32;  // > kAheadDecode
 constexpr uint32_t kNoResume = 0xFFFFFFFFu;
 
 // A frame of the batch on its way through the look-ahead pipeline (RunBatch): decoded, with

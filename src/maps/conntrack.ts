@@ -699,9 +699,15 @@ class KeyIndex {
     return out;
   }
 
+  /**
+   * Four times the slots: a rehash reads every entry's row for its key (a cache miss each), and
+   * growing fourfold rehashes a third of the entries doubling would over a table's growth (the
+   * final table is at most twice the size: 262,144 slots for the replay benchmark's ~100k
+   * connections either way).
+   */
   private grow(): void {
     const old = this.slots;
-    const slots = (this.mask + 1) * 2;
+    const slots = (this.mask + 1) * 4;
     this.slots = new Int32Array(slots);
     this.mask = slots - 1;
     const s = this.slots;
@@ -1517,14 +1523,15 @@ export class Conntrack {
   }
 
   /**
-   * Four times the rows: a replay's rows grow to their peak early, and each growth copies the
-   * rows and faults in fresh pages (doubling cost ~60 ms over a 250k-row replay; the part of a
+   * Sixteen times the rows: a replay's rows grow to their peak early, and each growth copies the
+   * rows and faults in fresh pages (doubling cost ~60 ms over a 250k-row replay, growing fourfold
+   * ~10 ms over the replay benchmark's 100k connections, sixteenfold half that; the part of a
    * new buffer past the live rows is never touched, so it costs address space, not memory).
    */
   private growRows(): void {
     // Never more rows than the four tables hold together, plus the two a creation takes before
     // its tables evict (the connection's and its RELATED entry's).
-    const cap = Math.max(this.rowCap + 1, Math.min(this.rowCap * 4, 2 * (this.tcpMax + this.anyMax) + 2));
+    const cap = Math.max(this.rowCap + 1, Math.min(this.rowCap * 16, 2 * (this.tcpMax + this.anyMax) + 2));
     let buf: ArrayBuffer;
     try {
       buf = new ArrayBuffer(cap * ROW_WORDS * 4);
