@@ -11,8 +11,10 @@
  * (TCP, UDP, ICMPv6 echo); ~5% of packets carry an 802.1Q tag. Headers are valid (lengths and
  * IPv4 checksums) so tcpdump and the decoder read them as real traffic; payload bytes are filler.
  */
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PcapEncoder } from '../../src/capture/pcap-writer.js';
 
 export const GENERATOR_VERSION = 1;
@@ -55,8 +57,13 @@ export function ensureCapture(options: GenOptions = {}): GeneratedCapture {
   const concurrency = options.concurrency ?? 2000;
   mkdirSync(CACHE_DIR, { recursive: true });
   const pools = options.pools;
+  // The name carries a digest of what the bytes depend on besides the numbers: the pools'
+  // addresses and this generator's source. A cached file from an older generator or another
+  // cluster's pools was once reused silently (the replay benchmark's gate then counted a
+  // different traffic's drops), since neither showed in the name.
+  const digest = createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).update(JSON.stringify(pools ?? null)).digest('hex').slice(0, 12);
   const poolTag = pools ? `-${pools.name}` : '';
-  const path = join(CACHE_DIR, `traffic-v${GENERATOR_VERSION}-${packets}-s${seed}-c${concurrency}${poolTag}.pcap`);
+  const path = join(CACHE_DIR, `traffic-v${GENERATOR_VERSION}-${packets}-s${seed}-c${concurrency}${poolTag}-${digest}.pcap`);
   if (existsSync(path)) return { path, packets, bytes: statSync(path).size, generated: false };
   const tmp = `${path}.${process.pid}.tmp`;
   writeTraffic(tmp, packets, seed, concurrency, pools ? compilePools(pools) : undefined);
