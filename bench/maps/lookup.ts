@@ -622,6 +622,17 @@ async function settle(): Promise<void> {
     fullGc();
     await new Promise((res) => setImmediate(res));
   }
+  // V8 frees the backing stores of dead ArrayBuffers on a background thread after the GC, so a
+  // previous size's TypeScript maps (~140 MB at 10^6) could still be unmapping during the next
+  // build and cancel its RSS growth (an RSS delta of 2 bytes an entry was once recorded for a
+  // 32-byte-an-entry native map). Wait until RSS holds still (at most ~1 s).
+  let last = process.memoryUsage().rss;
+  for (let i = 0; i < 50; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    const now = process.memoryUsage().rss;
+    if (Math.abs(now - last) < 256 * 1024) break;
+    last = now;
+  }
 }
 
 interface Snapshot {
