@@ -147,9 +147,13 @@ inline void PointOf(const FastPacket& p, int32_t interfaceId, int32_t* hi, int32
   const uint32_t ifPlus = U32(p.ifIndex) + 1u;
   const uint32_t iface = interfaceId == 0 ? ifPlus : ifPlus ^ (U32(interfaceId) * 0x9e3779b1u);
   const int32_t low = I32(((U32(p.sllPacketType) + 1u) & 0xffu) | (0u /* encap */ << 8) | ((U32(p.vlan0) + 1u) << 10));
-  const double point = static_cast<double>(iface & 0x3fffffffu) * 8388608.0 + static_cast<double>(low);
-  *hi = JsToInt32(point / TWO32);
-  *lo = JsToInt32(point);
+  // point = (iface & 0x3fffffff) * 2^23 + low is an integer of magnitude below 2^53, exact as a
+  // double, so the same value in int64 gives the same halves: (point / 2^32) | 0 truncates
+  // toward zero as integer division does, point | 0 is its low 32 bits. (Integer arithmetic:
+  // the double conversions cost ~20 instructions a packet.)
+  const int64_t point = static_cast<int64_t>(static_cast<uint64_t>(iface & 0x3fffffffu) << 23) + low;
+  *hi = static_cast<int32_t>(point / 4294967296LL);
+  *lo = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(point)));
 }
 
 // dedup.ts sameRecord.
@@ -303,16 +307,14 @@ class Dedup {
     else if (h3 == 0) victim = 3;
     else {
       const int next = static_cast<int>((U32(t[b + H_REF]) >> REF_NEXT) & (WAYS - 1));
-      const double an = (sec - t[b + H_SEC + next]) * 1e9 + (tsNsec - t[b + H_NSEC + next]);
-      const double a0 = (sec - t[b + H_SEC]) * 1e9 + (tsNsec - t[b + H_NSEC]);
-      const double a1 = (sec - t[b + H_SEC + 1]) * 1e9 + (tsNsec - t[b + H_NSEC + 1]);
-      const double a2 = (sec - t[b + H_SEC + 2]) * 1e9 + (tsNsec - t[b + H_NSEC + 2]);
-      const double a3 = (sec - t[b + H_SEC + 3]) * 1e9 + (tsNsec - t[b + H_NSEC + 3]);
-      victim = an > 0 && static_cast<int>(a0 < an) + static_cast<int>(a1 < an) + static_cast<int>(a2 < an) +
-                                     static_cast<int>(a3 < an) ==
-                             WAYS - 1
-                   ? next
-                   : OldestWay(t, static_cast<int32_t>(b), sec, tsNsec);
+      // dedup.ts computes the next way's age (an) apart; it is the same expression as that
+      // way's entry here, so it is read from the array.
+      double age[WAYS];
+      for (int w = 0; w < WAYS; w++) age[w] = (sec - t[b + H_SEC + w]) * 1e9 + (tsNsec - t[b + H_NSEC + w]);
+      const double an = age[next];
+      int younger = 0;
+      for (int w = 0; w < WAYS; w++) younger += static_cast<int>(age[w] < an);
+      victim = an > 0 && younger == WAYS - 1 ? next : OldestWay(t, static_cast<int32_t>(b), sec, tsNsec);
     }
     Store(bucket, victim, h, sec, tsNsec, pointHi, pointLo, row);
     t[b + H_REF] = I32((U32(t[b + H_REF]) & ~(3u << REF_NEXT)) | ((U32(victim + 1) & (WAYS - 1)) << REF_NEXT));
