@@ -189,6 +189,7 @@ struct Settled {
   ct::Hit hit;
   double now;
   FinalEvent ev;
+  FinalPlace place;    // the summary record and sides SummaryCheckFinal found (not for a fresh one)
   bool fresh = false;  // a new connection: FastPath::fresh holds the rest
 };
 
@@ -408,7 +409,7 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
     ev.inherited = false;
     ev.dropReason = 0;
   }
-  if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false)) return false;
+  if (!SummaryCheckFinal(fp.summary, ev, /*findVictim=*/false, &out->place)) return false;
   if (fp.expectPackets != nullptr && static_cast<size_t>(connection) >= fp.expectLength) return false;
   out->hit = hit;
   out->now = now;
@@ -443,7 +444,7 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
     return kDone;
   }
   ct::Commit(fp.ct, settled.hit, true, p.tcpFlags, p.ipLength, settled.now);
-  SummaryCommitFinal(fp.summary, ev);
+  SummaryCommitFinal(fp.summary, ev, settled.place);
   if (fp.expectPackets != nullptr) fp.expectPackets[static_cast<size_t>(ev.connection)] += 1;
   return kDone;
 }

@@ -185,7 +185,7 @@ void DroppedAdd(SummaryTables& t, int64_t rec, const FinalEvent& ev, double srcS
 
 }  // namespace
 
-bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) {
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim, FinalPlace* place) {
   if (!t.bound || ev.verdict < 0 || ev.verdict > 7) return false;
   const int64_t rec = DenseRecord(t, ev.connection);
   if (rec < 0) return false;
@@ -204,6 +204,11 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) 
       if (tracked < 1 || static_cast<uint32_t>(tracked) > t.capacity) return false;
     }
   }
+  if (place != nullptr) {
+    place->rec = rec;
+    place->srcSide = srcSide;
+    place->dstSide = dstSide;
+  }
   return !findVictim || SummaryCheckVictim(t, ev);
 }
 
@@ -219,9 +224,6 @@ bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) {
   return slot >= 0 && DenseRecord(t, t.key[slot]) >= 0;
 }
 
-// The cached-pair case of SummaryCommitNewFinal (SummaryCheckFinal made sure the record's pair
-// applies), which is the whole of it then.
-void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev) { SummaryCommitNewFinal(t, ev); }
 
 // ---- A new connection's events ------------------------------------------------------------------
 
@@ -302,6 +304,60 @@ int64_t AddPair(SummaryTables& t, double srcSide, double dstSide) {
   return n;
 }
 
+// SummaryCommitNewFinal's writes for the event's record (at `rec`) and oriented sides.
+void CommitFinalAt(SummaryTables& t, const FinalEvent& ev, int64_t rec, double srcSide, double dstSide) {
+  const int32_t v = ev.verdict;
+  t.packets[v] += 1;
+  if (ev.inherited) t.scalars[kSumInheritedPackets] += 1;
+  int32_t* r = t.records + rec;
+  const int32_t mask = r[kSumRMask];
+  const int32_t bit = 1 << v;
+  const bool firstOfVerdict = (mask & bit) == 0;
+  if (firstOfVerdict) {
+    r[kSumRMask] = mask | bit;
+    t.connections[v] += 1;
+  }
+  const int32_t reason = ev.dropReason & 0xff;
+  if (v == kVerdictDropped) {
+    t.dropPackets[reason] += 1;
+    if (firstOfVerdict) t.dropConnections[reason] += 1;
+  }
+
+  // Endpoint pair, oriented client -> server: the record's, unless this event's sides differ
+  // from the ones it was found for.
+  int64_t pair;
+  bool cached = true;
+  if (r[kSumRPair] != 0 && static_cast<double>(r[kSumRSrcSide]) == srcSide && static_cast<double>(r[kSumRDstSide]) == dstSide) {
+    pair = static_cast<int64_t>(r[kSumRPair]) - 1;
+  } else {
+    // The pending packets belong to the pair the record held until now.
+    if (r[kSumRPending] != 0) FlushPending(t, r);
+    pair = FindPair(t, srcSide, dstSide);
+    if (pair < 0) pair = AddPair(t, srcSide, dstSide);
+    // Sides are int32 but for identities above 2^31 - 1 (never cached, always looked up).
+    cached = IsInt32(srcSide) && IsInt32(dstSide);
+    if (cached) {
+      r[kSumRPair] = static_cast<int32_t>(pair + 1);
+      r[kSumRSrcSide] = static_cast<int32_t>(srcSide);
+      r[kSumRDstSide] = static_cast<int32_t>(dstSide);
+    }
+  }
+  if (cached) {
+    const int32_t pending = r[kSumRPending];
+    if (pending != 0 && (pending & 7) == v && pending < kSumPendingLimit) {
+      r[kSumRPending] = pending + 8;
+    } else {
+      if (pending != 0) FlushPending(t, r);
+      r[kSumRPending] = 8 | v;
+    }
+  } else {
+    t.pairPackets[pair * 8 + v] += 1;
+  }
+  if (firstOfVerdict) t.pairConnections[pair * 8 + v] += 1;
+
+  if (v == kVerdictDropped) DroppedAdd(t, rec, ev, srcSide, dstSide);
+}
+
 }  // namespace
 
 bool SummaryCheckPolicyVerdict(const SummaryTables& t, const PolicyVerdictEvent& ev) {
@@ -374,59 +430,13 @@ bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVicti
 }
 
 void SummaryCommitNewFinal(SummaryTables& t, const FinalEvent& ev) {
-  const int32_t v = ev.verdict;
-  t.packets[v] += 1;
-  if (ev.inherited) t.scalars[kSumInheritedPackets] += 1;
-  const int64_t rec = DenseRecord(t, ev.connection);
-  int32_t* r = t.records + rec;
-  const int32_t mask = r[kSumRMask];
-  const int32_t bit = 1 << v;
-  const bool firstOfVerdict = (mask & bit) == 0;
-  if (firstOfVerdict) {
-    r[kSumRMask] = mask | bit;
-    t.connections[v] += 1;
-  }
-  const int32_t reason = ev.dropReason & 0xff;
-  if (v == kVerdictDropped) {
-    t.dropPackets[reason] += 1;
-    if (firstOfVerdict) t.dropConnections[reason] += 1;
-  }
-
-  // Endpoint pair, oriented client -> server: the record's, unless this event's sides differ
-  // from the ones it was found for.
   double srcSide, dstSide;
   OrientedSides(ev, &srcSide, &dstSide);
-  int64_t pair;
-  bool cached = true;
-  if (r[kSumRPair] != 0 && static_cast<double>(r[kSumRSrcSide]) == srcSide && static_cast<double>(r[kSumRDstSide]) == dstSide) {
-    pair = static_cast<int64_t>(r[kSumRPair]) - 1;
-  } else {
-    // The pending packets belong to the pair the record held until now.
-    if (r[kSumRPending] != 0) FlushPending(t, r);
-    pair = FindPair(t, srcSide, dstSide);
-    if (pair < 0) pair = AddPair(t, srcSide, dstSide);
-    // Sides are int32 but for identities above 2^31 - 1 (never cached, always looked up).
-    cached = IsInt32(srcSide) && IsInt32(dstSide);
-    if (cached) {
-      r[kSumRPair] = static_cast<int32_t>(pair + 1);
-      r[kSumRSrcSide] = static_cast<int32_t>(srcSide);
-      r[kSumRDstSide] = static_cast<int32_t>(dstSide);
-    }
-  }
-  if (cached) {
-    const int32_t pending = r[kSumRPending];
-    if (pending != 0 && (pending & 7) == v && pending < kSumPendingLimit) {
-      r[kSumRPending] = pending + 8;
-    } else {
-      if (pending != 0) FlushPending(t, r);
-      r[kSumRPending] = 8 | v;
-    }
-  } else {
-    t.pairPackets[pair * 8 + v] += 1;
-  }
-  if (firstOfVerdict) t.pairConnections[pair * 8 + v] += 1;
-
-  if (v == kVerdictDropped) DroppedAdd(t, rec, ev, srcSide, dstSide);
+  CommitFinalAt(t, ev, DenseRecord(t, ev.connection), srcSide, dstSide);
 }
+
+// The cached-pair case of SummaryCommitNewFinal (SummaryCheckFinal made sure the record's pair
+// applies), from the record and sides SummaryCheckFinal found.
+void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev, const FinalPlace& place) { CommitFinalAt(t, ev, place.rec, place.srcSide, place.dstSide); }
 
 }  // namespace hubcap::fastpath

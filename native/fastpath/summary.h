@@ -134,16 +134,22 @@ struct FinalEvent {
 // it minimum(), so the check reads only: the fast path checks so before duplicate suppression
 // (a duplicate never reaches the summary, so minimum must not run for it), and with the
 // victim after it.
-bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true);
+// With `place`, where it found the event's record and its oriented sides, for SummaryCommitFinal.
+struct FinalPlace {
+  int64_t rec = -1;  // the record's offset in the dense array
+  double srcSide = 0;
+  double dstSide = 0;
+};
+bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true, FinalPlace* place = nullptr);
 
 // That last condition alone, for an event SummaryCheckFinal(t, ev, false) accepted: true
 // unless `ev` is a drop of an untracked connection with every slot used whose victim (found by
 // minimum(), which may re-place stale tops) has no dense record.
 bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev);
 
-// Counts `ev` (after SummaryCheckFinal answered true for it): FlowSummary.addFinal with
-// flushPending and TopDropped.add, write for write.
-void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev);
+// Counts `ev` (after SummaryCheckFinal answered true for it, with `place`): FlowSummary.addFinal
+// with flushPending and TopDropped.add, write for write.
+void SummaryCommitFinal(SummaryTables& t, const FinalEvent& ev, const FinalPlace& place);
 
 // ---- A new connection's events ------------------------------------------------------------------
 

@@ -102,8 +102,9 @@ napi_value AddFinal(napi_env env, napi_callback_info info) {
   if (argc >= 2) napi_get_value_int32(env, argv[1], &mode);
   const FinalEvent ev = UnpackFinal(p);
   SummaryTables& t = static_cast<Bound*>(data)->tables;
-  int32_t out = SummaryCheckFinal(t, ev) ? 1 : 0;
-  if (out == 1 && mode == 0) SummaryCommitFinal(t, ev);
+  FinalPlace place;
+  int32_t out = SummaryCheckFinal(t, ev, /*findVictim=*/true, &place) ? 1 : 0;
+  if (out == 1 && mode == 0) SummaryCommitFinal(t, ev, place);
   napi_value result;
   napi_create_int32(env, out, &result);
   return result;
