@@ -66,10 +66,12 @@ constexpr int32_t kVerdictDropped = 2;
 constexpr int kFrontendFilterWords = (1 << 16) >> 5;
 
 // The batch loop's look-ahead (a software pipeline, as DPDK's lookup loops are written): a frame
-// is decoded kAheadDecode frames before its turn and its conntrack index slot prefetched; its
-// slot is read and its row prefetched kAheadRow frames before; the connection's summary record
-// and connection-cache row kAheadConn frames before. Every address is only a hint (a slow packet
-// in between may change the tables; the decision itself reads everything again).
+// is decoded kAheadDecode frames before its turn and its conntrack index slot and duplicate-table
+// bucket prefetched; its slot is read and its row prefetched kAheadRow frames before; the
+// connection's summary record and connection-cache row kAheadConn frames before. Every address
+// is only a hint (a slow packet in between may change the tables; the decision itself reads
+// everything again). Twice the distances of 8 / 5 / 2 measured ~2% faster on the replay bench
+// (at ~400 ns a packet, a line is well in flight either way).
 constexpr uint32_t kAheadDecode = 16;
 constexpr uint32_t kAheadRow = 10;
 constexpr uint32_t kAheadConn = 4;
@@ -177,8 +179,6 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
   uint32_t bit = h >> 16;
   return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
 }
-
-
 
 // What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
 // the final event.
@@ -597,12 +597,13 @@ inline uint32_t ReadU32(const uint8_t* p, bool le) {
             : (static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | static_cast<uint32_t>(p[3]));
 }
 
+// How far ahead of the record it reads ScanPcap prefetches the chunk (bytes).
+constexpr size_t kScanPrefetch = 2048;
+
 // Walks whole classic pcap records of the chunk from `pos` to `end` into the batch's
 // descriptors, as CaptureParser.runPcap reads them (a fraction of a second out of range carries
 // whole seconds over), and stops before a record cut short, one whose captured length is over
 // MAX_CAPLEN (the parser's error), or when the batch is full. Returns the records taken.
-constexpr size_t kScanPrefetch = 2048;
-
 uint32_t ScanPcap(FastPath& fp, size_t pos, size_t end, int flags, uint32_t headerLen, double linkType) {
   const bool le = (flags & kScanLittleEndian) != 0;
   const bool nano = (flags & kScanNano) != 0;
