@@ -140,7 +140,7 @@ describe('conntrack rows', () => {
   });
 
   it('its rows never outgrow what the tables can hold together (plus a creation in flight)', () => {
-    // 1,100 live entries outgrow the first 1,024 rows; growing fourfold would reserve 4,096.
+    // 1,100 live entries outgrow the first 1,024 rows; growing sixteenfold would reserve 16,384.
     const ct = new Conntrack({ tcpMax: 700, anyMax: 400 });
     for (let i = 0; i < 3000; i++) ct.createRow(tup(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1000, '10.200.0.1', 80), i);
     expect(ct.tcpSize).toBe(700);
