@@ -27,6 +27,7 @@ import {
 import { event, packet, starWarsDoc, type Proto } from '../flow/fixtures.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
 import { outcome, packFinal } from '../helpers/summary-events.js';
+import { SummaryTwin } from '../helpers/summary-twin.js';
 
 /** summary_testing.cc addNew's ops. */
 const OP_FINAL = 0;
@@ -143,53 +144,32 @@ function newStats(): Stats {
  * A FlowSummary whose policy-verdict, translation and final events go to the native port first.
  * Its scalars live in `block` while the native side counts.
  */
-class NativeTwin {
-  readonly s: FlowSummary;
-  readonly block = new Float64Array(SUMMARY_SCALAR_WORDS + 6);
-  readonly at = 3;
+class NativeTwin extends SummaryTwin<AddNew> {
   private readonly finalWords: Float64Array;
   private readonly verdictWords = new Float64Array(4);
   private readonly connWords = new Float64Array(1);
-  private fn: AddNew | undefined;
-  private bound: { records?: Int32Array; pairPackets?: Float64Array; pairConnections?: Float64Array; buckets?: Int32Array } = {};
-  nativeOwnsScalars = false;
   readonly stats = newStats();
 
   constructor(
     private readonly t: SummaryTesting,
     options: SummaryOptions,
   ) {
-    this.s = new FlowSummary(ctx, options);
+    super(new FlowSummary(ctx, options), SUMMARY_SCALAR_WORDS + 6);
     this.finalWords = new Float64Array(t.summaryEventWords);
-    this.block.fill(-7); // words around the scalars: must stay as they are
   }
 
   /** The fast path's "bind again?" test: the three arrays it watches, and the pair buckets. */
-  private toNative(): void {
-    if (!this.nativeOwnsScalars) {
-      this.s.saveScalars(this.block, this.at);
-      this.nativeOwnsScalars = true;
-    }
+  protected watchedArrays(): readonly unknown[] {
     const s = this.s;
-    const b = this.bound;
-    if (
-      this.fn === undefined ||
-      s.nativeRecords !== b.records ||
-      s.nativePairPackets !== b.pairPackets ||
-      s.nativePairConnections !== b.pairConnections ||
-      s.nativePairBuckets !== b.buckets
-    ) {
-      this.fn = this.t.summaryNewBind(...bindArgs(s.nativeArrays(), this.block, this.at));
-      this.bound = { records: s.nativeRecords, pairPackets: s.nativePairPackets, pairConnections: s.nativePairConnections, buckets: s.nativePairBuckets };
-      this.stats.rebinds++;
-    }
+    return [s.nativeRecords, s.nativePairPackets, s.nativePairConnections, s.nativePairBuckets];
   }
 
-  toTs(): void {
-    if (this.nativeOwnsScalars) {
-      this.s.loadScalars(this.block, this.at);
-      this.nativeOwnsScalars = false;
-    }
+  protected bind(): AddNew {
+    return this.t.summaryNewBind(...bindArgs(this.s.nativeArrays(), this.block, this.at));
+  }
+
+  protected rebound(): void {
+    this.stats.rebinds++;
   }
 
   internals(): Record<string, unknown> {
@@ -226,9 +206,8 @@ class NativeTwin {
       this.s.add(ev);
       return;
     }
-    this.toNative();
+    const fn = this.toNative();
     const mode = route === 2 ? 1 : route === 3 ? 2 : 0;
-    const fn = this.fn!;
     const conn = ev.connection;
     const rec = this.denseRecord(conn);
     const recs = this.s.nativeRecords;

@@ -15,6 +15,7 @@ import { FlowSummary, SUMMARY_LAYOUT, SUMMARY_SCALAR_WORDS, summaryArrayArgs, ty
 import { event, packet, starWarsDoc, type Proto } from '../flow/fixtures.js';
 import { nativeOrFail, rng } from '../maps/native-helpers.js';
 import { outcome, packFinal } from '../helpers/summary-events.js';
+import { SummaryTwin } from '../helpers/summary-twin.js';
 
 type AddFinal = (ev: Float64Array, mode?: number) => number;
 interface SummaryTesting {
@@ -84,16 +85,8 @@ interface Stats {
  * A FlowSummary whose final events go to the native port first. The scalars live in `block`
  * while the native side counts (saved when it takes over, loaded back before TypeScript counts).
  */
-class NativeTwin {
-  readonly s: FlowSummary;
-  private readonly block = new Float64Array(SUMMARY_SCALAR_WORDS + 5);
-  private readonly at = 3;
+class NativeTwin extends SummaryTwin<AddFinal> {
   private readonly packed: Float64Array;
-  private fn: AddFinal | undefined;
-  private boundRecords: Int32Array | undefined;
-  private boundPairPackets: Float64Array | undefined;
-  private boundPairConnections: Float64Array | undefined;
-  private nativeOwnsScalars = false;
   readonly stats: Stats = {
     offered: 0,
     commits: 0,
@@ -114,32 +107,21 @@ class NativeTwin {
     private readonly t: SummaryTesting,
     options: SummaryOptions,
   ) {
-    this.s = new FlowSummary(ctx, options);
+    super(new FlowSummary(ctx, options), SUMMARY_SCALAR_WORDS + 5);
     this.packed = new Float64Array(t.summaryEventWords);
-    this.block.fill(-7); // words around the scalars: must stay as they are
   }
 
-  private toNative(): void {
-    if (!this.nativeOwnsScalars) {
-      this.s.saveScalars(this.block, this.at);
-      this.nativeOwnsScalars = true;
-    }
-    const s = this.s;
-    if (this.fn === undefined || s.nativeRecords !== this.boundRecords || s.nativePairPackets !== this.boundPairPackets || s.nativePairConnections !== this.boundPairConnections) {
-      this.fn = this.t.summaryBind(...bindArgs(s.nativeArrays(), this.block, this.at));
-      this.boundRecords = s.nativeRecords;
-      this.boundPairPackets = s.nativePairPackets;
-      this.boundPairConnections = s.nativePairConnections;
-      this.stats.rebinds++;
-    }
+  /** The three arrays the fast path watches for a cached pair's final event. */
+  protected watchedArrays(): readonly unknown[] {
+    return [this.s.nativeRecords, this.s.nativePairPackets, this.s.nativePairConnections];
   }
 
-  /** TypeScript counts from here: the scalars back into the summary's fields. */
-  toTs(): void {
-    if (this.nativeOwnsScalars) {
-      this.s.loadScalars(this.block, this.at);
-      this.nativeOwnsScalars = false;
-    }
+  protected bind(): AddFinal {
+    return this.t.summaryBind(...bindArgs(this.s.nativeArrays(), this.block, this.at));
+  }
+
+  protected rebound(): void {
+    this.stats.rebinds++;
   }
 
   /**
@@ -169,7 +151,7 @@ class NativeTwin {
       this.s.add(ev);
       return;
     }
-    this.toNative();
+    const fn = this.toNative();
     const st = this.stats;
     st.offered++;
     const v = outcome(ev);
@@ -179,7 +161,7 @@ class NativeTwin {
     const wasTracked = predicted !== false && rec[conn * L.REC + L.R_DROP_SLOT] !== 0;
     const size = this.block[this.at + 1]!;
     const evictions = this.block[this.at + 2]!;
-    const got = this.fn!(packFinal(ev, this.packed), route === 2 ? 1 : 0);
+    const got = fn(packFinal(ev, this.packed), route === 2 ? 1 : 0);
     if (predicted === undefined) {
       if (got === 0) st.evictionRefusals++;
     } else if ((got === 1) !== predicted) {
