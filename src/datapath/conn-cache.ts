@@ -18,6 +18,7 @@
  * and a stale or foreign row is a miss. The table grows eightfold while ids outrun it, up to
  * MAX_ROWS; nothing is allocated per packet.
  */
+import { tableInt32 } from '../maps/table-memory.js';
 
 /** Words per row: one 64-byte line. */
 const STRIDE = 16;
@@ -63,7 +64,7 @@ export class CachedStage {
 }
 
 export class ConnectionCache {
-  private rows = new Int32Array(INITIAL_ROWS * STRIDE);
+  private rows = tableInt32(INITIAL_ROWS * STRIDE);
   private mask = INITIAL_ROWS - 1;
 
   /** @internal The rows (replaced when the table grows), for the native fast path. */
@@ -138,7 +139,7 @@ export class ConnectionCache {
     while (rows <= id && rows < MAX_ROWS) rows = Math.min(MAX_ROWS, rows * GROWTH);
     const old = this.rows;
     const oldRows = this.mask + 1;
-    this.rows = new Int32Array(rows * STRIDE);
+    this.rows = tableInt32(rows * STRIDE);
     this.mask = rows - 1;
     // Two rows never meet in the larger table: ids equal modulo the new size are equal modulo
     // the old one, and there they had one row.

@@ -28,6 +28,7 @@
  */
 import { PacketKind as PacketKindBinding, type DecodedPacket } from '../decode/packet.js';
 import { murmur3Finish as murmur3FinishBinding, murmur3Round as murmur3RoundBinding } from '../net/hash.js';
+import { tableInt32 } from '../maps/table-memory.js';
 
 // Imported bindings used on the packet path, as module constants: optimized code loads an
 // imported binding from its cell and checks it for the hole at every use, while a module's own
@@ -192,10 +193,10 @@ export class Deduplicator {
     this.windowNs = windowNs;
     this.capacity = slots;
     this.bucketMask = slots / WAYS - 1;
-    this.headers = new Int32Array((slots / WAYS) * HDR);
+    this.headers = tableInt32((slots / WAYS) * HDR);
     this.ringRows = ring;
-    this.rows = new Int32Array((ring + slots) * ROW);
-    this.links = new Int32Array(ring);
+    this.rows = tableInt32((ring + slots) * ROW);
+    this.links = tableInt32(ring);
     this.pendingLimit = Math.min(PENDING_ROWS, ring - 1);
     this.single = fastPath;
   }

@@ -35,6 +35,7 @@ import {
 import { copyWords as copyWordsBinding } from '../net/addr.js';
 import { formatAddress } from '../decode/format.js';
 import { dropReasonName, dropReasonText } from '../maps/codes.js';
+import { grownInt32, tableInt32 } from '../maps/table-memory.js';
 import type { FlowContext } from './context.js';
 import { tabwriterLines } from './compact.js';
 import { joinHostPort } from './flow.js';
@@ -221,7 +222,7 @@ export function summaryNewArrayArgs(a: SummaryNativeArrays): Array<ArrayBufferVi
  */
 class ConnectionRecords {
   data: Int32Array;
-  private dense = new Int32Array(1024 * REC);
+  private dense = tableInt32(1024 * REC);
   private sparse = new Int32Array(16 * REC);
   private sparseCount = 0;
   private readonly sparseIndex = new Map<number, number>();
@@ -264,9 +265,7 @@ class ConnectionRecords {
   private growDense(conn: number): void {
     let n = this.dense.length / REC;
     while (n <= conn) n *= 2;
-    const grown = new Int32Array(Math.min(n, DENSE_LIMIT) * REC);
-    grown.set(this.dense);
-    this.dense = grown;
+    this.dense = grownInt32(this.dense, Math.min(n, DENSE_LIMIT) * REC);
   }
 }
 

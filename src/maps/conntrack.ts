@@ -85,6 +85,7 @@ import { LRUCache } from 'lru-cache';
 import { CapacityError } from '../errors.js';
 import { murmur3Finish as murmur3FinishBinding, murmur3Round as murmur3RoundBinding } from '../net/hash.js';
 import { copyWords as copyWordsBinding } from '../net/addr.js';
+import { grownInt32, tableBuffer, tableInt32 } from './table-memory.js';
 
 // Imported bindings used on the packet path, as module constants: optimized code loads an
 // imported binding from its cell and checks it for the hole at every use, while a module's own
@@ -621,7 +622,7 @@ const LRU_OPTS = {};
  * before every row read (~100 ns here).
  */
 class KeyIndex {
-  slots = new Int32Array(64);
+  slots = tableInt32(64);
   mask = 63;
   size = 0;
 
@@ -686,7 +687,7 @@ class KeyIndex {
   }
 
   clear(): void {
-    this.slots = new Int32Array(64);
+    this.slots = tableInt32(64);
     this.mask = 63;
     this.size = 0;
   }
@@ -708,7 +709,7 @@ class KeyIndex {
   private grow(): void {
     const old = this.slots;
     const slots = (this.mask + 1) * 4;
-    this.slots = new Int32Array(slots);
+    this.slots = tableInt32(slots);
     this.mask = slots - 1;
     const s = this.slots;
     const w = this.owner.i32;
@@ -792,10 +793,10 @@ export class Conntrack {
     if (!(res >= 0) || !Number.isFinite(res)) throw new RangeError(`conntrack: lruResolutionSec ${res} is not a finite non-negative number`);
     this.lruResolution = Math.round(res * 1000);
     this.eagerLru = options.eagerLru === true;
-    const buf = new ArrayBuffer(INITIAL_ROWS * ROW_WORDS * 4);
+    const buf = tableBuffer(INITIAL_ROWS * ROW_WORDS * 4);
     this.i32 = new Int32Array(buf);
     this.f64 = new Float64Array(buf);
-    this.sideWords = new Int32Array(INITIAL_ROWS * SIDE_WORDS);
+    this.sideWords = tableInt32(INITIAL_ROWS * SIDE_WORDS);
   }
 
   /** Entries in all tables, RELATED address-pair entries included. */
@@ -1532,9 +1533,9 @@ export class Conntrack {
     // Never more rows than the four tables hold together, plus the two a creation takes before
     // its tables evict (the connection's and its RELATED entry's).
     const cap = Math.max(this.rowCap + 1, Math.min(this.rowCap * 16, 2 * (this.tcpMax + this.anyMax) + 2));
-    let buf: ArrayBuffer;
+    let buf: ArrayBufferLike;
     try {
-      buf = new ArrayBuffer(cap * ROW_WORDS * 4);
+      buf = tableBuffer(cap * ROW_WORDS * 4);
     } catch {
       const mib = Math.round((cap * ROW_WORDS * 4) / 2 ** 20);
       throw new CapacityError(
@@ -1545,9 +1546,7 @@ export class Conntrack {
     i32.set(this.i32);
     this.i32 = i32;
     this.f64 = new Float64Array(buf);
-    const side = new Int32Array(cap * SIDE_WORDS);
-    side.set(this.sideWords);
-    this.sideWords = side;
+    this.sideWords = grownInt32(this.sideWords, cap * SIDE_WORDS);
     this.rowCap = cap;
   }
 
