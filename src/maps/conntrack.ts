@@ -374,6 +374,12 @@ const S_UPPER = 0;
 const S_ORIG_DST = 6;
 
 const INITIAL_ROWS = 1024;
+/**
+ * The first growth of the rows goes straight to this many (or what the tables hold together,
+ * if less): it copies the first 1,024 rows, where 1,024 -> 16,384 -> 262,144 copied 16k more.
+ * Table memory past the live rows is never touched: address space (50 MiB), not memory.
+ */
+const ROWS_JUMP_TO = 1 << 18;
 
 /**
  * A conntrack entry as an object: a view of its row, for tests, dumps and the L7 stage (the
@@ -626,7 +632,11 @@ class KeyIndex {
   mask = 63;
   size = 0;
 
-  constructor(private readonly owner: { readonly i32: Int32Array }) {}
+  /** `jumpTo`: the slots the index grows to from INDEX_JUMP_FROM (see grow). */
+  constructor(
+    private readonly owner: { readonly i32: Int32Array },
+    private readonly jumpTo: number,
+  ) {}
 
   /**
    * The slot holding `key`, or when it is absent ~slot of the empty slot ending its probe run
@@ -701,14 +711,16 @@ class KeyIndex {
   }
 
   /**
-   * Four times the slots: a rehash reads every entry's row for its key (a cache miss each), and
-   * growing fourfold rehashes a third of the entries doubling would over a table's growth (the
-   * final table is at most twice the size: 262,144 slots for the replay benchmark's ~100k
-   * connections either way).
+   * Four times the slots, except that growing to INDEX_JUMP_FROM slots or more it jumps straight
+   * to `jumpTo`: a rehash reads every entry's row for its key (a cache miss each), so the large step
+   * is taken while the table holds ~3,000 entries, not ~50,000 (growing fourfold up to the
+   * replay benchmark's 262,144 slots rehashed ~60k entries a table, ~7 ms a pass). Past
+   * `jumpTo`, fourfold again.
    */
   private grow(): void {
     const old = this.slots;
-    const slots = (this.mask + 1) * 4;
+    let slots = (this.mask + 1) * 4;
+    if (slots >= INDEX_JUMP_FROM) slots = Math.max(slots, this.jumpTo);
     this.slots = tableInt32(slots);
     this.mask = slots - 1;
     const s = this.slots;
@@ -721,6 +733,21 @@ class KeyIndex {
       s[i] = v;
     }
   }
+}
+
+/**
+ * KeyIndex growth (see grow): fourfold below this many slots, then in one step to room for the
+ * table's maximum or INDEX_JUMP_TO slots, whichever is less (the untouched part of table memory
+ * costs address space, not memory: 1 MiB at most).
+ */
+const INDEX_JUMP_FROM = 16384;
+const INDEX_JUMP_TO = 1 << 18;
+
+/** KeyIndex slots for `entries` at most three quarters full (a power of two, at least 64). */
+function indexSlotsFor(entries: number): number {
+  let slots = 64;
+  while (slots * 3 < entries * 4) slots *= 2;
+  return slots;
 }
 
 /** KeyIndex slots: the row below bit 24 (four tables of at most MAX_CT_ENTRIES rows fit). */
@@ -1355,7 +1382,8 @@ export class Conntrack {
     let tab = this.tables[ti];
     if (!tab) {
       const max = ti === TCP4 || ti === TCP6 ? this.tcpMax : this.anyMax;
-      tab = { index: new KeyIndex(this), lru: this.eagerLru ? new LRUCache<number, number>({ max }) : null, seq: 0, max, count: 0 };
+      // +2: the entries a creation takes before its table evicts (see growRows).
+      tab = { index: new KeyIndex(this, Math.min(INDEX_JUMP_TO, indexSlotsFor(max + 2))), lru: this.eagerLru ? new LRUCache<number, number>({ max }) : null, seq: 0, max, count: 0 };
       this.tables[ti] = tab;
     }
     return tab;
@@ -1524,15 +1552,16 @@ export class Conntrack {
   }
 
   /**
-   * Sixteen times the rows: a replay's rows grow to their peak early, and each growth copies the
-   * rows and faults in fresh pages (doubling cost ~60 ms over a 250k-row replay, growing fourfold
-   * ~10 ms over the replay benchmark's 100k connections, sixteenfold half that; the part of a
-   * new buffer past the live rows is never touched, so it costs address space, not memory).
+   * Sixteen times the rows, and at least ROWS_JUMP_TO: a replay's rows grow to their peak early,
+   * and each growth copies the rows and faults in fresh pages (doubling cost ~60 ms over a
+   * 250k-row replay, growing fourfold ~10 ms over the replay benchmark's 100k connections,
+   * sixteenfold half that); the part of a new buffer past the live rows is never touched, so it
+   * costs address space, not memory.
    */
   private growRows(): void {
     // Never more rows than the four tables hold together, plus the two a creation takes before
     // its tables evict (the connection's and its RELATED entry's).
-    const cap = Math.max(this.rowCap + 1, Math.min(this.rowCap * 16, 2 * (this.tcpMax + this.anyMax) + 2));
+    const cap = Math.max(this.rowCap + 1, Math.min(Math.max(this.rowCap * 16, ROWS_JUMP_TO), 2 * (this.tcpMax + this.anyMax) + 2));
     let buf: ArrayBufferLike;
     try {
       buf = tableBuffer(cap * ROW_WORDS * 4);

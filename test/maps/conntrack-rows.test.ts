@@ -163,3 +163,34 @@ describe('conntrack rows', () => {
     expect(f.expiresSec).toBe(late + 60);
   });
 });
+
+describe('growth in one large step', () => {
+  it('the key index jumps from 4,096 slots to room for the table (at most 2^18), and finds every entry after', () => {
+    const ct = new Conntrack();
+    const ANY4 = 1;
+    const key = (i: number): CtTuple => tup(`10.2.${(i >> 8) & 255}.${i & 255}`, 1000 + (i >> 16), '10.200.0.1', 53, UDP);
+    const sizes = new Set<number>();
+    for (let i = 0; i < 20_000; i++) {
+      ct.createRow(key(i), i);
+      sizes.add(ct.nativeIndexSlots(ANY4)!.length);
+    }
+    // 64, 256, 1,024, 4,096, then 2^18 (room for the 262,144-entry table would be 2^19).
+    expect([...sizes]).toEqual([64, 256, 1024, 4096, 1 << 18]);
+    for (let i = 0; i < 20_000; i += 7) expect(find(ct, key(i)), `entry ${i}`).not.toBeNull();
+    checkInvariants(ct);
+    // A small table's index stops at its own room: 16,384 slots (4x 4,096) for 5,000 entries.
+    const small = new Conntrack({ anyMax: 5000 });
+    for (let i = 0; i < 6000; i++) small.createRow(key(i), i);
+    expect(small.nativeIndexSlots(ANY4)!.length).toBe(16384);
+    checkInvariants(small);
+  });
+
+  it('the rows go from 1,024 straight to 2^18 (or what the tables hold together)', () => {
+    const ct = new Conntrack();
+    for (let i = 0; i < 1100; i++) ct.createRow(tup(`10.3.${(i >> 8) & 255}.${i & 255}`, 1000, '10.200.0.1', 80), i);
+    expect(ct.i32.length / 40).toBe(1 << 18);
+    const small = new Conntrack({ tcpMax: 700, anyMax: 400 });
+    for (let i = 0; i < 1100; i++) small.createRow(tup(`10.3.${(i >> 8) & 255}.${i & 255}`, 1000, '10.200.0.1', 80), i);
+    expect(small.i32.length / 40).toBe(2 * (700 + 400) + 2);
+  });
+});
