@@ -171,12 +171,12 @@ describe('growth in one large step', () => {
     const key = (i: number): CtTuple => tup(`10.2.${(i >> 8) & 255}.${i & 255}`, 1000 + (i >> 16), '10.200.0.1', 53, UDP);
     const sizes = new Set<number>();
     for (let i = 0; i < 20_000; i++) {
-      ct.createRow(key(i), i);
+      ct.createRow(key(i), T0);
       sizes.add(ct.nativeIndexSlots(ANY4)!.length);
     }
     // 64, 256, 1,024, 4,096, then 2^18 (room for the 262,144-entry table would be 2^19).
     expect([...sizes]).toEqual([64, 256, 1024, 4096, 1 << 18]);
-    for (let i = 0; i < 20_000; i += 7) expect(find(ct, key(i)), `entry ${i}`).not.toBeNull();
+    for (let i = 0; i < 20_000; i += 7) expect(find(ct, key(i), T0)[0], `entry ${i}`).not.toBeNull();
     checkInvariants(ct);
     // A small table's index stops at its own room: 16,384 slots (4x 4,096) for 5,000 entries.
     const small = new Conntrack({ anyMax: 5000 });
