@@ -110,6 +110,20 @@ struct Fresh {
   int dropStage = -1;  // the stage that dropped it, -1 for none
 };
 
+// What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
+// the final event.
+// Kept in the FastPath (FastPath::settled), not on Decide's stack: constructing one for every
+// packet initialized its ~100 bytes of fields, most of which Settle writes anyway; Settle resets
+// what it may leave unwritten (`fresh`). A new connection's Fresh is kept there too
+// (FastPath::fresh), reset only when SettleNew runs.
+struct Settled {
+  ct::Hit hit;
+  double now;
+  FinalEvent ev;
+  FinalPlace place;    // the summary record and sides SummaryCheckFinal found (not for a fresh one)
+  bool fresh = false;  // a new connection: FastPath::fresh holds the rest
+};
+
 struct FastPath {
   double* block = nullptr;
   size_t blockLength = 0;
@@ -151,7 +165,8 @@ struct FastPath {
   // take it up again (Stopped): the next frame after the one left to TypeScript, the end of
   // the frames decoded, and the conntrack key mask their keys were made with.
   Ahead ring[kRing];
-  // SettleNew's findings for CommitNew (see Settled).
+  // Decide's packet as Settle found it (see Settled), and SettleNew's findings for CommitNew.
+  Settled settled;
   Fresh fresh;
   // Settle's packet as services translated it (kept here, like `fresh`: a FastPacket on the
   // stack is initialized for every packet, translated or not).
@@ -179,19 +194,6 @@ inline bool MayBeFrontend(const int32_t* filter, int32_t family, const uint32_t*
   uint32_t bit = h >> 16;
   return (static_cast<uint32_t>(filter[bit >> 5]) & (1u << (bit & 31))) != 0;
 }
-
-// What Settle found for a packet the addon can finish: its conntrack hit, the table clock and
-// the final event.
-// Settled lives on Decide's stack for every packet, so a new connection's Fresh (a few hundred
-// bytes of initialized fields) is kept in the FastPath instead (FastPath::fresh) and reset only
-// when SettleNew runs.
-struct Settled {
-  ct::Hit hit;
-  double now;
-  FinalEvent ev;
-  FinalPlace place;    // the summary record and sides SummaryCheckFinal found (not for a fresh one)
-  bool fresh = false;  // a new connection: FastPath::fresh holds the rest
-};
 
 // FlowEvent verdict and traffic direction numbers (src/datapath/events.ts).
 constexpr int32_t kTrafficIngress = 1;
@@ -332,6 +334,7 @@ void CommitNew(FastPath& fp, const FastPacket& p, const Settled& s) {
 bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* out) {
   const FastPacket& p = a.p;
   double* block = fp.block;
+  out->fresh = false;
   // Datapath.process: the L7 stage's tick runs its FQDN expiry once a second of capture time.
   if (fp.hasL7 && tsSec + tsNsec / 1e9 >= block[kBlockNextExpiry]) return false;
   // decide: services (bpf/lib/lb.h) translate before conntrack (the filter answers most packets
@@ -424,7 +427,7 @@ bool Settle(FastPath& fp, const Ahead& a, double tsSec, double tsNsec, Settled* 
 int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, double tsNsec, int32_t interfaceId) {
   const FastPacket& p = a.p;
   double* block = fp.block;
-  Settled settled;
+  Settled& settled = fp.settled;
   const bool settles = Settle(fp, a, tsSec, tsNsec, &settled);
   if (fp.dedupOn) DedupPrefetchRing(fp.dedup, dedup);
   if (fp.dedupOn && DedupIsDuplicate(fp.dedup, dedup, p, a.dedupKey, tsSec, tsNsec, interfaceId)) {
