@@ -107,7 +107,15 @@ struct Tuple {
   int32_t sport;
   int32_t dport;
   int32_t proto;
+  // IsMapped(src, dst), set with the addresses (TupleOf): the key, every row compared and
+  // setKey ask it (conntrack.ts isMapped), ~30 instructions a packet when each did.
+  bool mapped;
 };
+
+// isMapped: both addresses IPv4-mapped.
+inline bool IsMapped(const int32_t* a, const int32_t* b) {
+  return a[2] == 0xffff && b[2] == 0xffff && a[0] == 0 && a[1] == 0 && b[0] == 0 && b[1] == 0;
+}
 
 inline void TupleOf(const FastPacket& p, Tuple* t) {
   t->family = p.ipVersion == 6 ? 6 : 4;
@@ -115,6 +123,7 @@ inline void TupleOf(const FastPacket& p, Tuple* t) {
     t->src[i] = static_cast<int32_t>(p.src[i]);
     t->dst[i] = static_cast<int32_t>(p.dst[i]);
   }
+  t->mapped = IsMapped(t->src, t->dst);
   t->proto = p.ipProto;
   t->sport = 0;
   t->dport = 0;
@@ -146,7 +155,7 @@ inline int32_t KeyOf(const Tuple& t, int32_t keyMask, int32_t related = 0) {
     ports = static_cast<int32_t>((static_cast<uint32_t>(t.dport) << 16) | static_cast<uint32_t>(t.sport));
   }
   int32_t head = t.family | (t.proto << 8) | (related << 16);
-  bool v4 = t.family == 4 && a2 == 0xffff && b2 == 0xffff && (a0 | a1 | b0 | b1) == 0;
+  bool v4 = t.family == 4 && t.mapped;
   int32_t h = Murmur3Round(Murmur3Round(Murmur3Round(static_cast<int32_t>(0x9747b28cu ^ static_cast<uint32_t>(head)), a3), b3), ports);
   if (!v4) h = Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(Murmur3Round(h, a0), a1), a2), b0), b1), b2);
   return Murmur3Finish(h) & keyMask;
@@ -155,13 +164,10 @@ inline int32_t KeyOf(const Tuple& t, int32_t keyMask, int32_t related = 0) {
 // conntrack.ts tableIndex.
 inline int TableIndex(int32_t family, int32_t proto) { return (family == 6 ? 2 : 0) + (proto == kProtoTcp ? 0 : 1); }
 
-// isMapped: both addresses IPv4-mapped.
-inline bool IsMapped(const int32_t* a, const int32_t* b) {
-  return a[2] == 0xffff && b[2] == 0xffff && a[0] == 0 && a[1] == 0 && b[0] == 0 && b[1] == 0;
-}
-
-inline bool SameUpper(const Tables& c, size_t row, const int32_t* src, const int32_t* dst) {
-  if ((*c.W(row, kBits) & kBitUpper) == 0) return IsMapped(src, dst);
+// The row's upper address words are src's and dst's (0..2 of each); `mapped` is IsMapped(src,
+// dst) (symmetric), what a row without upper words matches.
+inline bool SameUpper(const Tables& c, size_t row, const int32_t* src, const int32_t* dst, bool mapped) {
+  if ((*c.W(row, kBits) & kBitUpper) == 0) return mapped;
   if (row >= c.sideRows) return false;
   const int32_t* s = c.side + row * kSideWords + kSideUpper;
   return s[0] == src[0] && s[1] == src[1] && s[2] == src[2] && s[3] == dst[0] && s[4] == dst[1] && s[5] == dst[2];
@@ -171,12 +177,12 @@ inline bool SameUpper(const Tables& c, size_t row, const int32_t* src, const int
 inline bool IsTuple(const Tables& c, size_t row, const Tuple& t) {
   const int32_t* w = c.W(row, 0);
   return w[kPorts] == static_cast<int32_t>((static_cast<uint32_t>(t.sport) << 16) | static_cast<uint32_t>(t.dport)) && w[kSrc3] == t.src[3] &&
-         w[kDst3] == t.dst[3] && w[kHead] == (t.family | (t.proto << 8)) && SameUpper(c, row, t.src, t.dst);
+         w[kDst3] == t.dst[3] && w[kHead] == (t.family | (t.proto << 8)) && SameUpper(c, row, t.src, t.dst, t.mapped);
 }
 inline bool IsReverse(const Tables& c, size_t row, const Tuple& t) {
   const int32_t* w = c.W(row, 0);
   return w[kPorts] == static_cast<int32_t>((static_cast<uint32_t>(t.dport) << 16) | static_cast<uint32_t>(t.sport)) && w[kSrc3] == t.dst[3] &&
-         w[kDst3] == t.src[3] && w[kHead] == (t.family | (t.proto << 8)) && SameUpper(c, row, t.dst, t.src);
+         w[kDst3] == t.src[3] && w[kHead] == (t.family | (t.proto << 8)) && SameUpper(c, row, t.dst, t.src, t.mapped);
 }
 
 // JavaScript's Math.round: the nearest integer, ties towards +Infinity.

@@ -273,7 +273,7 @@ inline void SetKey(Tables& c, int32_t row, const Tuple& t) {
   w[kPorts] = static_cast<int32_t>((static_cast<uint32_t>(t.sport) << 16) | static_cast<uint32_t>(t.dport));
   w[kSrc3] = t.src[3];
   w[kDst3] = t.dst[3];
-  if (IsMapped(t.src, t.dst)) {
+  if (t.mapped) {
     w[kBits] &= ~kBitUpper;
   } else {
     w[kBits] |= kBitUpper;

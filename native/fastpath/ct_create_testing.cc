@@ -70,6 +70,7 @@ void UnpackTuple(const int32_t* w, ct::Tuple* t) {
   t->sport = w[9];
   t->dport = w[10];
   t->proto = w[11];
+  t->mapped = ct::IsMapped(t->src, t->dst);
 }
 
 napi_value CtCreateOp(napi_env env, napi_callback_info info) {

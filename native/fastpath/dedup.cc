@@ -65,9 +65,10 @@ inline int32_t RowWord9(const FastPacket& p) { return I32((U32(p.sport) << 16) |
 
 // dedup.ts fillRow for a fast-path packet: not a fragment (isFragment, fragMore false,
 // fragOffset 0), no ICMP quote (hasIcmpInner false, icmpInner* 0). Its hash (recordHash of the
-// row) is RowHash's, computed apart: a batch knows it from the look-ahead (DedupPrefetch).
-inline void FillRow(int32_t* r, const FastPacket& p, int32_t content) {
-  r[0] = RowWord0(p);
+// row) is the key's, computed apart (KeyOf): a batch knows it from the look-ahead (DedupPrefetch),
+// with the words the hash and the row share.
+inline void FillRow(int32_t* r, const FastPacket& p, const DedupKey& key) {
+  r[0] = key.word0;
   r[1] = I32(p.src[0]);
   r[2] = I32(p.src[1]);
   r[3] = I32(p.src[2]);
@@ -76,7 +77,7 @@ inline void FillRow(int32_t* r, const FastPacket& p, int32_t content) {
   r[6] = I32(p.dst[1]);
   r[7] = I32(p.dst[2]);
   r[8] = I32(p.dst[3]);
-  r[9] = RowWord9(p);
+  r[9] = key.word9;
   r[10] = p.ipId;
   r[11] = I32(p.tcpSeq);
   r[12] = I32(p.tcpAck);
@@ -87,12 +88,7 @@ inline void FillRow(int32_t* r, const FastPacket& p, int32_t content) {
   r[17] = I32((U32(p.icmpSeq) & 0xffffu) /* | icmpInnerProto (0) << 16 */);
   r[18] = 0;  // (icmpInnerSport << 16) | icmpInnerDport
   r[19] = 0;  // hasIcmpInner false
-  r[20] = content;
-}
-
-// recordHash of the row FillRow writes for `p`, from the packet's fields (no row needed).
-inline int32_t RowHash(const FastPacket& p, int32_t content) {
-  return HashWords(RowWord0(p), I32(p.src[3]), I32(p.dst[3]), RowWord9(p), p.ipId ^ I32(p.tcpSeq), I32(p.tcpAck) ^ content, p.ipLength);
+  r[20] = key.content;
 }
 
 // dedup.ts hashBytes: murmur3 rounds over d[from, to), big-endian words, then the rest.
@@ -140,6 +136,17 @@ int32_t ContentHash(const FastPacket& p, const uint8_t* frame) {
 
 // dedup.ts contentOf, the frame being there.
 inline int32_t ContentOf(const FastPacket& p, const uint8_t* frame) { return p.kind == kKindTcp ? 0 : ContentHash(p, frame); }
+
+// The packet's DedupKey: its content (ContentOf), the recordHash of the row FillRow writes for it
+// (from the packet's fields, no row needed) and the words the two share.
+inline DedupKey KeyOf(const FastPacket& p, const uint8_t* frame) {
+  DedupKey k;
+  k.content = ContentOf(p, frame);
+  k.word0 = RowWord0(p);
+  k.word9 = RowWord9(p);
+  k.hash = HashWords(k.word0, I32(p.src[3]), I32(p.dst[3]), k.word9, p.ipId ^ I32(p.tcpSeq), I32(p.tcpAck) ^ k.content, p.ipLength);
+  return k;
+}
 
 
 // dedup.ts pointOf, and the (point / TWO32) | 0, point | 0 its callers take (encap 0).
@@ -204,19 +211,18 @@ class Dedup {
         s_(s) {}
 
   // dedup.ts isDuplicate (after its ipVersion test).
-  // `content` is ContentOf(p, frame): it depends on the packet and frame alone, so it is
-  // computed once for keepPending's fillRow and the one below (by DedupPrefetch, in a batch).
-  // `hash` is RowHash(p, content).
-  bool IsDuplicate(const FastPacket& p, int32_t content, int32_t hash, double tsSec, double tsNsec, int32_t interfaceId) {
+  // `key` is KeyOf(p, frame): it depends on the packet and frame alone, so it is computed once
+  // for keepPending's fillRow and the one below (by DedupPrefetch, in a batch).
+  bool IsDuplicate(const FastPacket& p, const DedupKey& key, double tsSec, double tsNsec, int32_t interfaceId) {
     int32_t pointHi;
     int32_t pointLo;
     PointOf(p, interfaceId, &pointHi, &pointLo);
-    if (s_.single && KeepPending(p, tsSec, tsNsec, pointHi, pointLo, content)) return false;
+    if (s_.single && KeepPending(p, tsSec, tsNsec, pointHi, pointLo, key)) return false;
     if (s_.epoch < 0) s_.epoch = tsSec;
     const uint32_t row = s_.cursor;
     if (links_[row] != 0) Spill(row);
-    FillRow(rows_ + static_cast<size_t>(row) * ROW, p, content);
-    if (Probe(row, hash, tsSec - s_.epoch, tsNsec, pointHi, pointLo)) return true;
+    FillRow(rows_ + static_cast<size_t>(row) * ROW, p, key);
+    if (Probe(row, key.hash, tsSec - s_.epoch, tsNsec, pointHi, pointLo)) return true;
     s_.cursor = (row + 1u) & mask_;
     return false;
   }
@@ -225,7 +231,7 @@ class Dedup {
   int32_t* RowAt(uint32_t row) const { return rows_ + static_cast<size_t>(row) * ROW; }
 
   // dedup.ts keepPending.
-  bool KeepPending(const FastPacket& p, double tsSec, double tsNsec, int32_t pointHi, int32_t pointLo, int32_t content) {
+  bool KeepPending(const FastPacket& p, double tsSec, double tsNsec, int32_t pointHi, int32_t pointLo, const DedupKey& key) {
     if (s_.epoch < 0) s_.epoch = tsSec;
     const double sec = tsSec - s_.epoch;
     if (!s_.pendingSeen) {
@@ -238,7 +244,7 @@ class Dedup {
     if (pointHi == s_.firstHi && pointLo == s_.firstLo && Keep(sec, tsNsec)) {
       // No way refers to a ring row before the first flush: nothing to spill.
       int32_t* r = RowAt(s_.cursor);
-      FillRow(r, p, content);
+      FillRow(r, p, key);
       r[R_SEC] = JsToInt32(sec);
       r[R_NSEC] = JsToInt32(tsNsec);
       s_.pendingCount++;
@@ -290,8 +296,8 @@ class Dedup {
     headers_[h] = I32((U32(headers_[h]) & ~REF_ROW) | to);
   }
 
-  // dedup.ts probe.
-  bool Probe(uint32_t row, int32_t h, double sec, double tsNsec, int32_t pointHi, int32_t pointLo) {
+  // dedup.ts probe (inlined: it runs for every packet; ProbeHit, for the rare hash match, is not).
+  __attribute__((always_inline)) bool Probe(uint32_t row, int32_t h, double sec, double tsNsec, int32_t pointHi, int32_t pointLo) {
     int32_t* t = headers_;
     const uint32_t bucket = (U32(h) >> 1) & U32(bucketMask_);
     const size_t b = static_cast<size_t>(bucket) * HDR;
@@ -473,9 +479,7 @@ void DedupSave(const DedupTable& t, const DedupState& st) {
 }
 
 DedupKey DedupPrefetch(const DedupTable& t, const FastPacket& p, const uint8_t* frame) {
-  DedupKey k;
-  k.content = ContentOf(p, frame);
-  k.hash = RowHash(p, k.content);
+  const DedupKey k = KeyOf(p, frame);
   const uint32_t bucket = (U32(k.hash) >> 1) & U32(t.bucketMask);
   __builtin_prefetch(t.headers + static_cast<size_t>(bucket) * HDR, 1, 3);
   return k;
@@ -489,15 +493,13 @@ void DedupPrefetchRing(const DedupTable& t, const DedupState& s) {
 
 bool DedupIsDuplicate(DedupTable& t, DedupState& s, const FastPacket& p, const DedupKey& key, double tsSec, double tsNsec, int32_t interfaceId) {
   if (p.ipVersion == 0) return false;
-  return Dedup(t, s).IsDuplicate(p, key.content, key.hash, tsSec, tsNsec, interfaceId);
+  return Dedup(t, s).IsDuplicate(p, key, tsSec, tsNsec, interfaceId);
 }
 
 bool DedupIsDuplicate(DedupTable& t, const FastPacket& p, const uint8_t* frame, double tsSec, double tsNsec, int32_t interfaceId) {
   DedupState s;
   DedupLoad(t, &s);
-  DedupKey key;
-  key.content = ContentOf(p, frame);
-  key.hash = RowHash(p, key.content);
+  const DedupKey key = KeyOf(p, frame);
   const bool dup = DedupIsDuplicate(t, s, p, key, tsSec, tsNsec, interfaceId);
   DedupSave(t, s);
   return dup;

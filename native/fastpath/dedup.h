@@ -91,6 +91,9 @@ void DedupSave(const DedupTable& t, const DedupState& s);
 struct DedupKey {
   int32_t content = 0;
   int32_t hash = 0;
+  // The row's words 0 (kinds and flags) and 9 (ports): the hash reads them, FillRow writes them.
+  int32_t word0 = 0;
+  int32_t word9 = 0;
 };
 
 // The batch's look-ahead (fastpath.cc RunBatch): the packet's DedupKey, with the duplicate

@@ -439,7 +439,7 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
   const FinalEvent& ev = settled.ev;
   // The Space-Saving slot a new dropped connection takes (minimum() may re-place stale tops,
   // which TypeScript does first for this same event).
-  if (!SummaryCheckVictim(fp.summary, ev)) return kSlowAfterDedup;
+  if (!(settled.fresh ? SummaryCheckVictim(fp.summary, ev) : SummaryCheckVictimAt(fp.summary, ev, settled.place.rec))) return kSlowAfterDedup;
   block[kBlockFrames] += 1;
   block[kBlockIpPackets] += 1;
   if (settled.fresh) {

@@ -214,7 +214,11 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim, 
 
 bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) {
   if (ev.verdict != kVerdictDropped || t.capacity == 0) return true;
-  const int64_t rec = DenseRecord(t, ev.connection);
+  return SummaryCheckVictimAt(t, ev, DenseRecord(t, ev.connection));
+}
+
+bool SummaryCheckVictimAt(SummaryTables& t, const FinalEvent& ev, int64_t rec) {
+  if (ev.verdict != kVerdictDropped || t.capacity == 0) return true;
   const int64_t size = DroppedSize(t);
   if (rec < 0 || size < 0) return false;
   if (t.records[rec + kSumRDropSlot] != 0 || static_cast<uint64_t>(size) < t.capacity) return true;

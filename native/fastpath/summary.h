@@ -146,6 +146,9 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim =
 // unless `ev` is a drop of an untracked connection with every slot used whose victim (found by
 // minimum(), which may re-place stale tops) has no dense record.
 bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev);
+// The same for an event whose record SummaryCheckFinal found at `rec` (FinalPlace::rec): the
+// established path's, without finding it again.
+bool SummaryCheckVictimAt(SummaryTables& t, const FinalEvent& ev, int64_t rec);
 
 // Counts `ev` (after SummaryCheckFinal answered true for it, with `place`): FlowSummary.addFinal
 // with flushPending and TopDropped.add, write for write.
