@@ -623,9 +623,9 @@ const LRU_OPTS = {};
  * (0 is an empty slot); the key
  * itself is the row's W_KEY word, compared on a fingerprint match (the row is read next
  * anyway). At most three quarters full; deletion by backward shift (no tombstones). Four bytes
- * a slot, where (key, row) pairs took eight: the index of a table of 100k connections is 512
- * KiB and mostly stays in the L2 cache, which saves the dependent miss a larger one costs
- * before every row read (~100 ns here).
+ * a slot, where (key, row) pairs took eight: the index of a table of 100k connections is 1 MiB
+ * (2^18 slots, see grow) and mostly stays in the L2 cache, which saves the dependent miss a
+ * larger one costs before every row read (~100 ns here).
  */
 class KeyIndex {
   slots = tableInt32(64);
