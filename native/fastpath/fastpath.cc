@@ -120,7 +120,7 @@ struct Settled {
   ct::Hit hit;
   double now;
   FinalEvent ev;
-  FinalPlace place;    // the summary record and sides SummaryCheckFinal found (not for a fresh one)
+  FinalPlace place;    // the summary record and sides SummaryCheckFinal (SummaryCheckNewFinal) found
   bool fresh = false;  // a new connection: FastPath::fresh holds the rest
 };
 
@@ -278,7 +278,7 @@ bool SettleNew(FastPath& fp, const FastPacket& p, const FastPacket& q, const ct:
     ev.verdict = kVerdictForwarded;
     ev.dropReason = 0;
   }
-  if (!SummaryCheckNewFinal(fp.summary, ev, /*findVictim=*/false)) return false;
+  if (!SummaryCheckNewFinal(fp.summary, ev, /*findVictim=*/false, &out->place)) return false;
   n.tuple = tuple;
   n.key = key;
   n.translated = translated;
@@ -439,7 +439,7 @@ int32_t Decide(FastPath& fp, DedupState& dedup, const Ahead& a, double tsSec, do
   const FinalEvent& ev = settled.ev;
   // The Space-Saving slot a new dropped connection takes (minimum() may re-place stale tops,
   // which TypeScript does first for this same event).
-  if (!(settled.fresh ? SummaryCheckVictim(fp.summary, ev) : SummaryCheckVictimAt(fp.summary, ev, settled.place.rec))) return kSlowAfterDedup;
+  if (!SummaryCheckVictimAt(fp.summary, ev, settled.place.rec)) return kSlowAfterDedup;
   block[kBlockFrames] += 1;
   block[kBlockIpPackets] += 1;
   if (settled.fresh) {

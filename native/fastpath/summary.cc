@@ -209,13 +209,10 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim, 
     place->srcSide = srcSide;
     place->dstSide = dstSide;
   }
-  return !findVictim || SummaryCheckVictim(t, ev);
+  return !findVictim || SummaryCheckVictimAt(t, ev, rec);
 }
 
-bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) {
-  if (ev.verdict != kVerdictDropped || t.capacity == 0) return true;
-  return SummaryCheckVictimAt(t, ev, DenseRecord(t, ev.connection));
-}
+bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev) { return SummaryCheckVictimAt(t, ev, DenseRecord(t, ev.connection)); }
 
 bool SummaryCheckVictimAt(SummaryTables& t, const FinalEvent& ev, int64_t rec) {
   if (ev.verdict != kVerdictDropped || t.capacity == 0) return true;
@@ -396,7 +393,7 @@ void SummaryCommitTranslated(SummaryTables& t, double connection) {
   }
 }
 
-bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim) {
+bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim, FinalPlace* place) {
   if (!t.bound || !t.newBound || ev.verdict < 0 || ev.verdict > 7) return false;
   const int64_t rec = DenseRecord(t, ev.connection);
   if (rec < 0) return false;
@@ -430,7 +427,12 @@ bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVicti
     const int32_t tracked = r[kSumRDropSlot];
     if (tracked != 0 && (tracked < 1 || static_cast<uint32_t>(tracked) > t.capacity)) return false;
   }
-  return !findVictim || SummaryCheckVictim(t, ev);
+  if (place != nullptr) {
+    place->rec = rec;
+    place->srcSide = srcSide;
+    place->dstSide = dstSide;
+  }
+  return !findVictim || SummaryCheckVictimAt(t, ev, rec);
 }
 
 void SummaryCommitNewFinal(SummaryTables& t, const FinalEvent& ev) {

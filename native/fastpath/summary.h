@@ -146,8 +146,8 @@ bool SummaryCheckFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim =
 // unless `ev` is a drop of an untracked connection with every slot used whose victim (found by
 // minimum(), which may re-place stale tops) has no dense record.
 bool SummaryCheckVictim(SummaryTables& t, const FinalEvent& ev);
-// The same for an event whose record SummaryCheckFinal found at `rec` (FinalPlace::rec): the
-// established path's, without finding it again.
+// The same for an event whose record SummaryCheckFinal or SummaryCheckNewFinal found at `rec`
+// (FinalPlace::rec), without finding it again.
 bool SummaryCheckVictimAt(SummaryTables& t, const FinalEvent& ev, int64_t rec);
 
 // Counts `ev` (after SummaryCheckFinal answered true for it, with `place`): FlowSummary.addFinal
@@ -186,8 +186,9 @@ void SummaryCommitTranslated(SummaryTables& t, double connection);
 // fit without growing the pair rows (pair number < the sides' length) or rehashing (2 * number
 // <= buckets), or the table must be at maxPairs (the event goes to the "(other pairs)" row);
 // the record's pending packets must flush into a pair row inside the arrays. `findVictim` as
-// for SummaryCheckFinal (SummaryCheckVictim then does the rest).
-bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true);
+// for SummaryCheckFinal (SummaryCheckVictim then does the rest). With `place`, the record it found
+// (FinalPlace::rec; its sides too), for SummaryCheckVictimAt.
+bool SummaryCheckNewFinal(SummaryTables& t, const FinalEvent& ev, bool findVictim = true, FinalPlace* place = nullptr);
 
 // FlowSummary.addFinal (+ flushPending, pairOf, PairTable.find / add / place, TopDropped.add),
 // write for write, after SummaryCheckNewFinal answered true.

@@ -15,8 +15,8 @@
  * Layout: direct-mapped rows in one Int32Array, row = connection id mod size. Connection ids are
  * handed out in order, so the rows of the connections alive at one time sit together and a row
  * is only reused by a connection `size` ids younger; each row names its connection (id words)
- * and a stale or foreign row is a miss. The table grows eightfold while ids outrun it, up to
- * MAX_ROWS; nothing is allocated per packet.
+ * and a stale or foreign row is a miss. When ids outrun it the table grows from INITIAL_ROWS
+ * straight to MAX_ROWS (see GROWTH); nothing is allocated per packet.
  */
 import { tableInt32 } from '../maps/table-memory.js';
 
